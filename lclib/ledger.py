@@ -1,0 +1,132 @@
+"""The cleaning ledger: for every table, rows in = rows kept + rows dropped by reason.
+
+Every row the loader removes is counted here under a named reason, with the
+first few source line numbers so a user can look the rows up in their file.
+The runner saves the ledger with each run and the reports show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: Human-readable names of the cleaning reasons, in the order they are applied.
+REASONS: dict[str, str] = {
+    "missing_id": "no customer id",
+    "duplicates": "exact duplicate row",
+    "unparsable_dates": "date could not be read",
+    "future_dates": "dated in the future",
+    "cancellations": "cancellation or return",
+    "non_product_codes": "not a product (fee, postage...)",
+    "nonpositive_price": "zero or negative price",
+    "out_of_range": "score out of range",
+    "duplicate_key": "repeated key (first row kept)",
+}
+
+
+@dataclass
+class TableLedger:
+    """Row accounting for one table."""
+
+    table: str
+    source: str
+    rows_in: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def rows_kept(self) -> int:
+        return self.rows_in - self.rows_dropped
+
+
+class Ledger:
+    """Collects :class:`TableLedger` entries while tables are cleaned."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, TableLedger] = {}
+
+    def open(self, table: str, source: str, rows_in: int) -> TableLedger:
+        """Start accounting for ``table`` read from ``source`` with ``rows_in`` rows."""
+        entry = TableLedger(table, source, int(rows_in))
+        self.tables[table] = entry
+        return entry
+
+    def drop(self, table: str, frame: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
+        """Remove the rows of ``frame`` where ``mask`` is true and count them under ``reason``.
+
+        ``frame``'s index holds source line numbers; the first five are kept as examples.
+        """
+        if reason not in REASONS:
+            raise KeyError(f"unknown ledger reason {reason!r}")
+        mask = mask.fillna(False).astype(bool)
+        n = int(mask.sum())
+        entry = self.tables[table]
+        if n:
+            entry.dropped[reason] = entry.dropped.get(reason, 0) + n
+            entry.examples.setdefault(reason, []).extend(
+                int(i) for i in frame.index[mask.to_numpy()][:5]
+            )
+        return frame.loc[~mask.to_numpy()]
+
+    def check(self, table: str, rows_kept: int) -> None:
+        """Assert the books balance: rows_in - dropped == rows actually kept."""
+        entry = self.tables[table]
+        if entry.rows_kept != rows_kept:  # pragma: no cover - guards the loader itself
+            raise AssertionError(
+                f"ledger for {table} does not balance: {entry.rows_in} in, "
+                f"{entry.rows_dropped} dropped, {rows_kept} kept"
+            )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (table, reason) with the dropped count, plus a 'kept' row per table.
+
+        Columns: table, source, reason, description, rows, example_lines.
+        """
+        rows = []
+        for t in self.tables.values():
+            rows.append(dict(table=t.table, source=t.source, reason="rows_in",
+                             description="rows read", rows=t.rows_in, example_lines=""))
+            for reason, n in t.dropped.items():
+                rows.append(dict(table=t.table, source=t.source, reason=reason,
+                                 description=REASONS[reason], rows=-n,
+                                 example_lines=", ".join(map(str, t.examples.get(reason, [])))))
+            rows.append(dict(table=t.table, source=t.source, reason="rows_kept",
+                             description="rows kept", rows=t.rows_kept, example_lines=""))
+        return pd.DataFrame(rows, columns=["table", "source", "reason", "description", "rows", "example_lines"])
+
+    def summary(self) -> pd.DataFrame:
+        """Per table: rows_in, rows_kept, rows_dropped and the share dropped."""
+        df = pd.DataFrame(
+            [dict(table=t.table, source=t.source, rows_in=t.rows_in, rows_kept=t.rows_kept,
+                  rows_dropped=t.rows_dropped) for t in self.tables.values()],
+            columns=["table", "source", "rows_in", "rows_kept", "rows_dropped"],
+        )
+        df["share_dropped"] = (df["rows_dropped"] / df["rows_in"].where(df["rows_in"] > 0)).fillna(0.0)
+        return df
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (saved as ``ledger`` in run.json)."""
+        return {
+            t.table: {
+                "source": t.source,
+                "rows_in": t.rows_in,
+                "rows_kept": t.rows_kept,
+                "dropped": dict(t.dropped),
+                "example_lines": {k: v for k, v in t.examples.items()},
+            }
+            for t in self.tables.values()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Ledger":
+        led = cls()
+        for table, d in data.items():
+            e = led.open(table, d["source"], d["rows_in"])
+            e.dropped = {k: int(v) for k, v in d["dropped"].items()}
+            e.examples = {k: list(v) for k, v in d.get("example_lines", {}).items()}
+        return led

@@ -1,0 +1,60 @@
+"""Helpers for the report notebooks: set-up, data access, sentences.
+
+Notebooks stay thin: a parameters cell, then ``cfg, data = open_run(CONFIG, DATA_DIR)``
+and one call per question.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from lclib.config import Config, load_config
+from lclib.io import Dataset, load_dataset
+
+
+def setup_notebook() -> None:
+    """Plot style and table display for reports (affects this kernel only)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
+    pd.set_option("display.float_format", lambda v: f"{v:,.2f}")
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 140)
+    # Library deprecation chatter is for maintainers, not report readers.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def open_run(config: str | Path | None, data_dir: str | Path | None = None) -> tuple[Config, Dataset]:
+    """Load the configuration and the cleaned data a notebook works on.
+
+    Parameters
+    ----------
+    config : path of the configuration (the runner passes the resolved copy).
+    data_dir : cleaned tables cached by ``lclib run``; None loads from the raw files.
+    """
+    setup_notebook()
+    cfg = load_config(config)
+    return cfg, load_dataset(cfg, cache_dir=data_dir)
+
+
+def say(text: str) -> None:
+    """Show a sentence of the report as Markdown (numbers already formatted)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path | None:
+    """Write ``df`` to ``<output_dir>/<name>.csv`` (nothing when output_dir is None)."""
+    if output_dir is None:
+        return None
+    path = Path(output_dir) / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, index=True)
+    return path

@@ -1,0 +1,73 @@
+"""What data was given: per-table counts and date ranges, monthly activity.
+
+Pure functions from the canonical tables (see :mod:`lclib.columns`) to small frames.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lclib import columns as C
+from lclib.io import Dataset
+
+
+def table_overview(data: Dataset) -> pd.DataFrame:
+    """One row per loaded table.
+
+    Returns
+    -------
+    DataFrame with columns table, rows, people (distinct customer or anonymous ids
+    where the table has them), first, last (its main date column).
+    """
+    rows = []
+    for name, df in data.tables.items():
+        ids = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID, C.REFERRER_ID) if c in df]
+        dates = [c for c in C.DATE_COLUMNS if c in df]
+        people = int(pd.concat([df[c] for c in ids]).nunique()) if ids else None
+        first = df[dates[0]].min() if dates and len(df) else pd.NaT
+        last = df[dates[0]].max() if dates and len(df) else pd.NaT
+        rows.append(dict(table=name, rows=len(df), people=people, first=first, last=last))
+    return pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
+
+
+def monthly_activity(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Orders, buying customers, new customers and revenue per calendar month.
+
+    Parameters
+    ----------
+    transactions : canonical transactions (customer_id, order_id, timestamp, amount).
+
+    Returns
+    -------
+    DataFrame indexed by ``month`` (Period[M]) with columns orders, customers,
+    new_customers (first purchase in that month), revenue, average_order_value.
+    Months without any purchase inside the range appear with zeros.
+    """
+    tx = transactions
+    month = tx[C.TIMESTAMP].dt.to_period("M")
+    first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
+    g = tx.groupby(month)
+    out = pd.DataFrame({
+        "orders": g[C.ORDER_ID].nunique(),
+        "customers": g[C.CUSTOMER_ID].nunique(),
+        "revenue": g[C.AMOUNT].sum(),
+    })
+    out["new_customers"] = first_month.value_counts().reindex(out.index, fill_value=0)
+    full = pd.period_range(out.index.min(), out.index.max(), freq="M", name="month")
+    out = out.reindex(full, fill_value=0)
+    out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+    return out[["orders", "customers", "new_customers", "revenue", "average_order_value"]]
+
+
+def headline_counts(transactions: pd.DataFrame) -> dict[str, float]:
+    """Customers, orders, revenue, repeat-customer share and the covered period in days."""
+    tx = transactions
+    orders_per_customer = tx.groupby(C.CUSTOMER_ID)[C.ORDER_ID].nunique()
+    return {
+        "customers": int(orders_per_customer.size),
+        "orders": int(tx[C.ORDER_ID].nunique()),
+        "order_lines": int(len(tx)),
+        "revenue": float(tx[C.AMOUNT].sum()),
+        "repeat_customer_share": float((orders_per_customer > 1).mean() * 100),
+        "days_covered": int((tx[C.TIMESTAMP].max() - tx[C.TIMESTAMP].min()).days + 1),
+    }

@@ -1,0 +1,59 @@
+"""Figure helpers: each takes ``ax=None``, labels its axes with units, returns the Axes.
+
+No pyplot global state is changed beyond creating a figure when no ``ax`` is given.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import pandas as pd
+from matplotlib.axes import Axes
+
+
+def _axes(ax: Axes | None, size=(9, 3.6)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
+                 ax: Axes | None = None, color: str = "#3b75af", **kwargs) -> Axes:
+    """Bar chart of one column of a month-indexed frame (see :func:`lclib.overview.monthly_activity`).
+
+    Parameters
+    ----------
+    monthly : frame indexed by a monthly PeriodIndex.
+    column : column to draw.
+    ylabel : axis label including the unit, e.g. "Revenue (EUR per month)".
+    title : figure title.
+    """
+    if column not in monthly:
+        raise ValueError(f"column {column!r} not in the monthly table ({list(monthly.columns)})")
+    ax = _axes(ax)
+    x = monthly.index.to_timestamp()
+    ax.bar(x, monthly[column].to_numpy(), width=25, color=color, **kwargs)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("Month")
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def plot_ledger(summary: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Horizontal bars of rows kept and dropped per table (from ``Ledger.summary()``)."""
+    need = {"table", "rows_kept", "rows_dropped"}
+    if not need <= set(summary.columns):
+        raise ValueError(f"ledger summary needs columns {sorted(need)}")
+    ax = _axes(ax, size=(9, 0.5 + 0.45 * len(summary)))
+    y = range(len(summary))
+    ax.barh(y, summary["rows_kept"], color="#3b75af", label="kept")
+    ax.barh(y, summary["rows_dropped"], left=summary["rows_kept"], color="#d9534f", label="dropped")
+    ax.set_yticks(list(y), summary["table"])
+    ax.invert_yaxis()
+    ax.set_xlabel("Rows")
+    ax.set_title("Rows kept and dropped by cleaning, per table")
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(loc="lower right", frameon=False)
+    return ax

@@ -1,0 +1,335 @@
+"""Run the report notebooks and publish ``reports/<run-id>/`` atomically.
+
+``lclib run`` (see :func:`run`):
+
+1. loads and validates the configuration, then loads and cleans the data once
+   (a data error stops the run before any notebook starts);
+2. executes ``notebooks/NN_*.ipynb`` in order with papermill, in this process,
+   passing ``CONFIG`` (the resolved configuration), ``DATA_DIR`` (the cleaned
+   tables) and ``OUTPUT_DIR`` (where the notebook writes its exports);
+3. exports each executed notebook twice with nbconvert: ``NN_name.html`` for
+   business readers (code hidden) and ``NN_name.analyst.html`` (with code);
+4. writes ``run.json`` and ``index.html`` and renames the finished folder from
+   ``reports/.building-<run-id>`` to ``reports/<run-id>``, then points
+   ``reports/latest`` at it.
+
+A failing notebook stops the run: nothing is published, the partial folder is
+moved to ``reports/failed/<run-id>/`` with ``error.txt`` and the executed
+notebook that failed, and :func:`run` returns a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from lclib import __version__
+from lclib.config import Config, ConfigError, load_config
+from lclib.io import DataError, load_dataset
+from lclib.record import MIMETYPE, format_value, read_metrics
+
+#: Folder of the notebooks shipped with lclib (the repository's ``notebooks/``).
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+PACKAGES = ("lclib", "pandas", "numpy", "scipy", "scikit-learn", "matplotlib", "seaborn",
+            "lifetimes", "pandera", "pyarrow", "papermill", "nbconvert", "ipykernel")
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str = "pending"  # ok | failed | skipped
+    seconds: float = 0.0
+    html: str | None = None
+    analyst_html: str | None = None
+    error: str | None = None
+    headlines: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    folder: Path | None
+    notebooks: list[NotebookResult]
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "ok" else (2 if self.status == "invalid" else 1)
+
+
+def discover_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
+    """The ``NN_*.ipynb`` notebooks of ``folder`` in order, optionally filtered.
+
+    ``only`` entries match a notebook's stem (``03_rfm``), its number (``03``) or
+    its topic (``rfm``). An entry that matches nothing raises ConfigError.
+    """
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return found
+    chosen = []
+    for key in only:
+        hits = [p for p in found if key in (p.stem, p.stem[:2], p.stem[3:])]
+        if not hits:
+            names = ", ".join(p.stem for p in found)
+            raise ConfigError(f"notebook {key!r} not found; available: {names}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return sorted(chosen)
+
+
+def new_run_id(out_root: Path) -> str:
+    """A sortable, unique run id such as ``20261123-094501``."""
+    base = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while (out_root / run_id).exists() or (out_root / f".building-{run_id}").exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def export_html(executed: Path, target: Path, with_code: bool, title: str) -> None:
+    """Write one self-contained HTML file (images embedded) from an executed notebook."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+    from traitlets.config import Config as TConfig
+
+    class DropOutputs(Preprocessor):
+        """Drop recorded metrics (shown by the headline table) and, for business
+        readers, text printed to stderr (warnings are for analysts)."""
+
+        drop_stderr = False
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.get("cell_type") == "code":
+                cell.outputs = [
+                    o for o in cell.get("outputs", [])
+                    if MIMETYPE not in o.get("data", {})
+                    and not (self.drop_stderr and o.get("output_type") == "stream"
+                             and o.get("name") == "stderr")
+                ]
+            return cell, resources
+
+    c = TConfig()
+    c.TagRemovePreprocessor.remove_cell_tags = {"remove_cell"} | (set() if with_code else {"analyst_only"})
+    c.TagRemovePreprocessor.remove_input_tags = {"hide_input"}
+    c.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=c, template_name="lab",
+                            exclude_input=not with_code,
+                            exclude_input_prompt=not with_code,
+                            exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
+    exporter.register_preprocessor(DropOutputs(drop_stderr=not with_code), enabled=True)
+    nb = nbformat.read(str(executed), as_version=4)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    target.write_text(body, encoding="utf-8")
+
+
+def notebook_title(path: Path) -> str:
+    """The first Markdown heading of a notebook, or its file name."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return path.stem
+
+
+def _log(progress: Callable[[str], None] | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def run(
+    config: str | Path | None = None,
+    overrides: list[str] | None = None,
+    out: str | Path | None = None,
+    only: list[str] | None = None,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Build a report folder; see the module docstring for the steps.
+
+    Parameters
+    ----------
+    config : path of the YAML configuration (default: the repository's ``lclib.yaml``).
+    overrides : ``["key=value", ...]`` applied on top of the file.
+    out : root folder for reports (default: ``report.out`` of the configuration).
+    only : notebooks to run (stems, numbers or topics); default ``report.notebooks`` or all.
+    notebook_dir : where the ``NN_*.ipynb`` notebooks are.
+    progress : callable receiving one line per step (the CLI prints them).
+
+    Returns
+    -------
+    RunResult
+        ``exit_code`` is 0 when everything was published, 1 when a notebook failed,
+        2 when the configuration or the data were invalid.
+    """
+    started = dt.datetime.now()
+    t0 = time.perf_counter()
+    try:
+        cfg = load_config(config, overrides)
+        out_root = Path(out).resolve() if out else cfg.resolve(cfg.report.out)
+        notebooks = discover_notebooks(notebook_dir, only or cfg.report.notebooks or None)
+    except ConfigError as e:
+        return RunResult("", "invalid", None, [], str(e))
+    out_root.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id(out_root)
+    building = out_root / f".building-{run_id}"
+    building.mkdir()
+    scratch = Path(tempfile.mkdtemp(prefix=f"lclib-{run_id}-"))
+    results = [NotebookResult(p.stem) for p in notebooks]
+    try:
+        _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
+        try:
+            data = load_dataset(cfg)
+        except DataError as e:
+            (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
+            _move_to_failed(building, out_root, run_id)
+            return RunResult(run_id, "invalid", out_root / "failed" / run_id, results, str(e))
+        data_dir = data.save(scratch / "data")
+        for info in data.inputs:
+            _log(progress, f"  {info.table:<13} {info.rows_in:>10,} rows in, {info.rows_kept:>10,} kept")
+        resolved = building / "config.yaml"
+        resolved.write_text(cfg.to_yaml(), encoding="utf-8")
+        (building / "exports").mkdir()
+        (building / "notebooks").mkdir()
+
+        import papermill as pm
+
+        for i, (path, res) in enumerate(zip(notebooks, results), 1):
+            _log(progress, f"[{i}/{len(notebooks)}] {path.stem} ...")
+            executed = building / "notebooks" / path.name
+            t = time.perf_counter()
+            try:
+                pm.execute_notebook(
+                    str(path), str(executed),
+                    parameters={"CONFIG": str(resolved), "DATA_DIR": str(data_dir),
+                                "OUTPUT_DIR": str(building / "exports")},
+                    kernel_name="python3", cwd=str(notebook_dir), progress_bar=False,
+                    log_output=False, execution_timeout=cfg.report.timeout_seconds,
+                    # the kernel's own start-up chatter is not the reader's business
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )
+            except Exception as e:  # papermill raises PapermillExecutionError and others
+                res.status, res.seconds = "failed", time.perf_counter() - t
+                res.error = _short_error(e)
+                (building / "error.txt").write_text(
+                    f"notebook {path.name} failed after {res.seconds:.1f} s\n\n{res.error}\n",
+                    encoding="utf-8")
+                _log(progress, f"      FAILED: {res.error.splitlines()[0] if res.error else ''}")
+                _move_to_failed(building, out_root, run_id)
+                return RunResult(run_id, "failed", out_root / "failed" / run_id, results,
+                                 f"{path.name} failed: {res.error}")
+            res.seconds = time.perf_counter() - t
+            title = notebook_title(path)
+            res.html, res.analyst_html = f"{path.stem}.html", f"{path.stem}.analyst.html"
+            export_html(executed, building / res.html, with_code=False, title=title)
+            export_html(executed, building / res.analyst_html, with_code=True, title=title)
+            res.headlines = read_metrics(executed)
+            res.status = "ok"
+            _log(progress, f"      ok in {res.seconds:.1f} s, {len(res.headlines)} headline numbers")
+
+        record = {
+            "run_id": run_id,
+            "status": "ok",
+            "started": started.isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - t0, 2),
+            "lclib_version": __version__,
+            "config_file": str(Path(config).resolve()) if config else str(cfg.base_dir / "lclib.yaml"),
+            "overrides": list(overrides or []),
+            "config": json.loads(json.dumps(cfg.model_dump(mode="json"))),
+            "inputs": [i.__dict__ for i in data.inputs],
+            "ledger": data.ledger.to_dict(),
+            "notebooks": [
+                {k: v for k, v in r.__dict__.items() if k != "headlines"} for r in results
+            ],
+            "metrics": {r.name: {h["name"]: h["value"] for h in r.headlines} for r in results},
+            "headlines": {r.name: r.headlines for r in results},
+            "versions": package_versions(),
+            "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+        }
+        (building / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        (building / "index.html").write_text(render_index(record, data.ledger.to_frame()), encoding="utf-8")
+        final = out_root / run_id
+        os.rename(building, final)
+        _point_latest(out_root, run_id)
+        _log(progress, f"published {final} in {record['seconds']:.0f} s")
+        return RunResult(run_id, "ok", final, results)
+    except BaseException:
+        if building.exists():
+            (building / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+            _move_to_failed(building, out_root, run_id)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _short_error(e: Exception) -> str:
+    """The notebook error without ANSI colour codes, the traceback's last lines first."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    ename = getattr(e, "ename", None)
+    evalue = getattr(e, "evalue", None)
+    head = f"{ename}: {evalue}" if ename else type(e).__name__
+    return f"{head}\n\n{text}" if text and text != head else head
+
+
+def _move_to_failed(building: Path, out_root: Path, run_id: str) -> None:
+    failed = out_root / "failed"
+    failed.mkdir(exist_ok=True)
+    os.rename(building, failed / run_id)
+
+
+def _point_latest(out_root: Path, run_id: str) -> None:
+    link = out_root / "latest"
+    tmp = out_root / f".latest-{run_id}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(run_id, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:  # e.g. no symlinks on this filesystem: leave a pointer file instead
+        (out_root / "LATEST").write_text(run_id + "\n", encoding="utf-8")
+
+
+def render_index(record: dict, ledger_frame) -> str:
+    """The run's ``index.html``: headlines, notebooks, inputs, ledger, config, versions."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("lclib", "templates"), autoescape=select_autoescape())
+    env.filters["num"] = lambda v, unit="": format_value(v, unit)
+    return env.get_template("index.html.j2").render(
+        run=record, ledger=ledger_frame.to_dict("records"),
+        config_yaml=_yaml(record["config"]),
+    )
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
