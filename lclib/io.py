@@ -186,12 +186,17 @@ def select_columns(table: str, spec: TableInput, raw: pd.DataFrame, path: Path) 
         parts = []
         for canon, user in missing.items():
             near = difflib.get_close_matches(user, list(raw.columns), n=1)
-            hint = f" - did you mean {near[0]!r}?" if near else ""
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
             parts.append(f"column {user!r} (mapped to {canon}){hint}")
+        hint = ""
+        if len(raw.columns) == 1:
+            seps = [d for d in (";", "\t", "|", ",") if d in raw.columns[0] and d != spec.read.delimiter]
+            if seps:
+                hint = f" The header looks {seps[0]!r}-separated: set inputs.{table}.read.delimiter."
         raise DataError(
-            f"{_where(table, path)}: missing {', '.join(parts)}. "
+            f"{_where(table, path)}: missing {'; '.join(parts)}. "
             f"The file has columns: {', '.join(map(repr, raw.columns))}. "
-            f"Fix inputs.{table}.columns in the configuration.",
+            f"Fix inputs.{table}.columns in the configuration.{hint}",
             [dict(file=str(path), column=u, check="column exists") for u in missing.values()],
         )
     out = raw[list(spec.columns.values())].copy()
@@ -233,10 +238,6 @@ def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = 
     return out.astype("datetime64[ns]")
 
 
-def _present(s: pd.Series) -> pd.Series:
-    return s.notna()
-
-
 def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
                        rules: CleanRules, now: pd.Timestamp) -> pa.DataFrameSchema:
     """Checks whose failure stops the load (all columns checked at once, lazily)."""
@@ -256,13 +257,13 @@ def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
         is_id = col in C.ID_COLUMNS and col != C.PRODUCT
         if col in required and not (is_id and col in (C.CUSTOMER_ID, C.REFERRER_ID, C.REFERRED_ID)) \
                 and col not in C.DATE_COLUMNS:
-            add(col, pa.Check(_present, name="is present"))
+            add(col, pa.Check(lambda s, r=raw[col]: r.notna(), name="is present"))
     if rules.missing_id == "error":
         for col in _id_columns(table, df):
-            add(col, pa.Check(_present, name="is present"))
+            add(col, pa.Check(lambda s, r=raw[col]: r.notna(), name="is present"))
     if rules.unparsable_dates == "error":
         for col in _date_columns(table, df):
-            add(col, pa.Check(_present, name="is a date"))
+            add(col, pa.Check(lambda s: s.notna(), name="is a date"))
     if rules.future_dates == "error":
         for col in _date_columns(table, df):
             add(col, pa.Check(lambda s: ~(s > now), name=f"is not after {now:%Y-%m-%d %H:%M}"))
@@ -288,8 +289,9 @@ def _format_failures(table: str, path: Path, spec: TableInput, raw: pd.DataFrame
             v = raw.at[line, col] if col in raw.columns else None
             shown.append(f"line {line} ({'empty' if v is None or pd.isna(v) else repr(v)})")
         more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
+        user = user_name.get(col, col)
         lines.append(
-            f"  - column {user_name.get(col, col)!r} ({col}): {len(rows)} row(s) fail "
+            f"  - column {user!r}{'' if user == col else f' ({col})'}: {len(rows)} row(s) fail "
             f"'{check}': {', '.join(shown)}{more}"
         )
         problems.append(dict(file=str(path), table=table, column=user_name.get(col, col),

@@ -1,0 +1,748 @@
+"""RFM analysis: recency, frequency and monetary value per customer.
+
+Pipeline::
+
+    rfm = rfm_table(transactions)              # one row per customer
+    scores = rfm_scores(rfm)                   # + r_score, f_score, m_score
+    scored = assign_segments(scores)           # + segment (11 named segments)
+    summary = segment_summary(scored)          # one row per segment
+
+All functions are pure (inputs are never modified) and vectorized. Plotting
+lives elsewhere; this module has no matplotlib dependency.
+
+Scores run from 1 to ``bins`` (5 by default) and *high is good* on every
+dimension: the most recent, most frequent and biggest-spending customers get
+the highest scores.
+
+Segments are defined by rule data (:data:`DEFAULT_SEGMENTS`), a list of plain
+dicts that can be loaded from YAML. Each rule is a box of inclusive score
+ranges; a rule set must cover every (R, F, M) combination exactly once
+(checked by :func:`validate_segment_rules`). The default rules use R and
+``FM = (F + M) // 2`` (mean of F and M, rounded *down*): a customer only moves
+up an FM level when frequency and spend together earn it (F=2, M=3 gives
+FM=2). The resulting grid (Potential Loy. = Potential Loyalists)::
+
+    R   FM=1            FM=2            FM=3            FM=4            FM=5
+    5   New Customers   Potential Loy.  Potential Loy.  Champions       Champions
+    4   Promising       Potential Loy.  Potential Loy.  Loyal Customers Loyal Customers
+    3   About to Sleep  About to Sleep  Need Attention  Loyal Customers Loyal Customers
+    2   Hibernating     Hibernating     At Risk         At Risk         Can't Lose Them
+    1   Lost            Lost            At Risk         At Risk         Can't Lose Them
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lclib.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+
+# Columns produced by this module.
+RECENCY_DAYS = "recency_days"
+FREQUENCY = "frequency"
+MONETARY_TOTAL = "monetary_total"
+MONETARY_MEAN = "monetary_mean"
+FIRST_PURCHASE = "first_purchase"
+LAST_PURCHASE = "last_purchase"
+R_SCORE = "r_score"
+F_SCORE = "f_score"
+M_SCORE = "m_score"
+SEGMENT = "segment"
+PERSONA = "persona"
+
+RFM_COLUMNS = (
+    RECENCY_DAYS,
+    FREQUENCY,
+    MONETARY_TOTAL,
+    MONETARY_MEAN,
+    FIRST_PURCHASE,
+    LAST_PURCHASE,
+)
+SCORE_COLUMNS = (R_SCORE, F_SCORE, M_SCORE)
+#: Row label used by :func:`segment_migration` for customers without history
+#: at ``date_from``.
+NEW_ROW = "(new)"
+
+#: Scored dimension -> (score column, is a higher raw value better?).
+_DIMENSIONS = {
+    RECENCY_DAYS: (R_SCORE, False),
+    FREQUENCY: (F_SCORE, True),
+    MONETARY_TOTAL: (M_SCORE, True),
+}
+
+#: Default segment rules, in display order. Keys: ``name``, ``action`` (one
+#: sentence) and inclusive ``[lo, hi]`` score ranges on any of ``r``, ``f``,
+#: ``m`` and ``fm`` (``(f + m) // 2``); a missing range matches every score.
+#: Together they tile the 5 x 5 (R, FM) grid, hence all 125 (R, F, M) cells.
+DEFAULT_SEGMENTS: list[dict[str, Any]] = [
+    {"name": "Champions", "r": [5, 5], "fm": [4, 5],
+     "action": "Reward them with early access and perks and ask for referrals; no discounts needed."},
+    {"name": "Loyal Customers", "r": [3, 4], "fm": [4, 5],
+     "action": "Upsell higher-value products and invite them into the loyalty programme."},
+    {"name": "Potential Loyalists", "r": [4, 5], "fm": [2, 3],
+     "action": "Offer a membership or loyalty programme and recommend related products."},
+    {"name": "New Customers", "r": [5, 5], "fm": [1, 1],
+     "action": "Onboard them well and make the second purchase easy."},
+    {"name": "Promising", "r": [4, 4], "fm": [1, 1],
+     "action": "Build awareness with useful content and a modest second-order incentive."},
+    {"name": "Need Attention", "r": [3, 3], "fm": [3, 3],
+     "action": "Send limited-time offers personalised on past purchases before they drift away."},
+    {"name": "About to Sleep", "r": [3, 3], "fm": [1, 2],
+     "action": "Reconnect with popular products and a small discount before they lapse."},
+    {"name": "At Risk", "r": [1, 2], "fm": [3, 4],
+     "action": "Send personalised win-back messages with relevant offers."},
+    {"name": "Can't Lose Them", "r": [1, 2], "fm": [5, 5],
+     "action": "Win them back personally (call, survey, strong offer) before a competitor does."},
+    {"name": "Hibernating", "r": [2, 2], "fm": [1, 2],
+     "action": "Keep contact low-cost with relevant products and occasional special offers."},
+    {"name": "Lost", "r": [1, 1], "fm": [1, 2],
+     "action": "Try one low-cost reactivation campaign, then stop spending on them."},
+]
+#: Segment name -> recommended action, for the default rules.
+DEFAULT_ACTIONS: dict[str, str] = {s["name"]: s["action"] for s in DEFAULT_SEGMENTS}
+
+_RULE_DIMS = ("r", "f", "m", "fm")
+
+
+# --------------------------------------------------------------------------
+# RFM table
+# --------------------------------------------------------------------------
+
+
+def rfm_table(
+    transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Recency, frequency and monetary value per customer.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per order line with ``customer_id``, ``order_id``,
+        ``timestamp`` (datetime64) and ``amount``. Rows with a missing
+        ``customer_id`` are ignored.
+    as_of : str or Timestamp, optional
+        Snapshot time. Only transactions with ``timestamp < as_of`` count.
+        Defaults to midnight after the last transaction's date
+        (``max(timestamp).normalize() + 1 day``), so every row counts and a
+        customer who bought on the last day has ``recency_days == 1``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id`` (sorted), one row per customer with at least
+        one counted transaction:
+
+        - ``recency_days`` (int): whole days from the *date* of the last
+          purchase to the *date* of ``as_of``, both normalized to midnight:
+          ``(as_of.normalize() - last_purchase.normalize()).days``.
+        - ``frequency`` (int): number of distinct ``order_id``; an order with
+          several lines counts once.
+        - ``monetary_total`` (float): sum of ``amount``.
+        - ``monetary_mean`` (float): ``monetary_total / frequency``, the
+          average order value.
+        - ``first_purchase``, ``last_purchase`` (datetime64): earliest and
+          latest counted ``timestamp``, not normalized.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, ``timestamp`` is not datetime64, or
+        ``as_of`` is omitted for an empty table.
+    """
+    _require_columns(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT), "transactions")
+    ts = transactions[TIMESTAMP]
+    if not pd.api.types.is_datetime64_any_dtype(ts):
+        raise ValueError(f"transactions[{TIMESTAMP!r}] must be datetime64, got {ts.dtype}")
+    if as_of is None:
+        if ts.isna().all():
+            raise ValueError("transactions has no timestamps; pass as_of explicitly")
+        as_of = ts.max().normalize() + pd.Timedelta(days=1)
+    as_of = _timestamp_like(as_of, ts)
+
+    counted = transactions.loc[ts < as_of]
+    out = counted.groupby(CUSTOMER_ID, sort=True, observed=True).agg(
+        **{
+            FIRST_PURCHASE: (TIMESTAMP, "min"),
+            LAST_PURCHASE: (TIMESTAMP, "max"),
+            FREQUENCY: (ORDER_ID, "nunique"),
+            MONETARY_TOTAL: (AMOUNT, "sum"),
+        }
+    )
+    out[RECENCY_DAYS] = (as_of.normalize() - out[LAST_PURCHASE].dt.normalize()).dt.days
+    out[MONETARY_TOTAL] = out[MONETARY_TOTAL].astype("float64")
+    out[MONETARY_MEAN] = out[MONETARY_TOTAL] / out[FREQUENCY]
+    return out[list(RFM_COLUMNS)]
+
+
+# --------------------------------------------------------------------------
+# Scores
+# --------------------------------------------------------------------------
+
+
+def rfm_scores(
+    rfm: pd.DataFrame,
+    bins: int = 5,
+    method: str = "quantile",
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """Add ``r_score``, ``f_score`` and ``m_score`` (ints 1..bins, high = good).
+
+    Parameters
+    ----------
+    rfm : DataFrame
+        Needs ``recency_days``, ``frequency`` and ``monetary_total`` without
+        missing values (e.g. the output of :func:`rfm_table`).
+    bins : int, default 5
+        Number of score levels, at least 2.
+    method : {"quantile", "thresholds"}
+        ``"quantile"``: a customer's score comes from the share of customers
+        with a strictly *worse* value (longer recency, fewer orders, less
+        money)::
+
+            score = 1 + floor(bins * n_strictly_worse / n_customers)
+
+        This is ``rank(method="min")`` turned into a percentile, so equal
+        values always get equal scores and a tied block takes the score of
+        its worst-placed member: the most common low value (e.g. 70 % of
+        customers with one order) always scores 1. With no ties and ``n`` a
+        multiple of ``bins`` every score holds exactly ``n / bins``
+        customers; under heavy ties some scores are skipped (frequency
+        scores 1, 4, 5 when 70 % have one order and 15 % two) and a large
+        block tied at the best value does not reach the top score (40 %
+        tied at the shortest recency get R=4). With fewer than ``bins``
+        customers the top scores are unreachable.
+
+        ``"thresholds"``: fixed business cut points from ``thresholds``.
+    thresholds : mapping, optional
+        Required for ``method="thresholds"``, forbidden otherwise. Maps each of
+        ``recency_days``, ``frequency`` and ``monetary_total`` to
+        ``bins - 1`` strictly increasing cut points. Intervals are
+        right-closed, ``(lo, hi]``: a value equal to a cut point falls in the
+        lower interval. For frequency ``[1, 2, 4, 8]`` gives F=1 for
+        ``<= 1`` order, F=2 for 2, F=3 for 3-4, F=4 for 5-8, F=5 above 8. For
+        recency the order is reversed: ``[30, 90, 180, 365]`` gives R=5 for
+        ``<= 30`` days, ..., R=1 for more than 365 days.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``rfm`` with int64 columns ``r_score``, ``f_score`` and
+        ``m_score`` in ``1..bins``.
+
+    Raises
+    ------
+    ValueError
+        On a bad ``bins``, ``method`` or ``thresholds``, a missing column or
+        missing values.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+        raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
+    if method not in ("quantile", "thresholds"):
+        raise ValueError(f"method must be 'quantile' or 'thresholds', got {method!r}")
+    if method == "quantile" and thresholds is not None:
+        raise ValueError("thresholds are only used with method='thresholds'")
+    if method == "thresholds":
+        thresholds = _check_thresholds(thresholds, bins)
+    _require_columns(rfm, tuple(_DIMENSIONS), "rfm")
+    for column in _DIMENSIONS:
+        if rfm[column].isna().any():
+            raise ValueError(f"rfm[{column!r}] has missing values")
+
+    out = rfm.copy()
+    n = len(rfm)
+    for column, (score_column, higher_is_better) in _DIMENSIONS.items():
+        values = rfm[column].to_numpy(dtype="float64")
+        if method == "quantile":
+            ranked = pd.Series(values if higher_is_better else -values).rank(method="min")
+            n_worse = ranked.to_numpy(dtype="int64") - 1
+            score = 1 + (bins * n_worse) // max(n, 1)
+        else:
+            n_cuts_below = np.searchsorted(thresholds[column], values, side="left")
+            score = 1 + n_cuts_below if higher_is_better else bins - n_cuts_below
+        out[score_column] = np.asarray(score, dtype="int64")
+    return out
+
+
+def _check_thresholds(thresholds: Mapping[str, Sequence[float]] | None, bins: int) -> dict[str, np.ndarray]:
+    """Validate threshold cut points and return them as float arrays."""
+    if not isinstance(thresholds, Mapping):
+        raise ValueError(
+            "method='thresholds' needs thresholds={'recency_days': [...], "
+            "'frequency': [...], 'monetary_total': [...]}"
+        )
+    missing = [c for c in _DIMENSIONS if c not in thresholds]
+    unknown = [c for c in thresholds if c not in _DIMENSIONS]
+    if missing or unknown:
+        raise ValueError(
+            f"thresholds must have exactly the keys {list(_DIMENSIONS)}; "
+            f"missing {missing}, unknown {unknown}"
+        )
+    checked = {}
+    for column in _DIMENSIONS:
+        try:
+            cuts = np.asarray(thresholds[column], dtype="float64")
+        except (TypeError, ValueError):
+            raise ValueError(f"thresholds[{column!r}] must be a list of numbers") from None
+        if cuts.ndim != 1 or len(cuts) != bins - 1:
+            raise ValueError(
+                f"thresholds[{column!r}] needs bins - 1 = {bins - 1} cut points, "
+                f"got {thresholds[column]!r}"
+            )
+        if not np.isfinite(cuts).all() or (np.diff(cuts) <= 0).any():
+            raise ValueError(
+                f"thresholds[{column!r}] must be finite and strictly increasing, "
+                f"got {thresholds[column]!r}"
+            )
+        checked[column] = cuts
+    return checked
+
+
+# --------------------------------------------------------------------------
+# Segments
+# --------------------------------------------------------------------------
+
+
+def validate_segment_rules(rules: Sequence[Mapping[str, Any]], bins: int = 5) -> None:
+    """Check that segment rules cover every (R, F, M) score cell exactly once.
+
+    Parameters
+    ----------
+    rules : sequence of mappings
+        Each rule has a unique ``name`` (str), an optional ``action`` (str)
+        and inclusive ``[lo, hi]`` ranges (integers, ``1 <= lo <= hi <=
+        bins``) on any of ``r``, ``f``, ``m`` and ``fm`` where ``fm = (f + m)
+        // 2``. A missing range matches every score. See
+        :data:`DEFAULT_SEGMENTS`.
+    bins : int, default 5
+        Score levels; all ``bins ** 3`` combinations are checked.
+
+    Raises
+    ------
+    ValueError
+        On malformed rules, a rule that matches no combination, or
+        combinations matched by several rules (overlaps, named with the
+        rules involved) or by none (gaps). Combinations are written
+        ``(R, F, M)``.
+    """
+    if not isinstance(rules, Sequence) or isinstance(rules, (str, bytes)) or not rules:
+        raise ValueError("rules must be a non-empty list of rule mappings")
+    names = []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            raise ValueError(f"rule {i} must be a mapping, got {type(rule).__name__}")
+        name = rule.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"rule {i} needs a non-empty string 'name'")
+        unknown = set(rule) - {"name", "action", *_RULE_DIMS}
+        if unknown:
+            raise ValueError(f"rule {name!r} has unknown keys {sorted(unknown)}")
+        if not isinstance(rule.get("action", ""), str):
+            raise ValueError(f"rule {name!r}: 'action' must be a string")
+        for dim in _RULE_DIMS:
+            if dim in rule and not _is_score_range(rule[dim], bins):
+                raise ValueError(
+                    f"rule {name!r}: {dim!r} must be [lo, hi] integers with "
+                    f"1 <= lo <= hi <= {bins}, got {rule[dim]!r}"
+                )
+        names.append(name)
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"duplicate rule names: {duplicated}")
+
+    grid = pd.DataFrame(
+        list(itertools.product(range(1, bins + 1), repeat=3)), columns=list(SCORE_COLUMNS)
+    )
+    masks = np.column_stack([_rule_mask(rule, grid) for rule in rules])
+    never = [names[j] for j in np.flatnonzero(~masks.any(axis=0))]
+    if never:
+        raise ValueError(f"rules never match any score combination: {never}")
+    cells = [tuple(int(v) for v in row) for row in grid.to_numpy()]
+    hits = masks.sum(axis=1)
+    problems = []
+    overlaps = [
+        f"{cells[i]} by {[names[j] for j in np.flatnonzero(masks[i])]}"
+        for i in np.flatnonzero(hits > 1)
+    ]
+    if overlaps:
+        problems.append(f"{len(overlaps)} (R, F, M) combinations matched by several rules: "
+                        + _shorten(overlaps))
+    gaps = [str(cells[i]) for i in np.flatnonzero(hits == 0)]
+    if gaps:
+        problems.append(f"{len(gaps)} (R, F, M) combinations matched by no rule: " + _shorten(gaps))
+    if problems:
+        raise ValueError("invalid segment rules: " + "; ".join(problems))
+
+
+def assign_segments(
+    scores: pd.DataFrame,
+    rules: Sequence[Mapping[str, Any]] | None = None,
+    bins: int = 5,
+) -> pd.DataFrame:
+    """Add a ``segment`` column from ``r_score``, ``f_score`` and ``m_score``.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Needs integer ``r_score``, ``f_score``, ``m_score`` in ``1..bins``
+        (e.g. the output of :func:`rfm_scores`).
+    rules : sequence of mappings, optional
+        Segment rules (default :data:`DEFAULT_SEGMENTS`), validated with
+        :func:`validate_segment_rules`; they do not overlap, so rule order
+        only sets the category order.
+    bins : int, default 5
+        Score levels the rules are written for.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``scores`` plus ``segment``: categorical with the rule names
+        as categories, in rule order.
+
+    Raises
+    ------
+    ValueError
+        If the rules are invalid or scores are missing or outside ``1..bins``.
+    """
+    rules = DEFAULT_SEGMENTS if rules is None else rules
+    validate_segment_rules(rules, bins)
+    _check_scores(scores, bins)
+    masks = [_rule_mask(rule, scores) for rule in rules]
+    codes = np.select(masks, np.arange(len(rules)), default=-1)
+    out = scores.copy()
+    out[SEGMENT] = pd.Categorical.from_codes(codes, categories=[r["name"] for r in rules])
+    return out
+
+
+def segment_summary(
+    scored: pd.DataFrame, rules: Sequence[Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Size, revenue and mean RFM values per segment.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        One row per customer with ``segment``, ``recency_days``,
+        ``frequency`` and ``monetary_total`` (e.g. from
+        :func:`assign_segments`).
+    rules : sequence of mappings, optional
+        Source of the ``action`` text (default :data:`DEFAULT_SEGMENTS`).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``segment`` in category order, every segment included
+        (empty ones with 0 customers and NaN means): ``customers`` (int),
+        ``share_customers``, ``revenue`` (sum of ``monetary_total``),
+        ``share_revenue`` (NaN if total revenue is 0),
+        ``mean_recency_days``, ``mean_frequency``, ``mean_monetary_total``
+        and ``action`` (empty string if the rules give none).
+    """
+    _require_columns(scored, (SEGMENT, RECENCY_DAYS, FREQUENCY, MONETARY_TOTAL), "scored")
+    out = scored.groupby(SEGMENT, observed=False, sort=False).agg(
+        customers=(MONETARY_TOTAL, "size"),
+        revenue=(MONETARY_TOTAL, "sum"),
+        mean_recency_days=(RECENCY_DAYS, "mean"),
+        mean_frequency=(FREQUENCY, "mean"),
+        mean_monetary_total=(MONETARY_TOTAL, "mean"),
+    )
+    if isinstance(scored[SEGMENT].dtype, pd.CategoricalDtype):
+        out = out.reindex(scored[SEGMENT].cat.categories)
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].fillna(0.0)
+    total_revenue = out["revenue"].sum()
+    out.insert(1, "share_customers", out["customers"] / max(len(scored), 1))
+    out.insert(3, "share_revenue", out["revenue"] / total_revenue if total_revenue else np.nan)
+    actions = {r["name"]: r.get("action", "") for r in (DEFAULT_SEGMENTS if rules is None else rules)}
+    out["action"] = [actions.get(name, "") for name in out.index]
+    out.index.name = SEGMENT
+    return out
+
+
+def segment_migration(
+    transactions: pd.DataFrame,
+    date_from: str | pd.Timestamp,
+    date_to: str | pd.Timestamp,
+    *,
+    bins: int = 5,
+    method: str = "quantile",
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    rules: Sequence[Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Customer counts moving between segments from one snapshot to another.
+
+    Each snapshot is ``rfm_table(transactions, as_of=date)`` scored with
+    ``rfm_scores(..., bins, method, thresholds)`` and segmented with
+    ``rules``. With quantile scoring each snapshot is ranked against the
+    customers present at that date.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        As for :func:`rfm_table`.
+    date_from, date_to : str or Timestamp
+        Snapshot times, ``date_from < date_to``.
+    bins, method, thresholds, rules
+        Passed to :func:`rfm_scores` and :func:`assign_segments`.
+
+    Returns
+    -------
+    DataFrame
+        Counts (int). Rows: segment at ``date_from`` (index ``segment_from``)
+        plus a last row ``"(new)"`` for customers whose first transaction is
+        in ``[date_from, date_to)``. Columns: segment at ``date_to``
+        (``segment_to``). All segments appear, empty ones as zeros. Every
+        customer with a transaction before ``date_to`` is counted once, so
+        the total equals the number of customers at ``date_to``.
+
+    Raises
+    ------
+    ValueError
+        If ``date_from >= date_to`` or scoring/segmentation arguments are bad.
+    """
+    start, end = pd.Timestamp(date_from), pd.Timestamp(date_to)
+    if start >= end:
+        raise ValueError(f"date_from ({start}) must be before date_to ({end})")
+
+    def segments_at(as_of: pd.Timestamp) -> pd.Series:
+        scores = rfm_scores(rfm_table(transactions, as_of=as_of), bins, method, thresholds)
+        return assign_segments(scores, rules, bins)[SEGMENT]
+
+    before, after = segments_at(start), segments_at(end)
+    names = list(after.cat.categories)
+    origin = before.reindex(after.index).cat.add_categories(NEW_ROW).fillna(NEW_ROW)
+    table = pd.crosstab(origin, after, dropna=False)
+    table = table.reindex(index=names + [NEW_ROW], columns=names, fill_value=0).astype("int64")
+    table.index = pd.Index(table.index.astype(object), name="segment_from")
+    table.columns = pd.Index(table.columns.astype(object), name="segment_to")
+    return table
+
+
+def rf_heatmap_table(scored: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """R x F grid of customer counts and mean ``monetary_total``.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        One row per customer with ``r_score``, ``f_score`` (1..bins) and
+        ``monetary_total``.
+    bins : int, default 5
+        Score levels; the grid always has ``bins`` rows and columns.
+
+    Returns
+    -------
+    DataFrame
+        Index ``r_score`` 1..bins (ascending), columns a MultiIndex
+        ``(stat, f_score)`` with stat ``"customers"`` (int, 0 for empty
+        cells) and ``"mean_monetary_total"`` (NaN for empty cells), so
+        ``table["customers"]`` is the R x F count grid.
+    """
+    _require_columns(scored, (R_SCORE, F_SCORE, MONETARY_TOTAL), "scored")
+    _check_scores(scored, bins, (R_SCORE, F_SCORE))
+    cells = scored.groupby([R_SCORE, F_SCORE]).agg(
+        customers=(MONETARY_TOTAL, "size"), mean_monetary_total=(MONETARY_TOTAL, "mean")
+    )
+    levels = range(1, bins + 1)
+    cells = cells.reindex(pd.MultiIndex.from_product([levels, levels], names=[R_SCORE, F_SCORE]))
+    cells["customers"] = cells["customers"].fillna(0).astype("int64")
+    return cells.unstack(F_SCORE)
+
+
+# --------------------------------------------------------------------------
+# Data-driven personas
+# --------------------------------------------------------------------------
+
+
+def kmeans_personas(
+    rfm: pd.DataFrame,
+    k_range: Iterable[int] = range(2, 9),
+    random_state: int = 0,
+    silhouette_sample: int = 10_000,
+) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """Cluster customers with k-means on log-scaled, standardized R, F and M.
+
+    Features are ``log1p`` of ``recency_days``, ``frequency`` and
+    ``monetary_total`` (negative totals clipped to 0), each standardized to
+    mean 0 and variance 1. For each ``k`` in ``k_range`` (values with
+    ``k >= n_customers`` are skipped) k-means is fitted (``n_init=10``) and
+    scored by mean silhouette; the ``k`` with the highest score wins (the
+    smallest such ``k`` on ties).
+
+    Parameters
+    ----------
+    rfm : DataFrame
+        One row per customer with ``recency_days``, ``frequency``,
+        ``monetary_total``; an optional ``segment`` column (from
+        :func:`assign_segments`) adds ``dominant_segment`` to the profile.
+    k_range : iterable of int, default range(2, 9)
+        Candidate cluster counts, each >= 2.
+    random_state : int, default 0
+        Seed for k-means and silhouette sampling.
+    silhouette_sample : int, default 10000
+        Silhouette is computed on at most this many customers (it is
+        quadratic in their number).
+
+    Returns
+    -------
+    labels : Series
+        ``persona`` (int 0..k-1) per customer, same index as ``rfm``.
+        Personas are numbered by descending mean ``monetary_total``.
+    profile : DataFrame
+        Indexed by ``persona``: ``customers``, ``share_customers``,
+        ``mean_recency_days``, ``mean_frequency``, ``mean_monetary_total``
+        and, if ``rfm`` has ``segment``, ``dominant_segment`` (most common
+        segment; earliest category on ties).
+    silhouette : Series
+        Mean silhouette score per evaluated ``k`` (index ``k``).
+
+    Raises
+    ------
+    ValueError
+        If a ``k`` is below 2 or no ``k`` can be evaluated.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    _require_columns(rfm, tuple(_DIMENSIONS), "rfm")
+    ks = [int(k) for k in k_range]
+    if any(k < 2 for k in ks):
+        raise ValueError(f"every k in k_range must be >= 2, got {ks}")
+    n = len(rfm)
+    ks = [k for k in ks if k < n]
+    if not ks:
+        raise ValueError(f"no k in k_range is below the number of customers ({n})")
+
+    features = np.log1p(rfm[list(_DIMENSIONS)].clip(lower=0).to_numpy(dtype="float64"))
+    features = StandardScaler().fit_transform(features)
+    sample = silhouette_sample if n > silhouette_sample else None
+    fitted, scores = {}, {}
+    for k in ks:
+        fitted[k] = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(features)
+        distinct = len(np.unique(fitted[k]))
+        scores[k] = (
+            silhouette_score(features, fitted[k], sample_size=sample, random_state=random_state)
+            if 1 < distinct < n
+            else np.nan
+        )
+    silhouette = pd.Series(scores, name="silhouette", dtype="float64").rename_axis("k")
+    if silhouette.isna().all():
+        raise ValueError("k-means found fewer than 2 distinct clusters for every k")
+    raw = pd.Series(fitted[silhouette.idxmax()], index=rfm.index)
+
+    by_value = rfm[MONETARY_TOTAL].groupby(raw).mean().sort_values(ascending=False, kind="stable")
+    labels = raw.map({old: new for new, old in enumerate(by_value.index)}).rename(PERSONA)
+    grouped = rfm.groupby(labels)
+    profile = grouped.agg(
+        customers=(MONETARY_TOTAL, "size"),
+        mean_recency_days=(RECENCY_DAYS, "mean"),
+        mean_frequency=(FREQUENCY, "mean"),
+        mean_monetary_total=(MONETARY_TOTAL, "mean"),
+    )
+    profile.insert(1, "share_customers", profile["customers"] / n)
+    if SEGMENT in rfm:
+        profile["dominant_segment"] = grouped[SEGMENT].agg(lambda s: s.mode().iloc[0])
+    return labels, profile, silhouette
+
+
+# --------------------------------------------------------------------------
+# Privacy
+# --------------------------------------------------------------------------
+
+
+def pseudonymise(ids: pd.Series, key: str, length: int = 16) -> pd.Series:
+    """Replace identifiers by a keyed hash.
+
+    Each value is written as ``str(value)``, UTF-8 encoded and hashed with
+    HMAC-SHA256 under ``key``; the pseudonym is the first ``length`` hex
+    characters of the digest. The mapping is deterministic for a given key,
+    cannot be reversed or recomputed without the key, and differs between
+    keys. Note ``1`` and ``"1"`` map to the same pseudonym. With the default
+    16 hex characters (64 bits) collisions are negligible below billions of
+    ids.
+
+    Parameters
+    ----------
+    ids : Series
+        Identifiers; missing values stay missing.
+    key : str
+        Secret key, non-empty. Keep it out of the output and version control.
+    length : int, default 16
+        Hex characters kept, 1..64.
+
+    Returns
+    -------
+    Series
+        ``str`` dtype pseudonyms with the index and name of ``ids``.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError("key must be a non-empty string")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 1 <= length <= 64:
+        raise ValueError(f"length must be an integer in 1..64, got {length!r}")
+    secret = key.encode("utf-8")
+    # One HMAC per distinct id; hashing has no vectorized form.
+    pseudonyms = {
+        value: hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+        for value in ids.dropna().unique()
+    }
+    return ids.map(pseudonyms).astype("str")
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing columns {missing}")
+
+
+def _timestamp_like(value: str | pd.Timestamp, reference: pd.Series) -> pd.Timestamp:
+    """``value`` as a Timestamp in the time zone of ``reference`` (if any)."""
+    stamp = pd.Timestamp(value)
+    tz = getattr(reference.dtype, "tz", None)
+    if tz is not None and stamp.tzinfo is None:
+        stamp = stamp.tz_localize(tz)
+    return stamp
+
+
+def _check_scores(
+    scores: pd.DataFrame, bins: int, columns: Sequence[str] = SCORE_COLUMNS
+) -> None:
+    _require_columns(scores, columns, "scores")
+    for column in columns:
+        values = scores[column]
+        if not pd.api.types.is_integer_dtype(values) or not values.between(1, bins).all():
+            raise ValueError(f"scores[{column!r}] must be integers in 1..{bins} without missing values")
+
+
+def _is_score_range(value: Any, bins: int) -> bool:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        return False
+    lo, hi = value
+    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (lo, hi))
+    return ints and 1 <= lo <= hi <= bins
+
+
+def _rule_mask(rule: Mapping[str, Any], scores: pd.DataFrame) -> np.ndarray:
+    """Boolean array: which rows of ``scores`` the rule's ranges match."""
+    r, f, m = (scores[c].to_numpy() for c in SCORE_COLUMNS)
+    values = {"r": r, "f": f, "m": m, "fm": (f + m) // 2}
+    mask = np.ones(len(scores), dtype=bool)
+    for dim in _RULE_DIMS:
+        if dim in rule:
+            lo, hi = rule[dim]
+            mask &= (values[dim] >= lo) & (values[dim] <= hi)
+    return mask
+
+
+def _shorten(items: list[str], limit: int = 20) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")

@@ -1,0 +1,544 @@
+"""Tests for lclib.rfm."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lclib.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.rfm import (
+    DEFAULT_ACTIONS,
+    DEFAULT_SEGMENTS,
+    NEW_ROW,
+    assign_segments,
+    kmeans_personas,
+    pseudonymise,
+    rf_heatmap_table,
+    rfm_scores,
+    rfm_table,
+    segment_migration,
+    segment_summary,
+    validate_segment_rules,
+)
+
+SEGMENT_NAMES = [
+    "Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising",
+    "Need Attention", "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+]
+
+
+def make_transactions(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT])
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP])
+    return frame
+
+
+# --------------------------------------------------------------------------
+# Hand-computed example: 12 customers, as_of = 2024-07-01 (midnight).
+# --------------------------------------------------------------------------
+# (customer, order, timestamp, line amount). Several lines per order, two
+# orders on one day (A), a late-evening purchase (C) and one purchase on/after
+# as_of (B2) that must be ignored.
+HAND_ROWS = [
+    ("A", "A1", "2024-01-10 10:00", 200.0),
+    ("A", "A2", "2024-03-05 11:00", 150.0),
+    ("A", "A2", "2024-03-05 11:00", 50.0),
+    ("A", "A3", "2024-05-20 12:00", 200.0),
+    ("A", "A4", "2024-06-30 09:00", 200.0),
+    ("A", "A5", "2024-06-30 18:30", 200.0),
+    ("B", "B1", "2024-06-30 08:00", 30.0),
+    ("B", "B1", "2024-06-30 08:00", 20.0),
+    ("B", "B2", "2024-07-03 10:00", 999.0),  # after as_of: ignored
+    ("K", "K1", "2024-06-26 14:00", 60.0),
+    ("D", "D1", "2024-02-01 09:00", 100.0),
+    ("D", "D2", "2024-04-15 09:00", 100.0),
+    ("D", "D3", "2024-06-23 09:00", 100.0),
+    ("C", "C1", "2023-11-11 10:00", 150.0),
+    ("C", "C2", "2024-01-20 10:00", 150.0),
+    ("C", "C3", "2024-04-04 10:00", 150.0),
+    ("C", "C4", "2024-06-17 23:59", 150.0),
+    ("L", "L1", "2024-02-14 10:00", 100.0),
+    ("L", "L2", "2024-04-01 10:00", 100.0),
+    ("L", "L3", "2024-06-01 10:00", 120.0),
+    ("L", "L3", "2024-06-01 10:00", 80.0),
+    ("E", "E1", "2024-03-10 10:00", 80.0),
+    ("E", "E2", "2024-05-17 10:00", 120.0),
+    ("G", "G1", "2023-08-01 10:00", 175.0),
+    ("G", "G2", "2023-10-01 10:00", 175.0),
+    ("G", "G3", "2024-01-15 10:00", 175.0),
+    ("G", "G4", "2024-05-02 10:00", 175.0),
+    ("F", "F1", "2024-04-02 10:00", 50.0),
+    ("H", "H1", "2023-12-14 10:00", 80.0),
+    ("I", "I1", "2023-06-01 10:00", 60.0),
+    ("I", "I2", "2023-09-05 10:00", 60.0),
+    ("J", "J1", "2022-06-01 10:00", 250.0),
+    ("J", "J2", "2022-08-01 10:00", 250.0),
+    ("J", "J3", "2022-10-01 10:00", 250.0),
+    ("J", "J4", "2022-12-01 10:00", 250.0),
+    ("J", "J5", "2023-02-01 10:00", 250.0),
+    ("J", "J6", "2023-05-28 10:00", 250.0),
+]
+HAND_AS_OF = "2024-07-01"
+
+# n = 12 customers, bins = 5: score = 1 + floor(5 * n_worse / 12), so
+# n_worse 0-2 -> 1, 3-4 -> 2, 5-7 -> 3, 8-9 -> 4, 10-11 -> 5.
+#
+# R (n_worse = customers with strictly larger recency):
+#   A,B 1d: 10 -> 5 | K 5d: 9 -> 4 | D 8d: 8 -> 4 | C 14d: 7 -> 3 | L 30d: 6 -> 3
+#   E 45d: 5 -> 3 | G 60d: 4 -> 2 | F 90d: 3 -> 2 | H 200d: 2 -> 1 | I 300d: 1 -> 1
+#   J 400d: 0 -> 1
+# F (n_worse = customers with fewer orders):
+#   1 order (B,K,F,H): 0 -> 1 | 2 (E,I): 4 -> 2 | 3 (D,L): 6 -> 3 | 4 (C,G): 8 -> 4
+#   5 (A): 10 -> 5 | 6 (J): 11 -> 5
+# M (n_worse = customers with a smaller total):
+#   50 (B,F): 0 -> 1 | 60 K: 2 -> 1 | 80 H: 3 -> 2 | 120 I: 4 -> 2 | 200 E: 5 -> 3
+#   300 D: 6 -> 3 | 400 L: 7 -> 3 | 600 C: 8 -> 4 | 700 G: 9 -> 4 | 1000 A: 10 -> 5
+#   1500 J: 11 -> 5
+# FM = (F + M) // 2, segment from the (R, FM) grid in DEFAULT_SEGMENTS.
+HAND_EXPECTED = pd.DataFrame(
+    [
+        # id  rec freq  total   mean     R  F  M  FM segment
+        ("A", 1, 5, 1000.0, 200.0, 5, 5, 5, "Champions"),  # FM 5
+        ("B", 1, 1, 50.0, 50.0, 5, 1, 1, "New Customers"),  # FM 1
+        ("C", 14, 4, 600.0, 150.0, 3, 4, 4, "Loyal Customers"),  # FM 4
+        ("D", 8, 3, 300.0, 100.0, 4, 3, 3, "Potential Loyalists"),  # FM 3
+        ("E", 45, 2, 200.0, 100.0, 3, 2, 3, "About to Sleep"),  # FM 2 (2.5 rounded down)
+        ("F", 90, 1, 50.0, 50.0, 2, 1, 1, "Hibernating"),  # FM 1
+        ("G", 60, 4, 700.0, 175.0, 2, 4, 4, "At Risk"),  # FM 4
+        ("H", 200, 1, 80.0, 80.0, 1, 1, 2, "Lost"),  # FM 1
+        ("I", 300, 2, 120.0, 60.0, 1, 2, 2, "Lost"),  # FM 2
+        ("J", 400, 6, 1500.0, 250.0, 1, 5, 5, "Can't Lose Them"),  # FM 5
+        ("K", 5, 1, 60.0, 60.0, 4, 1, 1, "Promising"),  # FM 1
+        ("L", 30, 3, 400.0, 400.0 / 3, 3, 3, 3, "Need Attention"),  # FM 3
+    ],
+    columns=[CUSTOMER_ID, "recency_days", "frequency", "monetary_total", "monetary_mean",
+             "r_score", "f_score", "m_score", "segment"],
+).set_index(CUSTOMER_ID)
+
+
+@pytest.fixture
+def hand_transactions() -> pd.DataFrame:
+    return make_transactions(HAND_ROWS)
+
+
+def test_hand_example_rfm_scores_and_segments(hand_transactions):
+    original = hand_transactions.copy()
+    rfm = rfm_table(hand_transactions, as_of=HAND_AS_OF)
+    rfm_before = rfm.copy()
+    scored = assign_segments(rfm_scores(rfm))
+    pd.testing.assert_frame_equal(hand_transactions, original)  # inputs untouched
+    pd.testing.assert_frame_equal(rfm, rfm_before)
+    expected = HAND_EXPECTED
+    assert list(scored.index) == list(expected.index)
+    for column in ["recency_days", "frequency", "r_score", "f_score", "m_score"]:
+        assert scored[column].tolist() == expected[column].tolist(), column
+    for column in ["monetary_total", "monetary_mean"]:
+        np.testing.assert_allclose(scored[column], expected[column], err_msg=column)
+    assert scored["segment"].astype(str).tolist() == expected["segment"].tolist()
+    assert set(scored["segment"]) == set(SEGMENT_NAMES)  # every segment once or more
+    assert scored.loc["A", "first_purchase"] == pd.Timestamp("2024-01-10 10:00")
+    assert scored.loc["A", "last_purchase"] == pd.Timestamp("2024-06-30 18:30")
+    assert scored.loc["C", "last_purchase"] == pd.Timestamp("2024-06-17 23:59")
+
+
+def test_rfm_table_columns_and_dtypes(hand_transactions):
+    rfm = rfm_table(hand_transactions, as_of=HAND_AS_OF)
+    assert list(rfm.columns) == ["recency_days", "frequency", "monetary_total", "monetary_mean",
+                                 "first_purchase", "last_purchase"]
+    assert rfm.index.name == CUSTOMER_ID
+    assert rfm["recency_days"].dtype == np.int64
+    assert rfm["frequency"].dtype == np.int64
+    assert rfm["monetary_total"].dtype == np.float64
+
+
+def test_as_of_filtering_and_default(hand_transactions):
+    # Default as_of is midnight after the last date (2024-07-03) -> 2024-07-04,
+    # so B2 counts and B's recency is 1 day.
+    full = rfm_table(hand_transactions)
+    assert full.loc["B", "frequency"] == 2
+    assert full.loc["B", "monetary_total"] == 1049.0
+    assert full.loc["B", "recency_days"] == 1
+    assert full.loc["A", "recency_days"] == 4  # 2024-06-30 -> 2024-07-04
+
+    # timestamp < as_of: a purchase exactly at as_of does not count.
+    at_b2 = rfm_table(hand_transactions, as_of="2024-07-03 10:00")
+    assert at_b2.loc["B", "frequency"] == 1
+    # Intra-day as_of: dates are normalized, so same-day purchases give 0 days.
+    later = rfm_table(hand_transactions, as_of="2024-07-03 10:01")
+    assert later.loc["B", "frequency"] == 2
+    assert later.loc["B", "recency_days"] == 0
+
+    # Customers with no transaction before as_of are absent.
+    early = rfm_table(hand_transactions, as_of="2023-01-01")
+    assert list(early.index) == ["J"]
+    assert early.loc["J", "frequency"] == 4
+    assert early.loc["J", "recency_days"] == 31  # 2022-12-01 -> 2023-01-01
+
+    empty = rfm_table(hand_transactions, as_of="2000-01-01")
+    assert empty.empty and "recency_days" in empty.columns
+
+
+def test_multi_line_orders_and_same_day_orders():
+    tx = make_transactions([
+        ("x", "o1", "2024-01-01 09:00", 10.0),
+        ("x", "o1", "2024-01-01 09:00", 5.0),
+        ("x", "o1", "2024-01-01 09:00", 5.0),
+        ("x", "o2", "2024-01-01 12:00", 30.0),
+        ("x", "o3", "2024-01-01 20:00", 10.0),
+    ])
+    rfm = rfm_table(tx)
+    assert rfm.loc["x", "frequency"] == 3
+    assert rfm.loc["x", "monetary_total"] == 60.0
+    assert rfm.loc["x", "monetary_mean"] == 20.0
+    assert rfm.loc["x", "recency_days"] == 1
+
+
+def test_rfm_table_bad_input(hand_transactions):
+    with pytest.raises(ValueError, match="missing columns"):
+        rfm_table(hand_transactions.drop(columns=[AMOUNT]))
+    with pytest.raises(ValueError, match="datetime64"):
+        rfm_table(hand_transactions.assign(**{TIMESTAMP: hand_transactions[TIMESTAMP].astype(str)}))
+
+
+def test_rfm_table_matches_independent_recomputation():
+    rng = np.random.default_rng(42)
+    n_orders = 3000
+    orders = pd.DataFrame({
+        CUSTOMER_ID: [f"c{i:03d}" for i in rng.integers(0, 400, n_orders)],
+        ORDER_ID: [f"o{i:05d}" for i in range(n_orders)],
+        TIMESTAMP: pd.Timestamp("2023-01-01")
+        + pd.to_timedelta(rng.integers(0, 730 * 24 * 60, n_orders), unit="min"),
+    })
+    lines = orders.loc[orders.index.repeat(rng.integers(1, 4, n_orders))].reset_index(drop=True)
+    lines[AMOUNT] = rng.gamma(2.0, 20.0, len(lines)).round(2)
+    as_of = pd.Timestamp("2024-06-15")
+
+    got = rfm_table(lines, as_of=as_of)
+
+    # Plain pandas, computed differently: one row per order first.
+    kept = lines[lines[TIMESTAMP] < as_of]
+    per_order = kept.groupby([CUSTOMER_ID, ORDER_ID]).agg(t=(TIMESTAMP, "first"), amt=(AMOUNT, "sum"))
+    per_order = per_order.reset_index()
+    by_customer = per_order.groupby(CUSTOMER_ID)
+    frequency = by_customer.size()
+    total = by_customer["amt"].sum()
+    last_day = by_customer["t"].max().dt.floor("D")
+    recency = (as_of - last_day) // pd.Timedelta(days=1)
+
+    assert got.index.tolist() == sorted(kept[CUSTOMER_ID].unique())
+    assert got["frequency"].tolist() == frequency.loc[got.index].tolist()
+    assert got["recency_days"].tolist() == recency.loc[got.index].tolist()
+    np.testing.assert_allclose(got["monetary_total"], total.loc[got.index])
+    np.testing.assert_allclose(got["monetary_mean"], (total / frequency).loc[got.index])
+    assert (got["first_purchase"] == by_customer["t"].min().loc[got.index]).all()
+
+
+# --------------------------------------------------------------------------
+# Scores
+# --------------------------------------------------------------------------
+
+
+def rfm_frame(recency, frequency, monetary) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"recency_days": recency, "frequency": frequency, "monetary_total": monetary},
+        index=pd.Index([f"c{i}" for i in range(len(recency))], name=CUSTOMER_ID),
+    )
+
+
+def test_quantile_heavy_ties():
+    # 70 customers with one order, 15 with two, 15 with 3..17.
+    frequency = [1] * 70 + [2] * 15 + list(range(3, 18))
+    monetary = [20.0] * 30 + [float(v) for v in range(21, 91)]
+    recency = list(range(100))
+    scores = rfm_scores(rfm_frame(recency, frequency, monetary))
+    f = scores["f_score"]
+    assert (f.iloc[:70] == 1).all()
+    assert (f.iloc[70:85] == 4).all()  # 70 of 100 strictly worse -> 1 + floor(3.5)
+    assert (f.iloc[85:] == 5).all()
+    assert (scores["m_score"].iloc[:30] == 1).all()  # tied lowest spend
+    # No ties in recency, 100 customers: exactly 20 per score, 0-19 days -> 5.
+    assert scores["r_score"].value_counts().to_dict() == {s: 20 for s in range(1, 6)}
+    assert (scores["r_score"].iloc[:20] == 5).all()
+    for column in ["r_score", "f_score", "m_score"]:
+        assert scores[column].between(1, 5).all() and scores[column].dtype == np.int64
+
+
+def test_quantile_equal_values_equal_scores_and_monotone():
+    rng = np.random.default_rng(7)
+    rfm = rfm_frame(
+        rng.integers(0, 30, 500), rng.integers(1, 6, 500), rng.choice([10.0, 25.0, 99.0, 500.0], 500)
+    )
+    for bins in (3, 5, 10):
+        scores = rfm_scores(rfm, bins=bins)
+        for column, score, sign in [("recency_days", "r_score", -1), ("frequency", "f_score", 1),
+                                    ("monetary_total", "m_score", 1)]:
+            assert scores.groupby(column)[score].nunique().eq(1).all()
+            assert scores[score].between(1, bins).all()
+            ordered = scores.sort_values(column)[score].to_numpy()
+            assert (np.diff(ordered) * sign >= 0).all()  # better value, score never lower
+        assert scores["m_score"][scores["monetary_total"] == 10.0].eq(1).all()
+
+
+def test_thresholds_boundaries():
+    rfm = rfm_frame(
+        recency=[0, 30, 31, 90, 180, 365, 366],
+        frequency=[1, 2, 3, 4, 5, 8, 9],
+        monetary=[0.0, 50.0, 50.01, 100.0, 300.0, 1000.0, 1000.5],
+    )
+    thresholds = {"recency_days": [30, 90, 180, 365], "frequency": [1, 2, 4, 8],
+                  "monetary_total": [50, 100, 300, 1000]}
+    scores = rfm_scores(rfm, method="thresholds", thresholds=thresholds)
+    # Right-closed (lo, hi]: a value on a cut point falls in the lower interval.
+    assert scores["r_score"].tolist() == [5, 5, 4, 4, 3, 2, 1]
+    assert scores["f_score"].tolist() == [1, 2, 3, 3, 4, 4, 5]
+    assert scores["m_score"].tolist() == [1, 1, 2, 2, 3, 4, 5]
+    three = rfm_scores(rfm, bins=3, method="thresholds",
+                       thresholds={"recency_days": [30, 365], "frequency": [1, 4],
+                                   "monetary_total": [100, 1000]})
+    assert three["r_score"].tolist() == [3, 3, 2, 2, 2, 2, 1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"bins": 1}, "bins"),
+        ({"bins": 2.5}, "bins"),
+        ({"method": "kmeans"}, "method"),
+        ({"thresholds": {"frequency": [1]}}, "only used with method='thresholds'"),
+        ({"method": "thresholds"}, "needs thresholds"),
+        ({"method": "thresholds", "thresholds": {"frequency": [1, 2, 3, 4]}}, "missing"),
+        ({"method": "thresholds", "thresholds": {"recency_days": [1, 2, 3, 4], "frequency": [1, 2, 3, 4],
+                                                 "monetary_total": [1, 2, 3, 4], "x": [1]}}, "unknown"),
+        ({"method": "thresholds", "thresholds": {"recency_days": [1, 2, 3], "frequency": [1, 2, 3, 4],
+                                                 "monetary_total": [1, 2, 3, 4]}}, "4 cut points"),
+        ({"method": "thresholds", "thresholds": {"recency_days": [1, 2, 2, 4], "frequency": [1, 2, 3, 4],
+                                                 "monetary_total": [1, 2, 3, 4]}}, "strictly increasing"),
+    ],
+)
+def test_rfm_scores_bad_arguments(kwargs, message):
+    rfm = rfm_frame([1, 2, 3], [1, 2, 3], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=message):
+        rfm_scores(rfm, **kwargs)
+
+
+def test_rfm_scores_bad_frame():
+    with pytest.raises(ValueError, match="missing columns"):
+        rfm_scores(rfm_frame([1], [1], [1.0]).drop(columns=["frequency"]))
+    with pytest.raises(ValueError, match="missing values"):
+        rfm_scores(rfm_frame([1, np.nan], [1, 1], [1.0, 2.0]))
+
+
+# --------------------------------------------------------------------------
+# Segment rules
+# --------------------------------------------------------------------------
+
+
+def all_cells() -> pd.DataFrame:
+    return pd.DataFrame(list(itertools.product(range(1, 6), repeat=3)),
+                        columns=["r_score", "f_score", "m_score"])
+
+
+def test_default_rules_cover_all_125_combinations_exactly_once():
+    validate_segment_rules(DEFAULT_SEGMENTS)
+    assert [rule["name"] for rule in DEFAULT_SEGMENTS] == SEGMENT_NAMES
+    # Independent check in plain Python.
+    for r, f, m in itertools.product(range(1, 6), repeat=3):
+        values = {"r": r, "f": f, "m": m, "fm": (f + m) // 2}
+        matching = [rule["name"] for rule in DEFAULT_SEGMENTS
+                    if all(rule[d][0] <= values[d] <= rule[d][1] for d in values if d in rule)]
+        assert len(matching) == 1, ((r, f, m), matching)
+    segments = assign_segments(all_cells())["segment"]
+    assert segments.notna().all()
+    assert list(segments.cat.categories) == SEGMENT_NAMES
+    assert set(segments) == set(SEGMENT_NAMES)
+    assert set(DEFAULT_ACTIONS) == set(SEGMENT_NAMES)
+    assert all(isinstance(a, str) and a.endswith(".") for a in DEFAULT_ACTIONS.values())
+
+
+def test_default_rules_spot_checks():
+    cells = pd.DataFrame([(5, 5, 5), (5, 1, 2), (5, 2, 1), (5, 1, 3), (1, 5, 5), (1, 4, 5), (2, 3, 3),
+                          (3, 3, 3), (3, 2, 3)], columns=["r_score", "f_score", "m_score"])
+    assert assign_segments(cells)["segment"].astype(str).tolist() == [
+        "Champions", "New Customers", "New Customers", "Potential Loyalists", "Can't Lose Them",
+        "At Risk", "At Risk", "Need Attention", "About to Sleep",
+    ]
+
+
+def test_validate_rules_reports_overlap():
+    rules = copy.deepcopy(DEFAULT_SEGMENTS)
+    rules[0]["r"] = [4, 5]  # Champions now overlaps Loyal Customers at R=4
+    with pytest.raises(ValueError, match="several rules") as info:
+        validate_segment_rules(rules)
+    assert "(4, 4, 4) by ['Champions', 'Loyal Customers']" in str(info.value)
+    assert "(5, 5, 5)" not in str(info.value)
+
+
+def test_validate_rules_reports_gap():
+    rules = [rule for rule in DEFAULT_SEGMENTS if rule["name"] != "Lost"]
+    with pytest.raises(ValueError, match="no rule") as info:
+        validate_segment_rules(rules)
+    message = str(info.value)
+    assert "10 (R, F, M) combinations matched by no rule" in message
+    assert "(1, 1, 1)" in message and "(1, 3, 2)" in message
+    assert "(2, 1, 1)" not in message
+
+
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ([], "non-empty"),
+        ([{"r": [1, 5]}], "name"),
+        ([{"name": "All", "r": [0, 5]}], "1 <= lo <= hi <= 5"),
+        ([{"name": "All", "r": [5, 1]}], "1 <= lo <= hi <= 5"),
+        ([{"name": "All", "x": [1, 5]}], "unknown keys"),
+        ([{"name": "All"}, {"name": "All"}], "duplicate"),
+        ([{"name": "All"}, {"name": "Never", "f": [1, 1], "m": [1, 1], "fm": [3, 3]}], "never match"),
+    ],
+)
+def test_validate_rules_malformed(rules, message):
+    with pytest.raises(ValueError, match=message):
+        validate_segment_rules(rules)
+
+
+def test_custom_rules_and_bins():
+    rules = [{"name": "Recent", "r": [2, 3]}, {"name": "Old", "r": [1, 1], "action": "Let go."}]
+    validate_segment_rules(rules, bins=3)
+    scored = assign_segments(all_cells().clip(upper=3).drop_duplicates(), rules, bins=3)
+    assert list(scored["segment"].cat.categories) == ["Recent", "Old"]
+    with pytest.raises(ValueError, match="no rule"):
+        validate_segment_rules(rules, bins=5)
+    with pytest.raises(ValueError, match=r"1\.\.5"):
+        assign_segments(all_cells().assign(r_score=6))
+
+
+# --------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------
+
+
+def random_transactions(seed: int = 1, customers: int = 300, orders: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        CUSTOMER_ID: [f"c{i}" for i in rng.integers(0, customers, orders)],
+        ORDER_ID: [f"o{i}" for i in range(orders)],
+        TIMESTAMP: pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730, orders), unit="D"),
+        AMOUNT: rng.gamma(2.0, 30.0, orders),
+    })
+
+
+def test_segment_summary(hand_transactions):
+    scored = assign_segments(rfm_scores(rfm_table(hand_transactions, as_of=HAND_AS_OF)))
+    summary = segment_summary(scored)
+    assert list(summary.index) == SEGMENT_NAMES
+    assert summary["customers"].sum() == 12
+    assert summary["share_customers"].sum() == pytest.approx(1.0)
+    assert summary["share_revenue"].sum() == pytest.approx(1.0)
+    assert summary.loc["Lost", "customers"] == 2
+    assert summary.loc["Lost", "revenue"] == 200.0  # H 80 + I 120
+    assert summary.loc["Lost", "mean_recency_days"] == 250.0
+    assert summary.loc["Need Attention", "mean_frequency"] == 3.0
+    assert summary.loc["Champions", "action"] == DEFAULT_ACTIONS["Champions"]
+
+    big = assign_segments(rfm_scores(rfm_table(random_transactions())))
+    big_summary = segment_summary(big)
+    assert big_summary["customers"].sum() == len(big)
+    assert big_summary["share_customers"].sum() == pytest.approx(1.0)
+    assert big_summary["revenue"].sum() == pytest.approx(big["monetary_total"].sum())
+
+
+def test_segment_migration(hand_transactions):
+    tx = random_transactions()
+    date_from, date_to = "2024-01-01", "2024-07-01"
+    table = segment_migration(tx, date_from, date_to)
+    at_from = assign_segments(rfm_scores(rfm_table(tx, as_of=date_from)))
+    at_to = assign_segments(rfm_scores(rfm_table(tx, as_of=date_to)))
+    assert list(table.index) == SEGMENT_NAMES + [NEW_ROW]
+    assert list(table.columns) == SEGMENT_NAMES
+    assert table.to_numpy().sum() == len(at_to)
+    assert table.loc[NEW_ROW].sum() == len(at_to) - len(at_from) > 0
+    assert (table.drop(index=NEW_ROW).sum(axis=1) == at_from["segment"].value_counts()[SEGMENT_NAMES]).all()
+    assert (table.sum(axis=0) == at_to["segment"].value_counts()[SEGMENT_NAMES]).all()
+
+    # Hand example: K's and B's only counted orders come after 2024-06-25.
+    small = segment_migration(hand_transactions, "2024-06-25", HAND_AS_OF)
+    assert small.loc[NEW_ROW].sum() == 2
+    assert small.loc[NEW_ROW, "New Customers"] == 1  # B
+    with pytest.raises(ValueError, match="before"):
+        segment_migration(tx, date_to, date_from)
+
+
+def test_rf_heatmap_table(hand_transactions):
+    scored = rfm_scores(rfm_table(hand_transactions, as_of=HAND_AS_OF))
+    table = rf_heatmap_table(scored)
+    counts, means = table["customers"], table["mean_monetary_total"]
+    assert counts.shape == (5, 5) and list(counts.index) == [1, 2, 3, 4, 5]
+    assert counts.to_numpy().sum() == 12
+    assert counts.loc[5, 5] == 1 and means.loc[5, 5] == 1000.0  # A
+    assert counts.loc[1, 5] == 1 and means.loc[1, 5] == 1500.0  # J
+    assert counts.loc[5, 1] == 1 and means.loc[5, 1] == 50.0  # B
+    assert counts.loc[3, 5] == 0 and np.isnan(means.loc[3, 5])
+
+
+# --------------------------------------------------------------------------
+# Personas and pseudonyms
+# --------------------------------------------------------------------------
+
+
+def test_kmeans_personas_finds_three_clusters():
+    rng = np.random.default_rng(3)
+    centres = [(5, 20, 5000.0), (60, 5, 500.0), (400, 1, 30.0)]  # (R days, F, M)
+    frames = []
+    for i, (recency, frequency, monetary) in enumerate(centres):
+        n = 60
+        frames.append(pd.DataFrame({
+            "recency_days": np.round(recency * rng.lognormal(0, 0.15, n)),
+            "frequency": np.maximum(1, np.round(frequency * rng.lognormal(0, 0.15, n))),
+            "monetary_total": monetary * rng.lognormal(0, 0.15, n),
+            "true": i,
+        }))
+    rfm = pd.concat(frames, ignore_index=True)
+    scored = assign_segments(rfm_scores(rfm))
+    labels, profile, silhouette = kmeans_personas(scored, k_range=range(2, 7))
+    assert silhouette.idxmax() == 3
+    assert list(silhouette.index) == [2, 3, 4, 5, 6]
+    assert len(profile) == 3 and profile["customers"].sum() == len(rfm)
+    # Clusters recover the generating groups; persona 0 is the highest value.
+    assert pd.crosstab(labels, rfm["true"]).to_numpy().tolist() == [[60, 0, 0], [0, 60, 0], [0, 0, 60]]
+    dominant = scored.groupby(labels)["segment"].agg(lambda s: s.value_counts().idxmax())
+    assert profile["dominant_segment"].tolist() == dominant.tolist()
+    assert profile.loc[2, "dominant_segment"] == "Lost"  # long-gone one-off small spenders
+    assert profile["share_customers"].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=">= 2"):
+        kmeans_personas(rfm, k_range=[1, 2])
+
+
+def test_pseudonymise():
+    ids = pd.Series([f"cust-{i}" for i in range(10_000)], name=CUSTOMER_ID)
+    first = pseudonymise(ids, key="secret")
+    assert first.equals(pseudonymise(ids, key="secret"))
+    assert first.name == CUSTOMER_ID and first.index.equals(ids.index)
+    assert first.str.len().eq(16).all() and first.str.fullmatch("[0-9a-f]+").all()
+    assert first.nunique() == 10_000
+    other = pseudonymise(ids, key="other")
+    assert (first != other).all()
+    # Documented construction: HMAC-SHA256 hex digest, truncated.
+    import hashlib
+    import hmac
+    assert first[0] == hmac.new(b"secret", b"cust-0", hashlib.sha256).hexdigest()[:16]
+    with_missing = pseudonymise(pd.Series(["a", None, "a"]), key="k", length=8)
+    assert with_missing[0] == with_missing[2] and pd.isna(with_missing[1]) and len(with_missing[0]) == 8
+    with pytest.raises(ValueError, match="key"):
+        pseudonymise(ids, key="")
+    with pytest.raises(ValueError, match="length"):
+        pseudonymise(ids, key="k", length=0)
+
+
+def test_default_rules_round_trip_through_yaml():
+    yaml = pytest.importorskip("yaml")
+    loaded = yaml.safe_load(yaml.safe_dump(DEFAULT_SEGMENTS, sort_keys=False))
+    assert loaded == DEFAULT_SEGMENTS
+    validate_segment_rules(loaded)
