@@ -114,13 +114,14 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str) -> No
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+    from traitlets import Bool
     from traitlets.config import Config as TConfig
 
     class DropOutputs(Preprocessor):
         """Drop recorded metrics (shown by the headline table) and, for business
         readers, text printed to stderr (warnings are for analysts)."""
 
-        drop_stderr = False
+        drop_stderr = Bool(False)
 
         def preprocess_cell(self, cell, resources, index):
             if cell.get("cell_type") == "code":

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny valid export and a config pointing at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+TX = """customer_id,order_id,timestamp,amount,channel
+17850.0,O1,2024-01-02 10:00:00,10.50,email
+17850.0,O2,2024-02-03 11:00:00,20.00,direct
+12346.0,O3,2024-01-15 09:30:00,7.25,paid_search
+12346.0,O3,2024-01-15 09:30:00,7.25,paid_search
+,O4,2024-01-20 12:00:00,5.00,direct
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """A folder with a 5-line transactions export (one duplicate, one guest) and its config."""
+    (tmp_path / "tx.csv").write_text(TX, encoding="utf-8")
+    cfg = {
+        "inputs": {"transactions": {"path": "tx.csv", "columns": {
+            "customer_id": "customer_id", "order_id": "order_id", "timestamp": "timestamp",
+            "amount": "amount", "channel": "channel"}}},
+        "report": {"out": "reports"},
+    }
+    path = tmp_path / "lclib.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def make_notebook(path: Path, *sources: str) -> Path:
+    """Write a notebook with a parameters cell and the given code cells."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('CONFIG = "../lclib.yaml"\nDATA_DIR = None\nOUTPUT_DIR = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}"), params,
+                *(nbformat.v4.new_code_cell(s) for s in sources)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path

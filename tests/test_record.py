@@ -1,0 +1,47 @@
+"""Recording headline numbers and reading them back from a notebook file."""
+
+from __future__ import annotations
+
+import math
+
+import nbformat
+import numpy as np
+import pytest
+
+from lclib.record import MIMETYPE, format_value, read_metrics, record, recorded
+
+
+def test_record_returns_value_and_cleans_numpy_and_nan():
+    assert record("n_customers", np.int64(5)) == 5
+    record("rate", float("nan"))
+    got = {e["name"]: e["value"] for e in recorded()}
+    assert got["n_customers"] == 5 and type(got["n_customers"]) is int
+    assert got["rate"] is None
+
+
+def test_record_rejects_names_that_are_not_identifiers():
+    with pytest.raises(ValueError, match="snake_case"):
+        record("conversion rate", 0.3)
+
+
+def test_read_metrics_keeps_last_value_per_name(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    out = lambda name, v: nbformat.v4.new_output("display_data", data={MIMETYPE: {"name": name, "value": v, "label": name, "unit": ""}})
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [out("a", 1), out("b", 2.5), out("a", 3)]
+    nb.cells = [cell]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(path))
+    assert [(e["name"], e["value"]) for e in read_metrics(path)] == [("b", 2.5), ("a", 3)]
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (1234567, "customers", "1,234,567 customers"),
+    (37.75, "EUR", "37.75 EUR"),
+    (12.345, "%", "12.3 %"),
+    (0.01234, "", "0.0123"),
+    (None, "EUR", "n/a"),
+    (2500.0, "EUR", "2,500 EUR"),
+])
+def test_format_value(value, unit, text):
+    assert format_value(value, unit) == text

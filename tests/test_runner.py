@@ -1,0 +1,88 @@
+"""The runner: publishes whole or not at all; run.json and index.html describe the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import make_notebook
+from lclib.runner import discover_notebooks, run
+
+RECORDING = (
+    "from lclib.notebook import open_run\nfrom lclib.record import record\n"
+    "cfg, data = open_run(CONFIG, DATA_DIR)\n"
+    "record('customers', data.transactions.customer_id.nunique(), 'Customers', 'customers')\n"
+    "record('revenue', data.transactions.amount.sum(), 'Revenue', 'EUR')"
+)
+
+
+def test_successful_run_publishes_folder_index_and_metrics(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_first.ipynb", RECORDING)
+    lines: list[str] = []
+    result = run(tiny_config, notebook_dir=nbdir, progress=lines.append)
+    assert result.exit_code == 0, result.message
+    folder = tmp_path / "reports" / result.run_id
+    assert result.folder == folder and folder.is_dir()
+    assert (tmp_path / "reports" / "latest").resolve() == folder
+    assert not list((tmp_path / "reports").glob(".building-*"))
+    for name in ("index.html", "run.json", "00_first.html", "00_first.analyst.html", "config.yaml"):
+        assert (folder / name).is_file(), name
+    rec = json.loads((folder / "run.json").read_text())
+    # the loader cleaned the data once: 5 lines in, 1 guest and 1 duplicate dropped
+    assert rec["ledger"]["transactions"] == {
+        "source": str(tmp_path / "tx.csv"), "rows_in": 5, "rows_kept": 3,
+        "dropped": {"missing_id": 1, "duplicates": 1},
+        "example_lines": {"missing_id": [6], "duplicates": [5]}}
+    assert rec["metrics"] == {"00_first": {"customers": 2, "revenue": 37.75}}
+    assert rec["notebooks"][0]["status"] == "ok"
+    assert rec["inputs"][0]["rows_in"] == 5 and len(rec["inputs"][0]["sha256"]) == 64
+    index = (folder / "index.html").read_text()
+    assert "Revenue" in index and "37.75 EUR" in index and "exact duplicate row" in index
+    assert any("00_first" in line for line in lines)
+    business = (folder / "00_first.html").read_text()
+    assert "open_run" not in business  # code hidden from business readers
+    assert "open_run" in (folder / "00_first.analyst.html").read_text()
+
+
+def test_failing_notebook_publishes_nothing_and_keeps_the_failure(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_ok.ipynb", "x = 1")
+    make_notebook(nbdir / "01_broken.ipynb", "raise ValueError('the model did not converge')")
+    make_notebook(nbdir / "02_never.ipynb", "x = 2")
+    result = run(tiny_config, notebook_dir=nbdir)
+    assert result.exit_code == 1
+    reports = tmp_path / "reports"
+    assert sorted(p.name for p in reports.iterdir()) == ["failed"]
+    failed = reports / "failed" / result.run_id
+    error = (failed / "error.txt").read_text()
+    assert "01_broken.ipynb" in error and "ValueError: the model did not converge" in error
+    assert (failed / "notebooks" / "01_broken.ipynb").is_file()
+    assert [r.status for r in result.notebooks] == ["ok", "failed", "pending"]
+
+
+def test_invalid_data_stops_before_any_notebook(tiny_config, tmp_path):
+    (tmp_path / "tx.csv").write_text("customer_id,order_id,timestamp,amount,channel\nA,O1,2024-01-01,abc,email\n")
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_first.ipynb", "raise SystemExit('must not run')")
+    result = run(tiny_config, notebook_dir=nbdir)
+    assert result.exit_code == 2
+    assert "line 2 ('abc')" in result.message
+    assert not (tmp_path / "reports" / "latest").exists()
+
+
+def test_invalid_config_is_exit_code_2(tmp_path):
+    result = run(tmp_path / "missing.yaml")
+    assert result.exit_code == 2 and "not found" in result.message
+
+
+def test_only_selects_by_stem_number_or_topic(tmp_path):
+    for name in ("00_data_overview", "03_rfm", "05_clv"):
+        make_notebook(tmp_path / f"{name}.ipynb", "")
+    pick = discover_notebooks(tmp_path, ["rfm", "00", "05_clv"])
+    assert [p.stem for p in pick] == ["00_data_overview", "03_rfm", "05_clv"]
+    import pytest
+
+    from lclib.config import ConfigError
+    with pytest.raises(ConfigError, match="available: 00_data_overview, 03_rfm, 05_clv"):
+        discover_notebooks(tmp_path, ["churn"])
