@@ -131,6 +131,117 @@ class Analysis(_Strict):
     margin: float = Field(0.30, gt=0, le=1)
 
 
+FACTS = ("signup", "first_purchase", "repeat_purchase", "referral", "nps_promoter")
+
+
+class Stage(_Strict):
+    """One lifecycle stage: who is in it, and the KPI that measures it.
+
+    A person enters the stage at the first of ``events`` (event types of the events
+    table) or ``facts`` (derived from the other tables: ``signup`` = a customers row,
+    ``first_purchase``, ``repeat_purchase`` = second order, ``referral`` = made a
+    referral, ``nps_promoter`` = answered 9 or 10).
+    """
+
+    name: str
+    label: str | None = None
+    events: list[str] = Field(default_factory=list)
+    facts: list[Literal[FACTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    kpi: str
+    target: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _needs_a_definition(self) -> "Stage":
+        if not self.events and not self.facts:
+            raise ValueError(f"stage {self.name!r} needs 'events' or 'facts' that put a person in it")
+        if not self.name.isidentifier():
+            raise ValueError(f"stage name {self.name!r} must be a snake_case word; use 'label' for display")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+def _default_stages() -> list[Stage]:
+    return [
+        Stage(name="reach", label="Reach / awareness", events=["impression", "visit"], kpi="visits"),
+        Stage(name="acquisition", label="Acquisition", events=["signup", "add_to_cart"], facts=["signup"],
+              kpi="lead_rate", target=0.30),
+        Stage(name="conversion", label="Conversion", facts=["first_purchase"], kpi="conversion_rate",
+              target=0.60),
+        Stage(name="retention", label="Retention", facts=["repeat_purchase"], kpi="retention_rate",
+              target=0.40),
+        Stage(name="advocacy", label="Loyalty / advocacy", facts=["referral", "nps_promoter"],
+              kpi="referral_rate", target=0.25),
+    ]
+
+
+class Journey(_Strict):
+    """Journey mapping: the ordered stages and how paths are read."""
+
+    stages: list[Stage] = Field(default_factory=_default_stages)
+    conversion_window_days: int | None = Field(None, gt=0)
+    top_paths: int = Field(10, gt=0)
+    max_path_length: int = Field(8, gt=0)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Journey":
+        names = [s.name for s in self.stages]
+        if len(names) < 2:
+            raise ValueError("journey.stages needs at least two stages")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"journey.stages: stage names must be unique, repeated: {dup}")
+        return self
+
+
+class States(_Strict):
+    """Lifecycle states as of a date; null thresholds are derived from inter-purchase times."""
+
+    new_days: int | None = Field(None, gt=0)
+    at_risk_days: int | None = Field(None, gt=0)
+    lapsed_days: int | None = Field(None, gt=0)
+
+
+class Rfm(_Strict):
+    bins: int = Field(5, ge=2, le=10)
+    method: Literal["quantile", "thresholds"] = "quantile"
+    thresholds: dict[str, list[float]] | None = None
+    segments: list[dict[str, Any]] | None = None  # null = lclib.rfm.DEFAULT_SEGMENTS
+    compare_days: int = Field(90, gt=0)  # segment migration: as_of minus this many days
+    kmeans: bool = True
+    pseudonymise_key: str | None = None  # set to share exports with hashed customer ids
+
+
+class Churn(_Strict):
+    inactivity_days: int | None = Field(None, gt=0)  # null = derived from inter-purchase times
+    inactivity_quantile: float = Field(0.9, gt=0, lt=1)
+    test_cutoff: dt.date | None = None  # null = as_of minus the inactivity window
+    what_if_reduction: float = Field(0.05, gt=0, lt=1)
+    random_state: int = 0
+
+
+class Clv(_Strict):
+    model: Literal["bgnbd", "mbgnbd", "paretonbd"] = "bgnbd"
+    count_by: Literal["D", "W", "order"] = "D"
+    time_unit: Literal["D", "W"] = "W"
+    penalizer: float = Field(0.0, ge=0)
+    horizon_months: int = Field(12, gt=0)
+    discount_rate_annual: float = Field(0.10, ge=0)
+    calibration_end: dt.date | None = None  # null = two thirds of the way through the data
+    min_repeat_customers: int = Field(50, gt=0)
+    clv_cac_threshold: float = Field(3.0, gt=0)
+    top_customers: int = Field(100, gt=0)
+
+
+class Experiments(_Strict):
+    outcome_window_days: int = Field(60, gt=0)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
+    target_relative_lift: float = Field(0.10, gt=0)
+
+
 class Report(_Strict):
     out: Path = Path("reports")
     notebooks: list[str] = Field(default_factory=list)
@@ -142,6 +253,12 @@ class Config(_Strict):
 
     inputs: Inputs
     analysis: Analysis = Field(default_factory=Analysis)
+    journey: Journey = Field(default_factory=Journey)
+    states: States = Field(default_factory=States)
+    rfm: Rfm = Field(default_factory=Rfm)
+    churn: Churn = Field(default_factory=Churn)
+    clv: Clv = Field(default_factory=Clv)
+    experiments: Experiments = Field(default_factory=Experiments)
     report: Report = Field(default_factory=Report)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

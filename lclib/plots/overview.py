@@ -1,20 +1,12 @@
-"""Figure helpers: each takes ``ax=None``, labels its axes with units, returns the Axes.
-
-No pyplot global state is changed beyond creating a figure when no ``ax`` is given.
-"""
+"""Figures of the data overview (see :mod:`lclib.overview`)."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import pandas as pd
 from matplotlib.axes import Axes
 
-
-def _axes(ax: Axes | None, size=(9, 3.6)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=size, layout="constrained")
-    return ax
+from lclib.plots.base import _axes
 
 
 def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
