@@ -226,16 +226,34 @@ def parse_numbers(s: pd.Series, decimal: str = ".", thousands: str | None = None
 
 
 def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = None) -> pd.Series:
-    """Parse text to naive timestamps (UTC when the text has an offset); failures become NaT."""
+    """Parse text to naive timestamps (UTC when the text has an offset); failures become NaT.
+
+    With ``date_format`` that format is used. Without it, ISO 8601 (which allows
+    ``2024-01-03`` beside ``2024-01-02 10:00``) and pandas' inference from the first
+    value (honouring ``dayfirst``) are both tried and the one reading more values wins.
+    """
     t = s.astype("string").str.strip()
-    kwargs = {"format": date_format} if date_format else {"dayfirst": dayfirst}
+    if date_format:
+        out = _to_datetime(t, format=date_format)
+    else:
+        iso = _to_datetime(t, format="ISO8601")
+        failures = int((iso.isna() & t.notna()).sum())
+        out = iso
+        if failures:
+            inferred = _to_datetime(t, dayfirst=dayfirst)
+            if int((inferred.isna() & t.notna()).sum()) < failures:
+                out = inferred
+    return out.astype("datetime64[ns]")
+
+
+def _to_datetime(t: pd.Series, **kwargs) -> pd.Series:
     try:
         out = pd.to_datetime(t, errors="coerce", **kwargs)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError):  # e.g. offsets mixed with naive values
         out = pd.to_datetime(t, errors="coerce", utc=True, **kwargs)
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    return out.astype("datetime64[ns]")
+    return out
 
 
 def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,

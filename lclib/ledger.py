@@ -99,6 +99,23 @@ class Ledger:
                              description="rows kept", rows=t.rows_kept, example_lines=""))
         return pd.DataFrame(rows, columns=["table", "source", "reason", "description", "rows", "example_lines"])
 
+    def wide(self) -> pd.DataFrame:
+        """One row per table: rows read, rows dropped per reason (one column each), rows kept.
+
+        Reason columns use the readable descriptions of :data:`REASONS`; only reasons that
+        dropped at least one row anywhere appear.
+        """
+        rows = []
+        for t in self.tables.values():
+            row = {"table": t.table, "rows read": t.rows_in}
+            row.update({f"dropped: {REASONS[r]}": n for r, n in t.dropped.items()})
+            row["rows kept"] = t.rows_kept
+            rows.append(row)
+        df = pd.DataFrame(rows).set_index("table")
+        dropped = [c for c in df.columns if c.startswith("dropped: ")]
+        df[dropped] = df[dropped].fillna(0).astype(int)
+        return df[["rows read", *dropped, "rows kept"]]
+
     def summary(self) -> pd.DataFrame:
         """Per table: rows_in, rows_kept, rows_dropped and the share dropped."""
         df = pd.DataFrame(

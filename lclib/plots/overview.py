@@ -6,7 +6,7 @@ import matplotlib.ticker as mticker
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import _axes
+from lclib.plots.base import BAD, MAIN, _axes, percent
 
 
 def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
@@ -34,18 +34,24 @@ def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
 
 
 def plot_ledger(summary: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Horizontal bars of rows kept and dropped per table (from ``Ledger.summary()``)."""
-    need = {"table", "rows_kept", "rows_dropped"}
+    """Share of rows kept and dropped per table (from ``Ledger.summary()``), labelled with counts."""
+    need = {"table", "rows_in", "rows_kept", "rows_dropped"}
     if not need <= set(summary.columns):
         raise ValueError(f"ledger summary needs columns {sorted(need)}")
-    ax = _axes(ax, size=(9, 0.5 + 0.45 * len(summary)))
-    y = range(len(summary))
-    ax.barh(y, summary["rows_kept"], color="#3b75af", label="kept")
-    ax.barh(y, summary["rows_dropped"], left=summary["rows_kept"], color="#d9534f", label="dropped")
-    ax.set_yticks(list(y), summary["table"])
+    ax = _axes(ax, size=(9, 0.6 + 0.45 * len(summary)))
+    total = summary["rows_in"].where(summary["rows_in"] > 0, 1)
+    kept, dropped = summary["rows_kept"] / total, summary["rows_dropped"] / total
+    y = list(range(len(summary)))
+    ax.barh(y, kept, color=MAIN, label="kept")
+    ax.barh(y, dropped, left=kept, color=BAD, label="dropped")
+    for yi, k, d in zip(y, summary["rows_kept"], summary["rows_dropped"]):
+        ax.text(0.01, yi, f"{k:,} kept" + (f", {d:,} dropped" if d else ""), va="center",
+                color="white", fontsize=9)
+    ax.set_yticks(y, summary["table"])
     ax.invert_yaxis()
-    ax.set_xlabel("Rows")
+    ax.set_xlim(0, 1)
+    percent(ax.xaxis)
+    ax.set_xlabel("Share of rows read (%)")
     ax.set_title("Rows kept and dropped by cleaning, per table")
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
