@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from lclib import __version__
-from lclib.config import Config, ConfigError, load_config
+from lclib.config import ConfigError, load_config
 from lclib.io import DataError, load_dataset
 from lclib.record import MIMETYPE, format_value, read_metrics
 

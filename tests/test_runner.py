@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from conftest import make_notebook
 from lclib.runner import discover_notebooks, run

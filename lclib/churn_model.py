@@ -1,0 +1,650 @@
+"""Churn-risk model: who is about to leave? Features as of a cutoff, a time-based test, baselines.
+
+Pipeline::
+
+    window = lclib.churn.inactivity_window(...).days
+    train_cutoff, test_cutoff = churn_cutoffs(as_of, window, cfg.churn.test_cutoff)
+    result = evaluate_churn_model(tables, window, as_of, test_cutoff=..., random_state=cfg.churn.random_state)
+    result.metrics          # model vs recency rule vs BG/NBD: ROC AUC, PR AUC, Brier, top-decile lift
+    result.calibration      # predicted vs observed churn per decile of the prediction
+    result.importance       # permutation importance on the test period
+    at_risk = score_customers(result, tables, as_of)   # refit on the latest labelled period, score today
+
+Question and label
+------------------
+At a cutoff date ``c`` every customer with an order before ``c`` is described by
+what was known before ``c`` (features) and labelled **churned = no order in
+``[c, c + W)``**, ``W`` the inactivity window (:mod:`lclib.churn`).
+
+Time-based validation
+---------------------
+The model is trained at ``train_cutoff = test_cutoff - W`` (its labels end exactly at
+``test_cutoff``, so nothing from the test period leaks into training) and tested at
+``test_cutoff`` (``churn.test_cutoff``, default ``as_of - W``, the latest cutoff whose
+label window is complete). Never a random split of one period: churn is forecast
+forward in time, and a random split would let the model learn the test period's
+seasonality and campaigns.
+
+Features (as of the cutoff; groups missing from the data are listed, not faked)
+----------------------------------------------------------------------------------
+``rfm`` (transactions)
+    ``recency_days``, ``frequency`` (orders), ``monetary_total``, ``monetary_mean``,
+    ``orders_in_window`` and ``revenue_in_window`` (the last ``W`` days).
+``tenure`` (transactions)
+    ``tenure_days`` since the first order.
+``inter_purchase`` (transactions)
+    ``ipt_mean_days``, ``ipt_std_days``, ``ipt_last_days`` (gaps between orders; NaN
+    for one-time buyers) and ``overdue_ratio`` = recency / mean gap.
+``channel`` (customers' ``acquisition_channel``, else the first order's ``channel``)
+    ``acquisition_channel`` (categorical).
+``engagement`` (events with ``customer_id``)
+    ``events_30d``, ``events_in_window`` and ``days_since_event`` (NaN without one).
+``nps`` (surveys)
+    ``nps_last`` (latest score before the cutoff, NaN without) and ``nps_answered``.
+
+The model
+---------
+A scikit-learn :class:`~sklearn.pipeline.Pipeline`: a ColumnTransformer (numeric
+features: log1p of the skewed counts and amounts, median imputation with missing
+indicators, standardisation; categorical: one-hot, unknown categories ignored)
+followed by an L2-regularised :class:`~sklearn.linear_model.LogisticRegression`.
+Logistic regression minimises log-loss, so its probabilities are calibrated on the
+training period by construction; the overdue ratio and the log transforms give it
+the non-linear "silent for longer than usual" signal. A gradient-boosted
+alternative (``model="hgb"``, HistGradientBoostingClassifier wrapped in
+:class:`~sklearn.calibration.CalibratedClassifierCV`, isotonic) is available; on
+the sample (a few thousand customers) it is no better and less stable.
+
+Baselines
+---------
+``recency rule``
+    Score = days since the last order (the longer the silence, the likelier churn).
+``BG/NBD``
+    :func:`lclib.clv.fit_bgnbd_robust` fitted on the orders before the test cutoff;
+    scores ``1 - P(alive)`` and the model's own probability of no purchase in the
+    next ``W`` days, ``1 - P(alive) + P(alive) ((alpha + T) / (alpha + T + W))^(r + x)``
+    (BG/NBD and MBG/NBD; dropout happens only at purchases, so a customer alive at
+    ``T`` makes no purchase in ``W`` with the posterior Gamma(r + x, alpha + T) rate's
+    Poisson zero probability). When the fit fails or is degenerate the reason is
+    returned instead.
+
+Everything is vectorized over customers; loops run over a few cutoffs and features.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from lclib.cohorts import acquisition_channels
+from lclib.cohorts import _require, orders_table, resolve_as_of, wilson_interval
+from lclib.columns import (
+    ACQUISITION_CHANNEL, AMOUNT, CUSTOMER_ID, SCORE, TIMESTAMP,
+)
+
+_DAY = pd.Timedelta(days=1)
+
+#: Feature groups: name -> (columns, what the group needs, is it categorical).
+FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "rfm": (("recency_days", "frequency", "monetary_total", "monetary_mean", "orders_in_window",
+             "revenue_in_window"), "transactions"),
+    "tenure": (("tenure_days",), "transactions"),
+    "inter_purchase": (("ipt_mean_days", "ipt_std_days", "ipt_last_days", "overdue_ratio"), "transactions"),
+    "channel": ((ACQUISITION_CHANNEL,), "customers.acquisition_channel or transactions.channel"),
+    "engagement": (("events_30d", "events_in_window", "days_since_event"), "events with customer_id"),
+    "nps": (("nps_last", "nps_answered"), "surveys"),
+}
+CATEGORICAL = (ACQUISITION_CHANNEL,)
+#: Numeric features that get log1p before scaling (skewed counts, amounts and durations).
+LOG_FEATURES = ("recency_days", "frequency", "monetary_total", "monetary_mean", "orders_in_window",
+                "revenue_in_window", "tenure_days", "ipt_mean_days", "ipt_std_days", "ipt_last_days",
+                "overdue_ratio", "events_30d", "events_in_window", "days_since_event")
+LABEL = "churned"
+
+
+# ----------------------------------------------------------------------------- features and labels
+
+
+def churn_cutoffs(as_of, window_days: float, test_cutoff=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The training and test cutoffs of the time-based split.
+
+    ``test = test_cutoff`` (``churn.test_cutoff``) or ``as_of - W`` (midnight);
+    ``train = test - W``. Raises ValueError when the test label window
+    ``[test, test + W)`` is not complete by ``as_of``.
+    """
+    as_of = pd.Timestamp(as_of)
+    window = pd.Timedelta(days=float(window_days))
+    test = (as_of - window).normalize() if test_cutoff is None else pd.Timestamp(test_cutoff)
+    if test + window > as_of:
+        raise ValueError(f"churn.test_cutoff {test:%Y-%m-%d} is too late: its {window.days}-day label window "
+                         f"runs past the end of the data ({as_of:%Y-%m-%d}); use {as_of - window:%Y-%m-%d} or earlier")
+    return test - window, test
+
+
+def churn_labels(transactions: pd.DataFrame, cutoff, window_days: float) -> pd.Series:
+    """Churn label per customer with an order before ``cutoff``: no order in ``[cutoff, cutoff + W)``.
+
+    Returns a bool Series named ``churned``, indexed by ``customer_id`` (sorted).
+    """
+    _require(transactions, (CUSTOMER_ID, TIMESTAMP))
+    cutoff = pd.Timestamp(cutoff)
+    ts, ids = transactions[TIMESTAMP], transactions[CUSTOMER_ID]
+    known = pd.Index(ids[(ts < cutoff) & ids.notna()].unique()).sort_values()
+    came_back = ids[(ts >= cutoff) & (ts < cutoff + pd.Timedelta(days=float(window_days)))].unique()
+    out = pd.Series(~known.isin(came_back), index=known, name=LABEL)
+    out.index.name = CUSTOMER_ID
+    return out
+
+
+def available_features(tables: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Which feature groups the data supports, and why a group is missing.
+
+    Parameters
+    ----------
+    tables : mapping of table name to frame (None or absent = not provided), e.g.
+        ``data.tables``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``group``; columns ``available`` (bool), ``features`` (comma-separated),
+        ``source`` and ``reason`` (empty when available).
+    """
+    tx = tables.get("transactions")
+    cust, ev, sv = tables.get("customers"), tables.get("events"), tables.get("surveys")
+    has = {
+        "rfm": (True, ""), "tenure": (True, ""), "inter_purchase": (True, ""),
+        "channel": ((cust is not None and ACQUISITION_CHANNEL in cust and cust[ACQUISITION_CHANNEL].notna().any())
+                    or (tx is not None and "channel" in tx and tx["channel"].notna().any()),
+                    "no customers table with acquisition_channel and no channel column in transactions"),
+        "engagement": (ev is not None and len(ev) > 0 and CUSTOMER_ID in ev and ev[CUSTOMER_ID].notna().any(),
+                       "no events table (or no events carry a customer_id)"),
+        "nps": (sv is not None and len(sv) > 0, "no surveys table"),
+    }
+    rows = []
+    for group, (cols, source) in FEATURE_GROUPS.items():
+        ok, reason = has[group]
+        rows.append({"group": group, "available": bool(ok), "features": ", ".join(cols), "source": source,
+                     "reason": "" if ok else reason})
+    return pd.DataFrame(rows).set_index("group")
+
+
+def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float) -> pd.DataFrame:
+    """Features per customer as of ``cutoff`` (only what was known before it).
+
+    Parameters
+    ----------
+    tables : mapping of table name to frame (``data.tables``); ``transactions``
+        is required, ``customers``, ``events`` and ``surveys`` are used when present.
+    cutoff : date-like; only rows with ``timestamp < cutoff`` are used.
+    window_days : the inactivity window ``W`` (for the "last W days" features).
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (sorted; customers with an order before ``cutoff``),
+        one column per feature of the available groups (see the module docstring;
+        :func:`available_features` says which).
+    """
+    tx = tables["transactions"]
+    cutoff = pd.Timestamp(cutoff)
+    window = pd.Timedelta(days=float(window_days))
+    orders = orders_table(tx, cutoff)
+    g = orders.groupby(CUSTOMER_ID, sort=True, observed=True)
+    first, last = g[TIMESTAMP].min(), g[TIMESTAMP].max()
+    recent = orders[TIMESTAMP] >= cutoff - window
+    gaps = (orders[TIMESTAMP] - g[TIMESTAMP].shift(1)) / _DAY
+    gg = gaps.groupby(orders[CUSTOMER_ID], sort=True, observed=True)
+    out = pd.DataFrame({
+        "recency_days": (cutoff - last) / _DAY,
+        "frequency": g.size().astype("float64"),
+        "monetary_total": g[AMOUNT].sum(),
+        "orders_in_window": recent.groupby(orders[CUSTOMER_ID], sort=True, observed=True).sum().astype("float64"),
+        "revenue_in_window": orders[AMOUNT].where(recent, 0.0).groupby(orders[CUSTOMER_ID], sort=True,
+                                                                      observed=True).sum(),
+        "tenure_days": (cutoff - first) / _DAY,
+        "ipt_mean_days": gg.mean(),
+        "ipt_std_days": gg.std(),
+        "ipt_last_days": gg.last(),
+    })
+    out["monetary_mean"] = out["monetary_total"] / out["frequency"]
+    out["overdue_ratio"] = out["recency_days"] / out["ipt_mean_days"].where(out["ipt_mean_days"] > 0)
+    avail = available_features(tables)["available"]
+
+    if avail["channel"]:
+        channel = acquisition_channels(orders, tables.get("customers"))
+        out[ACQUISITION_CHANNEL] = channel.reindex(out.index).astype("object").where(
+            lambda s: s.notna(), "unknown").astype("str")
+    if avail["engagement"]:
+        ev = tables["events"]
+        ev = ev.loc[ev[CUSTOMER_ID].notna() & (ev[TIMESTAMP] < cutoff), [CUSTOMER_ID, TIMESTAMP]]
+        eg = ev.groupby(CUSTOMER_ID, observed=True)[TIMESTAMP]
+        out["events_30d"] = (ev[TIMESTAMP] >= cutoff - pd.Timedelta(days=30)).groupby(
+            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
+        out["events_in_window"] = (ev[TIMESTAMP] >= cutoff - window).groupby(
+            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
+        out["days_since_event"] = ((cutoff - eg.max()) / _DAY).reindex(out.index)
+    if avail["nps"]:
+        sv = tables["surveys"]
+        sv = sv.loc[sv[CUSTOMER_ID].notna() & (sv[TIMESTAMP] < cutoff)].sort_values(TIMESTAMP, kind="stable")
+        latest = sv.groupby(CUSTOMER_ID, observed=True)[SCORE].last()
+        out["nps_last"] = latest.reindex(out.index).astype("float64")
+        out["nps_answered"] = out["nps_last"].notna().astype("float64")
+    cols = [c for grp, (cs, _) in FEATURE_GROUPS.items() if avail[grp] for c in cs]
+    out = out[cols]
+    out.index.name = CUSTOMER_ID
+    return out
+
+
+def labelled_frame(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float) -> pd.DataFrame:
+    """Features as of ``cutoff`` joined with the label ``churned`` (bool)."""
+    feats = churn_features(tables, cutoff, window_days)
+    return feats.join(churn_labels(tables["transactions"], cutoff, window_days), how="left")
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def build_pipeline(numeric: list[str], categorical: list[str], random_state: int = 0,
+                   model: Literal["logistic", "hgb"] = "logistic") -> Pipeline:
+    """The churn model as an unfitted scikit-learn Pipeline (ColumnTransformer + classifier).
+
+    Parameters
+    ----------
+    numeric, categorical : feature columns of each kind (as produced by :func:`churn_features`).
+    random_state : ``churn.random_state``.
+    model : ``"logistic"`` (default, see the module docstring) or ``"hgb"``.
+    """
+    logged = [c for c in numeric if c in LOG_FEATURES]
+    plain = [c for c in numeric if c not in LOG_FEATURES]
+    log1p = FunctionTransformer(lambda x: np.log1p(np.clip(x, 0, None)), feature_names_out="one-to-one")
+    parts = []
+    if logged:
+        parts.append(("log", make_pipeline(log1p, SimpleImputer(strategy="median", add_indicator=True),
+                                           StandardScaler()), logged))
+    if plain:
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
+                                           StandardScaler()), plain))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=10, sparse_output=False),
+                      categorical))
+    pre = ColumnTransformer(parts, remainder="drop")
+    if model == "logistic":
+        clf = LogisticRegression(C=1.0, max_iter=2000, random_state=random_state)
+    elif model == "hgb":
+        clf = CalibratedClassifierCV(
+            HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=200, l2_regularization=1.0,
+                                           random_state=random_state),
+            method="isotonic", cv=5)
+    else:
+        raise ValueError(f"model must be 'logistic' or 'hgb', got {model!r}")
+    return Pipeline([("features", pre), ("classifier", clf)])
+
+
+def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    cats = [c for c in frame.columns if c in CATEGORICAL]
+    nums = [c for c in frame.columns if c not in CATEGORICAL and c not in (LABEL, "cutoff")]
+    return nums, cats
+
+
+def stacked_frame(tables: dict[str, pd.DataFrame | None], last_cutoff, window_days: float, n_cutoffs: int = 3,
+                  step_days: int = 30) -> pd.DataFrame:
+    """Labelled frames at ``last_cutoff`` and ``n_cutoffs - 1`` earlier cutoffs, stacked.
+
+    Cutoffs are ``last_cutoff - i * step_days`` (i = 0 .. n_cutoffs - 1); every label
+    window ends by ``last_cutoff + W``. Cutoffs with no customers or a single label
+    class are skipped. A customer appears once per cutoff; column ``cutoff`` says which.
+    """
+    last = pd.Timestamp(last_cutoff)
+    frames = []
+    for i in range(max(1, n_cutoffs)):  # a loop over a few cutoffs
+        cut = last - pd.Timedelta(days=i * step_days)
+        frame = labelled_frame(tables, cut, window_days)
+        if len(frame) and frame[LABEL].nunique() == 2:
+            frames.append(frame.assign(cutoff=cut))
+    if not frames:
+        return labelled_frame(tables, last, window_days).assign(cutoff=last)
+    return pd.concat(frames)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def top_share_capture(y: np.ndarray, score: np.ndarray, share: float = 0.1) -> tuple[float, float]:
+    """Capture and lift of the top ``share`` of scores.
+
+    Returns
+    -------
+    (capture, lift)
+        capture = share of all churners found among the top-scored ``share`` of
+        customers (ties broken by order); lift = churn rate in that top group / base rate.
+    """
+    y = np.asarray(y, dtype=float)
+    score = np.asarray(score, dtype=float)
+    k = max(1, int(round(share * len(y))))
+    top = np.argsort(-score, kind="stable")[:k]
+    churners = y.sum()
+    capture = float(y[top].sum() / churners) if churners else np.nan
+    lift = float(y[top].mean() / y.mean()) if y.mean() > 0 else np.nan
+    return capture, lift
+
+
+def churn_metrics(y, score, is_probability: bool = True) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision), Brier score and top-decile capture/lift.
+
+    ``brier`` is NaN when ``score`` is not a probability (e.g. days of recency).
+    """
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    capture, lift = top_share_capture(y, score, 0.1)
+    two = y.any() and (~y).any()
+    return {
+        "roc_auc": float(roc_auc_score(y, score)) if two else np.nan,
+        "pr_auc": float(average_precision_score(y, score)) if two else np.nan,
+        "brier": float(brier_score_loss(y, score)) if is_probability else np.nan,
+        "top_decile_capture": capture,
+        "top_decile_lift": lift,
+    }
+
+
+def calibration_table(y, prob, n_bins: int = 10) -> pd.DataFrame:
+    """Observed churn rate vs mean predicted probability per quantile bin of the prediction.
+
+    Returns
+    -------
+    DataFrame
+        One row per bin: ``predicted`` (mean predicted), ``observed`` (churn rate),
+        ``customers``, ``lower``, ``upper`` (95 % Wilson interval of ``observed``).
+    """
+    y = np.asarray(y, dtype=float)
+    prob = np.asarray(prob, dtype=float)
+    edges = np.unique(np.quantile(prob, np.linspace(0, 1, n_bins + 1)))
+    bins = np.clip(np.searchsorted(edges[1:-1], prob, side="right"), 0, len(edges) - 2)
+    frame = pd.DataFrame({"bin": bins, "y": y, "p": prob})
+    out = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), customers=("y", "size"),
+                                   churned=("y", "sum"))
+    out["lower"], out["upper"] = wilson_interval(out["churned"], out["customers"])
+    return out.drop(columns="churned").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- BG/NBD baseline
+
+
+@dataclass
+class BGNBDBaseline:
+    """BG/NBD scores at the test cutoff, or why there are none.
+
+    ``p_alive`` and ``p_no_purchase`` are Series indexed by ``customer_id`` (None
+    when the fit is unusable); ``status`` is the fit's status; ``note`` says in words
+    what happened.
+    """
+
+    p_alive: pd.Series | None
+    p_no_purchase: pd.Series | None
+    status: str
+    note: str
+    params: dict[str, float] = field(default_factory=dict)
+
+
+def bgnbd_p_no_purchase(p_alive, r: float, alpha: float, frequency, T, horizon: float) -> np.ndarray:
+    """BG/NBD probability of no purchase in the next ``horizon`` time units.
+
+    ``1 - P(alive) + P(alive) ((alpha + T) / (alpha + T + horizon))^(r + x)``: a
+    customer who is alive at ``T`` cannot drop out before their next purchase
+    (BG/NBD and MBG/NBD drop out only at purchases), and given the history their
+    purchase rate is Gamma(r + x, alpha + T), whose Poisson probability of zero
+    events in ``horizon`` is the power term.
+
+    Parameters
+    ----------
+    p_alive : P(alive | x, t_x, T) per customer (e.g. lifetimes'
+        ``conditional_probability_alive``).
+    r, alpha : fitted purchase-rate parameters (rates per time unit).
+    frequency, T : repeat purchases ``x`` and age ``T`` per customer (same unit).
+    horizon : length of the window in the same unit.
+    """
+    p_alive = np.asarray(p_alive, dtype=float)
+    x, age = np.asarray(frequency, dtype=float), np.asarray(T, dtype=float)
+    quiet = ((alpha + age) / (alpha + age + float(horizon))) ** (r + x)
+    return 1.0 - p_alive + p_alive * quiet
+
+
+def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, model: str = "bgnbd",
+                   penalizer: float = 0.0, count_by: str = "D", time_unit: str = "W",
+                   min_repeat_customers: int = 50) -> BGNBDBaseline:
+    """Fit BG/NBD on orders before ``cutoff`` and score each customer (see module docstring).
+
+    Uses :func:`lclib.summary.customer_summary` and :func:`lclib.clv.fit_bgnbd_robust`.
+    Never raises for a bad fit: ``status`` and ``note`` explain it.
+    """
+    try:
+        from lclib import clv
+        from lclib.summary import UNIT_DAYS, customer_summary
+    except ImportError as error:  # pragma: no cover - lclib.clv ships with lclib
+        return BGNBDBaseline(None, None, "missing", f"lclib.clv is not available ({error}).")
+    cutoff = pd.Timestamp(cutoff)
+    lines = transactions.loc[transactions[TIMESTAMP] < cutoff]
+    summary = customer_summary(lines, observation_end=cutoff - _DAY, count_by=count_by, time_unit=time_unit)
+    fit = clv.fit_bgnbd_robust(summary, penalizer, model, time_unit=time_unit,
+                               min_repeat_customers=min_repeat_customers)
+    if fit.status != "ok":
+        why = " ".join(fit.warnings) or fit.status
+        return BGNBDBaseline(None, None, fit.status, f"No BG/NBD baseline: the fit is {fit.status}. {why}")
+    unit = fit.time_unit or time_unit
+    factor = UNIT_DAYS[time_unit] / UNIT_DAYS[unit]
+    x = summary["frequency"].to_numpy(dtype=float)
+    t_x, age = summary["recency"].to_numpy(dtype=float) * factor, summary["T"].to_numpy(dtype=float) * factor
+    with clv._quiet():
+        p_alive = np.asarray(fit.fitter.conditional_probability_alive(x, t_x, age), dtype=float)
+    p_alive = np.broadcast_to(p_alive, x.shape)
+    idx = summary.index
+    note = (f"{clv._MODEL_NAMES[model]} fitted on {len(summary):,} customers' orders before "
+            f"{cutoff:%d %b %Y}.")
+    p_none = None
+    if model in ("bgnbd", "mbgnbd"):
+        horizon = float(window_days) / UNIT_DAYS[unit]
+        p_none = pd.Series(bgnbd_p_no_purchase(p_alive, fit.params["r"], fit.params["alpha"], x, age, horizon),
+                           index=idx, name="bgnbd_p_no_purchase")
+    else:
+        note += " Only P(alive) is scored for this model."
+    return BGNBDBaseline(pd.Series(p_alive, index=idx, name="bgnbd_p_alive"), p_none, fit.status, note,
+                         dict(fit.params))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class ChurnModelResult:
+    """Outcome of :func:`evaluate_churn_model`.
+
+    Attributes
+    ----------
+    pipeline : fitted scikit-learn Pipeline (trained at ``train_cutoff``).
+    train_cutoff, test_cutoff : Timestamps of the time-based split.
+    window_days : the label window ``W``.
+    features : columns fed to the model.
+    availability : :func:`available_features` table.
+    train_cutoffs : the cutoffs stacked for training (``train_cutoff`` and up to two
+        earlier ones, 30 days apart: more examples of the same question).
+    train, test : labelled frames (features + ``churned``; ``train`` also ``cutoff``); ``test`` also has the
+        scores ``p_model``, ``recency_days`` and, when available, ``bgnbd_p_alive`` and
+        ``bgnbd_p_no_purchase``.
+    metrics : DataFrame, one row per scorer (``model``, ``recency rule``, BG/NBD
+        rows, ``base rate``) with ``roc_auc``, ``pr_auc``, ``brier``,
+        ``top_decile_capture``, ``top_decile_lift``.
+    calibration : :func:`calibration_table` of the model on the test period.
+    importance : permutation importance (ROC AUC drop) per feature on the test
+        period: ``mean``, ``std``, sorted descending.
+    bgnbd : :class:`BGNBDBaseline`.
+    model_kind : ``"logistic"`` or ``"hgb"``.
+    notes : plain-words remarks for the report.
+    """
+
+    pipeline: Pipeline
+    train_cutoff: pd.Timestamp
+    test_cutoff: pd.Timestamp
+    window_days: float
+    train_cutoffs: list[pd.Timestamp]
+    features: list[str]
+    availability: pd.DataFrame
+    train: pd.DataFrame
+    test: pd.DataFrame
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    bgnbd: BGNBDBaseline
+    model_kind: str
+    random_state: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def unavailable(self) -> list[str]:
+        """Feature groups the data could not supply."""
+        return list(self.availability.index[~self.availability["available"]])
+
+
+@contextlib.contextmanager
+def _fit_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # e.g. all-NaN feature on a small period
+        yield
+
+
+def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: float, as_of=None, *,
+                         test_cutoff=None, random_state: int = 0, model: Literal["logistic", "hgb"] = "logistic",
+                         bgnbd_options: dict | None = None, n_repeats: int = 10, n_train_cutoffs: int = 3,
+                         step_days: int = 30) -> ChurnModelResult:
+    """Train at the earlier cutoff, test at the later one, compare with the baselines.
+
+    Parameters
+    ----------
+    tables : ``data.tables`` (transactions required; customers, events, surveys optional).
+    window_days : inactivity window ``W`` (label window and cutoff spacing).
+    as_of : exclusive end of the data (default: midnight after the last transaction).
+    test_cutoff : ``churn.test_cutoff`` (default ``as_of - W``).
+    random_state : ``churn.random_state`` (model and permutation importance).
+    model : ``"logistic"`` or ``"hgb"``, see :func:`build_pipeline`.
+    bgnbd_options : keyword arguments for :func:`bgnbd_baseline` (``model``,
+        ``penalizer``, ``count_by``, ``time_unit``, ``min_repeat_customers`` from ``cfg.clv``).
+    n_repeats : permutation-importance repeats.
+    n_train_cutoffs, step_days : training stacks the train cutoff and earlier ones
+        ``step_days`` apart (:func:`stacked_frame`); all their labels end by the test cutoff.
+
+    Returns
+    -------
+    ChurnModelResult
+
+    Raises
+    ------
+    ValueError
+        When a period has no customers or only one class of label.
+    """
+    tx = tables["transactions"]
+    as_of = resolve_as_of(tx, as_of)
+    train_cut, test_cut = churn_cutoffs(as_of, window_days, test_cutoff)
+    train = stacked_frame(tables, train_cut, window_days, n_train_cutoffs, step_days)
+    test = labelled_frame(tables, test_cut, window_days)
+    for name, frame, cut in (("training", train, train_cut), ("test", test, test_cut)):
+        if frame.empty or frame[LABEL].nunique() < 2:
+            raise ValueError(f"the {name} period (cutoff {cut:%Y-%m-%d}) has {len(frame)} customers and "
+                             f"{frame[LABEL].nunique() if len(frame) else 0} label class(es): too little history "
+                             "before it to train and test a churn model")
+    nums, cats = _split_columns(train)
+    pipe = build_pipeline(nums, cats, random_state, model)
+    X_train, y_train = train[nums + cats], train[LABEL].to_numpy()
+    X_test, y_test = test[nums + cats], test[LABEL].to_numpy()
+    with _fit_quietly():
+        pipe.fit(X_train, y_train)
+        p_test = pipe.predict_proba(X_test)[:, 1]
+    test = test.assign(p_model=p_test)
+
+    rows = {"model": churn_metrics(y_test, p_test),
+            "recency rule": churn_metrics(y_test, test["recency_days"], is_probability=False)}
+    base = float(y_test.mean())
+    rows["base rate"] = {"roc_auc": 0.5, "pr_auc": base, "brier": base * (1 - base),
+                         "top_decile_capture": 0.1, "top_decile_lift": 1.0}
+    bg = bgnbd_baseline(tx, test_cut, window_days, **(bgnbd_options or {}))
+    notes = []
+    if bg.p_alive is not None:
+        test["bgnbd_p_alive"] = bg.p_alive.reindex(test.index)
+        m = churn_metrics(y_test, 1 - test["bgnbd_p_alive"], is_probability=True)
+        m["brier"] = np.nan  # 1 - P(alive) is not the probability of the label
+        rows["BG/NBD 1 - P(alive)"] = m
+        if bg.p_no_purchase is not None:
+            test["bgnbd_p_no_purchase"] = bg.p_no_purchase.reindex(test.index)
+            rows["BG/NBD P(no purchase in window)"] = churn_metrics(y_test, test["bgnbd_p_no_purchase"])
+    else:
+        notes.append(bg.note)
+    metrics = pd.DataFrame.from_dict(rows, orient="index")
+    metrics.index.name = "scorer"
+
+    with _fit_quietly():
+        imp = permutation_importance(pipe, X_test, y_test, scoring="roc_auc", n_repeats=n_repeats,
+                                     random_state=random_state)
+    importance = pd.DataFrame({"mean": imp.importances_mean, "std": imp.importances_std},
+                              index=pd.Index(nums + cats, name="feature")).sort_values("mean", ascending=False)
+    cutoffs = sorted(pd.Timestamp(c) for c in train["cutoff"].unique())
+    return ChurnModelResult(pipe, train_cut, test_cut, float(window_days), cutoffs, nums + cats,
+                            available_features(tables), train, test, metrics,
+                            calibration_table(y_test, p_test), importance, bg, model, random_state, notes)
+
+
+def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | None], as_of=None,
+                    value_days: int = 365) -> pd.DataFrame:
+    """Refit the model on the latest labelled period and score every customer as of ``as_of``.
+
+    The pipeline of ``result`` is cloned and refitted at ``result.test_cutoff`` (labels
+    ``[test_cutoff, test_cutoff + W)``, the most recent complete ones) stacked with as
+    many earlier cutoffs as in training, then applied to features as of ``as_of``.
+
+    Parameters
+    ----------
+    result : :func:`evaluate_churn_model` output.
+    tables : ``data.tables``.
+    as_of : scoring date (default: midnight after the last transaction).
+    value_days : the customer's value is their revenue in the last ``value_days`` days.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id``, sorted by ``value_at_risk`` descending: ``p_churn``
+        (probability of no order in the next ``W`` days), ``value`` (recent revenue),
+        ``value_at_risk`` = p_churn x value, ``status`` (``"active"`` = last order
+        less than ``W`` days ago, else ``"lapsed"``), ``recency_days``, ``frequency``,
+        ``monetary_total`` and ``acquisition_channel`` when known.
+    """
+    from sklearn.base import clone
+
+    tx = tables["transactions"]
+    as_of = resolve_as_of(tx, as_of)
+    step = (result.train_cutoffs[1] - result.train_cutoffs[0]).days if len(result.train_cutoffs) > 1 else 30
+    latest = stacked_frame(tables, result.test_cutoff, result.window_days, len(result.train_cutoffs), step)
+    pipe = clone(result.pipeline)
+    with _fit_quietly():
+        pipe.fit(latest[result.features], latest[LABEL].to_numpy())
+    now = churn_features(tables, as_of, result.window_days)
+    with _fit_quietly():
+        p = pipe.predict_proba(now[result.features])[:, 1]
+    recent = tx.loc[(tx[TIMESTAMP] >= as_of - pd.Timedelta(days=value_days)) & (tx[TIMESTAMP] < as_of)]
+    value = recent.groupby(CUSTOMER_ID, observed=True)[AMOUNT].sum().reindex(now.index, fill_value=0.0)
+    out = pd.DataFrame({"p_churn": p, "value": value.astype("float64")}, index=now.index)
+    out["value_at_risk"] = out["p_churn"] * out["value"]
+    out["status"] = np.where(now["recency_days"] < result.window_days, "active", "lapsed")
+    keep = [c for c in ("recency_days", "frequency", "monetary_total", ACQUISITION_CHANNEL) if c in now]
+    out = out.join(now[keep])
+    return out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")

@@ -1,0 +1,923 @@
+"""Customer lifetime value: BG/NBD-family and Gamma-Gamma fits, scoring, validation.
+
+Everything here takes a customer summary from :mod:`lclib.summary` (index
+``customer_id``; columns ``frequency`` (int), ``recency``, ``T``,
+``monetary_value``) and never loops over customers.
+
+Fits never raise into a report: :func:`fit_bgnbd`, :func:`fit_bgnbd_robust` and
+:func:`fit_gamma_gamma` return a :class:`FitResult` whose ``status`` is one of
+
+``"ok"``
+    converged, parameters inside plausible bounds;
+``"degenerate"``
+    converged, but a parameter sits at a boundary (for BG/NBD ``a`` or ``b``
+    near 0): the numbers exist but mean little; ``warnings`` says why in words;
+``"failed"``
+    the optimizer did not converge (or lifetimes raised); ``warnings`` says why;
+``"insufficient_data"``
+    too few repeat customers to fit at all.
+
+lifetimes 0.11.3 is imported through :func:`_import_lifetimes`, which keeps its
+import-time side effects (a pandas option, warning filters, deprecation
+warnings) out of the caller's process; every fit runs with scipy's printing
+and numpy's floating-point warnings captured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lclib.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.summary import UNIT_DAYS, calibration_holdout_split
+
+BGModel = Literal["bgnbd", "mbgnbd", "paretonbd"]
+
+#: Default minimum number of customers with ``frequency > 0`` needed to fit.
+MIN_REPEAT_CUSTOMERS = 50
+#: Penalizers tried, in order, when a fit does not converge.
+FALLBACK_PENALIZERS = (0.001, 0.01)
+#: Below this a Beta (BG/NBD ``a``, ``b``) or Gamma shape (Pareto ``s``) is "at the boundary".
+BOUNDARY = 0.01
+#: |corr(frequency, monetary_value)| above this breaks Gamma-Gamma's independence assumption.
+CORRELATION_THRESHOLD = 0.3
+#: Days per month used to turn months into model time units.
+DAYS_PER_MONTH = 365.25 / 12
+_Z95 = 1.959963984540054
+
+
+def _import_lifetimes():
+    """Import lifetimes without leaking its side effects into this process.
+
+    lifetimes 0.11.3 sets ``pd.options.mode.chained_assignment = None`` (a
+    Pandas4Warning under pandas 3), installs a global
+    ``warnings.simplefilter("ignore", FutureWarning)`` and imports modules that
+    add filters of their own. The import runs inside ``catch_warnings`` (which
+    restores the warning filters) and every pandas option it changed is set
+    back. Reading or resetting deprecated options warns too, hence all of it
+    under the same silence.
+    """
+    from pandas._config.config import _registered_options  # the only list of all options
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = {key: pd.get_option(key) for key in _registered_options}
+        import lifetimes
+        import lifetimes.utils
+
+        for key, value in before.items():
+            if pd.get_option(key) != value:
+                pd.set_option(key, value)
+    return lifetimes
+
+
+lifetimes = _import_lifetimes()
+ConvergenceError = lifetimes.utils.ConvergenceError
+
+_FITTERS = {
+    "bgnbd": (lifetimes.BetaGeoFitter, ("r", "alpha", "a", "b")),
+    "mbgnbd": (lifetimes.ModifiedBetaGeoFitter, ("r", "alpha", "a", "b")),
+    "paretonbd": (lifetimes.ParetoNBDFitter, ("r", "alpha", "s", "beta")),
+    "gamma_gamma": (lifetimes.GammaGammaFitter, ("p", "q", "v")),
+}
+_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
+_UNIT_NAMES = {"D": "days", "W": "weeks", "W_periods": "whole weeks"}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Capture stdout (lifetimes prints scipy's result before raising) and silence warnings.
+
+    Also undoes the ``warnings.simplefilter`` calls lifetimes makes inside every
+    likelihood evaluation.
+    """
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield buffer
+
+
+@dataclass
+class FitResult:
+    """Outcome of one model fit, successful or not.
+
+    Attributes
+    ----------
+    model : str
+        ``"bgnbd"``, ``"mbgnbd"``, ``"paretonbd"`` or ``"gamma_gamma"``.
+    status : str
+        ``"ok"``, ``"degenerate"``, ``"failed"`` or ``"insufficient_data"``.
+    params : dict of str to float
+        Fitted parameters (empty unless converged). Rates are per ``time_unit``.
+    confidence_intervals : DataFrame
+        Index: parameter; columns ``estimate``, ``se`` (delta method, as
+        lifetimes), ``lower``, ``upper`` (95 %, Wald on the log scale the
+        optimizer works on, so always positive). NaN where lifetimes has no
+        variance matrix (Pareto/NBD).
+    n_customers : int
+        Customers in the fitted data.
+    log_likelihood : float
+        Unpenalized log-likelihood in the data's own time unit (NaN if not fitted).
+    fitter : object or None
+        The fitted lifetimes object, for its prediction methods.
+    warnings : list of str
+        Plain-English messages for a report, most important first.
+    penalizer : float
+        The penalizer of this fit.
+    time_unit : str or None
+        Unit of ``recency``/``T`` in the fitted data, when known.
+    attempts : list of str
+        One line per fit tried by :func:`fit_bgnbd_robust`.
+    """
+
+    model: str
+    status: str
+    params: dict[str, float]
+    confidence_intervals: pd.DataFrame
+    n_customers: int
+    log_likelihood: float
+    fitter: Any = None
+    warnings: list[str] = field(default_factory=list)
+    penalizer: float = 0.0
+    time_unit: str | None = None
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def converged(self) -> bool:
+        """True when the optimizer converged (status ``ok`` or ``degenerate``)."""
+        return self.status in ("ok", "degenerate")
+
+
+def _not_fitted(model: str, status: str, n: int, message: str, **kwargs) -> FitResult:
+    names = _FITTERS[model][1]
+    ci = pd.DataFrame(np.nan, index=pd.Index(names, name="param"), columns=["estimate", "se", "lower", "upper"])
+    return FitResult(model, status, {}, ci, n, np.nan, None, [message], **kwargs)
+
+
+def _require(summary: pd.DataFrame, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in summary]
+    if missing:
+        raise ValueError(f"summary lacks column(s) {missing}; build it with lclib.summary.customer_summary")
+
+
+def _confidence_intervals(fitter, names: tuple[str, ...]) -> pd.DataFrame:
+    estimate = np.array([float(fitter.params_[k]) for k in names])
+    variance = getattr(fitter, "variance_matrix_", None)  # ParetoNBDFitter has none
+    # A boundary fit can have a Hessian that is not positive definite: NaN, not a warning.
+    with np.errstate(all="ignore"):
+        if variance is None:
+            se = np.full(len(names), np.nan)
+        else:
+            se = np.sqrt(np.diag(variance.loc[list(names), list(names)]))
+        spread = np.exp(_Z95 * se / estimate)
+        lower, upper = estimate / spread, estimate * spread
+    return pd.DataFrame(
+        {"estimate": estimate, "se": se, "lower": lower, "upper": upper}, index=pd.Index(names, name="param")
+    )
+
+
+def _log_likelihood(model: str, params: dict[str, float], data: tuple[np.ndarray, ...]) -> float:
+    """Unpenalized log-likelihood at ``params`` on unscaled data.
+
+    lifetimes reports a per-customer value on internally rescaled times (and
+    Pareto/NBD a total), so it is recomputed here to be comparable to the
+    literature (CDNOW BG/NBD: -9582.4).
+    """
+    cls, names = _FITTERS[model]
+    values = np.array([params[k] for k in names])
+    weights = np.ones(len(data[0]))
+    with _quiet():  # lifetimes' likelihoods call warnings.simplefilter
+        if model == "paretonbd":  # natural parameters, returns the total
+            return -float(cls._negative_log_likelihood(values, *data, weights, 0.0))
+        return -float(cls._negative_log_likelihood(np.log(values), *data, weights, 0.0)) * len(weights)
+
+
+_DEGENERATE_MESSAGE = (
+    "{model} fit is degenerate ({detail}). The data carries too little dropout signal: the model "
+    "cannot tell customers who have stopped buying from customers who are between purchases, so it "
+    "concludes that almost nobody leaves. P(alive) will be close to 1 for nearly everyone, and "
+    "expected purchases and CLV numbers will be overstated. A longer history, a time unit closer to "
+    "the purchase cycle, or the simple CLV formula are safer bases for decisions."
+)
+
+
+def _degeneracy(model: str, params: dict[str, float], t_max: float) -> str | None:
+    """Plain-words description of a boundary fit, or None."""
+    if not all(np.isfinite(v) and v > 0 for v in params.values()):
+        return f"non-finite or non-positive parameters {params}"
+    problems = []
+    dropout = ("a", "b") if model in ("bgnbd", "mbgnbd") else ("s",)
+    problems += [f"{k} = {params[k]:.3g} is at its lower bound" for k in dropout if params[k] < BOUNDARY]
+    if model == "paretonbd" and params["s"] / params["beta"] * t_max < BOUNDARY:
+        problems.append(f"mean dropout rate s/beta = {params['s'] / params['beta']:.2g} per unit is ~0")
+    r, alpha = params["r"], params["alpha"]
+    if not 1e-3 < r < 1e3 or not 1e-4 < r / alpha * t_max < 1e4:
+        problems.append(f"purchase-rate parameters r = {r:.3g}, alpha = {alpha:.3g} are extreme")
+    return "; ".join(problems) or None
+
+
+def fit_bgnbd(
+    summary: pd.DataFrame,
+    penalizer: float = 0.0,
+    model: BGModel = "bgnbd",
+    *,
+    time_unit: str | None = None,
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+) -> FitResult:
+    """Fit a BG/NBD, MBG/NBD or Pareto/NBD purchase model once, without raising.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Customer summary with ``frequency``, ``recency``, ``T``.
+    penalizer : float
+        lifetimes' L2 penalizer on the parameters (shrinks them toward 0).
+    model : {"bgnbd", "mbgnbd", "paretonbd"}
+        Which model.
+    time_unit : str, optional
+        Unit of ``recency``/``T``; recorded in the result for scoring.
+    min_repeat_customers : int
+        Minimum number of customers with ``frequency > 0``; below it nothing is
+        fitted and ``status`` is ``"insufficient_data"``.
+
+    Returns
+    -------
+    FitResult
+        See its docstring. Pareto/NBD starts from fixed initial values (lifetimes
+        would draw them from numpy's global random state).
+    """
+    if model not in ("bgnbd", "mbgnbd", "paretonbd"):
+        raise ValueError(f"model must be 'bgnbd', 'mbgnbd' or 'paretonbd', got {model!r}")
+    _require(summary, ("frequency", "recency", "T"))
+    name, n = _MODEL_NAMES[model], len(summary)
+    extra = {"penalizer": penalizer, "time_unit": time_unit}
+    repeaters = int((summary["frequency"] > 0).sum())
+    if repeaters < min_repeat_customers:
+        return _not_fitted(
+            model, "insufficient_data", n,
+            f"Only {repeaters} of {n} customers bought more than once (at least {min_repeat_customers} "
+            f"are needed). {name} learns purchase rates and dropout from repeat purchases, so it "
+            "cannot be fitted; report repeat rates and the simple CLV formula instead.",
+            **extra,
+        )
+    data = tuple(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    cls, names = _FITTERS[model]
+    fitter = cls(penalizer_coef=penalizer)
+    start = {"initial_params": np.ones(4)} if model == "paretonbd" else {}
+    try:
+        with _quiet() as printed:
+            fitter.fit(*data, **start)
+    except ConvergenceError:
+        found = re.search(r"message:\s*(.+)", printed.getvalue())
+        detail = f" (scipy: {found.group(1).strip()})" if found else ""
+        return _not_fitted(
+            model, "failed", n,
+            f"{name} did not converge with penalizer {penalizer}{detail}. The likelihood has no "
+            "clear maximum for this data; a small penalizer or weekly time units often help.",
+            **extra,
+        )
+    except Exception as error:  # lifetimes' input checks, singular Hessians, ...
+        return _not_fitted(model, "failed", n, f"{name} could not be fitted: {error}", **extra)
+
+    params = {k: float(fitter.params_[k]) for k in names}
+    result = FitResult(
+        model, "ok", params, _confidence_intervals(fitter, names), n,
+        _log_likelihood(model, params, data), fitter, **extra,
+    )
+    problem = _degeneracy(model, params, float(data[2].max()))
+    if problem:
+        result.status = "degenerate"
+        result.warnings.append(_DEGENERATE_MESSAGE.format(model=name, detail=problem))
+    if penalizer > 0:
+        result.warnings.append(
+            f"Fitted with penalizer {penalizer}, which pulls every parameter toward 0; "
+            "estimates are biased by an amount that grows with the penalizer."
+        )
+    if model == "paretonbd":
+        result.warnings.append("lifetimes computes no standard errors for Pareto/NBD: no confidence intervals.")
+    return result
+
+
+def _rescale(summary: pd.DataFrame, from_unit: str, to_unit: str) -> pd.DataFrame:
+    factor = UNIT_DAYS[from_unit] / UNIT_DAYS[to_unit]
+    return summary.assign(recency=summary["recency"] * factor, T=summary["T"] * factor)
+
+
+def fit_bgnbd_robust(
+    summary: pd.DataFrame,
+    penalizer: float = 0.0,
+    model: BGModel = "bgnbd",
+    *,
+    time_unit: str = "W",
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+    fallback_penalizers: tuple[float, ...] = FALLBACK_PENALIZERS,
+) -> FitResult:
+    """Fit as asked; if that does not converge, try the documented fallbacks.
+
+    The order is: the requested penalizer, then each larger one in
+    ``fallback_penalizers`` (0.001, 0.01); if ``time_unit`` is ``"D"``, the same
+    ladder again with times converted to weeks (days / 7). The first attempt that
+    converges is returned, with a warning when it is not the one asked for, and
+    ``attempts`` lists every try. A degenerate fit is returned as is: a
+    penalizer shrinks parameters toward 0 and cannot cure ``a`` near 0.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Customer summary with ``frequency``, ``recency``, ``T`` in ``time_unit``.
+    penalizer, model, min_repeat_customers
+        As in :func:`fit_bgnbd`.
+    time_unit : {"D", "W", "W_periods"}
+        Unit of the summary's times.
+    fallback_penalizers : tuple of float
+        Penalizers to try after the requested one.
+
+    Returns
+    -------
+    FitResult
+        ``time_unit`` says which unit the parameters are in (``"W"`` after a
+        switch from days); status ``"failed"`` with a plain reason if nothing
+        converged.
+    """
+    ladder = [penalizer] + [p for p in fallback_penalizers if p > penalizer]
+    plan = [(p, time_unit) for p in ladder]
+    if time_unit == "D":
+        plan += [(p, "W") for p in ladder]
+    attempts: list[str] = []
+    for i, (pen, unit) in enumerate(plan):
+        data = summary if unit == time_unit else _rescale(summary, time_unit, unit)
+        result = fit_bgnbd(data, pen, model, time_unit=unit, min_repeat_customers=min_repeat_customers)
+        attempts.append(f"{_MODEL_NAMES[model]}, penalizer {pen}, time in {_UNIT_NAMES[unit]}: {result.status}")
+        if result.converged and i > 0:
+            result.warnings.insert(
+                0,
+                f"The requested fit (penalizer {penalizer}, time in {_UNIT_NAMES[time_unit]}) did not "
+                f"converge; these results use penalizer {pen} with time in {_UNIT_NAMES[unit]}.",
+            )
+        if result.status != "failed":  # converged, or no amount of retrying helps
+            result.attempts = attempts
+            return result
+    return _not_fitted(
+        model, "failed", len(summary),
+        f"{_MODEL_NAMES[model]} could not be fitted: none of {len(attempts)} attempts converged "
+        f"({'; '.join(attempts)}). The purchase histories do not pin down the model's parameters; "
+        "report observed repeat rates and the simple CLV formula instead of model-based CLV.",
+        penalizer=penalizer, time_unit=time_unit, attempts=attempts,
+    )
+
+
+def spend_frequency_correlation(
+    summary: pd.DataFrame, threshold: float = CORRELATION_THRESHOLD
+) -> tuple[float, str | None]:
+    """Check Gamma-Gamma's assumption that spend per purchase is independent of frequency.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Customer summary with ``frequency`` and ``monetary_value``.
+    threshold : float
+        Largest acceptable absolute Pearson correlation.
+
+    Returns
+    -------
+    corr : float
+        Pearson correlation of ``frequency`` and ``monetary_value`` among
+        customers with ``frequency > 0`` (NaN with fewer than 3 of them).
+    message : str or None
+        Plain-English warning when ``|corr| > threshold``, else None.
+    """
+    _require(summary, ("frequency", "monetary_value"))
+    repeat = summary.loc[summary["frequency"] > 0, ["frequency", "monetary_value"]].astype(float)
+    corr = float(repeat["frequency"].corr(repeat["monetary_value"])) if len(repeat) > 2 else np.nan
+    if not abs(corr) > threshold:
+        return corr, None
+    direction = "more" if corr > 0 else "less"
+    return corr, (
+        f"Spend per purchase and purchase frequency are correlated (r = {corr:.2f}): frequent buyers "
+        f"spend {direction} per purchase. Gamma-Gamma assumes they are independent, so its expected "
+        "order values, and the CLV built on them, are biased for the most and least frequent buyers."
+    )
+
+
+def fit_gamma_gamma(
+    summary: pd.DataFrame,
+    penalizer: float = 0.0,
+    *,
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+) -> FitResult:
+    """Fit the Gamma-Gamma spend model on repeat customers, without raising.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Customer summary with ``frequency`` and ``monetary_value`` (mean spend
+        per repeat purchase, lifetimes' convention).
+    penalizer : float
+        lifetimes' L2 penalizer.
+    min_repeat_customers : int
+        Minimum number of customers with ``frequency > 0`` and positive spend.
+
+    Returns
+    -------
+    FitResult
+        ``model="gamma_gamma"``; ``n_customers`` counts the repeat customers
+        used. Warnings cover the frequency-spend correlation, customers left
+        out for non-positive spend and ``q <= 1`` (no finite mean spend:
+        status ``"degenerate"``).
+    """
+    _require(summary, ("frequency", "monetary_value"))
+    repeat = summary.loc[summary["frequency"] > 0]
+    usable = repeat.loc[repeat["monetary_value"] > 0]
+    _, correlated = spend_frequency_correlation(summary)
+    notes = [correlated] if correlated else []
+    if len(usable) < len(repeat):
+        notes.append(
+            f"{len(repeat) - len(usable)} repeat customers with zero or negative spend (refunds?) "
+            "were left out of the spend model."
+        )
+    if len(usable) < min_repeat_customers:
+        return _not_fitted(
+            "gamma_gamma", "insufficient_data", len(usable),
+            f"Only {len(usable)} repeat customers with positive spend (at least {min_repeat_customers} "
+            "are needed): the spend model cannot be fitted; use the observed mean order value.",
+            penalizer=penalizer,
+        )
+    data = (usable["frequency"].to_numpy(dtype=float), usable["monetary_value"].to_numpy(dtype=float))
+    fitter = lifetimes.GammaGammaFitter(penalizer_coef=penalizer)
+    try:
+        with _quiet():
+            fitter.fit(*data)
+    except Exception as error:  # ConvergenceError included
+        failed = _not_fitted(
+            "gamma_gamma", "failed", len(usable),
+            f"Gamma-Gamma could not be fitted ({type(error).__name__}: {' '.join(str(error).split())}); "
+            "use the observed mean order value.",
+            penalizer=penalizer,
+        )
+        failed.warnings += notes
+        return failed
+    names = _FITTERS["gamma_gamma"][1]
+    params = {k: float(fitter.params_[k]) for k in names}
+    result = FitResult(
+        "gamma_gamma", "ok", params, _confidence_intervals(fitter, names), len(usable),
+        _log_likelihood("gamma_gamma", params, data), fitter, penalizer=penalizer,
+    )
+    if not params["q"] > 1:
+        result.status = "degenerate"
+        result.warnings.append(
+            f"Gamma-Gamma fit is degenerate (q = {params['q']:.3g} <= 1): the fitted spend "
+            "distribution has no finite mean, so expected order values are meaningless."
+        )
+    result.warnings += notes
+    return result
+
+
+def _fitter_of(model) -> Any:
+    """The lifetimes fitter inside a FitResult (or the fitter itself)."""
+    if isinstance(model, FitResult):
+        if not model.converged:
+            raise ValueError(f"cannot score with a {model.status} fit: {' '.join(model.warnings)}")
+        return model.fitter
+    return model
+
+
+def predict_customers(
+    bgnbd: FitResult | Any,
+    gg: FitResult | Any,
+    summary: pd.DataFrame,
+    horizon_periods: int = 12,
+    discount_rate_annual: float = 0.1,
+    margin: float = 1.0,
+    time_unit: str = "W",
+    days_per_month: float = DAYS_PER_MONTH,
+) -> pd.DataFrame:
+    """Score customers: future purchases, P(alive), order value and discounted CLV.
+
+    The CLV sums monthly steps k = 1..``horizon_periods``::
+
+        CLV = margin * E[order value] * sum_k (E[X(k m)] - E[X((k-1) m)]) / (1 + d)^k
+
+    where ``X(t)`` is the number of purchases in the next ``t`` model time
+    units, ``m`` the length of a month in those units (``days_per_month`` /
+    days per unit) and ``d = (1 + discount_rate_annual)^(1/12) - 1`` the
+    monthly rate, applied at the end of each month. lifetimes'
+    ``customer_lifetime_value`` computes the same sum but counts a month as 30
+    units of a daily model (or 4.345 of a weekly one) whatever the data's unit
+    is, and evaluates each step twice; pass ``days_per_month=30`` with a daily
+    model to reproduce it.
+
+    Parameters
+    ----------
+    bgnbd : FitResult or lifetimes fitter
+        Converged BG/NBD, MBG/NBD or Pareto/NBD fit.
+    gg : FitResult or GammaGammaFitter
+        Converged Gamma-Gamma fit.
+    summary : DataFrame
+        Customers to score: ``frequency``, ``recency``, ``T`` (in ``time_unit``)
+        and ``monetary_value``.
+    horizon_periods : int
+        Horizon in months (the discounting steps).
+    discount_rate_annual : float
+        Annual discount rate, e.g. 0.1 for 10 %.
+    margin : float
+        Profit margin applied to revenue (1.0 gives discounted revenue).
+    time_unit : {"D", "W", "W_periods"}
+        Unit of the summary's times. When ``bgnbd`` is a FitResult fitted in
+        another unit (``fit_bgnbd_robust`` may switch days to weeks), times are
+        converted to the fit's unit.
+    days_per_month : float
+        Calendar days in one step.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``summary``: ``expected_purchases`` (over the horizon),
+        ``p_alive``, ``expected_order_value`` (Gamma-Gamma's conditional
+        mean spend per purchase) and ``clv``.
+    """
+    _require(summary, ("frequency", "recency", "T", "monetary_value"))
+    model_unit = getattr(bgnbd, "time_unit", None) or time_unit
+    fitter, spend = _fitter_of(bgnbd), _fitter_of(gg)
+    data = _rescale(summary, time_unit, model_unit) if model_unit != time_unit else summary
+    x, t_x, age = (data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    month = days_per_month / UNIT_DAYS[model_unit]
+    steps = np.arange(horizon_periods + 1)
+
+    with _quiet():
+        # cumulative[k, i]: expected purchases of customer i within k months (a loop over months).
+        cumulative = np.vstack(
+            [np.zeros_like(x)]
+            + [fitter.conditional_expected_number_of_purchases_up_to_time(k * month, x, t_x, age) for k in steps[1:]]
+        )
+        p_alive = fitter.conditional_probability_alive(x, t_x, age)
+        order_value = spend.conditional_expected_average_profit(x, data["monetary_value"].to_numpy(dtype=float))
+
+    monthly_rate = (1.0 + discount_rate_annual) ** (1.0 / 12.0) - 1.0
+    discount = (1.0 + monthly_rate) ** -steps[1:]
+    discounted_purchases = discount @ np.diff(cumulative, axis=0)
+    return pd.DataFrame(
+        {
+            "expected_purchases": cumulative[-1],
+            "p_alive": np.broadcast_to(p_alive, x.shape),
+            "expected_order_value": order_value,
+            "clv": margin * order_value * discounted_purchases,
+        },
+        index=summary.index,
+    )
+
+
+@dataclass
+class HoldoutValidation:
+    """Result of :func:`holdout_validation`.
+
+    Attributes
+    ----------
+    per_customer : DataFrame
+        Calibration summary plus ``frequency_holdout`` (actual),
+        ``predicted_holdout`` and ``duration_holdout``.
+    totals : dict of str to float
+        ``customers``, ``predicted``, ``actual`` (holdout purchases, summed) and
+        ``relative_error`` = (predicted - actual) / actual.
+    by_frequency : DataFrame
+        Index: calibration frequency (last bin pools "N or more"); columns
+        ``customers``, ``actual_mean``, ``predicted_mean`` holdout purchases.
+    fit : FitResult
+        The calibration fit.
+    """
+
+    per_customer: pd.DataFrame
+    totals: dict[str, float]
+    by_frequency: pd.DataFrame
+    fit: FitResult
+
+
+def holdout_validation(
+    transactions: pd.DataFrame,
+    calibration_end,
+    observation_end,
+    *,
+    model: BGModel = "bgnbd",
+    penalizer: float = 0.0,
+    count_by: str = "D",
+    time_unit: str = "W",
+    max_frequency_bin: int = 7,
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+) -> HoldoutValidation:
+    """Fit on a calibration window and compare predicted with actual holdout purchases.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Order lines (``customer_id``, ``order_id``, ``timestamp``, ``amount``).
+    calibration_end, observation_end : date-like
+        Last days (inclusive) of the calibration and holdout windows.
+    model, penalizer, min_repeat_customers
+        Passed to :func:`fit_bgnbd_robust`.
+    count_by, time_unit
+        Summary choices, see :mod:`lclib.summary`.
+    max_frequency_bin : int
+        Calibration frequencies at or above it share the last bin.
+
+    Returns
+    -------
+    HoldoutValidation
+        Predictions are NaN when the fit failed (see ``fit.warnings``).
+    """
+    split = calibration_holdout_split(
+        transactions, calibration_end, observation_end, count_by=count_by, time_unit=time_unit
+    )
+    fit = fit_bgnbd_robust(
+        split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers
+    )
+    per_customer = split[["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]].copy()
+    if fit.converged:
+        factor = UNIT_DAYS[time_unit] / UNIT_DAYS[fit.time_unit]
+        x, t_x, age, duration = (
+            per_customer[c].to_numpy(dtype=float) * (1 if c == "frequency" else factor)
+            for c in ("frequency", "recency", "T", "duration_holdout")
+        )
+        with _quiet():
+            predicted = fit.fitter.conditional_expected_number_of_purchases_up_to_time(duration, x, t_x, age)
+    else:
+        predicted = np.nan
+    per_customer["predicted_holdout"] = predicted
+
+    actual, total = float(per_customer["frequency_holdout"].sum()), float(per_customer["predicted_holdout"].sum())
+    totals = {
+        "customers": float(len(per_customer)),
+        "predicted": total if fit.converged else np.nan,
+        "actual": actual,
+        "relative_error": (total - actual) / actual if fit.converged and actual > 0 else np.nan,
+    }
+    bins = per_customer["frequency"].clip(upper=max_frequency_bin).rename("frequency_cal")
+    by_frequency = per_customer.groupby(bins).agg(
+        customers=("frequency_holdout", "size"),
+        actual_mean=("frequency_holdout", "mean"),
+        predicted_mean=("predicted_holdout", "mean"),
+    )
+    return HoldoutValidation(per_customer, totals, by_frequency, fit)
+
+
+@dataclass
+class SimpleCLV:
+    """Inputs and result of :func:`simple_clv`; ``formula`` renders them for a report."""
+
+    period_days: int
+    active_previous: int
+    retained: int
+    retention_rate: float
+    annual_churn_rate: float
+    expected_lifetime_years: float
+    active_current: int
+    revenue_current: float
+    annual_revenue_per_customer: float
+    margin_rate: float
+    annual_margin_per_customer: float
+    cac: float
+    clv: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def formula(self) -> str:
+        """The formula with this data's numbers filled in."""
+        return (
+            f"CLV = annual margin per customer x expected lifetime - CAC = "
+            f"{self.annual_margin_per_customer:,.2f} x {self.expected_lifetime_years:.2f} years - "
+            f"{self.cac:,.2f} = {self.clv:,.2f}  (annual margin = {self.annual_revenue_per_customer:,.2f} "
+            f"revenue x {self.margin_rate:.0%} margin; lifetime = 1 / {self.annual_churn_rate:.1%} annual churn)"
+        )
+
+
+def simple_clv(
+    transactions: pd.DataFrame,
+    observation_end=None,
+    *,
+    margin_rate: float = 0.3,
+    cac: float = 0.0,
+    period_days: int = 365,
+    max_lifetime_years: float = 10.0,
+) -> SimpleCLV:
+    """The textbook CLV: margin per customer per year x expected lifetime - CAC.
+
+    Both inputs come from the data, over the last two periods of
+    ``period_days`` ending on ``observation_end`` (inclusive):
+
+    * retention = share of customers active (any purchase) in the previous
+      period who are active again in the last one; annual churn
+      = 1 - retention^(365 / period_days); expected lifetime = 1 / annual churn
+      years, capped at ``max_lifetime_years``;
+    * annual revenue per customer = last period's revenue / its active
+      customers, scaled to 365 days; times ``margin_rate``.
+
+    Undiscounted and identical for every customer: a benchmark for the
+    model-based CLV, not a replacement.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Order lines with ``customer_id``, ``timestamp``, ``amount``.
+    observation_end : date-like, optional
+        Last day counted; defaults to the last transaction's day.
+    margin_rate : float
+        Gross margin as a share of revenue.
+    cac : float
+        Customer acquisition cost per customer.
+    period_days : int
+        Length of each of the two periods compared.
+    max_lifetime_years : float
+        Cap on the expected lifetime (reached when nobody churns).
+
+    Returns
+    -------
+    SimpleCLV
+        Every input, the result, ``notes`` on caveats and ``formula``.
+    """
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    end = (ts.max() if observation_end is None else pd.Timestamp(observation_end)).normalize() + pd.Timedelta(days=1)
+    length = pd.Timedelta(days=period_days)
+    current = (ts >= end - length) & (ts < end)
+    previous = (ts >= end - 2 * length) & (ts < end - length)
+    customers = transactions[CUSTOMER_ID]
+    active_previous = pd.Index(customers[previous].unique())
+    active_current = pd.Index(customers[current].unique())
+    retained = int(active_previous.isin(active_current).sum())
+
+    notes = []
+    missed = (ts.min() - (end - 2 * length)) / length
+    if missed > 0.1:
+        notes.append(
+            f"The data covers only the last {1 - missed:.0%} of the previous period: customers who bought "
+            "only before that are missing, which understates churn."
+        )
+    if len(active_previous) == 0:
+        notes.append("No customer bought in the previous period: churn cannot be measured.")
+    retention = retained / len(active_previous) if len(active_previous) else np.nan
+    annual_churn = 1.0 - retention ** (365.0 / period_days)
+    lifetime = min(1.0 / annual_churn, max_lifetime_years) if annual_churn > 0 else max_lifetime_years
+    if not lifetime < max_lifetime_years:
+        notes.append(f"Expected lifetime capped at {max_lifetime_years:g} years.")
+    revenue = float(transactions.loc[current, AMOUNT].sum())
+    per_customer = revenue / len(active_current) * 365.0 / period_days if len(active_current) else np.nan
+    annual_margin = per_customer * margin_rate
+    return SimpleCLV(
+        period_days, len(active_previous), retained, retention, annual_churn, lifetime,
+        len(active_current), revenue, per_customer, margin_rate, annual_margin, cac,
+        annual_margin * lifetime - cac, notes,
+    )
+
+
+def _simulate_events(
+    rng: np.random.Generator, T: np.ndarray, r: float, alpha: float, a: float, b: float,
+    p: float, q: float, v: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Repeat purchases of BG/NBD + Gamma-Gamma customers observed for T after their first.
+
+    Returns (customer index, time, amount) of every repeat purchase, sorted by
+    customer then time, and each customer's spend scale nu.
+    """
+    n = len(T)
+    rate = rng.gamma(r, 1.0 / alpha, n)  # lambda ~ Gamma(shape r, rate alpha)
+    dropout = np.maximum(rng.beta(a, b, n), 1e-12)  # p ~ Beta(a, b)
+    nu = rng.gamma(q, 1.0 / v, n)  # nu ~ Gamma(shape q, rate v)
+    # While alive, purchases form a Poisson process; after each repeat purchase the
+    # customer leaves with probability p, so at most `survive` ~ Geometric(p) (1, 2, ...)
+    # of them happen. Given N events in (0, T], their times are sorted uniforms.
+    n_events = rng.poisson(rate * T)
+    survive = rng.geometric(dropout)
+    owner = np.repeat(np.arange(n), n_events)
+    time = rng.uniform(0.0, 1.0, owner.size) * T[owner]
+    order = np.lexsort((time, owner))
+    owner, time = owner[order], time[order]
+    rank = np.arange(owner.size) - np.repeat(np.cumsum(n_events) - n_events, n_events)
+    keep = rank < survive[owner]
+    owner, time = owner[keep], time[keep]
+    amount = rng.gamma(p, 1.0 / nu[owner])  # z ~ Gamma(shape p, rate nu)
+    return owner, time, amount, nu
+
+
+def simulate_bgnbd_gg(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    p: float,
+    q: float,
+    v: float,
+    T: float | np.ndarray,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Simulate customer summaries from the BG/NBD and Gamma-Gamma definitions.
+
+    Each customer makes a first purchase at time 0 and is observed until ``T``.
+    Purchase rate lambda ~ Gamma(r, rate alpha); dropout probability
+    p_drop ~ Beta(a, b); while alive, repeat purchases arrive as a Poisson
+    process with rate lambda, and after each repeat purchase (never at time 0)
+    the customer leaves for good with probability p_drop. Spend: nu ~ Gamma(q,
+    rate v) per customer, each repeat purchase z ~ Gamma(p, rate nu). This is
+    the process whose likelihood lifetimes' BetaGeoFitter maximises (lifetimes'
+    own generator is not).
+
+    Parameters
+    ----------
+    n : int
+        Number of customers.
+    r, alpha, a, b : float
+        BG/NBD parameters; alpha in the time unit of ``T``.
+    p, q, v : float
+        Gamma-Gamma parameters.
+    T : float or array of shape (n,)
+        Observation length after each first purchase.
+    seed : int, optional
+        Seed for ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (0..n-1); ``frequency`` (int64), ``recency``,
+        ``T``, ``monetary_value`` (mean repeat spend, 0 without repeats), in
+        continuous time.
+    """
+    rng = np.random.default_rng(seed)
+    age = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    owner, time, amount, _ = _simulate_events(rng, age, r, alpha, a, b, p, q, v)
+    frequency = np.bincount(owner, minlength=n)
+    recency = np.zeros(n)
+    np.maximum.at(recency, owner, time)
+    spend = np.bincount(owner, weights=amount, minlength=n)
+    return pd.DataFrame(
+        {
+            "frequency": frequency.astype("int64"),
+            "recency": recency,
+            "T": age,
+            "monetary_value": np.divide(spend, frequency, out=np.zeros(n), where=frequency > 0),
+        },
+        index=pd.RangeIndex(n, name=CUSTOMER_ID),
+    )
+
+
+def simulate_transactions(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    p: float,
+    q: float,
+    v: float,
+    T: float,
+    seed: int | None = None,
+    *,
+    acquisition_period: float = 0.0,
+    start="2020-01-01",
+    unit_days: float = 7.0,
+) -> pd.DataFrame:
+    """Simulate order lines (one line per order) from the BG/NBD + Gamma-Gamma process.
+
+    Customers' first purchases are spread uniformly over ``acquisition_period``
+    after ``start``; each is then observed until ``T`` after ``start``. Process
+    as in :func:`simulate_bgnbd_gg`; the first purchase's amount is drawn like
+    the others.
+
+    Parameters
+    ----------
+    n, r, alpha, a, b, p, q, v, seed
+        As in :func:`simulate_bgnbd_gg`.
+    T : float
+        Study length in model time units, from ``start``.
+    acquisition_period : float
+        Window (model time units) over which first purchases are spread.
+    start : date-like
+        Calendar time of t = 0.
+    unit_days : float
+        Days per model time unit (7 for weekly parameters).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` (str), ``order_id`` (str), ``timestamp``, ``amount``,
+        sorted by customer and time.
+    """
+    rng = np.random.default_rng(seed)
+    entry = rng.uniform(0.0, acquisition_period, n)
+    owner, time, amount, nu = _simulate_events(rng, T - entry, r, alpha, a, b, p, q, v)
+    first_amount = rng.gamma(p, 1.0 / nu)
+    who = np.concatenate([np.arange(n), owner])
+    when = np.concatenate([entry, entry[owner] + time])
+    order = np.lexsort((when, who))
+    who, when = who[order], when[order]
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: "c" + pd.Series(who).astype("str"),
+            ORDER_ID: "o" + pd.Series(np.arange(who.size)).astype("str"),
+            TIMESTAMP: pd.Timestamp(start) + pd.to_timedelta(when * unit_days, unit="D"),
+            AMOUNT: np.concatenate([first_amount, amount])[order],
+        }
+    )

@@ -1,0 +1,358 @@
+"""Figures of the churn report (see :mod:`lclib.churn`, :mod:`lclib.cohorts`, :mod:`lclib.churn_model`).
+
+Every function takes ``ax=None`` (a new figure when None), checks its input first
+(ValueError), titles the plot, labels both axes with units and returns the Axes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib as mpl
+import matplotlib.colors as mcolors
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands
+
+_PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
+
+
+def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
+    if frame.empty:
+        raise ValueError(f"{what} is empty: nothing to draw")
+
+
+# ----------------------------------------------------------------------------- drop-off
+
+
+def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str | None = None,
+                          **kwargs) -> Axes:
+    """Conversion of each stage step with 95 % intervals, per group, against the target.
+
+    Parameters
+    ----------
+    drop : :func:`lclib.churn.stage_dropoff` output (one or several groups).
+    title : defaults to "Conversion between stages against target".
+    **kwargs : passed to ``ax.errorbar``.
+    """
+    _need(drop, ("group", "step", "label", "from_stage", "conversion", "lower", "upper", "target"), "drop")
+    steps = drop[["step", "label"]].drop_duplicates("step").sort_values("step")
+    groups = list(dict.fromkeys(drop["group"]))
+    ax = _axes(ax, size=(9, 0.9 + 0.55 * len(steps) * max(1, min(len(groups), 4) / 2)))
+    y0 = {s: i for i, s in enumerate(steps["step"])}
+    width = 0.7
+    offsets = np.linspace(-width / 2, width / 2, len(groups)) if len(groups) > 1 else np.zeros(1)
+    for g, off, color in zip(groups, offsets, _PALETTE * 4):
+        d = drop.loc[drop["group"] == g]
+        y = d["step"].map(y0).to_numpy() + off
+        ax.errorbar(d["conversion"], y, xerr=[d["conversion"] - d["lower"], d["upper"] - d["conversion"]],
+                    fmt="o", color=color, ms=5, capsize=2, label=None if g == "all" else str(g), **kwargs)
+    targets = drop.drop_duplicates("step").set_index("step")["target"]
+    for s, t in targets.items():
+        if np.isfinite(t):
+            ax.plot([t, t], [y0[s] - 0.45, y0[s] + 0.45], color=BAD, lw=2, zorder=0,
+                    label="target" if s == targets.dropna().index.min() else None)
+    labels = [f"{lab}\n(of {frm.replace('_', ' ')})" for lab, frm in
+              drop.drop_duplicates("step").sort_values("step")[["label", "from_stage"]].itertuples(index=False)]
+    ax.set_yticks(range(len(steps)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    percent(ax.xaxis)
+    ax.set_xlabel("Conversion from the previous stage (%, 95 % interval)")
+    ax.set_ylabel("Stage reached")
+    ax.set_title(title or "Conversion between stages against target")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return ax
+
+
+def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes | None = None,
+                     **kwargs) -> Axes:
+    """Revenue gained by lifting each stage to its target (bars), labelled with people gained.
+
+    Parameters
+    ----------
+    improvement : :func:`lclib.churn.stage_improvement` output.
+    currency : label of the money axis.
+    """
+    _need(improvement, ("label", "extra", "extra_revenue"), "improvement")
+    ax = _axes(ax, size=(9, 0.9 + 0.5 * len(improvement)))
+    y = np.arange(len(improvement))
+    revenue = improvement["extra_revenue"].fillna(0).to_numpy()
+    ax.barh(y, revenue, color=MAIN, **kwargs)
+    for yi, r, extra, cust in zip(y, revenue, improvement["extra"],
+                                  improvement.get("extra_customers", pd.Series(np.nan, index=improvement.index))):
+        text = f"+{extra:,.0f} people" + (f", +{cust:,.0f} customers" if np.isfinite(cust) and cust > 0.5 else "")
+        ax.text(r, yi, "  " + (text if extra > 0 else "at or above target"), va="center", fontsize=9)
+    ax.set_yticks(y, improvement["label"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(revenue.max(), 1) * 1.6)
+    thousands(ax.xaxis)
+    ax.set_xlabel(f"Extra revenue if the stage reached its target ({currency}, over the data period)")
+    ax.set_ylabel("Stage")
+    ax.set_title("What reaching each stage's target would be worth")
+    return ax
+
+
+# ----------------------------------------------------------------------------- cohorts and repeat purchases
+
+
+def plot_retention_heatmap(triangle: pd.DataFrame, ax: Axes | None = None, value_label: str = "customers",
+                           title: str | None = None, **kwargs) -> Axes:
+    """Cohort triangle as a heatmap; grey cells are not observable yet.
+
+    Parameters
+    ----------
+    triangle : :func:`lclib.cohorts.retention_triangle` output (index cohort, columns period).
+    value_label : ``"customers"`` (share still buying) or ``"revenue"`` (revenue vs month 0).
+    **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
+    """
+    if not isinstance(triangle, pd.DataFrame) or triangle.empty:
+        raise ValueError("triangle must be a non-empty DataFrame (cohorts x months since first purchase)")
+    ax = _axes(ax, size=(10, 1.5 + 0.25 * len(triangle)))
+    values = triangle.to_numpy(dtype=float)
+    later = values[:, 1:] if values.shape[1] > 1 else values
+    vmax = np.nanquantile(later, 0.98) if np.isfinite(later).any() else 1.0
+    cmap = mcolors.ListedColormap(mpl.colormaps["Blues"](np.linspace(0.05, 1, 256)))
+    cmap.set_bad("#eeeeee")
+    img = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=kwargs.pop("cmap", cmap), vmin=0,
+                    vmax=max(vmax, 1e-9), interpolation="nearest", **kwargs)
+    bar = ax.figure.colorbar(img, ax=ax, pad=0.01)
+    bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    what = "share of the cohort buying" if value_label == "customers" else "revenue vs month 0"
+    bar.set_label(f"{what} (%)")
+    if triangle.shape[0] * triangle.shape[1] <= 400:
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v) and j > 0:
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6,
+                        color="white" if v > 0.6 * vmax else "black")
+    ax.set_xticks(range(triangle.shape[1]), [str(c) for c in triangle.columns], fontsize=8)
+    ax.set_yticks(range(triangle.shape[0]), [str(c) for c in triangle.index], fontsize=8)
+    ax.set_xlabel("Months since first purchase (month 0 = the first month; colour scale set by months 1+)")
+    ax.set_ylabel("Cohort (month of first purchase)")
+    ax.set_title(title or ("Cohort retention: share of each cohort buying, by month" if value_label == "customers"
+                           else "Revenue retention: cohort revenue relative to its first month"))
+    ax.grid(False)
+    return ax
+
+
+def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, ax: Axes | None = None,
+                          value_label: str = "customers", **kwargs) -> Axes:
+    """Each cohort's retention (thin grey lines) and the size-weighted pooled curve with its interval.
+
+    Parameters
+    ----------
+    triangle : :func:`lclib.cohorts.retention_triangle` output.
+    curve : :func:`lclib.cohorts.retention_curve` output (same ``value``).
+    **kwargs : passed to the pooled curve's ``ax.plot``.
+    """
+    _need(curve, ("share", "lower", "upper"), "curve")
+    if not isinstance(triangle, pd.DataFrame) or triangle.empty:
+        raise ValueError("triangle must be a non-empty DataFrame")
+    ax = _axes(ax)
+    x = triangle.columns.to_numpy(dtype=float)
+    for _, row in triangle.iterrows():  # one line per cohort (a couple of dozen)
+        ax.plot(x[1:], row.to_numpy(dtype=float)[1:], color=GREY, lw=0.6, alpha=0.5)
+    pooled = curve.loc[curve.index >= 1]
+    ax.plot(pooled.index, pooled["share"], color=MAIN, lw=2.2, marker="o", ms=3, label="all cohorts (pooled)",
+            **kwargs)
+    if pooled["lower"].notna().any():
+        ax.fill_between(pooled.index, pooled["lower"], pooled["upper"], color=MAIN, alpha=0.2,
+                        label="95 % interval")
+    ax.plot([], [], color=GREY, lw=0.6, label="one cohort")
+    percent(ax.yaxis)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Months since first purchase")
+    ax.set_ylabel("Share of cohort buying (%)" if value_label == "customers" else "Revenue vs month 0 (%)")
+    ax.set_title("Retention curves by cohort" if value_label == "customers" else "Revenue retention curves by cohort")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_repeat_curve(curve: pd.DataFrame, window_days: float, ax: Axes | None = None,
+                      min_eligible: int = 10, **kwargs) -> Axes:
+    """P(next order within the window | n orders so far) with 95 % Wilson intervals.
+
+    Parameters
+    ----------
+    curve : :func:`lclib.cohorts.repeat_purchase_curve` output.
+    window_days : the window used (for the axis label).
+    min_eligible : points resting on fewer customers are not drawn.
+    """
+    _need(curve, ("p_next", "lower", "upper", "eligible"), "curve")
+    d = curve.loc[curve["eligible"] >= min_eligible]
+    if d.empty:
+        raise ValueError(f"no n with at least {min_eligible} eligible customers")
+    ax = _axes(ax)
+    ax.errorbar(d.index, d["p_next"], yerr=[d["p_next"] - d["lower"], d["upper"] - d["p_next"]], fmt="o-",
+                color=MAIN, capsize=3, **kwargs)
+    for n, row in d.iterrows():
+        ax.annotate(f"n={int(row['eligible']):,}", (n, row["lower"]), textcoords="offset points", xytext=(0, -11),
+                    ha="center", fontsize=7, color=GREY)
+    ax.set_ylim(0, 1.05)
+    percent(ax.yaxis)
+    ax.set_xticks(d.index)
+    ax.set_xlabel("Orders placed so far (n)")
+    ax.set_ylabel(f"P(another order within {window_days:.0f} days) (%)")
+    ax.set_title("Repeat-purchase curve: does each purchase make the next more likely?")
+    return ax
+
+
+# ----------------------------------------------------------------------------- churn definition and rates
+
+
+def plot_gap_distribution(gaps: pd.Series, window_days: float, ax: Axes | None = None, bins: int = 40,
+                          **kwargs) -> Axes:
+    """Histogram of inter-purchase gaps with the inactivity window marked."""
+    if not isinstance(gaps, pd.Series) or gaps.empty:
+        raise ValueError("gaps must be a non-empty Series of days between orders")
+    ax = _axes(ax)
+    upper = max(float(gaps.quantile(0.99)), window_days * 1.1)
+    ax.hist(gaps.clip(upper=upper), bins=bins, color=MAIN, **kwargs)
+    ax.axvline(window_days, color=BAD, lw=2, label=f"inactivity window: {window_days:.0f} days")
+    ax.set_xlabel("Days between two consecutive orders of a customer (last bar: that many or more)")
+    ax.set_ylabel("Repeat orders (count)")
+    ax.set_title("How long customers take to come back")
+    ax.legend(frameon=False)
+    thousands(ax.yaxis)
+    return ax
+
+
+def plot_churn_rate(rates: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+    """Churn rate per period with its 95 % interval."""
+    _need(rates, ("churn_rate", "lower", "upper"), "rates")
+    ax = _axes(ax)
+    x = rates.index.to_timestamp() if isinstance(rates.index, pd.PeriodIndex) else rates.index
+    ax.plot(x, rates["churn_rate"], color=MAIN, marker="o", ms=3, label="churn rate", **kwargs)
+    ax.fill_between(x, rates["lower"], rates["upper"], color=MAIN, alpha=0.2, label="95 % interval")
+    ax.set_ylim(bottom=0)
+    percent(ax.yaxis)
+    ax.set_xlabel("Period start")
+    ax.set_ylabel("Churned during the period (% of active at its start)")
+    ax.set_title("Churn rate per period")
+    ax.legend(frameon=False)
+    return ax
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned", ax: Axes | None = None) -> Axes:
+    """ROC curves of several scores on the test period.
+
+    Parameters
+    ----------
+    test : frame with the label column and the score columns.
+    scores : {legend name: column}; higher score = more likely to churn.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    _need(test, [label, *scores.values()], "test")
+    ax = _axes(ax, size=(5.5, 5))
+    for (name, col), color in zip(scores.items(), _PALETTE):
+        ok = test[col].notna()
+        fpr, tpr, _ = roc_curve(test.loc[ok, label], test.loc[ok, col])
+        auc = roc_auc_score(test.loc[ok, label], test.loc[ok, col])
+        ax.plot(fpr, tpr, color=color, label=f"{name} (AUC {auc:.2f})")
+    ax.plot([0, 1], [0, 1], color=GREY, ls="--", lw=1, label="chance")
+    percent(ax.xaxis)
+    percent(ax.yaxis)
+    ax.set_xlabel("Stayers flagged as churners (false positive rate, %)")
+    ax.set_ylabel("Churners caught (true positive rate, %)")
+    ax.set_title("Who will churn: model against baselines (test period)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_calibration(calibration: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+    """Observed churn rate against predicted probability per bin, with 95 % intervals."""
+    _need(calibration, ("predicted", "observed", "lower", "upper"), "calibration")
+    ax = _axes(ax, size=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color=GREY, ls="--", lw=1, label="perfect calibration")
+    c = calibration
+    ax.errorbar(c["predicted"], c["observed"], yerr=[c["observed"] - c["lower"], c["upper"] - c["observed"]],
+                fmt="o-", color=MAIN, capsize=3, label="model (test period)", **kwargs)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    percent(ax.xaxis)
+    percent(ax.yaxis)
+    ax.set_xlabel("Predicted churn probability (%, mean per bin)")
+    ax.set_ylabel("Observed churn rate (%, 95 % interval)")
+    ax.set_title("Calibration: do predicted probabilities come true?")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return ax
+
+
+def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int = 15, **kwargs) -> Axes:
+    """Permutation importance (drop in ROC AUC when a feature is shuffled), with its spread."""
+    _need(importance, ("mean", "std"), "importance")
+    d = importance.sort_values("mean", ascending=False).head(top)
+    ax = _axes(ax, size=(9, 0.8 + 0.3 * len(d)))
+    y = np.arange(len(d))
+    ax.barh(y, d["mean"], xerr=d["std"], color=MAIN, capsize=2, **kwargs)
+    ax.set_yticks(y, [str(i).replace("_", " ") for i in d.index])
+    ax.invert_yaxis()
+    ax.axvline(0, color=GREY, lw=1)
+    ax.set_xlabel("Drop in ROC AUC when the feature is shuffled (AUC points)")
+    ax.set_ylabel("Feature")
+    ax.set_title("What the churn model relies on (permutation importance, test period)")
+    return ax
+
+
+# ----------------------------------------------------------------------------- survival and what-if
+
+
+def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = None, max_groups: int = 8,
+                  **kwargs) -> Axes:
+    """Kaplan-Meier curves of the active lifetime per group, with 95 % bands.
+
+    Parameters
+    ----------
+    km : :func:`lclib.churn.kaplan_meier` output.
+    max_groups : only the first (largest) groups are drawn.
+    **kwargs : passed to ``ax.step``.
+    """
+    _need(km, ("group", "days", "survival", "lower", "upper"), "km")
+    ax = _axes(ax)
+    groups = list(dict.fromkeys(km["group"]))[:max_groups]
+    for g, color in zip(groups, _PALETTE):
+        d = km.loc[km["group"] == g]
+        # the curve is 1 just before day 0 (one-time buyers end their lifetime at day 0)
+        x = np.r_[0.0, d["days"].to_numpy()]
+        ax.step(x, np.r_[1.0, d["survival"].to_numpy()], where="post", color=color, label=str(g), **kwargs)
+        ax.fill_between(x, np.r_[1.0, d["lower"].to_numpy()], np.r_[1.0, d["upper"].to_numpy()], step="post",
+                        color=color, alpha=0.12)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=-5)
+    percent(ax.yaxis)
+    ax.set_xlabel("Days since first purchase")
+    ax.set_ylabel("Customers still active (%)")
+    ax.set_title(title or "Time to churn (Kaplan-Meier)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    return ax
+
+
+def plot_what_if(curve: pd.DataFrame, reduction: float, currency: str = "EUR", horizon_months: int = 12,
+                 ax: Axes | None = None, **kwargs) -> Axes:
+    """Extra margin over the horizon against the churn reduction, the configured one marked."""
+    _need(curve, ("extra_margin", "extra_revenue"), "curve")
+    ax = _axes(ax)
+    x = curve.index.to_numpy(dtype=float)
+    ax.plot(x, curve["extra_revenue"], color=GREY, lw=1.5, label="extra revenue")
+    ax.plot(x, curve["extra_margin"], color=MAIN, lw=2, label="extra margin", **kwargs)
+    at = curve.loc[curve.index[np.argmin(np.abs(x - reduction))]]
+    ax.scatter([reduction], [at["extra_margin"]], color=BAD, zorder=3, label=f"{reduction:.0%} less churn")
+    percent(ax.xaxis)
+    thousands(ax.yaxis)
+    ax.set_xlabel("Relative reduction of the monthly churn rate (%)")
+    ax.set_ylabel(f"Gain over {horizon_months} months ({currency}, discounted)")
+    ax.set_title("What less churn is worth on the current customer base")
+    ax.legend(frameon=False)
+    return ax

@@ -1,0 +1,255 @@
+"""Tests for lclib.cohorts: cohort triangles, retention curves, the repeat-purchase curve.
+
+Hand-built table (as_of 2024-04-01, inactivity window 30 days), one order per line
+unless noted:
+
+    C1  2024-01-05 10, 2024-01-20 5, 2024-03-10 20, 2024-04-02 100 (after as_of)
+    C2  2024-01-31 8, 2024-02-01 12
+    C3  2024-02-15 30 (one order, two lines 10 + 20)
+    C4  2024-02-20 5, 2024-03-25 5
+    C5  2024-03-31 7
+    C6  2024-02-25 10, 2024-03-20 10
+
+The expected values in the tests are worked out by hand in the comments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lclib.cohorts import (
+    cohort_cells,
+    orders_table,
+    repeat_curve_verdict,
+    repeat_purchase_curve,
+    resolve_as_of,
+    retention_curve,
+    retention_triangle,
+    wilson_interval,
+)
+from lclib.columns import AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+
+AS_OF = pd.Timestamp("2024-04-01")
+HAND = [
+    ("C1", "O1", "2024-01-05", 10.0), ("C1", "O2", "2024-01-20", 5.0), ("C1", "O3", "2024-03-10", 20.0),
+    ("C1", "O4", "2024-04-02", 100.0),
+    ("C2", "O5", "2024-01-31", 8.0), ("C2", "O6", "2024-02-01", 12.0),
+    ("C3", "O7", "2024-02-15", 10.0), ("C3", "O7", "2024-02-15", 20.0),
+    ("C4", "O8", "2024-02-20", 5.0), ("C4", "O9", "2024-03-25", 5.0),
+    ("C5", "O10", "2024-03-31", 7.0),
+    ("C6", "O11", "2024-02-25", 10.0), ("C6", "O12", "2024-03-20", 10.0),
+]
+
+
+def make_tx(rows) -> pd.DataFrame:
+    tx = pd.DataFrame(rows, columns=[CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT])
+    tx[TIMESTAMP] = pd.to_datetime(tx[TIMESTAMP])
+    return tx
+
+
+@pytest.fixture
+def hand() -> pd.DataFrame:
+    return make_tx(HAND)
+
+
+def random_transactions(seed: int, n_customers: int = 150, start="2023-01-01", days=500) -> pd.DataFrame:
+    """Random shop: each customer 1-8 orders of 1-3 lines at random times."""
+    rng = np.random.default_rng(seed)
+    n_orders = rng.integers(1, 9, n_customers)
+    cust = np.repeat(np.arange(n_customers), n_orders)
+    first = rng.uniform(0, days, n_customers)
+    t = first[cust] + rng.exponential(40, cust.size) * (np.arange(cust.size) - np.repeat(
+        np.cumsum(n_orders) - n_orders, n_orders))
+    lines = rng.integers(1, 4, cust.size)
+    order_idx = np.repeat(np.arange(cust.size), lines)
+    ts = pd.Timestamp(start) + pd.to_timedelta(np.round(t[order_idx] * 86400), unit="s")
+    return pd.DataFrame({
+        CUSTOMER_ID: [f"K{c:04d}" for c in cust[order_idx]],
+        ORDER_ID: [f"R{o:05d}" for o in order_idx],
+        TIMESTAMP: ts,
+        AMOUNT: np.round(rng.gamma(2, 10, order_idx.size), 2),
+    })
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_as_of_defaults_to_midnight_after_last_transaction(hand):
+    assert resolve_as_of(hand) == pd.Timestamp("2024-04-03")
+    assert resolve_as_of(hand, "2024-03-20") == pd.Timestamp("2024-03-20")
+
+
+def test_orders_table_collapses_lines_and_numbers_orders(hand):
+    o = orders_table(hand, AS_OF)
+    assert len(o) == 11  # 13 lines = 12 orders (O7 has two lines), O4 is after as_of
+    c3 = o.loc[o[CUSTOMER_ID] == "C3"].iloc[0]
+    assert c3[AMOUNT] == 30.0 and c3["n"] == 1
+    assert o.loc[o[CUSTOMER_ID] == "C1", "n"].tolist() == [1, 2, 3]
+
+
+def test_orders_table_keeps_the_channel_of_the_earliest_line():
+    tx = make_tx([("A", "X", "2024-01-02 10:00", 1.0), ("A", "X", "2024-01-02 09:00", 2.0)])
+    tx[CHANNEL] = ["email", "direct"]
+    o = orders_table(tx)
+    assert o[CHANNEL].tolist() == ["direct"] and o[TIMESTAMP].iloc[0] == pd.Timestamp("2024-01-02 09:00")
+
+
+def test_wilson_interval_equals_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, n = np.array([0, 3, 10, 50, 7]), np.array([10, 10, 10, 200, 9])
+    lo, hi = wilson_interval(k, n)
+    ref_lo, ref_hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
+    np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
+    assert np.isnan(wilson_interval([0], [0])[0][0])
+
+
+# ----------------------------------------------------------------------------- cohorts, hand-computed
+
+
+def test_retention_triangle_on_the_hand_table(hand):
+    tri = retention_triangle(cohort_cells(hand, AS_OF))
+    # 2024-01: C1, C2 -> month 1 only C2 (Feb 1), month 2 only C1 (Mar 10)
+    # 2024-02: C3, C4, C6 -> month 1: C4 (Mar 25) and C6 (Mar 20)
+    # 2024-03: C5 alone; all of March has ended by as_of, so every cell is observable
+    expected = pd.DataFrame({0: [1.0, 1.0, 1.0], 1: [0.5, 2 / 3, np.nan], 2: [0.5, np.nan, np.nan]},
+                            index=pd.PeriodIndex(["2024-01", "2024-02", "2024-03"], freq="M", name="cohort"))
+    expected.columns.name = "period"
+    pd.testing.assert_frame_equal(tri, expected)
+
+
+def test_unfinished_months_are_nan_not_zero(hand):
+    cells = cohort_cells(hand, "2024-03-20")  # March is still running
+    tri = retention_triangle(cells)
+    assert list(tri.index.astype(str)) == ["2024-01", "2024-02"]  # C5 buys after as_of
+    assert tri.loc[pd.Period("2024-01", "M"), 1] == 0.5
+    assert np.isnan(tri.loc[pd.Period("2024-01", "M"), 2])  # C1 bought on Mar 10 but March is not over
+    assert np.isnan(tri.loc[pd.Period("2024-02", "M"), 1])
+    row = cells.loc[(cells["cohort"] == pd.Period("2024-01", "M")) & (cells["period"] == 2)].iloc[0]
+    assert row["customers"] == 1 and not row["observable"]
+
+
+def test_revenue_retention_on_the_hand_table(hand):
+    tri = retention_triangle(cohort_cells(hand, AS_OF), "revenue")
+    # 2024-01: month 0 = 10 + 5 + 8 = 23, month 1 = 12, month 2 = 20
+    # 2024-02: month 0 = 30 + 5 + 10 = 45, month 1 = 5 + 10 = 15
+    jan, feb = tri.loc[pd.Period("2024-01", "M")], tri.loc[pd.Period("2024-02", "M")]
+    assert jan[1] == pytest.approx(12 / 23) and jan[2] == pytest.approx(20 / 23)
+    assert feb[1] == pytest.approx(15 / 45)
+
+
+def test_pooled_retention_curve_weights_cohorts_by_size(hand):
+    curve = retention_curve(cohort_cells(hand, AS_OF))
+    # month 1: cohorts Jan (2 customers, 1 active) and Feb (3, 2 active) -> 3 of 5
+    # month 2: Jan only -> 1 of 2
+    assert curve.loc[1, ["cohorts", "base", "active"]].tolist() == [2, 5, 3]
+    assert curve.loc[1, "share"] == pytest.approx(0.6)
+    assert curve.loc[2, "share"] == pytest.approx(0.5)
+    lo, hi = wilson_interval(3, 5)
+    assert curve.loc[1, "lower"] == pytest.approx(float(lo)) and curve.loc[1, "upper"] == pytest.approx(float(hi))
+
+
+def test_retention_value_is_checked(hand):
+    with pytest.raises(ValueError, match="customers"):
+        retention_triangle(cohort_cells(hand, AS_OF), "orders")
+
+
+# ----------------------------------------------------------------------------- repeat curve, hand-computed
+
+
+def test_repeat_purchase_curve_on_the_hand_table(hand):
+    curve = repeat_purchase_curve(hand, window_days=30, as_of=AS_OF)
+    # eligible: n-th order on or before Mar 2 (30 days before as_of)
+    # n=1: C1 (back in 15 d), C2 (1 d), C3 (never), C4 (34 d: too late), C6 (24 d); C5 too recent
+    # n=2: C1 (next after 50 d), C2 (none); C4 and C6's second orders are too recent
+    # n=3: C1's third order (Mar 10) is too recent -> no row
+    assert curve.index.tolist() == [1, 2]
+    assert curve.loc[1, ["eligible", "repeated", "customers"]].tolist() == [5, 3, 6]
+    assert curve.loc[2, ["eligible", "repeated", "customers"]].tolist() == [2, 0, 4]
+    assert curve.loc[1, "p_next"] == pytest.approx(0.6)
+
+
+def test_repeat_curve_checks_its_arguments(hand):
+    with pytest.raises(ValueError, match="window_days"):
+        repeat_purchase_curve(hand, 0)
+    with pytest.raises(ValueError, match="max_n"):
+        repeat_purchase_curve(hand, 30, max_n=0)
+
+
+def test_verdict_reads_an_increasing_curve_and_a_flat_one():
+    up = pd.DataFrame({"eligible": [1000, 400, 200], "repeated": [300, 200, 120]}, index=pd.Index([1, 2, 3], name="n"))
+    v = repeat_curve_verdict(up)
+    assert v.trend == "increasing" and v.p_first == pytest.approx(0.3)
+    assert v.p_later == pytest.approx(320 / 600) and "more likely" in v.sentence
+    flat = pd.DataFrame({"eligible": [1000, 600], "repeated": [300, 181]}, index=pd.Index([1, 2], name="n"))
+    assert repeat_curve_verdict(flat).trend == "flat"
+    down = pd.DataFrame({"eligible": [1000, 600], "repeated": [500, 150]}, index=pd.Index([1, 2], name="n"))
+    assert repeat_curve_verdict(down).trend == "decreasing"
+    few = pd.DataFrame({"eligible": [1000, 5], "repeated": [500, 4]}, index=pd.Index([1, 2], name="n"))
+    assert repeat_curve_verdict(few).trend == "insufficient"
+
+
+# ----------------------------------------------------------------------------- naive references on random data
+
+
+def naive_triangle(tx: pd.DataFrame, as_of: pd.Timestamp) -> dict[tuple[str, int], float]:
+    """Slow reference: loop over customers and months."""
+    tx = tx.loc[tx[TIMESTAMP] < as_of]
+    cohorts: dict[str, list[str]] = {}
+    months_bought: dict[str, set[int]] = {}
+    for cid, g in tx.groupby(CUSTOMER_ID):
+        first = g[TIMESTAMP].min()
+        key = f"{first.year}-{first.month:02d}"
+        cohorts.setdefault(key, []).append(cid)
+        months_bought[cid] = {(t.year - first.year) * 12 + t.month - first.month for t in g[TIMESTAMP]}
+    out = {}
+    for key, members in cohorts.items():
+        y, m = map(int, key.split("-"))
+        k = 0
+        while True:
+            start = pd.Timestamp(year=y + (m - 1 + k) // 12, month=(m - 1 + k) % 12 + 1, day=1)
+            if start >= as_of:
+                break
+            end = start + pd.offsets.MonthBegin(1)
+            share = sum(k in months_bought[c] for c in members) / len(members)
+            out[(key, k)] = share if end <= as_of else np.nan
+            k += 1
+    return out
+
+
+def naive_repeat(tx: pd.DataFrame, window_days: float, as_of: pd.Timestamp, max_n: int) -> dict[int, tuple]:
+    tx = tx.loc[tx[TIMESTAMP] < as_of]
+    w = pd.Timedelta(days=window_days)
+    counts: dict[int, list[int]] = {}
+    for _, g in tx.groupby(CUSTOMER_ID):
+        times = sorted(g.groupby(ORDER_ID)[TIMESTAMP].min())
+        for i, t in enumerate(times[:max_n]):
+            if t + w <= as_of:
+                e, r = counts.setdefault(i + 1, [0, 0])
+                back = i + 1 < len(times) and times[i + 1] - t < w
+                counts[i + 1] = [e + 1, r + int(back)]
+    return {n: tuple(v) for n, v in counts.items() if v[0] > 0}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_triangle_equals_a_naive_reference_on_random_data(seed):
+    tx = random_transactions(seed)
+    as_of = pd.Timestamp("2024-03-17")  # mid-month: the last month is unfinished
+    tri = retention_triangle(cohort_cells(tx, as_of))
+    ref = naive_triangle(tx, as_of)
+    got = {(str(c), int(k)): tri.loc[c, k] for c in tri.index for k in tri.columns if (str(c), int(k)) in ref}
+    assert set(got) == set(ref)
+    for key, v in ref.items():
+        assert (np.isnan(v) and np.isnan(got[key])) or got[key] == pytest.approx(v), key
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_repeat_curve_equals_a_naive_reference_on_random_data(seed):
+    tx = random_transactions(seed)
+    as_of = pd.Timestamp("2024-06-01")
+    curve = repeat_purchase_curve(tx, window_days=45.5, as_of=as_of, max_n=6)
+    ref = naive_repeat(tx, 45.5, as_of, 6)
+    assert {n: (int(r.eligible), int(r.repeated)) for n, r in curve.iterrows()} == ref
