@@ -6,10 +6,11 @@ maps a user's own column names onto them using ``lclib.yaml``.
 Tables
 ------
 transactions (required)
-    One row per order line. ``customer_id`` (str), ``order_id`` (str),
-    ``timestamp`` (datetime64), ``amount`` (float, line total in the report
-    currency; derived as ``quantity * unit_price`` when not given),
-    optional ``quantity``, ``unit_price``, ``channel``, ``product``.
+    One row per order line. ``customer_id`` (str), ``order_id`` (str; when the
+    input has no order id, one order per customer and timestamp:
+    ``<customer_id>@<timestamp>``), ``timestamp`` (datetime64), ``amount`` (float,
+    line total in the report currency; derived as ``quantity * unit_price`` when
+    not given), optional ``quantity``, ``unit_price``, ``channel``, ``product``.
 events (optional)
     One row per touchpoint. ``anonymous_id`` and/or ``customer_id`` (str; at
     least one per row), ``timestamp``, ``event_type`` (str), optional
@@ -50,12 +51,14 @@ EXPERIMENT = "experiment"
 VARIANT = "variant"
 ASSIGNED_AT = "assigned_at"
 
-#: Canonical columns per table: (required, optional). ``amount`` in
-#: transactions is required *or* derivable from quantity and unit_price.
+#: Canonical columns per table as the user maps them: (required, optional).
+#: ``amount`` in transactions is required *or* derivable from quantity and
+#: unit_price; ``order_id`` is derived when not mapped (see above). After loading,
+#: transactions always have ``order_id`` and ``amount``.
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transactions": (
-        (CUSTOMER_ID, ORDER_ID, TIMESTAMP),
-        (AMOUNT, QUANTITY, UNIT_PRICE, CHANNEL, PRODUCT),
+        (CUSTOMER_ID, TIMESTAMP),
+        (ORDER_ID, AMOUNT, QUANTITY, UNIT_PRICE, CHANNEL, PRODUCT),
     ),
     "events": ((TIMESTAMP, EVENT_TYPE), (CUSTOMER_ID, ANONYMOUS_ID, CHANNEL, CAMPAIGN)),
     "customers": ((CUSTOMER_ID,), (SIGNUP_DATE, ACQUISITION_CHANNEL)),

@@ -146,7 +146,8 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
         opts = spec.read
         try:
             df = pd.read_csv(
-                path, dtype=str, sep=opts.delimiter, encoding=opts.encoding,
+                path, dtype=str, sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter,
+                encoding=opts.encoding,
                 keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True,
             )
         except UnicodeDecodeError as e:
@@ -260,6 +261,8 @@ def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
                        rules: CleanRules, now: pd.Timestamp) -> pa.DataFrameSchema:
     """Checks whose failure stops the load (all columns checked at once, lazily)."""
     required, _ = C.TABLES[table]
+    if table == "transactions":
+        required = (*required, C.ORDER_ID)  # optional to map, but never empty once mapped
     cols: dict[str, pa.Column] = {}
 
     def add(col: str, check: pa.Check) -> None:
@@ -418,7 +421,7 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, ledger: Ledger) -> 
     t = "transactions"
     if rules.cancellations == "drop":
         cancel = pd.Series(False, index=df.index)
-        if rules.cancellation_prefix:
+        if rules.cancellation_prefix and C.ORDER_ID in df:
             cancel |= df[C.ORDER_ID].str.startswith(rules.cancellation_prefix).fillna(False)
         for col in (C.QUANTITY, C.AMOUNT):
             if col in df:
@@ -429,6 +432,10 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, ledger: Ledger) -> 
         df = ledger.drop(t, df, df[C.PRODUCT].isin(codes), "non_product_codes")
     if C.AMOUNT not in df:
         df = df.assign(**{C.AMOUNT: df[C.QUANTITY] * df[C.UNIT_PRICE]})
+    if C.ORDER_ID not in df:
+        # no order ids (e.g. CDNOW): the lines of one customer at one timestamp form one order
+        stamp = df[C.TIMESTAMP].dt.strftime("%Y-%m-%dT%H:%M:%S").str.removesuffix("T00:00:00")
+        df = df.assign(**{C.ORDER_ID: df[C.CUSTOMER_ID] + "@" + stamp})
     if rules.nonpositive_price == "drop":
         col = C.UNIT_PRICE if C.UNIT_PRICE in df else C.AMOUNT
         df = ledger.drop(t, df, df[col] <= 0, "nonpositive_price")
@@ -448,6 +455,7 @@ def _contract(table: str) -> pa.DataFrameSchema:
             cols[col] = pa.Column(nullable=True, required=col in required)
     if table == "transactions":
         cols[C.AMOUNT] = pa.Column(float, nullable=False, required=True)
+        cols[C.ORDER_ID] = pa.Column(nullable=False, required=True)
     if table == "events":
         cols[C.CUSTOMER_ID] = pa.Column(nullable=True, required=False)
     return pa.DataFrameSchema(cols, strict=False)

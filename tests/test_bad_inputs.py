@@ -28,7 +28,7 @@ def _spec(case: dict) -> TableInput:
     required, _ = C.TABLES[case["table"]]
     columns = {c: c for c in required}
     if case["table"] == "transactions":
-        columns[C.AMOUNT] = C.AMOUNT
+        columns.update({C.ORDER_ID: C.ORDER_ID, C.AMOUNT: C.AMOUNT})
     if case["table"] == "events":
         columns.update({C.ANONYMOUS_ID: C.ANONYMOUS_ID, C.CUSTOMER_ID: C.CUSTOMER_ID})
     columns.update(case.get("columns", {}))

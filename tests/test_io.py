@@ -138,3 +138,24 @@ def test_day_first_dates_are_inferred_when_declared():
 
     got = parse_dates(pd.Series(["13/01/2024 08:26", "02/03/2024 09:00"]), dayfirst=True)
     assert got.tolist() == [pd.Timestamp("2024-01-13 08:26"), pd.Timestamp("2024-03-02 09:00")]
+
+
+def test_space_aligned_file_without_order_ids_loads_with_one_order_per_customer_and_day(tmp_path):
+    # CDNOW_master.txt's layout: a header, space-aligned columns, CRLF endings, zero-padded ids
+    text = (" customer_id  date number_of_cds  dollar_value\r\n"
+            " 00001 19970101  1   11.77\r\n"
+            " 00002 19970112  1   12.00\r\n"
+            " 00002 19970112  5   77.00\r\n"
+            " 00002 19970326  2   20.76\r\n")
+    (tmp_path / "cdnow.txt").write_bytes(text.encode())
+    cfg = load_config_from({"inputs": {"transactions": {
+        "path": str(tmp_path / "cdnow.txt"),
+        "columns": {"customer_id": "customer_id", "timestamp": "date", "quantity": "number_of_cds",
+                    "amount": "dollar_value"},
+        "read": {"delimiter": "whitespace", "date_format": "%Y%m%d"}}}}, tmp_path)
+    tx = load_dataset(cfg, now=pd.Timestamp("2026-01-01")).transactions
+    assert tx["customer_id"].tolist() == ["00001", "00002", "00002", "00002"]
+    assert tx["order_id"].tolist() == ["00001@1997-01-01", "00002@1997-01-12", "00002@1997-01-12",
+                                       "00002@1997-03-26"]
+    assert tx["amount"].tolist() == [11.77, 12.00, 77.00, 20.76]
+    assert tx.groupby("customer_id")["order_id"].nunique().to_dict() == {"00001": 1, "00002": 2}
