@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from lclib.cli import main
 from lclib.runner import NOTEBOOK_DIR
@@ -72,3 +73,47 @@ def test_sample_command_reproduces_the_shipped_sample(tmp_path, capsys):
     assert main(["sample", "--out", str(tmp_path)]) == 0
     for f in SAMPLE.iterdir():
         assert (tmp_path / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+OPTIONAL_TABLES = ("events", "customers", "spend", "referrals", "surveys", "experiments")
+
+
+def _run_quietly(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "reports"
+    assert main(["run", "--out", str(out), "-q", *args]) == 0
+    latest = out / "latest"
+    return {"folder": latest.resolve(), **json.loads((latest / "run.json").read_text())}
+
+
+def _assert_clean_reports(record: dict) -> None:
+    for nb in record["notebooks"]:
+        assert nb["status"] == "ok", nb["name"]
+        html = (record["folder"] / nb["html"]).read_text()
+        assert "Traceback" not in html and "Warning" not in html, nb["name"]
+        assert record["metrics"][nb["name"]], f"{nb['name']} recorded no headline numbers"
+
+
+def test_a_plain_order_export_runs_every_notebook(tmp_path):
+    """Transactions only (no events, customers, spend, referrals, surveys, experiments)."""
+    overrides = [a for t in OPTIONAL_TABLES for a in ("-p", f"inputs.{t}=null")]
+    record = _run_quietly(tmp_path, *overrides)
+    assert [i["table"] for i in record["inputs"]] == ["transactions"]
+    _assert_clean_reports(record)
+
+
+def test_a_messy_shop_export_runs_every_notebook(tmp_path):
+    """The UCI-like invoice-line fixture, configured as a user would write it."""
+    fixture = Path(__file__).parent / "fixtures" / "messy_shop_export.csv"
+    cfg = {"inputs": {"transactions": {
+        "path": str(fixture),
+        "columns": {"customer_id": "CustomerID", "order_id": "InvoiceNo", "timestamp": "InvoiceDate",
+                    "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode"},
+        "read": {"encoding": "latin-1", "date_format": "%d/%m/%Y %H:%M"},
+        "clean": {"non_product_codes": ["POST", "M", "BANK CHARGES"]}}},
+        "analysis": {"currency": "GBP"}}
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    record = _run_quietly(tmp_path, "--config", str(path))
+    led = record["ledger"]["transactions"]
+    assert led["rows_in"] == 4794 and sum(led["dropped"].values()) == 106 + 60 + 3 + 114 + 45 + 24
+    _assert_clean_reports(record)
