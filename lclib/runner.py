@@ -48,6 +48,7 @@ PACKAGES = ("lclib", "pandas", "numpy", "scipy", "scikit-learn", "matplotlib", "
 @dataclass
 class NotebookResult:
     name: str
+    title: str = ""
     status: str = "pending"  # ok | failed | skipped
     seconds: float = 0.0
     html: str | None = None
@@ -201,7 +202,7 @@ def run(
     building = out_root / f".building-{run_id}"
     building.mkdir()
     scratch = Path(tempfile.mkdtemp(prefix=f"lclib-{run_id}-"))
-    results = [NotebookResult(p.stem) for p in notebooks]
+    results = [NotebookResult(p.stem, notebook_title(p)) for p in notebooks]
     try:
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
@@ -245,7 +246,7 @@ def run(
                 return RunResult(run_id, "failed", out_root / "failed" / run_id, results,
                                  f"{path.name} failed: {res.error}")
             res.seconds = time.perf_counter() - t
-            title = notebook_title(path)
+            title = res.title
             res.html, res.analyst_html = f"{path.stem}.html", f"{path.stem}.analyst.html"
             export_html(executed, building / res.html, with_code=False, title=title)
             export_html(executed, building / res.analyst_html, with_code=True, title=title)
@@ -326,6 +327,7 @@ def render_index(record: dict, ledger_frame) -> str:
     return env.get_template("index.html.j2").render(
         run=record, ledger=ledger_frame.to_dict("records"),
         config_yaml=_yaml(record["config"]),
+        titles={nb["name"]: nb.get("title") or nb["name"] for nb in record["notebooks"]},
     )
 
 
