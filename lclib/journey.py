@@ -1,17 +1,38 @@
-"""Journey mapping: who reached which lifecycle stage, and when.
+"""Journey mapping: who reached which lifecycle stage, when, through which channels.
 
 Stages come from configuration (``cfg.journey.stages``): a person enters a stage at
 the first of its ``events`` (event types of the events table) or ``facts`` (derived
 from the other tables, see :data:`FACT_SOURCES`).
+
+Pipeline (notebook ``01_journey``)::
+
+    reached, skipped = stage_entries(data.tables, cfg.journey.stages, as_of)  # person x stage entry times
+    scope = journey_scope(data.tables, cfg.journey.stages, skipped)           # measurable stages, mode
+    counts = stage_counts(reached, scope.stages)                              # people per stage, drop-out
+    conv = stage_conversion(reached, scope.stages, by="channel",              # Wilson intervals vs targets
+                            window_days=cfg.journey.conversion_window_days, as_of=as_of)
+    times = stage_times(reached, scope.stages)                                # median / p90 days per step
+    touches = touchpoints(data.tables, reached, scope.stages, as_of)          # events + orders on stages
+    matrix = channel_stage_matrix(touches, reached, scope.stages)             # channel x stage overlay
+    paths = touch_paths(touches, reached, conversion_stage(scope.stages))     # channel path per person
+    pc = path_counts(paths)                                                   # -> lclib.attribution
+
+Without an events table the journey runs in transactions-only mode: it starts at the
+first stage the orders can show (normally conversion) and the orders' channels are the
+only touchpoints. Everything is vectorized over people and touches; loops run over
+stages or path positions only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-from lclib.cohorts import acquisition_channels, orders_table, resolve_as_of
+from lclib.churn import _funnel_matrix, stage_dropoff
+from lclib.cohorts import acquisition_channels, orders_table, resolve_as_of, wilson_interval
 from lclib.columns import (AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, REFERRER_ID, SCORE,
                            SIGNUP_DATE, TIMESTAMP)
 
@@ -33,6 +54,9 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     at the first of its ``events`` (event types) or ``facts`` (``signup`` = the
     customers' ``signup_date``, ``first_purchase``, ``repeat_purchase`` = second order,
     ``referral`` = first referral made, ``nps_promoter`` = first survey answer of 9+).
+    A date-only fact (exactly midnight, like a ``signup_date``) that falls on the same
+    day as the stage's first event takes the event's exact time, so that touches
+    earlier that day stay in the previous stage.
 
     Parameters
     ----------
@@ -98,15 +122,27 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     columns, skipped = {}, []
     for st in stages:  # a loop over the handful of stages
         parts = [facts[f] for f in st.facts if f in facts]
+        ev_first = None
         if ev is not None and st.events:
             hit = ev.loc[ev[EVENT_TYPE].isin(st.events)]
             if len(hit):
-                parts.append(hit.set_index("person")[TIMESTAMP])
-        if not parts:
+                ev_first = hit.groupby("person")[TIMESTAMP].min()
+        if not parts and ev_first is None:
             skipped.append(st.name)
             continue
-        both = pd.concat(parts)
-        columns[st.name] = both.groupby(level=0).min()
+        if not parts:
+            columns[st.name] = ev_first
+            continue
+        fact_first = pd.concat(parts).groupby(level=0).min()
+        if ev_first is None:
+            columns[st.name] = fact_first
+            continue
+        # a date-only fact (midnight, e.g. signup_date) yields to a same-day event's exact time
+        idx = fact_first.index.union(ev_first.index)
+        f, e = fact_first.reindex(idx), ev_first.reindex(idx)
+        first = pd.concat([f, e], axis=1).min(axis=1)
+        same_day = (f == f.dt.normalize()) & (e.dt.normalize() == f)
+        columns[st.name] = first.where(~same_day, e)
     reached = pd.DataFrame(columns)
     reached.index = reached.index.astype("str")
     reached.index.name = "person"
@@ -132,3 +168,365 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     reached["revenue"] = revenue.reindex(reached[CUSTOMER_ID]).fillna(0.0).to_numpy()
     reached["is_customer"] = reached[CUSTOMER_ID].isin(orders[CUSTOMER_ID]).to_numpy()
     return reached, skipped
+
+
+# ----------------------------------------------------------------------------- scope of the journey
+
+#: Separator between channels in a path string ("paid_search > email").
+PATH_SEP = " > "
+
+
+@dataclass
+class JourneyScope:
+    """Which configured stages the data can measure, and what that means.
+
+    ``stages``: the measurable stage objects (config order); ``skipped``: names of the
+    others; ``mode``: ``"full"`` (events and every stage), ``"partial"`` (events, some
+    stage facts missing) or ``"transactions-only"`` (no events table: the journey starts
+    at the first stage the orders can show, normally conversion); ``sentence``: the
+    plain-words statement for the report.
+    """
+
+    stages: list
+    skipped: list[str]
+    mode: str
+    sentence: str
+
+
+def journey_scope(tables: dict[str, pd.DataFrame | None], stages: Sequence, skipped: Sequence[str]) -> JourneyScope:
+    """Split the configured stages into measurable and skipped ones and name the mode.
+
+    Parameters
+    ----------
+    tables : ``data.tables``.
+    stages : ``cfg.journey.stages``.
+    skipped : second value returned by :func:`stage_entries`.
+    """
+    kept = [s for s in stages if s.name not in set(skipped)]
+    ev = tables.get("events")
+    titles = {s.name: s.title for s in stages}
+    lost = ", ".join(titles[n] for n in skipped)
+    if not kept:
+        raise ValueError("none of the configured journey stages can be measured with the data given")
+    if ev is None or len(ev) == 0:
+        mode = "transactions-only"
+        sentence = (f"No events table was given, so the journey runs in **transactions-only mode from "
+                    f"{kept[0].title} onwards**" + (f"; {lost} cannot be measured and are left out" if lost else "")
+                    + ". Channel touchpoints are the orders' channels only.")
+    elif skipped:
+        mode = "partial"
+        sentence = (f"The data measures {len(kept)} of the {len(stages)} configured stages; "
+                    f"{lost} cannot be measured (none of their events or source tables are present) and are left out.")
+    else:
+        mode = "full"
+        sentence = f"All {len(stages)} configured stages can be measured from the data."
+    return JourneyScope(kept, list(skipped), mode, sentence)
+
+
+def conversion_stage(stages: Sequence) -> str:
+    """Name of the stage that counts as a conversion for attribution.
+
+    The first stage whose facts include ``first_purchase``; else a stage named
+    ``conversion``; else the last stage.
+    """
+    for s in stages:
+        if "first_purchase" in getattr(s, "facts", []):
+            return s.name
+    names = [s.name for s in stages]
+    return "conversion" if "conversion" in names else names[-1]
+
+
+# ----------------------------------------------------------------------------- stage-to-stage conversion
+
+
+def _names(stages: Sequence) -> list[str]:
+    return [s if isinstance(s, str) else s.name for s in stages]
+
+
+def stage_conversion(reached: pd.DataFrame, stages: Sequence, by: str | None = None,
+                     window_days: float | None = None, as_of=None, min_entered: int = 1) -> pd.DataFrame:
+    """Stage-to-stage conversion with 95 % Wilson intervals, optionally within a conversion window.
+
+    Without a window this is :func:`lclib.churn.stage_dropoff` (strict funnel, all
+    time). With ``window_days`` each step k-1 -> k counts only people who entered
+    stage k-1 at least ``window_days`` before ``as_of`` (everyone else has not had
+    the full window yet: right-censoring), and they count as converted only when they
+    entered stage k within ``window_days`` of entering stage k-1.
+
+    Parameters
+    ----------
+    reached : :func:`stage_entries` output (datetime stage columns).
+    stages : measurable stages (objects with ``name``, ``label``, ``target``) or names.
+    by : grouping column of ``reached`` (``"channel"``, ``"cohort"``...).
+    window_days : ``cfg.journey.conversion_window_days`` (None = no limit).
+    as_of : end of the data; required with ``window_days``.
+    min_entered : group-steps with fewer people entering are left out.
+
+    Returns
+    -------
+    DataFrame
+        Columns of :func:`lclib.churn.stage_dropoff` (``group``, ``step``,
+        ``from_stage``, ``stage``, ``label``, ``entered``, ``reached``, ``lost``,
+        ``conversion``, ``lower``, ``upper``, ``loss_rate``, ``target``, ``gap``,
+        ``significantly_below``, ``shortfall``).
+    """
+    if window_days is None:
+        return stage_dropoff(reached, stages, by=by, min_entered=min_entered)
+    if as_of is None:
+        raise ValueError("stage_conversion with a conversion window needs as_of")
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    names = _names(stages)
+    funnel = _funnel_matrix(reached, names)
+    window = pd.Timedelta(days=float(window_days))
+    last_start = pd.Timestamp(as_of) - window
+    parts = []
+    for k in range(1, len(names)):  # a loop over the handful of stages
+        prev, cur = reached[names[k - 1]], reached[names[k]]
+        eligible = funnel[:, k - 1] & (prev <= last_start).to_numpy()
+        within = eligible & funnel[:, k] & ((cur - prev) <= window).to_numpy()
+        frame = pd.DataFrame({names[k - 1]: eligible, names[k]: within}, index=reached.index)
+        if by is not None:
+            if by not in reached:
+                raise ValueError(f"reached has no column {by!r}")
+            frame[by] = reached[by]
+        part = stage_dropoff(frame, [stages[k - 1], stages[k]], by=by, min_entered=min_entered)
+        parts.append(part.assign(step=k))
+    return pd.concat(parts, ignore_index=True).sort_values(["group", "step"], kind="stable").reset_index(drop=True)
+
+
+def stage_counts(reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
+    """People in each stage of the strict funnel (reached it and every stage before it).
+
+    Returns
+    -------
+    DataFrame
+        One row per stage in order: ``stage``, ``label``, ``people`` (int),
+        ``share_of_first`` (people / people in the first stage), ``lost_after``
+        (people who stop here: did not reach the next stage; 0 for the last).
+    """
+    names = _names(stages)
+    counts = _funnel_matrix(reached, names).sum(axis=0).astype("int64")
+    labels = [s.replace("_", " ").capitalize() if isinstance(s, str) else s.title for s in stages]
+    first = counts[0] if counts[0] > 0 else np.nan
+    lost = np.append(counts[:-1] - counts[1:], 0)
+    return pd.DataFrame({"stage": names, "label": labels, "people": counts, "share_of_first": counts / first,
+                         "lost_after": lost})
+
+
+def stage_times(reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
+    """Time from each stage to the next among people who made the step (strict funnel).
+
+    Negative gaps (data where a later stage is dated before an earlier one, e.g. a
+    signup date recorded after the first order) count as 0 days.
+
+    Returns
+    -------
+    DataFrame
+        One row per step: ``step``, ``from_stage``, ``stage``, ``label``, ``people``
+        (made the step), ``mean_days``, ``p10_days``, ``p25_days``, ``median_days``,
+        ``p75_days``, ``p90_days`` (float days; NaN when nobody made the step).
+    """
+    names = _names(stages)
+    funnel = _funnel_matrix(reached, names)
+    labels = [s.replace("_", " ").capitalize() if isinstance(s, str) else s.title for s in stages]
+    rows = []
+    for k in range(1, len(names)):  # a loop over the handful of stages
+        gap = (reached[names[k]] - reached[names[k - 1]]).to_numpy()[funnel[:, k]]
+        days = np.clip(gap / np.timedelta64(1, "D"), 0, None).astype(float)
+        row = {"step": k, "from_stage": names[k - 1], "stage": names[k], "label": labels[k], "people": days.size}
+        q = np.quantile(days, [0.1, 0.25, 0.5, 0.75, 0.9]) if days.size else np.full(5, np.nan)
+        row.update(mean_days=days.mean() if days.size else np.nan, p10_days=q[0], p25_days=q[1],
+                   median_days=q[2], p75_days=q[3], p90_days=q[4])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- touchpoints and paths
+
+
+def _person_of_customer(reached: pd.DataFrame) -> pd.Series:
+    """customer_id -> person, from the canonical person table."""
+    m = reached[CUSTOMER_ID].dropna()
+    return pd.Series(m.index.to_numpy(), index=m.to_numpy().astype("str")).pipe(lambda s: s[~s.index.duplicated()])
+
+
+def touchpoints(tables: dict[str, pd.DataFrame | None], reached: pd.DataFrame, stages: Sequence,
+                as_of=None) -> pd.DataFrame:
+    """Every touchpoint with a channel (events and orders), placed on the stage the person was in.
+
+    A touch at time t belongs to the last stage of the person's strict funnel entered
+    at or before t (so the touch that triggers an entry, e.g. the signup event or the
+    first order, counts for the stage it starts, and a channel's conversion to the
+    next stage in :func:`channel_stage_matrix` is never true by construction); a touch
+    before any entry belongs to the first stage. Touches of people outside the funnel (who
+    never reached the first stage) are dropped.
+
+    Parameters
+    ----------
+    tables : ``data.tables`` (events optional; transactions with ``channel`` give orders).
+    reached : :func:`stage_entries` output.
+    stages : measurable stages (all must be columns of ``reached``).
+    as_of : only touches before it (default: as in :func:`stage_entries`).
+
+    Returns
+    -------
+    DataFrame
+        Sorted by person and time: ``person``, ``timestamp``, ``channel`` (str),
+        ``kind`` (the event type, or ``"order"``), ``stage`` (name), ``stage_index``
+        (0-based position in ``stages``).
+    """
+    tx = tables["transactions"]
+    as_of = resolve_as_of(tx, as_of)
+    names = _names(stages)
+    to_person = _person_of_customer(reached)
+    parts = []
+    ev = tables.get("events")
+    if ev is not None and len(ev) and CHANNEL in ev:
+        ev = ev.loc[(ev[TIMESTAMP] < as_of) & ev[CHANNEL].notna()]
+        person = ev[ANONYMOUS_ID].astype("object") if ANONYMOUS_ID in ev else pd.Series(None, index=ev.index,
+                                                                                      dtype="object")
+        if CUSTOMER_ID in ev:
+            person = person.where(person.notna(), ev[CUSTOMER_ID].astype("object").map(to_person))
+        parts.append(pd.DataFrame({"person": person.to_numpy(), TIMESTAMP: ev[TIMESTAMP].to_numpy(),
+                                   CHANNEL: ev[CHANNEL].to_numpy(), "kind": ev[EVENT_TYPE].to_numpy()}))
+    if CHANNEL in tx:
+        orders = orders_table(tx, as_of).dropna(subset=[CHANNEL])
+        parts.append(pd.DataFrame({"person": orders[CUSTOMER_ID].astype("object").map(to_person).to_numpy(),
+                                   TIMESTAMP: orders[TIMESTAMP].to_numpy(), CHANNEL: orders[CHANNEL].to_numpy(),
+                                   "kind": "order"}))
+    cols = ["person", TIMESTAMP, CHANNEL, "kind", "stage", "stage_index"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    t = pd.concat(parts, ignore_index=True)
+    t = t.loc[t["person"].notna()]
+    row = reached.index.get_indexer(t["person"].astype("str"))
+    funnel = _funnel_matrix(reached, names)
+    keep = row >= 0
+    keep[keep] = funnel[row[keep], 0]
+    t, row = t.loc[keep], row[keep]
+    entry = reached[names].to_numpy(dtype="datetime64[ns]")
+    entry = np.where(funnel, entry, np.datetime64("NaT"))[row]  # touches x stages
+    before = entry <= t[TIMESTAMP].to_numpy(dtype="datetime64[ns]")[:, None]  # NaT compares False
+    k = len(names)
+    idx = np.where(before.any(axis=1), k - 1 - np.argmax(before[:, ::-1], axis=1), 0)
+    t = t.assign(person=t["person"].astype("str"), channel=t[CHANNEL].astype("str"), kind=t["kind"].astype("str"),
+                 stage=np.asarray(names, dtype=object)[idx], stage_index=idx.astype("int64"))
+    t["stage"] = t["stage"].astype("str")
+    return t.sort_values(["person", TIMESTAMP], kind="stable").reset_index(drop=True)[cols]
+
+
+def channel_stage_matrix(touches: pd.DataFrame, reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
+    """The journey-map overlay: which channels act at which stage, and what follows.
+
+    Parameters
+    ----------
+    touches : :func:`touchpoints` output.
+    reached, stages : as for :func:`touchpoints`.
+
+    Returns
+    -------
+    DataFrame
+        One row per (channel, stage) with touches: ``channel``, ``stage``,
+        ``stage_index``, ``touches`` (int), ``people`` (touched there by the channel),
+        ``share_of_stage`` (people / people in the stage), ``moved_on`` (of those,
+        reached the next stage), ``conversion`` = moved_on / people with 95 % Wilson
+        ``lower``/``upper`` (NaN at the last stage).
+    """
+    names = _names(stages)
+    cols = ["channel", "stage", "stage_index", "touches", "people", "share_of_stage", "moved_on", "conversion",
+            "lower", "upper"]
+    if touches.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+    funnel = _funnel_matrix(reached, names)
+    k = len(names)
+    nxt = np.column_stack([funnel[:, 1:], np.zeros(len(reached), dtype=bool)])  # reached stage k+1
+    row = reached.index.get_indexer(touches["person"])
+    t = touches.assign(_row=row, _next=nxt[row, touches["stage_index"].to_numpy()])
+    g = t.groupby([CHANNEL, "stage_index"], observed=True)
+    out = g.size().rename("touches").to_frame()
+    people = t.drop_duplicates([CHANNEL, "stage_index", "_row"])
+    pg = people.groupby([CHANNEL, "stage_index"], observed=True)
+    out["people"] = pg.size()
+    out["moved_on"] = pg["_next"].sum().astype("int64")
+    out = out.reset_index()
+    out["stage"] = np.asarray(names, dtype=object)[out["stage_index"].to_numpy()]
+    in_stage = funnel.sum(axis=0)
+    out["share_of_stage"] = out["people"] / in_stage[out["stage_index"].to_numpy()]
+    last = out["stage_index"].to_numpy() == k - 1
+    out["conversion"] = np.where(last, np.nan, out["moved_on"] / out["people"])
+    lo, hi = wilson_interval(out["moved_on"], out["people"])
+    out["lower"], out["upper"] = np.where(last, np.nan, lo), np.where(last, np.nan, hi)
+    out["stage"] = out["stage"].astype("str")
+    return out[cols].sort_values(["stage_index", "people"], ascending=[True, False], kind="stable") \
+        .reset_index(drop=True)
+
+
+def touch_paths(touches: pd.DataFrame, reached: pd.DataFrame, goal: str, max_length: int = 8) -> pd.DataFrame:
+    """Each person's channel path up to the goal stage (the input of attribution).
+
+    Touches at or after the person's entry into ``goal`` are left out; repeated
+    consecutive touches on one channel count once (``email > email > search`` is
+    ``email > search``: a repeat does not change who gets credit, and Markov
+    absorption probabilities do not depend on self-loops); only the last
+    ``max_length`` channels are kept.
+
+    Returns
+    -------
+    DataFrame
+        Index ``person`` (people with at least one touch before the goal):
+        ``path`` (str, channels joined by :data:`PATH_SEP`), ``length`` (int),
+        ``converted`` (bool: reached ``goal``), ``channel`` (the person's channel in
+        ``reached``).
+    """
+    if goal not in reached:
+        raise ValueError(f"goal stage {goal!r} is not a column of reached")
+    if max_length < 1:
+        raise ValueError("max_length must be at least 1")
+    goal_at = reached[goal].reindex(touches["person"]).to_numpy(dtype="datetime64[ns]")
+    t = touches.loc[~(touches[TIMESTAMP].to_numpy(dtype="datetime64[ns]") >= goal_at), ["person", CHANNEL]]
+    same = (t["person"].to_numpy() == np.roll(t["person"].to_numpy(), 1)) & \
+           (t[CHANNEL].to_numpy() == np.roll(t[CHANNEL].to_numpy(), 1))
+    if len(t):
+        same[0] = False
+    t = t.loc[~same]
+    from_end = t.groupby("person", sort=False).cumcount(ascending=False)
+    t = t.loc[from_end < max_length]
+    pos = t.groupby("person", sort=False).cumcount()
+    wide = pd.DataFrame({"person": t["person"].to_numpy(), "pos": pos.to_numpy(), CHANNEL: t[CHANNEL].to_numpy()}) \
+        .pivot(index="person", columns="pos", values=CHANNEL)
+    cols = ["path", "length", "converted", "channel"]
+    if wide.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols}, index=pd.Index([], name="person"))
+    path = wide[0].astype("str")
+    for c in wide.columns[1:]:  # a loop over at most max_length positions
+        path = path.where(wide[c].isna(), path + PATH_SEP + wide[c].astype("object").fillna("").astype("str"))
+    out = pd.DataFrame({"path": path.astype("str"), "length": wide.notna().sum(axis=1).astype("int64")})
+    out["converted"] = reached[goal].reindex(out.index).notna().to_numpy()
+    out["channel"] = reached["channel"].reindex(out.index).to_numpy()
+    out.index.name = "person"
+    return out[cols]
+
+
+def path_counts(paths: pd.DataFrame) -> pd.DataFrame:
+    """People and conversions per distinct path, most frequent first.
+
+    Returns
+    -------
+    DataFrame
+        ``path``, ``length``, ``people``, ``conversions``, ``conversion_rate`` with 95 %
+        Wilson ``lower``/``upper``, ``share_of_people``. The input of
+        :mod:`lclib.attribution`.
+    """
+    for c in ("path", "converted"):
+        if c not in paths:
+            raise ValueError(f"paths needs column {c!r}")
+    g = paths.groupby("path", sort=False)
+    out = pd.DataFrame({"people": g.size(), "conversions": g["converted"].sum().astype("int64")}).reset_index()
+    out["length"] = out["path"].str.count(PATH_SEP) + 1
+    out["conversion_rate"] = out["conversions"] / out["people"]
+    out["lower"], out["upper"] = wilson_interval(out["conversions"], out["people"])
+    out["share_of_people"] = out["people"] / max(len(paths), 1)
+    out = out.sort_values(["people", "conversions", "path"], ascending=[False, False, True], kind="stable")
+    return out[["path", "length", "people", "conversions", "conversion_rate", "lower", "upper",
+                "share_of_people"]].reset_index(drop=True)

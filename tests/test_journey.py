@@ -1,0 +1,231 @@
+"""Journey map: stage rates recovered from the sample's known truth, hand-built touchpoints and paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from lclib import attribution as A  # noqa: E402
+from lclib import journey as J  # noqa: E402
+from lclib import kpis as K  # noqa: E402
+from lclib.cohorts import resolve_as_of  # noqa: E402
+from lclib.config import Stage, load_config  # noqa: E402
+from lclib.plots import journey as PJ  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from lclib.io import load_dataset
+
+    cfg = load_config()
+    return cfg, load_dataset(cfg), json.loads((SAMPLE / "ground_truth.json").read_text())
+
+
+def _truth_stages(cfg):
+    # the truth's advocacy is "made a referral" (p_advocate); the default stage also admits NPS promoters
+    stages = list(cfg.journey.stages)
+    return stages[:-1] + [Stage(name="advocacy", facts=["referral"], kpi="referral_rate")]
+
+
+def test_stage_rates_per_reach_channel_recover_the_true_probabilities(sample):
+    cfg, data, truth = sample
+    sp = truth["stage_probabilities"]
+    stages = _truth_stages(cfg)
+    reached, skipped = J.stage_entries(data.tables, stages)
+    assert skipped == []
+    as_of = resolve_as_of(data.transactions)
+    plain = J.stage_conversion(reached, stages, by="channel").set_index(["group", "stage"])
+    # first purchases are right-censored near the end: measure conversion within the delay's cap,
+    # on people who signed up at least that long before the end (the truth's uncensored cohort)
+    windowed = J.stage_conversion(reached, stages, by="channel", window_days=truth["conversion_delay"]["max_days"],
+                                  as_of=as_of).set_index(["group", "stage"])
+    checks = (("reach_to_acquisition", "acquisition", plain), ("acquisition_to_conversion", "conversion", windowed),
+              ("conversion_to_retention_model", "retention", plain), ("retention_to_advocacy", "advocacy", plain))
+    misses = []
+    for key, stage, table in checks:
+        for channel, p in sp[key].items():
+            row = table.loc[(channel, stage)]
+            if not row["lower"] <= p <= row["upper"]:
+                misses.append((key, channel, p, row["conversion"], row["lower"], row["upper"]))
+    assert misses == []
+    # the windowed conversion counts exactly the truth's uncensored cohort's rate
+    uncensored = truth["realized"]["rates"]["acquisition_to_conversion_uncensored"]
+    for channel, rate in uncensored.items():
+        assert windowed.loc[(channel, "conversion"), "conversion"] == pytest.approx(rate, abs=5e-6)
+
+
+def test_time_between_stages_matches_the_simulated_delays(sample):
+    cfg, data, truth = sample
+    reached, _ = J.stage_entries(data.tables, cfg.journey.stages)
+    t = J.stage_times(reached, cfg.journey.stages).set_index("stage")
+    d = truth["conversion_delay"]
+    mean, sd = d["shape"] * d["scale_days"], np.sqrt(d["shape"]) * d["scale_days"]
+    n = t.loc["conversion", "people"]
+    assert abs(t.loc["conversion", "mean_days"] - mean) < 3 * sd / np.sqrt(n)
+    # reach -> acquisition: the path's exponential length plus minutes to the signup
+    m = truth["reach"]["path_length_mean_days"] + truth["reach"]["signup_lag_mean_days"]
+    n = t.loc["acquisition", "people"]
+    assert abs(t.loc["acquisition", "mean_days"] - m) < 3 * m / np.sqrt(n)
+    assert (t["p10_days"] <= t["median_days"]).all() and (t["median_days"] <= t["p90_days"]).all()
+
+
+def test_first_touch_credit_on_the_sample_equals_conversions_per_reach_channel(sample):
+    # the simulator makes the first touch the reach channel and every converter has touches before buying
+    cfg, data, truth = sample
+    reached, _ = J.stage_entries(data.tables, cfg.journey.stages)
+    touches = J.touchpoints(data.tables, reached, cfg.journey.stages)
+    paths = J.touch_paths(touches, reached, J.conversion_stage(cfg.journey.stages), cfg.journey.max_path_length)
+    credit = A.channel_credit(J.path_counts(paths)).set_index("channel")
+    assert credit["first_touch"].to_dict() == pytest.approx({k: float(v) for k, v in
+                                                            truth["realized"]["converted"].items()})
+    assert credit["markov"].sum() == pytest.approx(truth["realized"]["totals"]["converted"])
+
+
+# ----------------------------------------------------------------------------- a hand-built world
+
+AS_OF = pd.Timestamp("2024-02-01")
+STAGES = [Stage(name="reach", events=["impression", "visit"], kpi="visits"),
+          Stage(name="acquisition", events=["signup"], facts=["signup"], kpi="lead_rate", target=0.6),
+          Stage(name="conversion", facts=["first_purchase"], kpi="conversion_rate", target=0.5),
+          Stage(name="retention", facts=["repeat_purchase"], kpi="retention_rate")]
+
+
+def _ts(s):
+    return pd.Timestamp(s)
+
+
+@pytest.fixture
+def world():
+    ev = pd.DataFrame([
+        ("P1", None, "2024-01-01 10:00", "visit", "email"),
+        ("P1", None, "2024-01-02 12:00", "impression", "paid_search"),
+        ("P1", None, "2024-01-03 09:00", "visit", "email"),
+        ("P1", "C1", "2024-01-03 10:00", "signup", "email"),
+        ("P1", "C1", "2024-01-04 08:00", "visit", "app_push"),
+        ("P2", None, "2024-01-01 11:00", "impression", "paid_search"),
+        ("P2", None, "2024-01-05 11:00", "visit", "paid_search"),
+    ], columns=["anonymous_id", "customer_id", "timestamp", "event_type", "channel"])
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"])
+    tx = pd.DataFrame({"customer_id": ["C1", "C1"], "order_id": ["O1", "O2"],
+                       "timestamp": pd.to_datetime(["2024-01-05 12:00", "2024-01-20 12:00"]),
+                       "amount": [10.0, 20.0], "channel": ["email", "direct"]})
+    cust = pd.DataFrame({"customer_id": ["C1"], "signup_date": pd.to_datetime(["2024-01-03"]),
+                         "acquisition_channel": ["email"]})
+    return {"transactions": tx, "events": ev, "customers": cust}
+
+
+def test_date_only_signup_yields_to_the_same_day_signup_event(world):
+    reached, skipped = J.stage_entries(world, STAGES, as_of=AS_OF)
+    assert skipped == []
+    assert reached.loc["P1", "acquisition"] == _ts("2024-01-03 10:00")
+    assert reached.loc["P1", "reach"] == _ts("2024-01-01 10:00")
+    assert reached.loc["P2", ["acquisition", "conversion"]].isna().all()
+
+
+def test_touches_sit_on_the_stage_the_person_was_in(world):
+    reached, _ = J.stage_entries(world, STAGES, as_of=AS_OF)
+    t = J.touchpoints(world, reached, STAGES, as_of=AS_OF)
+    p1 = t.loc[t["person"] == "P1"]
+    assert list(p1["stage"]) == ["reach", "reach", "reach", "acquisition", "acquisition", "conversion", "retention"]
+    assert list(p1["kind"])[-2:] == ["order", "order"]
+    assert list(t.loc[t["person"] == "P2", "stage"]) == ["reach", "reach"]
+
+
+def test_channel_stage_matrix_counts_people_and_their_next_step(world):
+    reached, _ = J.stage_entries(world, STAGES, as_of=AS_OF)
+    m = J.channel_stage_matrix(J.touchpoints(world, reached, STAGES, as_of=AS_OF), reached, STAGES)
+    m = m.set_index(["channel", "stage"])
+    assert m.loc[("paid_search", "reach"), ["touches", "people", "moved_on"]].tolist() == [3, 2, 1]
+    assert m.loc[("paid_search", "reach"), "conversion"] == 0.5
+    assert m.loc[("paid_search", "reach"), "share_of_stage"] == 1.0
+    assert m.loc[("email", "reach"), "conversion"] == 1.0
+    assert m.loc[("app_push", "acquisition"), "people"] == 1
+    assert np.isnan(m.loc[("direct", "retention"), "conversion"])
+
+
+def test_paths_stop_before_the_goal_collapse_repeats_and_keep_the_last_touches(world):
+    reached, _ = J.stage_entries(world, STAGES, as_of=AS_OF)
+    t = J.touchpoints(world, reached, STAGES, as_of=AS_OF)
+    paths = J.touch_paths(t, reached, "conversion", max_length=8)
+    assert paths.loc["P1", "path"] == "email > paid_search > email > app_push"
+    assert bool(paths.loc["P1", "converted"]) and not bool(paths.loc["P2", "converted"])
+    assert paths.loc["P2", "path"] == "paid_search"
+    assert J.touch_paths(t, reached, "conversion", max_length=2).loc["P1", "path"] == "email > app_push"
+    pc = J.path_counts(paths)
+    assert pc["people"].sum() == 2 and pc["conversions"].sum() == 1
+
+
+def test_conversion_window_drops_late_entrants_and_late_conversions():
+    day = pd.Timestamp("2024-01-01")
+    d = lambda n: day + pd.Timedelta(days=n) if n is not None else pd.NaT  # noqa: E731
+    reached = pd.DataFrame({"a": [d(0), d(0), d(95), d(50)], "b": [d(5), d(20), d(96), None],
+                            "channel": ["x", "x", "y", "y"]}, index=["p1", "p2", "p3", "p4"])
+    plain = J.stage_conversion(reached, ["a", "b"])
+    assert plain[["entered", "reached"]].iloc[0].tolist() == [4, 3]
+    w = J.stage_conversion(reached, ["a", "b"], window_days=10, as_of=d(100))
+    assert w[["entered", "reached"]].iloc[0].tolist() == [3, 1]
+    by = J.stage_conversion(reached, ["a", "b"], by="channel", window_days=10, as_of=d(100)).set_index("group")
+    assert by.loc["x", ["entered", "reached"]].tolist() == [2, 1]
+    assert by.loc["y", ["entered", "reached"]].tolist() == [1, 0]
+    with pytest.raises(ValueError, match="as_of"):
+        J.stage_conversion(reached, ["a", "b"], window_days=10)
+
+
+def test_stage_counts_and_times_follow_the_strict_funnel():
+    day = pd.Timestamp("2024-01-01")
+    reached = pd.DataFrame({"a": [day, day, day, pd.NaT], "b": [day + pd.Timedelta(days=2), day + pd.Timedelta(days=4),
+                                                                pd.NaT, day]}, index=list("pqrs"))
+    c = J.stage_counts(reached, ["a", "b"])
+    assert c["people"].tolist() == [3, 2] and c["lost_after"].tolist() == [1, 0]
+    t = J.stage_times(reached, ["a", "b"])
+    assert t.loc[0, "people"] == 2 and t.loc[0, "median_days"] == 3.0 and t.loc[0, "mean_days"] == 3.0
+
+
+def test_transactions_only_scope_starts_at_conversion_and_says_so(world):
+    tables = {"transactions": world["transactions"]}
+    reached, skipped = J.stage_entries(tables, STAGES, as_of=AS_OF)
+    scope = J.journey_scope(tables, STAGES, skipped)
+    assert scope.mode == "transactions-only"
+    assert [s.name for s in scope.stages] == ["conversion", "retention"]
+    assert "transactions-only mode from Conversion onwards" in scope.sentence
+    t = J.touchpoints(tables, reached, scope.stages, as_of=AS_OF)
+    assert list(t["stage"]) == ["conversion", "retention"]
+    assert J.touch_paths(t, reached, "conversion").empty
+    full = J.journey_scope(world, STAGES, [])
+    assert full.mode == "full" and J.conversion_stage(STAGES) == "conversion"
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_journey_figures_are_titled_labelled_and_reject_bad_input(world):
+    reached, _ = J.stage_entries(world, STAGES, as_of=AS_OF)
+    counts = J.stage_counts(reached, STAGES)
+    kp = K.stage_kpis(world, STAGES, reached, as_of=AS_OF)
+    t = J.touchpoints(world, reached, STAGES, as_of=AS_OF)
+    m = J.channel_stage_matrix(t, reached, STAGES)
+    pc = J.path_counts(J.touch_paths(t, reached, "conversion"))
+    axes = [PJ.plot_sankey(counts), PJ.plot_journey_map(kp, counts, m),
+            PJ.plot_stage_times(J.stage_times(reached, STAGES)), PJ.plot_top_paths(pc),
+            PJ.plot_channel_credit(A.channel_credit(pc))]
+    for ax in axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert axes[1].get_title().startswith("Journey map")
+    plt.close("all")
+    with pytest.raises(ValueError, match="people"):
+        PJ.plot_sankey(counts.drop(columns="people"))
+    with pytest.raises(ValueError, match="empty"):
+        PJ.plot_top_paths(pc.iloc[:0])
+    with pytest.raises(ValueError, match="matrix"):
+        PJ.plot_journey_map(kp, counts, pd.DataFrame())
+    assert PJ.format_kpi(50.44, "%") == "50.4 %" and PJ.format_kpi(np.nan, "%") == "n/a"
