@@ -148,14 +148,21 @@ class Stage(_Strict):
     events: list[str] = Field(default_factory=list)
     facts: list[Literal[FACTS]] = Field(default_factory=list)  # type: ignore[valid-type]
     kpi: str
-    target: float | None = Field(None, ge=0, le=1)
+    #: a share 0-1 for rates; for kpi: nps, the NPS as a share (-1 to 1; 0.3 = NPS 30)
+    target: float | None = Field(None, ge=-1, le=1)
 
     @model_validator(mode="after")
     def _needs_a_definition(self) -> "Stage":
+        from lclib.kpis import KPIS  # the one list of KPI names
+
         if not self.events and not self.facts:
             raise ValueError(f"stage {self.name!r} needs 'events' or 'facts' that put a person in it")
         if not self.name.isidentifier():
             raise ValueError(f"stage name {self.name!r} must be a snake_case word; use 'label' for display")
+        if self.kpi not in KPIS:
+            raise ValueError(f"stage {self.name!r}: unknown kpi {self.kpi!r}; choose one of {', '.join(KPIS)}")
+        if self.target is not None and self.target < 0 and self.kpi != "nps":
+            raise ValueError(f"stage {self.name!r}: target {self.target} must be a share between 0 and 1")
         return self
 
     @property
