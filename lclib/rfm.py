@@ -6,6 +6,12 @@ Pipeline::
     scores = rfm_scores(rfm)                   # + r_score, f_score, m_score
     scored = assign_segments(scores)           # + segment (11 named segments)
     summary = segment_summary(scored)          # one row per segment
+    # or in one call: scored = score_customers(transactions, as_of, bins=..., rules=...)
+
+    migration = segment_migration(transactions, date_from, date_to)  # from x to counts
+    moves = migration_summary(migration)       # stayed / left / joined / new per segment
+    labels, profile, silhouette = kmeans_personas(scored)           # optional personas
+    files = export_tables(scored, key=None)    # CSV-ready tables (ids optionally hashed)
 
 All functions are pure (inputs are never modified) and vectorized. Plotting
 lives elsewhere; this module has no matplotlib dependency.
@@ -269,6 +275,38 @@ def rfm_scores(
     return out
 
 
+def score_ranges(scored: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """What each score means in raw values: range and customers per dimension and score.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`rfm_scores` (raw ``recency_days``, ``frequency``,
+        ``monetary_total`` and their scores).
+    bins : int, default 5
+        Score levels; every score ``1..bins`` gets a row per dimension.
+
+    Returns
+    -------
+    DataFrame
+        MultiIndex ``(dimension, score)`` with dimension in ``recency_days``,
+        ``frequency``, ``monetary_total`` and score ``bins..1`` (best first);
+        columns ``customers`` (int, 0 when quantile ties skip a score),
+        ``share_customers``, ``min`` and ``max`` (raw values; NaN for an
+        empty score).
+    """
+    _require_columns(scored, (*_DIMENSIONS, *SCORE_COLUMNS), "scored")
+    _check_scores(scored, bins)
+    parts = {}
+    for column, (score_column, _) in _DIMENSIONS.items():
+        grouped = scored.groupby(score_column)[column].agg(["size", "min", "max"])
+        grouped = grouped.reindex(range(bins, 0, -1)).rename(columns={"size": "customers"})
+        grouped["customers"] = grouped["customers"].fillna(0).astype("int64")
+        grouped.insert(1, "share_customers", grouped["customers"] / max(len(scored), 1))
+        parts[column] = grouped.rename_axis("score")
+    return pd.concat(parts, names=["dimension", "score"])
+
+
 def _check_thresholds(thresholds: Mapping[str, Sequence[float]] | None, bins: int) -> dict[str, np.ndarray]:
     """Validate threshold cut points and return them as float arrays."""
     if not isinstance(thresholds, Mapping):
@@ -409,6 +447,11 @@ def assign_segments(
     ValueError
         If the rules are invalid or scores are missing or outside ``1..bins``.
     """
+    if rules is None and bins != 5:
+        raise ValueError(
+            f"the default segments are written for scores 1..5, not 1..{bins}; "
+            f"pass rules for 1..{bins} (rfm.segments in lclib.yaml) or use bins=5"
+        )
     rules = DEFAULT_SEGMENTS if rules is None else rules
     validate_segment_rules(rules, bins)
     _check_scores(scores, bins)
@@ -417,6 +460,31 @@ def assign_segments(
     out = scores.copy()
     out[SEGMENT] = pd.Categorical.from_codes(codes, categories=[r["name"] for r in rules])
     return out
+
+
+def score_customers(
+    transactions: pd.DataFrame,
+    as_of: str | pd.Timestamp | None = None,
+    *,
+    bins: int = 5,
+    method: str = "quantile",
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    rules: Sequence[Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """The scored customer table in one call: RFM values, scores and segment.
+
+    ``assign_segments(rfm_scores(rfm_table(transactions, as_of), bins, method,
+    thresholds), rules, bins)``; the arguments mirror the ``rfm`` section of
+    ``lclib.yaml`` (``bins``, ``method``, ``thresholds``, ``segments``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id``: the :func:`rfm_table` columns, ``r_score``,
+        ``f_score``, ``m_score`` and ``segment``.
+    """
+    scores = rfm_scores(rfm_table(transactions, as_of=as_of), bins, method, thresholds)
+    return assign_segments(scores, rules, bins)
 
 
 def segment_summary(
@@ -510,8 +578,10 @@ def segment_migration(
         raise ValueError(f"date_from ({start}) must be before date_to ({end})")
 
     def segments_at(as_of: pd.Timestamp) -> pd.Series:
-        scores = rfm_scores(rfm_table(transactions, as_of=as_of), bins, method, thresholds)
-        return assign_segments(scores, rules, bins)[SEGMENT]
+        scored = score_customers(
+            transactions, as_of, bins=bins, method=method, thresholds=thresholds, rules=rules
+        )
+        return scored[SEGMENT]
 
     before, after = segments_at(start), segments_at(end)
     names = list(after.cat.categories)
@@ -521,6 +591,49 @@ def segment_migration(
     table.index = pd.Index(table.index.astype(object), name="segment_from")
     table.columns = pd.Index(table.columns.astype(object), name="segment_to")
     return table
+
+
+def migration_summary(migration: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: who stayed, left, joined and arrived new between two snapshots.
+
+    Parameters
+    ----------
+    migration : DataFrame
+        Output of :func:`segment_migration` (rows: segment at ``date_from``
+        plus ``"(new)"``; columns: segment at ``date_to``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``segment`` (the columns of ``migration``), int columns:
+        ``customers_before`` (row total), ``stayed`` (diagonal), ``left``
+        (``customers_before - stayed``), ``joined`` (came from another
+        segment), ``new`` (first purchase between the dates),
+        ``customers_after`` (column total; ``stayed + joined + new``) and
+        ``net_change`` (``customers_after - customers_before``).
+
+    Raises
+    ------
+    ValueError
+        If ``migration`` lacks the ``"(new)"`` row or a row per column.
+    """
+    names = list(migration.columns)
+    missing = [n for n in names + [NEW_ROW] if n not in migration.index]
+    if missing:
+        raise ValueError(f"migration table lacks rows {missing}; pass segment_migration() output")
+    before = migration.loc[names, names]
+    stayed = pd.Series(np.diag(before.to_numpy()), index=names)
+    out = pd.DataFrame({
+        "customers_before": before.sum(axis=1),
+        "stayed": stayed,
+        "left": before.sum(axis=1) - stayed,
+        "joined": before.sum(axis=0) - stayed,
+        "new": migration.loc[NEW_ROW, names],
+        "customers_after": migration.sum(axis=0),
+    }).astype("int64")
+    out["net_change"] = out["customers_after"] - out["customers_before"]
+    out.index.name = SEGMENT
+    return out
 
 
 def rf_heatmap_table(scored: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
@@ -562,16 +675,22 @@ def kmeans_personas(
     rfm: pd.DataFrame,
     k_range: Iterable[int] = range(2, 9),
     random_state: int = 0,
-    silhouette_sample: int = 10_000,
+    silhouette_sample: int = 2_000,
+    fit_sample: int = 50_000,
+    n_init: int = 4,
 ) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
     """Cluster customers with k-means on log-scaled, standardized R, F and M.
 
     Features are ``log1p`` of ``recency_days``, ``frequency`` and
     ``monetary_total`` (negative totals clipped to 0), each standardized to
     mean 0 and variance 1. For each ``k`` in ``k_range`` (values with
-    ``k >= n_customers`` are skipped) k-means is fitted (``n_init=10``) and
-    scored by mean silhouette; the ``k`` with the highest score wins (the
-    smallest such ``k`` on ties).
+    ``k >= n_customers`` are skipped) k-means is fitted (``n_init`` starts)
+    and scored by mean silhouette; the ``k`` with the highest score wins (the
+    smallest such ``k`` on ties). With more than ``fit_sample`` customers
+    k-means is fitted on a random subsample of that size and every customer
+    is then assigned to the nearest centre, so the cost does not grow with
+    the customer base. Everything is seeded by ``random_state`` and run on
+    one thread: the same input gives the same personas.
 
     Parameters
     ----------
@@ -583,9 +702,13 @@ def kmeans_personas(
         Candidate cluster counts, each >= 2.
     random_state : int, default 0
         Seed for k-means and silhouette sampling.
-    silhouette_sample : int, default 10000
-        Silhouette is computed on at most this many customers (it is
-        quadratic in their number).
+    silhouette_sample : int, default 2000
+        Silhouette is computed on a random subsample of at most this many
+        customers (it is quadratic in their number).
+    fit_sample : int, default 50000
+        k-means is fitted on at most this many customers.
+    n_init : int, default 4
+        k-means++ starts per ``k``; the best inertia is kept.
 
     Returns
     -------
@@ -608,6 +731,7 @@ def kmeans_personas(
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     _require_columns(rfm, tuple(_DIMENSIONS), "rfm")
     ks = [int(k) for k in k_range]
@@ -621,15 +745,21 @@ def kmeans_personas(
     features = np.log1p(rfm[list(_DIMENSIONS)].clip(lower=0).to_numpy(dtype="float64"))
     features = StandardScaler().fit_transform(features)
     sample = silhouette_sample if n > silhouette_sample else None
+    rng = np.random.default_rng(random_state)
+    fit_rows = np.sort(rng.choice(n, fit_sample, replace=False)) if n > fit_sample else slice(None)
     fitted, scores = {}, {}
-    for k in ks:
-        fitted[k] = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(features)
-        distinct = len(np.unique(fitted[k]))
-        scores[k] = (
-            silhouette_score(features, fitted[k], sample_size=sample, random_state=random_state)
-            if 1 < distinct < n
-            else np.nan
-        )
+    # One thread: on a small, shared machine OpenMP spinning makes k-means many
+    # times slower, and results do not depend on the thread count.
+    with threadpool_limits(limits=1):
+        for k in ks:
+            model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
+            fitted[k] = model.fit(features[fit_rows]).predict(features)
+            distinct = len(np.unique(fitted[k]))
+            scores[k] = (
+                silhouette_score(features, fitted[k], sample_size=sample, random_state=random_state)
+                if 1 < distinct < n
+                else np.nan
+            )
     silhouette = pd.Series(scores, name="silhouette", dtype="float64").rename_axis("k")
     if silhouette.isna().all():
         raise ValueError("k-means found fewer than 2 distinct clusters for every k")
@@ -648,6 +778,32 @@ def kmeans_personas(
     if SEGMENT in rfm:
         profile["dominant_segment"] = grouped[SEGMENT].agg(lambda s: s.mode().iloc[0])
     return labels, profile, silhouette
+
+
+def persona_segment_table(personas: pd.Series, segments: pd.Series) -> pd.DataFrame:
+    """How k-means personas and rule segments overlap: customer counts.
+
+    Parameters
+    ----------
+    personas : Series
+        ``persona`` per customer (from :func:`kmeans_personas`).
+    segments : Series
+        ``segment`` per customer, same index (from :func:`assign_segments`).
+
+    Returns
+    -------
+    DataFrame
+        Index ``persona`` (ascending), one int column per segment (every
+        category of a categorical ``segment``, in category order, zeros
+        included). Row sums are the persona sizes.
+    """
+    if not personas.index.equals(segments.index):
+        raise ValueError("personas and segments must have the same index (one row per customer)")
+    table = pd.crosstab(personas.rename(PERSONA), segments.rename(SEGMENT), dropna=False)
+    if isinstance(segments.dtype, pd.CategoricalDtype):
+        table = table.reindex(columns=segments.cat.categories, fill_value=0)
+    table.columns = pd.Index(table.columns.astype(object), name=SEGMENT)
+    return table.sort_index().astype("int64")
 
 
 # --------------------------------------------------------------------------
@@ -691,6 +847,113 @@ def pseudonymise(ids: pd.Series, key: str, length: int = 16) -> pd.Series:
         for value in ids.dropna().unique()
     }
     return ids.map(pseudonyms).astype("str")
+
+
+def resolve_secret(value: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The pseudonymisation key from the configuration, read from the environment if asked.
+
+    ``rfm.pseudonymise_key`` may hold the key itself or ``"env:NAME"``; the
+    latter keeps the secret out of ``lclib.yaml`` and out of the copies of the
+    configuration that ``lclib run`` writes next to the reports.
+
+    Parameters
+    ----------
+    value : str or None
+        The configured value. None (or an empty string) means no pseudonymisation.
+    environ : mapping, optional
+        Environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    str or None
+        The key, or None.
+
+    Raises
+    ------
+    ValueError
+        If ``"env:NAME"`` names an unset or empty variable.
+    """
+    if not value:
+        return None
+    if not value.startswith("env:"):
+        return value
+    import os
+
+    name = value[len("env:"):].strip()
+    secret = (os.environ if environ is None else environ).get(name, "")
+    if not name or not secret:
+        raise ValueError(f"rfm.pseudonymise_key is {value!r} but the environment variable {name!r} is not set")
+    return secret
+
+
+#: Customer lists exported next to the full table: list name -> segments.
+#: Default for a future ``rfm.export_lists`` key of ``lclib.yaml``.
+DEFAULT_EXPORT_LISTS: dict[str, list[str]] = {
+    "vip": ["Champions", "Loyal Customers"],
+    "at_risk": ["At Risk", "Can't Lose Them"],
+}
+#: Index name of exported tables whose ids were pseudonymised.
+PSEUDONYM = "customer_pseudonym"
+
+
+def export_tables(
+    scored: pd.DataFrame,
+    key: str | None = None,
+    lists: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The scored customer table and per-segment lists, ready to write as CSV.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`assign_segments` / :func:`score_customers`, indexed by
+        ``customer_id``.
+    key : str, optional
+        Secret for :func:`pseudonymise`. When given, the index holds keyed
+        hashes instead of customer ids and is named ``customer_pseudonym``.
+    lists : mapping, optional
+        List name -> segment names. Every name must be a segment of
+        ``scored``. Default :data:`DEFAULT_EXPORT_LISTS`, keeping only the
+        segments ``scored`` has (a list left empty is dropped), so custom rules
+        do not break the default export.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``"rfm_customers"``: every customer, sorted by ``monetary_total``
+        descending (ties by id); then ``"rfm_<list>"`` per list, the customers
+        of those segments in the same order. Columns as in ``scored``; the
+        segment as plain text.
+
+    Raises
+    ------
+    ValueError
+        If ``scored`` lacks ``segment`` or ``monetary_total``, or a list names
+        an unknown segment.
+    """
+    _require_columns(scored, (SEGMENT, MONETARY_TOTAL), "scored")
+    known = list(scored[SEGMENT].cat.categories) if isinstance(
+        scored[SEGMENT].dtype, pd.CategoricalDtype) else list(scored[SEGMENT].dropna().unique())
+    if lists is None:
+        lists = {name: [s for s in members if s in known] for name, members in DEFAULT_EXPORT_LISTS.items()}
+        lists = {name: members for name, members in lists.items() if members}
+    else:
+        unknown = sorted({s for members in lists.values() for s in members} - set(known))
+        if unknown:
+            raise ValueError(f"export lists name unknown segments {unknown}; segments are {known}")
+
+    table = scored.copy()
+    table[SEGMENT] = table[SEGMENT].astype(object)
+    table = table.rename_axis(CUSTOMER_ID).reset_index()
+    table = table.sort_values([MONETARY_TOTAL, CUSTOMER_ID], ascending=[False, True], kind="stable")
+    if key is not None:
+        table[CUSTOMER_ID] = pseudonymise(table[CUSTOMER_ID], key)
+        table = table.rename(columns={CUSTOMER_ID: PSEUDONYM})
+    table = table.set_index(table.columns[0])
+    out = {"rfm_customers": table}
+    for name, members in lists.items():
+        out[f"rfm_{name}"] = table.loc[table[SEGMENT].isin(list(members))]
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from lclib.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.config import load_config
+from lclib.io import load_dataset
 from lclib.rfm import (
     DEFAULT_ACTIONS,
+    DEFAULT_EXPORT_LISTS,
     DEFAULT_SEGMENTS,
     NEW_ROW,
     assign_segments,
+    export_tables,
     kmeans_personas,
+    migration_summary,
+    persona_segment_table,
     pseudonymise,
+    resolve_secret,
     rf_heatmap_table,
     rfm_scores,
     rfm_table,
+    score_customers,
+    score_ranges,
     segment_migration,
     segment_summary,
     validate_segment_rules,
@@ -413,6 +425,8 @@ def test_custom_rules_and_bins():
         validate_segment_rules(rules, bins=5)
     with pytest.raises(ValueError, match=r"1\.\.5"):
         assign_segments(all_cells().assign(r_score=6))
+    with pytest.raises(ValueError, match="default segments are written for scores 1..5"):
+        assign_segments(all_cells().clip(upper=3), bins=3)
 
 
 # --------------------------------------------------------------------------
@@ -542,3 +556,187 @@ def test_default_rules_round_trip_through_yaml():
     loaded = yaml.safe_load(yaml.safe_dump(DEFAULT_SEGMENTS, sort_keys=False))
     assert loaded == DEFAULT_SEGMENTS
     validate_segment_rules(loaded)
+
+
+# --------------------------------------------------------------------------
+# A real-looking shop export, loaded through lclib.io
+# --------------------------------------------------------------------------
+
+
+def independently_cleaned_shop_lines(path, truth) -> pd.DataFrame:
+    """The messy fixture cleaned with plain pandas from the rules in its truth file."""
+    raw = pd.read_csv(path, encoding=truth["encoding"], dtype=str, keep_default_na=False)
+    raw = raw[raw["CustomerID"].str.strip() != ""]
+    raw = raw[~raw.duplicated(keep="first")]
+    when = pd.to_datetime(raw["InvoiceDate"], format=truth["date_format"], errors="coerce")
+    raw, when = raw[when.notna()], when[when.notna()]
+    quantity, price = raw["Quantity"].astype(float), raw["UnitPrice"].astype(float)
+    keep = (~raw["InvoiceNo"].str.startswith("C") & (quantity >= 0)
+            & ~raw["StockCode"].isin(truth["non_product_codes"]) & (price > 0))
+    return pd.DataFrame({
+        "customer": raw["CustomerID"].str.replace(r"\.0$", "", regex=True),
+        "invoice": raw["InvoiceNo"], "when": when, "amount": quantity * price,
+    })[keep]
+
+
+def test_messy_shop_export_rfm_matches_independent_pandas_and_segments_sum(tmp_path):
+    fixtures = Path(__file__).parent / "fixtures"
+    truth = json.loads((fixtures / "messy_shop_export.truth.json").read_text())
+    config = {"inputs": {"transactions": {
+        "path": str(fixtures / "messy_shop_export.csv"),
+        "columns": {"customer_id": "CustomerID", "order_id": "InvoiceNo", "timestamp": "InvoiceDate",
+                    "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode"},
+        "read": {"encoding": "latin-1", "date_format": "%d/%m/%Y %H:%M"},
+        "clean": {"non_product_codes": ["POST", "M", "BANK CHARGES"]},
+    }}}
+    (tmp_path / "lclib.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    cfg = load_config(tmp_path / "lclib.yaml")
+    data = load_dataset(cfg, now=pd.Timestamp("2026-01-01"))
+
+    scored = assign_segments(rfm_scores(rfm_table(data.transactions), cfg.rfm.bins, cfg.rfm.method,
+                                        cfg.rfm.thresholds), cfg.rfm.segments, cfg.rfm.bins)
+
+    lines = independently_cleaned_shop_lines(fixtures / "messy_shop_export.csv", truth)
+    assert len(lines) == truth["clean"]["rows"]  # the independent cleaning is the truth's
+    analysis_day = lines["when"].max().floor("D") + pd.Timedelta(days=1)
+    per_customer = lines.groupby("customer").agg(
+        last=("when", "max"), orders=("invoice", lambda s: len(set(s))), total=("amount", "sum"))
+    recency = (analysis_day - per_customer["last"].dt.floor("D")).dt.days
+
+    assert sorted(scored.index) == sorted(per_customer.index)
+    assert len(scored) == truth["clean"]["customers"] == 300
+    expected = per_customer.loc[scored.index]
+    assert scored["recency_days"].tolist() == recency.loc[scored.index].tolist()
+    assert scored["frequency"].tolist() == expected["orders"].tolist()
+    assert scored["frequency"].to_dict() == truth["clean"]["orders_per_customer"]
+    np.testing.assert_allclose(scored["monetary_total"], expected["total"], rtol=1e-12)
+    np.testing.assert_allclose(scored["monetary_mean"], expected["total"] / expected["orders"], rtol=1e-12)
+    assert scored["monetary_total"].sum() == pytest.approx(truth["clean"]["revenue"], abs=0.005)
+
+    summary = segment_summary(scored)
+    assert summary["customers"].sum() == len(scored) == 300
+    assert scored["segment"].notna().all()
+    assert summary["revenue"].sum() == pytest.approx(truth["clean"]["revenue"], abs=0.005)
+
+
+# --------------------------------------------------------------------------
+# One-call scoring, migration summary, persona comparison, exports
+# --------------------------------------------------------------------------
+
+
+def test_score_customers_is_the_pipeline_with_config_arguments(hand_transactions):
+    expected = assign_segments(rfm_scores(rfm_table(hand_transactions, as_of=HAND_AS_OF)))
+    pd.testing.assert_frame_equal(score_customers(hand_transactions, HAND_AS_OF), expected)
+    thresholds = {"recency_days": [30, 365], "frequency": [1, 4], "monetary_total": [100, 1000]}
+    rules = [{"name": "Recent", "r": [2, 3]}, {"name": "Old", "r": [1, 1]}]
+    got = score_customers(hand_transactions, HAND_AS_OF, bins=3, method="thresholds",
+                          thresholds=thresholds, rules=rules)
+    # J (400 days) is the only customer beyond 365 days.
+    assert got.index[got["segment"] == "Old"].tolist() == ["J"]
+    assert got.loc["A", "r_score"] == 3 and got.loc["A", "f_score"] == 3 and got.loc["A", "m_score"] == 2
+
+
+def test_migration_summary_by_hand():
+    names = ["Top", "Low"]
+    migration = pd.DataFrame([[5, 2], [1, 7], [3, 4]], index=pd.Index(names + [NEW_ROW], name="segment_from"),
+                             columns=pd.Index(names, name="segment_to"))
+    got = migration_summary(migration)
+    assert got.loc["Top"].to_dict() == {"customers_before": 7, "stayed": 5, "left": 2, "joined": 1, "new": 3,
+                                        "customers_after": 9, "net_change": 2}
+    assert got.loc["Low"].to_dict() == {"customers_before": 8, "stayed": 7, "left": 1, "joined": 2, "new": 4,
+                                        "customers_after": 13, "net_change": 5}
+    with pytest.raises(ValueError, match="lacks rows"):
+        migration_summary(migration.drop(index=NEW_ROW))
+
+
+def test_migration_summary_identities_on_random_data():
+    tx = random_transactions(seed=5)
+    moves = migration_summary(segment_migration(tx, "2024-03-01", "2024-09-01"))
+    assert list(moves.index) == SEGMENT_NAMES
+    assert (moves["customers_after"] == moves["stayed"] + moves["joined"] + moves["new"]).all()
+    assert moves["left"].sum() == moves["joined"].sum()  # every move leaves one segment for another
+    assert moves["customers_before"].sum() == len(rfm_table(tx, as_of="2024-03-01"))
+    assert moves["customers_after"].sum() == len(rfm_table(tx, as_of="2024-09-01"))
+
+
+def test_persona_segment_table_counts_every_customer():
+    index = pd.Index(list("abcdef"), name=CUSTOMER_ID)
+    personas = pd.Series([1, 0, 0, 1, 1, 0], index=index, name="persona")
+    segments = pd.Series(pd.Categorical(["Lost", "Champions", "Champions", "Lost", "Champions", "Lost"],
+                                        categories=SEGMENT_NAMES), index=index)
+    table = persona_segment_table(personas, segments)
+    assert list(table.columns) == SEGMENT_NAMES and list(table.index) == [0, 1]
+    assert table.loc[0, "Champions"] == 2 and table.loc[0, "Lost"] == 1
+    assert table.loc[1, "Champions"] == 1 and table.loc[1, "Lost"] == 2
+    assert table.to_numpy().sum() == 6 and table.drop(columns=["Champions", "Lost"]).eq(0).all().all()
+    with pytest.raises(ValueError, match="same index"):
+        persona_segment_table(personas.iloc[:3], segments)
+
+
+def test_kmeans_personas_is_deterministic():
+    rfm = rfm_table(random_transactions(seed=9))
+    first = kmeans_personas(rfm, k_range=range(2, 5), random_state=1)
+    again = kmeans_personas(rfm, k_range=range(2, 5), random_state=1)
+    pd.testing.assert_series_equal(first[0], again[0])
+    pd.testing.assert_series_equal(first[2], again[2])
+    # Fitted on a subsample, every customer still gets a persona, reproducibly.
+    sub = kmeans_personas(rfm, k_range=[3], fit_sample=100, silhouette_sample=150)
+    assert sub[0].index.equals(rfm.index) and sub[0].nunique() == 3
+    pd.testing.assert_series_equal(sub[0], kmeans_personas(rfm, k_range=[3], fit_sample=100,
+                                                           silhouette_sample=150)[0])
+
+
+def test_export_tables_lists_and_pseudonyms(hand_transactions):
+    scored = score_customers(hand_transactions, HAND_AS_OF)
+    files = export_tables(scored)
+    assert list(files) == ["rfm_customers", "rfm_vip", "rfm_at_risk"]
+    full = files["rfm_customers"]
+    assert full.index.name == CUSTOMER_ID and len(full) == 12
+    assert full.index[:3].tolist() == ["J", "A", "G"]  # by total spend 1500, 1000, 700
+    assert full["segment"].dtype == object
+    # Champions A, Loyal C; At Risk G, Can't Lose Them J (hand example segments).
+    assert files["rfm_vip"].index.tolist() == ["A", "C"]
+    assert files["rfm_at_risk"].index.tolist() == ["J", "G"]
+    assert set(DEFAULT_EXPORT_LISTS) == {"vip", "at_risk"}
+
+    hashed = export_tables(scored, key="s3cret")
+    table = hashed["rfm_customers"]
+    assert table.index.name == "customer_pseudonym"
+    assert table.index.tolist() == pseudonymise(full.index.to_series(), "s3cret").tolist()
+    assert not set(table.index) & set(scored.index)
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), full.reset_index(drop=True))
+    assert hashed["rfm_vip"].index.tolist() == pseudonymise(pd.Series(["A", "C"]), "s3cret").tolist()
+
+    custom = export_tables(scored, lists={"sleepers": ["About to Sleep", "Hibernating"]})
+    assert list(custom) == ["rfm_customers", "rfm_sleepers"]
+    assert sorted(custom["rfm_sleepers"].index) == ["E", "F"]
+    with pytest.raises(ValueError, match="unknown segments"):
+        export_tables(scored, lists={"x": ["Whales"]})
+    # Default lists keep only the segments custom rules have.
+    other = assign_segments(rfm_scores(rfm_table(hand_transactions, as_of=HAND_AS_OF)),
+                            [{"name": "Champions", "r": [3, 5]}, {"name": "Rest", "r": [1, 2]}])
+    assert list(export_tables(other)) == ["rfm_customers", "rfm_vip"]
+
+
+def test_score_ranges_by_hand(hand_transactions):
+    ranges = score_ranges(score_customers(hand_transactions, HAND_AS_OF))
+    assert list(ranges.loc["recency_days"].index) == [5, 4, 3, 2, 1]
+    # From the hand computation: R5 = A, B (1 day); R3 = C, L, E (14-45 days).
+    assert ranges.loc[("recency_days", 5)].to_dict() == {"customers": 2, "share_customers": 2 / 12,
+                                                         "min": 1, "max": 1}
+    assert ranges.loc[("recency_days", 3), ["customers", "min", "max"]].tolist() == [3, 14, 45]
+    assert ranges.loc[("frequency", 5), ["customers", "min", "max"]].tolist() == [2, 5, 6]
+    assert ranges.loc[("monetary_total", 1), ["customers", "min", "max"]].tolist() == [3, 50.0, 60.0]
+    assert ranges.groupby(level="dimension")["customers"].sum().eq(12).all()
+    # Heavy ties skip a score: it is listed with 0 customers.
+    tied = rfm_scores(rfm_frame(list(range(10)), [1] * 7 + [2, 3, 4], [float(v) for v in range(10)]))
+    f = score_ranges(tied).loc["frequency"]
+    assert f["customers"].tolist() == [2, 1, 0, 0, 7] and np.isnan(f.loc[3, "min"])
+
+
+def test_resolve_secret_reads_env_references():
+    assert resolve_secret(None) is None and resolve_secret("") is None
+    assert resolve_secret("plain-key") == "plain-key"
+    assert resolve_secret("env:RFM_KEY", {"RFM_KEY": "s3cret"}) == "s3cret"
+    with pytest.raises(ValueError, match="RFM_KEY"):
+        resolve_secret("env:RFM_KEY", {})
