@@ -32,6 +32,21 @@ from lclib import columns as C
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "lclib.yaml"
 
 
+#: Keys whose values are secrets: masked in published reports (config.yaml, run.json).
+SECRET_KEYS = ("rfm.pseudonymise_key",)
+REDACTED = "***"
+
+
+def redact_overrides(overrides: list[str] | None) -> list[str]:
+    """``-p key=value`` overrides with the values of secret keys masked."""
+    out = []
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        out.append(f"{key}={REDACTED}" if key in SECRET_KEYS and not item.split("=", 1)[-1].strip().startswith(
+            "env:") else item)
+    return out
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and the problem."""
 
@@ -283,9 +298,22 @@ class Config(_Strict):
         """A path from the config, made absolute against the config's folder."""
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
-    def to_yaml(self, absolute_paths: bool = True) -> str:
-        """The configuration as YAML (paths made absolute by default)."""
+    def public_dump(self) -> dict:
+        """The configuration as plain data with secrets (:data:`SECRET_KEYS`) masked.
+
+        A secret given as ``env:NAME`` names a variable, not the secret, and is kept.
+        """
         data = self.model_dump(mode="json")
+        for dotted in SECRET_KEYS:
+            section, key = dotted.split(".")
+            value = data[section].get(key)
+            if value is not None and not str(value).startswith("env:"):
+                data[section][key] = REDACTED
+        return data
+
+    def to_yaml(self, absolute_paths: bool = True, redact: bool = False) -> str:
+        """The configuration as YAML (paths made absolute by default; secrets masked if ``redact``)."""
+        data = self.public_dump() if redact else self.model_dump(mode="json")
         if absolute_paths:
             for name, t in data["inputs"].items():
                 if t and t.get("path"):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from lclib import __version__
-from lclib.config import ConfigError, load_config
+from lclib.config import ConfigError, load_config, redact_overrides
 from lclib.io import DataError, load_dataset
 from lclib.record import MIMETYPE, format_value, read_metrics
 
@@ -214,8 +214,11 @@ def run(
         data_dir = data.save(scratch / "data")
         for info in data.inputs:
             _log(progress, f"  {info.table:<13} {info.rows_in:>10,} rows in, {info.rows_kept:>10,} kept")
-        resolved = building / "config.yaml"
+        # notebooks read the full configuration from the scratch folder; the published
+        # copy has its secrets masked
+        resolved = scratch / "config.yaml"
         resolved.write_text(cfg.to_yaml(), encoding="utf-8")
+        (building / "config.yaml").write_text(cfg.to_yaml(redact=True), encoding="utf-8")
         (building / "exports").mkdir()
         (building / "notebooks").mkdir()
 
@@ -261,8 +264,8 @@ def run(
             "seconds": round(time.perf_counter() - t0, 2),
             "lclib_version": __version__,
             "config_file": str(Path(config).resolve()) if config else str(cfg.base_dir / "lclib.yaml"),
-            "overrides": list(overrides or []),
-            "config": json.loads(json.dumps(cfg.model_dump(mode="json"))),
+            "overrides": redact_overrides(overrides),
+            "config": json.loads(json.dumps(cfg.public_dump())),
             "inputs": [i.__dict__ for i in data.inputs],
             "ledger": data.ledger.to_dict(),
             "notebooks": [

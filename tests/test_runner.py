@@ -85,3 +85,20 @@ def test_only_selects_by_stem_number_or_topic(tmp_path):
     from lclib.config import ConfigError
     with pytest.raises(ConfigError, match="available: 00_data_overview, 03_rfm, 05_clv"):
         discover_notebooks(tmp_path, ["churn"])
+
+
+def test_secret_key_reaches_the_notebooks_but_not_the_published_reports(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_key.ipynb",
+                  "from lclib.config import load_config\nfrom lclib.record import record\n"
+                  "record('key_length', len(load_config(CONFIG).rfm.pseudonymise_key))")
+    result = run(tiny_config, overrides=["rfm.pseudonymise_key=s3cret-value"], notebook_dir=nbdir)
+    assert result.exit_code == 0, result.message
+    folder = tmp_path / "reports" / result.run_id
+    rec = json.loads((folder / "run.json").read_text())
+    assert rec["metrics"]["00_key"]["key_length"] == len("s3cret-value")
+    assert rec["config"]["rfm"]["pseudonymise_key"] == "***"
+    assert rec["overrides"] == ["rfm.pseudonymise_key=***"]
+    for f in folder.rglob("*"):
+        if f.is_file():
+            assert b"s3cret-value" not in f.read_bytes(), f.name
