@@ -223,7 +223,8 @@ class States(_Strict):
 
     new_days: int | None = Field(None, gt=0)
     at_risk_days: int | None = Field(None, gt=0)
-    lapsed_days: int | None = Field(None, gt=0)
+    lapsed_days: int | None = Field(None, gt=0)  # null = the churn inactivity window
+    at_risk_quantile: float = Field(0.5, gt=0, lt=1)  # at_risk_days: null = this quantile of order gaps
 
 
 class Rfm(_Strict):
@@ -233,7 +234,31 @@ class Rfm(_Strict):
     segments: list[dict[str, Any]] | None = None  # null = lclib.rfm.DEFAULT_SEGMENTS
     compare_days: int = Field(90, gt=0)  # segment migration: as_of minus this many days
     kmeans: bool = True
+    kmeans_k: tuple[int, int] = (2, 8)  # smallest and largest number of personas tried
+    random_state: int = 0
+    export_lists: dict[str, list[str]] | None = None  # null = lclib.rfm.DEFAULT_EXPORT_LISTS
     pseudonymise_key: str | None = None  # set to share exports with hashed customer ids
+
+    @model_validator(mode="after")
+    def _rules_cover_every_score(self) -> "Rfm":
+        from lclib.rfm import validate_segment_rules
+
+        if self.kmeans_k[0] < 2 or self.kmeans_k[1] < self.kmeans_k[0]:
+            raise ValueError(f"rfm.kmeans_k {list(self.kmeans_k)} must be [lo, hi] with 2 <= lo <= hi")
+        if self.segments is None:
+            if self.bins != 5:
+                raise ValueError("the default segments are defined on scores 1-5: with rfm.bins "
+                                 f"{self.bins}, write your own rfm.segments")
+        else:
+            validate_segment_rules(self.segments, self.bins)
+        if self.method == "thresholds":
+            if not self.thresholds:
+                raise ValueError("rfm.method 'thresholds' needs rfm.thresholds")
+            for dim, cuts in self.thresholds.items():
+                if len(cuts) != self.bins - 1:
+                    raise ValueError(f"rfm.thresholds.{dim} needs {self.bins - 1} cut points for "
+                                     f"{self.bins} scores, got {len(cuts)}")
+        return self
 
 
 class Churn(_Strict):
@@ -262,6 +287,9 @@ class Experiments(_Strict):
     alpha: float = Field(0.05, gt=0, lt=1)
     power: float = Field(0.8, gt=0, lt=1)
     target_relative_lift: float = Field(0.10, gt=0)
+    srm_alpha: float = Field(0.001, gt=0, lt=1)  # sample-ratio mismatch flagged below this p-value
+    min_group_size: int = Field(30, gt=0)  # smaller groups (e.g. segments) are shown but flagged
+    expected_shares: dict[str, dict[str, float]] = Field(default_factory=dict)  # {experiment: {variant: share}}
 
 
 class Report(_Strict):

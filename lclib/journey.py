@@ -166,7 +166,7 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     reached["cohort"] = seen.dt.to_period(cohort_freq)
     revenue = orders.groupby(CUSTOMER_ID, observed=True)[AMOUNT].sum()
     reached["revenue"] = revenue.reindex(reached[CUSTOMER_ID]).fillna(0.0).to_numpy()
-    reached["is_customer"] = reached[CUSTOMER_ID].isin(orders[CUSTOMER_ID]).to_numpy()
+    reached["is_customer"] = pd.Index(orders[CUSTOMER_ID].unique()).get_indexer(reached[CUSTOMER_ID]) >= 0  # fast isin
     return reached, skipped
 
 

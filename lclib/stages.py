@@ -113,7 +113,7 @@ NOT_SEEN = "not_seen"
 #: To move to lclib.yaml (``states.signup_events``) when users need other names.
 SIGNUP_EVENTS: tuple[str, ...] = ("signup",)
 #: Quantile of inter-purchase gaps that gives the derived ``at_risk_days``.
-#: To move to lclib.yaml (``states.at_risk_quantile``).
+#: Default of ``states.at_risk_quantile`` in lclib.yaml.
 AT_RISK_QUANTILE = 0.5
 
 _DAY_NS = 86_400 * 10**9
@@ -149,7 +149,8 @@ class StateThresholds:
 
 def state_thresholds(transactions: pd.DataFrame, new_days: int | None = None, at_risk_days: int | None = None,
                      lapsed_days: int | None = None, *, inactivity_days: int | None = None,
-                     inactivity_quantile: float = 0.9, as_of=None, min_gaps: int = MIN_GAPS) -> StateThresholds:
+                     inactivity_quantile: float = 0.9, as_of=None, min_gaps: int = MIN_GAPS,
+                     at_risk_quantile: float = AT_RISK_QUANTILE) -> StateThresholds:
     """Decide the state thresholds: configured values win, null ones are derived from the data.
 
     Parameters
@@ -185,7 +186,7 @@ def state_thresholds(transactions: pd.DataFrame, new_days: int | None = None, at
     if at_risk_days is not None:
         at_risk, sources["at_risk_days"] = int(at_risk_days), "config"
     elif len(gaps) >= min_gaps:
-        at_risk, sources["at_risk_days"] = max(1, math.ceil(float(gaps.quantile(AT_RISK_QUANTILE)))), "data"
+        at_risk, sources["at_risk_days"] = max(1, math.ceil(float(gaps.quantile(at_risk_quantile)))), "data"
         at_risk = min(at_risk, lapsed - 1) if lapsed > 1 else at_risk
     else:
         at_risk, sources["at_risk_days"] = max(1, lapsed // 2), "fallback"
@@ -222,7 +223,8 @@ def thresholds_from_config(transactions: pd.DataFrame, cfg, as_of=None) -> State
     """:func:`state_thresholds` with ``cfg.states`` and ``cfg.churn`` of a loaded configuration."""
     return state_thresholds(transactions, cfg.states.new_days, cfg.states.at_risk_days, cfg.states.lapsed_days,
                             inactivity_days=cfg.churn.inactivity_days,
-                            inactivity_quantile=cfg.churn.inactivity_quantile, as_of=as_of)
+                            inactivity_quantile=cfg.churn.inactivity_quantile, as_of=as_of,
+                            at_risk_quantile=cfg.states.at_risk_quantile)
 
 
 # ----------------------------------------------------------------------------- people and orders

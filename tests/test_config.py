@@ -106,3 +106,24 @@ def test_resolved_yaml_round_trips(tmp_path):
     cfg2 = load_config(again)
     assert cfg2.analysis.currency == "GBP"
     assert cfg2.resolve(cfg2.inputs.transactions.path) == tmp_path / "tx.csv"
+
+
+def test_segment_rules_with_a_gap_are_rejected_on_load_naming_the_scores():
+    rules = [{"name": "High", "r": [3, 5]}, {"name": "Low", "r": [1, 1]}]  # R = 2 is covered by none
+    with pytest.raises(ConfigError, match=r"rfm.*\(2, 1, 1\)"):
+        load_config(DEFAULT_CONFIG, {"rfm.segments": rules})
+
+
+def test_rfm_thresholds_need_one_cut_point_fewer_than_scores():
+    with pytest.raises(ConfigError, match="rfm.thresholds.frequency needs 4 cut points"):
+        load_config(DEFAULT_CONFIG, {"rfm.method": "thresholds", "rfm.thresholds": {
+            "recency_days": [30, 90, 180, 365], "frequency": [1, 2], "monetary_total": [50, 100, 250, 500]}})
+
+
+def test_secret_key_is_masked_in_the_public_dump_unless_it_names_a_variable():
+    cfg = load_config(DEFAULT_CONFIG, ["rfm.pseudonymise_key=hunter2"])
+    assert cfg.rfm.pseudonymise_key == "hunter2"
+    assert cfg.public_dump()["rfm"]["pseudonymise_key"] == "***"
+    assert "hunter2" not in cfg.to_yaml(redact=True) and "hunter2" in cfg.to_yaml()
+    cfg = load_config(DEFAULT_CONFIG, ["rfm.pseudonymise_key=env:LCLIB_KEY"])
+    assert cfg.public_dump()["rfm"]["pseudonymise_key"] == "env:LCLIB_KEY"
