@@ -7,7 +7,9 @@ Pipeline::
     life = churn_lifetimes(transactions, window.days, as_of, customers)  # one row per customer
     km = kaplan_meier(life, by="acquisition_channel")                     # lifelines KaplanMeierFitter
     test = logrank_by(life, "acquisition_channel")                        # lifelines log-rank test
-    worth = churn_what_if(rates, transactions, window.days, reduction=0.05, horizon_months=12, margin=0.3)
+    monthly = pooled_churn_rate(rates, recent_periods=12)                 # recent churn rate, one number
+    active = active_customers(transactions, window.days, as_of)           # the base that can be kept
+    worth = churn_what_if(rates, len(active), reduction=0.05, horizon_months=12, margin=0.3)
     reached, skipped = lclib.journey.stage_entries(data.tables, stages)
     drop = stage_dropoff(reached, stages, targets, by="channel")          # funnel losses with intervals
     gain = stage_improvement(reached, stages, targets, value="revenue")   # stage worth improving most
@@ -185,8 +187,9 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
     Returns
     -------
     DataFrame
-        Index ``period`` (Period), only periods that have ended by ``as_of`` and
-        start after the first order; columns ``active_start`` (customers active at
+        Index ``period`` (Period), only periods that have ended by ``as_of``, start
+        after the first order and end after ``first order + W`` (before that nobody
+        can have churned yet: a warm-up whose rates would be 0 by construction); columns ``active_start`` (customers active at
         the period start), ``churned`` (of them, churned during the period),
         ``churn_rate``, ``lower``, ``upper`` and ``base_revenue`` (revenue in the
         period from the customers active at its start).
@@ -202,7 +205,7 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
     first = orders[TIMESTAMP].min()
     periods = pd.period_range(first.to_period(freq) + 1, (as_of - pd.Timedelta(microseconds=1)).to_period(freq),
                               freq=freq, name="period")
-    periods = periods[periods.end_time < as_of]
+    periods = periods[(periods.end_time < as_of) & (periods.end_time >= first + window)]
     t, nxt, cdate = orders[TIMESTAMP], orders["next_order"], orders["churn_date"]
     rows = []
     for p in periods:  # a loop over a handful of periods
@@ -217,6 +220,49 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
     out["churn_rate"] = (out["churned"] / out["active_start"]).where(out["active_start"] > 0)
     out["lower"], out["upper"] = wilson_interval(out["churned"], out["active_start"])
     return out[cols]
+
+
+@dataclass
+class PooledChurn:
+    """Churn rate pooled over recent periods (see :func:`pooled_churn_rate`).
+
+    Attributes: ``rate`` (churned / active at the periods' starts), ``lower``,
+    ``upper`` (95 % Wilson interval), ``periods`` (how many were pooled), ``first``,
+    ``last`` (the first and last period pooled; None when there is none),
+    ``active_start`` and ``churned`` (summed over the periods).
+    """
+
+    rate: float
+    lower: float
+    upper: float
+    periods: int
+    first: pd.Period | None
+    last: pd.Period | None
+    active_start: int
+    churned: int
+
+
+def pooled_churn_rate(rates: pd.DataFrame, recent_periods: int = 12) -> PooledChurn:
+    """The churn rate of the last ``recent_periods`` periods with active customers, pooled.
+
+    Pooling weights each period by its active customers (``sum churned / sum
+    active_start``), so it is the rate per customer-period of the recent past.
+
+    Parameters
+    ----------
+    rates : :func:`churn_rate_by_period` output.
+    recent_periods : how many of the latest periods to pool.
+    """
+    need = {"active_start", "churned"}
+    if not need <= set(rates.columns):
+        raise ValueError(f"rates need columns {sorted(need)}; build them with churn_rate_by_period")
+    if recent_periods < 1:
+        raise ValueError(f"recent_periods must be at least 1, got {recent_periods!r}")
+    recent = rates.loc[rates["active_start"] > 0].tail(recent_periods)
+    n, k = int(recent["active_start"].sum()), int(recent["churned"].sum())
+    lo, hi = wilson_interval([k], [n])
+    return PooledChurn(k / n if n else np.nan, float(lo[0]), float(hi[0]), len(recent),
+                       recent.index[0] if len(recent) else None, recent.index[-1] if len(recent) else None, n, k)
 
 
 def active_customers(transactions: pd.DataFrame, window_days: float, as_of=None) -> pd.Index:
@@ -297,7 +343,8 @@ def kaplan_meier(lifetimes: pd.DataFrame, by: str | None = None, min_customers: 
         Long format: ``group`` (str; ``"all"`` without ``by``), ``days`` (timeline),
         ``survival`` (share still active), ``lower``, ``upper`` (95 % exponential
         Greenwood intervals, lifelines' default), ``at_risk``. One row per distinct
-        time plus time 0. Groups are ordered by size.
+        time plus time 0. Groups are ordered by size (cohorts,
+        a Period column, in time order).
     """
     with _quiet_lifelines():
         from lifelines import KaplanMeierFitter
@@ -357,6 +404,8 @@ def _groups(lifetimes: pd.DataFrame, by: str | None, min_customers: int):
     if by is None:
         return [("all", lifetimes)] if len(lifetimes) >= min_customers else []
     sizes = lifetimes[by].value_counts()
+    if isinstance(lifetimes[by].dtype, pd.PeriodDtype):  # cohorts: in time order, not by size
+        sizes = sizes.sort_index()
     keep = [k for k in sizes.index if sizes[k] >= min_customers]
     return [(k, lifetimes.loc[lifetimes[by] == k]) for k in keep]
 
@@ -464,7 +513,7 @@ def _base_value(n0: float, churn: np.ndarray, arpu: float, horizon: int, monthly
 
 
 def churn_what_if(rates: pd.DataFrame, active: int, reduction: float, horizon_months: int, margin: float,
-                  discount_rate_annual: float = 0.0, recent_periods: int = 12) -> WhatIf:
+                  discount_rate_annual: float = 0.0, recent_periods: int = 12, currency: str = "") -> WhatIf:
     """Value of cutting the churn rate by ``reduction`` (relative) on the current customer base.
 
     Parameters
@@ -478,6 +527,7 @@ def churn_what_if(rates: pd.DataFrame, active: int, reduction: float, horizon_mo
         at ``(1 + d)^(1/12) - 1`` per month, at each month's end.
     recent_periods : the last this many months set the churn rate and the revenue
         per active customer.
+    currency : label of money amounts in the ``assumptions`` sentences.
 
     Returns
     -------
@@ -499,7 +549,7 @@ def churn_what_if(rates: pd.DataFrame, active: int, reduction: float, horizon_mo
         raise ValueError(f"rates need columns {sorted(need)}; build them with churn_rate_by_period")
     recent = rates.loc[rates["active_start"] > 0].tail(recent_periods)
     exposure = float(recent["active_start"].sum())
-    churn = float(recent["churned"].sum()) / exposure if exposure else np.nan
+    churn = pooled_churn_rate(rates, recent_periods).rate
     arpu = float(recent["base_revenue"].sum()) / exposure if exposure else np.nan
     monthly_discount = (1.0 + discount_rate_annual) ** (1.0 / 12.0) - 1.0
 
@@ -519,7 +569,8 @@ def churn_what_if(rates: pd.DataFrame, active: int, reduction: float, horizon_mo
         f"{reduction:.0%} less churn means {churn * (1 - reduction):.2%} a month.",
         f"The {active:,} customers active today are followed for {horizon_months} months; new customers and "
         "comebacks of churned customers are not counted.",
-        f"Each active customer brings {arpu:,.2f} of revenue a month (recent average), at a {margin:.0%} margin, "
+        f"Each active customer brings {arpu:,.2f}{' ' + currency if currency else ''} of revenue a month "
+        f"(recent average), at a {margin:.0%} margin, "
         f"discounted at {discount_rate_annual:.0%} a year.",
         "Profit claims in the literature (+25 to +125 %) are on profit after fixed costs; this is the change in "
         "gross margin from the existing base, so the two are not the same percentage.",
@@ -541,6 +592,8 @@ def _stage_spec(stages: Sequence, targets: dict[str, float] | None) -> list[tupl
             name, label, target = s, s.replace("_", " ").capitalize(), None
         else:
             name, label, target = s.name, (getattr(s, "label", None) or s.name), getattr(s, "target", None)
+            if getattr(s, "kpi", None) == "nps":  # an NPS target (0.3 = NPS 30), not a conversion share
+                target = None
         if targets and name in targets:
             target = targets[name]
         out.append((name, label, np.nan if target is None else float(target)))
@@ -574,7 +627,8 @@ def stage_dropoff(reached: pd.DataFrame, stages: Sequence, targets: dict[str, fl
         stages 1..k (a strict funnel), so a conversion rate is always "of those in
         the previous stage".
     stages : ordered ``cfg.journey.stages`` (objects with ``name``, ``label``,
-        ``target``) or stage names.
+        ``target``) or stage names. The target of a stage whose ``kpi`` is ``"nps"``
+        is an NPS, not a conversion share, and is ignored here.
     targets : optional {stage name: target conversion from the previous stage};
         overrides the stages' own ``target``.
     by : optional grouping column of ``reached`` (channel, acquisition cohort...).

@@ -648,3 +648,35 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
     keep = [c for c in ("recency_days", "frequency", "monetary_total", ACQUISITION_CHANNEL) if c in now]
     out = out.join(now[keep])
     return out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")
+
+
+def at_risk_list(scored: pd.DataFrame, min_probability: float = 0.5, value_quantile: float = 0.75) -> pd.DataFrame:
+    """High-value customers at risk: active, valuable and likely to churn.
+
+    Parameters
+    ----------
+    scored : :func:`score_customers` output.
+    min_probability : a customer is at risk from this churn probability on.
+    value_quantile : high value = recent revenue at or above this quantile of the
+        recent revenue of active customers who bought in the value period.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``scored`` with ``status == "active"``, ``p_churn >= min_probability``
+        and ``value`` at or above the threshold, sorted by ``value_at_risk`` descending;
+        ``attrs["value_threshold"]`` holds the value threshold used.
+    """
+    need = ("p_churn", "value", "value_at_risk", "status")
+    missing = [c for c in need if c not in scored]
+    if missing:
+        raise ValueError(f"scored lacks column(s) {missing}; build it with score_customers")
+    if not 0 <= min_probability <= 1 or not 0 <= value_quantile <= 1:
+        raise ValueError("min_probability and value_quantile must be in [0, 1]")
+    active = scored["status"] == "active"
+    buyers = scored.loc[active & (scored["value"] > 0), "value"]
+    threshold = float(buyers.quantile(value_quantile)) if len(buyers) else np.inf
+    out = scored.loc[active & (scored["p_churn"] >= min_probability) & (scored["value"] >= threshold)]
+    out = out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable").copy()
+    out.attrs["value_threshold"] = threshold
+    return out

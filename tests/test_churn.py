@@ -184,10 +184,10 @@ def test_what_if_discounts_each_month():
 # ----------------------------------------------------------------------------- drop-off
 
 
-STAGES = [Stage(name="reach", events=["visit"], kpi="k"),
-          Stage(name="signup", facts=["signup"], kpi="k", target=0.5),
-          Stage(name="buy", facts=["first_purchase"], kpi="k", target=0.8),
-          Stage(name="again", facts=["repeat_purchase"], kpi="k", target=0.2)]
+STAGES = [Stage(name="reach", events=["visit"], kpi="visits"),
+          Stage(name="signup", facts=["signup"], kpi="lead_rate", target=0.5),
+          Stage(name="buy", facts=["first_purchase"], kpi="conversion_rate", target=0.8),
+          Stage(name="again", facts=["repeat_purchase"], kpi="retention_rate", target=0.2)]
 
 
 @pytest.fixture
@@ -202,6 +202,14 @@ def reached() -> pd.DataFrame:
     r["revenue"] = np.where(r["again"], 90.0, np.where(r["buy"], 30.0, 0.0))
     r["customer"] = r["buy"]
     return r
+
+
+def test_an_nps_target_is_not_a_conversion_target(reached):
+    # a stage measured by NPS carries an NPS target (0.3 = NPS 30), not a share of the previous stage
+    stages = STAGES[:3] + [Stage(name="again", facts=["repeat_purchase"], kpi="nps", target=-0.2)]
+    d = ch.stage_dropoff(reached, stages)
+    assert np.isnan(d.loc[2, "target"]) and not d.loc[2, "significantly_below"]
+    assert ch.stage_improvement(reached, stages).loc[2, "extra"] == 0
 
 
 def test_stage_dropoff_on_a_hand_funnel(reached):
@@ -311,3 +319,30 @@ def test_churn_rates_on_random_data_equal_a_naive_count():
             if churn_date < e and churn_date <= as_of and (not len(nxt) or nxt[0] >= churn_date):
                 churned += 1
         assert (rates.loc[period, "active_start"], rates.loc[period, "churned"]) == (active, churned), period
+
+
+def test_churn_rate_leaves_out_the_warm_up_before_anyone_can_churn(hand):
+    # first order Jan 5 + 60 days = Mar 5: nobody can churn before; February ends earlier
+    rates = ch.churn_rate_by_period(hand, 60, AS_OF)
+    assert [str(p) for p in rates.index] == ["2024-03"]
+
+
+def test_pooled_churn_rate_sums_the_recent_periods():
+    months = pd.period_range("2024-01", periods=4, freq="M")
+    rates = pd.DataFrame({"active_start": [0, 100, 50, 50], "churned": [0, 30, 5, 15]}, index=months)
+    pooled = ch.pooled_churn_rate(rates, recent_periods=2)
+    assert pooled.rate == pytest.approx(20 / 100) and pooled.periods == 2
+    assert (str(pooled.first), str(pooled.last)) == ("2024-03", "2024-04")
+    lo, hi = wilson_interval(20, 100)
+    assert (pooled.lower, pooled.upper) == (pytest.approx(float(lo)), pytest.approx(float(hi)))
+    # months without active customers are skipped, not pooled as zeros
+    assert ch.pooled_churn_rate(rates, 12).rate == pytest.approx(50 / 200)
+    with pytest.raises(ValueError, match="recent_periods"):
+        ch.pooled_churn_rate(rates, 0)
+
+
+def test_kaplan_meier_orders_cohorts_in_time_not_by_size():
+    life = pd.DataFrame({"lifetime_days": np.arange(90.0), "churned": True,
+                         "cohort": pd.PeriodIndex(["2024Q2"] * 50 + ["2024Q1"] * 40, freq="Q")})
+    km = ch.kaplan_meier(life, by="cohort")
+    assert list(dict.fromkeys(km["group"])) == ["2024Q1", "2024Q2"]

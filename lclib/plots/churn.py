@@ -58,7 +58,7 @@ def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str
     targets = drop.drop_duplicates("step").set_index("step")["target"]
     for s, t in targets.items():
         if np.isfinite(t):
-            ax.plot([t, t], [y0[s] - 0.45, y0[s] + 0.45], color=BAD, lw=2, zorder=0,
+            ax.plot([t, t], [y0[s] - 0.45, y0[s] + 0.45], color=BAD, lw=2, zorder=1.5,
                     label="target" if s == targets.dropna().index.min() else None)
     labels = [f"{lab}\n(of {frm.replace('_', ' ')})" for lab, frm in
               drop.drop_duplicates("step").sort_values("step")[["label", "from_stage"]].itertuples(index=False)]
@@ -74,13 +74,16 @@ def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str
 
 
 def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes | None = None,
-                     **kwargs) -> Axes:
+                     basis: str = "its target", **kwargs) -> Axes:
     """Revenue gained by lifting each stage to its target (bars), labelled with people gained.
 
     Parameters
     ----------
     improvement : :func:`lclib.churn.stage_improvement` output.
     currency : label of the money axis.
+    basis : what the improvement is, in words, e.g. ``"its target"`` (default) or
+        ``"a 10 % better conversion"`` (when :func:`~lclib.churn.stage_improvement`
+        was called with ``lift``).
     """
     _need(improvement, ("label", "extra", "extra_revenue"), "improvement")
     ax = _axes(ax, size=(9, 0.9 + 0.5 * len(improvement)))
@@ -90,14 +93,14 @@ def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes 
     for yi, r, extra, cust in zip(y, revenue, improvement["extra"],
                                   improvement.get("extra_customers", pd.Series(np.nan, index=improvement.index))):
         text = f"+{extra:,.0f} people" + (f", +{cust:,.0f} customers" if np.isfinite(cust) and cust > 0.5 else "")
-        ax.text(r, yi, "  " + (text if extra > 0 else "at or above target"), va="center", fontsize=9)
+        ax.text(r, yi, "  " + (text if extra > 0 else f"already at {basis}"), va="center", fontsize=9)
     ax.set_yticks(y, improvement["label"])
     ax.invert_yaxis()
     ax.set_xlim(0, max(revenue.max(), 1) * 1.6)
     thousands(ax.xaxis)
-    ax.set_xlabel(f"Extra revenue if the stage reached its target ({currency}, over the data period)")
+    ax.set_xlabel(f"Extra revenue if the stage reached {basis} ({currency}, over the data period)")
     ax.set_ylabel("Stage")
-    ax.set_title("What reaching each stage's target would be worth")
+    ax.set_title(f"What lifting each stage to {basis} would be worth")
     return ax
 
 
@@ -120,8 +123,7 @@ def plot_retention_heatmap(triangle: pd.DataFrame, ax: Axes | None = None, value
     values = triangle.to_numpy(dtype=float)
     later = values[:, 1:] if values.shape[1] > 1 else values
     vmax = np.nanquantile(later, 0.98) if np.isfinite(later).any() else 1.0
-    cmap = mcolors.ListedColormap(mpl.colormaps["Blues"](np.linspace(0.05, 1, 256)))
-    cmap.set_bad("#eeeeee")
+    cmap = mcolors.ListedColormap(mpl.colormaps["Blues"](np.linspace(0.05, 1, 256))).with_extremes(bad="#eeeeee")
     img = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=kwargs.pop("cmap", cmap), vmin=0,
                     vmax=max(vmax, 1e-9), interpolation="nearest", **kwargs)
     bar = ax.figure.colorbar(img, ax=ax, pad=0.01)
