@@ -48,6 +48,8 @@ FALLBACK_PENALIZERS = (0.001, 0.01)
 BOUNDARY = 0.01
 #: |corr(frequency, monetary_value)| above this breaks Gamma-Gamma's independence assumption.
 CORRELATION_THRESHOLD = 0.3
+#: Below this many previous-period buyers, simple_clv warns that retention is unreliable.
+MIN_RETENTION_BASE = 30
 #: Days per month used to turn months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
 _Z95 = 1.959963984540054
@@ -411,8 +413,14 @@ def fit_gamma_gamma(
     penalizer: float = 0.0,
     *,
     min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+    fallback_penalizers: tuple[float, ...] = FALLBACK_PENALIZERS,
 ) -> FitResult:
     """Fit the Gamma-Gamma spend model on repeat customers, without raising.
+
+    When the fit at ``penalizer`` does not converge, each larger penalizer of
+    ``fallback_penalizers`` is tried in turn (as :func:`fit_bgnbd_robust`
+    does); the first that converges is returned with a warning saying so, and
+    ``attempts`` lists every try.
 
     Parameters
     ----------
@@ -423,14 +431,16 @@ def fit_gamma_gamma(
         lifetimes' L2 penalizer.
     min_repeat_customers : int
         Minimum number of customers with ``frequency > 0`` and positive spend.
+    fallback_penalizers : tuple of float
+        Penalizers tried after a fit that does not converge.
 
     Returns
     -------
     FitResult
         ``model="gamma_gamma"``; ``n_customers`` counts the repeat customers
         used. Warnings cover the frequency-spend correlation, customers left
-        out for non-positive spend and ``q <= 1`` (no finite mean spend:
-        status ``"degenerate"``).
+        out for non-positive spend, fallbacks and ``q <= 1`` (no finite mean
+        spend: status ``"degenerate"``).
     """
     _require(summary, ("frequency", "monetary_value"))
     repeat = summary.loc[summary["frequency"] > 0]
@@ -450,33 +460,45 @@ def fit_gamma_gamma(
             penalizer=penalizer,
         )
     data = (usable["frequency"].to_numpy(dtype=float), usable["monetary_value"].to_numpy(dtype=float))
-    fitter = lifetimes.GammaGammaFitter(penalizer_coef=penalizer)
-    try:
-        with _quiet():
-            fitter.fit(*data)
-    except Exception as error:  # ConvergenceError included
-        failed = _not_fitted(
-            "gamma_gamma", "failed", len(usable),
-            f"Gamma-Gamma could not be fitted ({type(error).__name__}: {' '.join(str(error).split())}); "
-            "use the observed mean order value.",
-            penalizer=penalizer,
-        )
-        failed.warnings += notes
-        return failed
     names = _FITTERS["gamma_gamma"][1]
-    params = {k: float(fitter.params_[k]) for k in names}
-    result = FitResult(
-        "gamma_gamma", "ok", params, _confidence_intervals(fitter, names), len(usable),
-        _log_likelihood("gamma_gamma", params, data), fitter, penalizer=penalizer,
-    )
-    if not params["q"] > 1:
-        result.status = "degenerate"
-        result.warnings.append(
-            f"Gamma-Gamma fit is degenerate (q = {params['q']:.3g} <= 1): the fitted spend "
-            "distribution has no finite mean, so expected order values are meaningless."
+    attempts: list[str] = []
+    for pen in [penalizer] + [p for p in fallback_penalizers if p > penalizer]:
+        fitter = lifetimes.GammaGammaFitter(penalizer_coef=pen)
+        try:
+            with _quiet():
+                fitter.fit(*data)
+        except Exception as error:  # ConvergenceError included
+            reason = "did not converge" if isinstance(error, ConvergenceError) else f"failed ({error})"
+            attempts.append(f"Gamma-Gamma, penalizer {pen}: {reason}")
+            continue
+        attempts.append(f"Gamma-Gamma, penalizer {pen}: converged")
+        params = {k: float(fitter.params_[k]) for k in names}
+        result = FitResult(
+            "gamma_gamma", "ok", params, _confidence_intervals(fitter, names), len(usable),
+            _log_likelihood("gamma_gamma", params, data), fitter, penalizer=pen, attempts=attempts,
         )
-    result.warnings += notes
-    return result
+        if pen != penalizer:
+            result.warnings.append(
+                f"The spend model did not converge with penalizer {penalizer}; these results use penalizer "
+                f"{pen}, which pulls the parameters toward 0 and biases expected order values somewhat."
+            )
+        if not params["q"] > 1:
+            result.status = "degenerate"
+            result.warnings.append(
+                f"Gamma-Gamma fit is degenerate (q = {params['q']:.3g} <= 1): the fitted spend "
+                "distribution has no finite mean, so expected order values are meaningless."
+            )
+        result.warnings += notes
+        return result
+    failed = _not_fitted(
+        "gamma_gamma", "failed", len(usable),
+        f"The spend model (Gamma-Gamma) could not be fitted: none of {len(attempts)} attempts converged "
+        f"({'; '.join(attempts)}). Usually the order values differ too little between customers for the "
+        "model to separate a customer's typical order value from chance; use the observed mean order value.",
+        penalizer=penalizer, attempts=attempts,
+    )
+    failed.warnings += notes
+    return failed
 
 
 def _fitter_of(model) -> Any:
@@ -517,8 +539,10 @@ def predict_customers(
     ----------
     bgnbd : FitResult or lifetimes fitter
         Converged BG/NBD, MBG/NBD or Pareto/NBD fit.
-    gg : FitResult or GammaGammaFitter
-        Converged Gamma-Gamma fit.
+    gg : FitResult or GammaGammaFitter or float
+        Converged Gamma-Gamma fit, or a fixed expected order value for every
+        customer (e.g. the observed mean order value when the spend model
+        cannot be fitted).
     summary : DataFrame
         Customers to score: ``frequency``, ``recency``, ``T`` (in ``time_unit``)
         and ``monetary_value``.
@@ -544,7 +568,8 @@ def predict_customers(
     """
     _require(summary, ("frequency", "recency", "T", "monetary_value"))
     model_unit = getattr(bgnbd, "time_unit", None) or time_unit
-    fitter, spend = _fitter_of(bgnbd), _fitter_of(gg)
+    fitter = _fitter_of(bgnbd)
+    spend = None if isinstance(gg, (int, float, np.floating)) else _fitter_of(gg)
     data = _rescale(summary, time_unit, model_unit) if model_unit != time_unit else summary
     x, t_x, age = (data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     month = days_per_month / UNIT_DAYS[model_unit]
@@ -557,7 +582,10 @@ def predict_customers(
             + [fitter.conditional_expected_number_of_purchases_up_to_time(k * month, x, t_x, age) for k in steps[1:]]
         )
         p_alive = fitter.conditional_probability_alive(x, t_x, age)
-        order_value = spend.conditional_expected_average_profit(x, data["monetary_value"].to_numpy(dtype=float))
+        if spend is None:
+            order_value = np.full_like(x, float(gg))
+        else:
+            order_value = spend.conditional_expected_average_profit(x, data["monetary_value"].to_numpy(dtype=float))
 
     monthly_rate = (1.0 + discount_rate_annual) ** (1.0 / 12.0) - 1.0
     discount = (1.0 + monthly_rate) ** -steps[1:]
@@ -686,12 +714,17 @@ class SimpleCLV:
 
     @property
     def formula(self) -> str:
-        """The formula with this data's numbers filled in."""
+        """The formula with this data's numbers filled in (or why it cannot be filled in)."""
+        if not np.isfinite(self.clv):
+            return "CLV cannot be computed: " + (" ".join(self.notes) or "no customer bought in the last period.")
+        capped = not (self.annual_churn_rate > 0 and 1 / self.annual_churn_rate <= self.expected_lifetime_years + 1e-9)
+        lifetime = (f"lifetime capped at {self.expected_lifetime_years:g} years, annual churn "
+                    f"{self.annual_churn_rate:.1%}" if capped else f"lifetime = 1 / {self.annual_churn_rate:.1%} annual churn")
         return (
             f"CLV = annual margin per customer x expected lifetime - CAC = "
             f"{self.annual_margin_per_customer:,.2f} x {self.expected_lifetime_years:.2f} years - "
             f"{self.cac:,.2f} = {self.clv:,.2f}  (annual margin = {self.annual_revenue_per_customer:,.2f} "
-            f"revenue x {self.margin_rate:.0%} margin; lifetime = 1 / {self.annual_churn_rate:.1%} annual churn)"
+            f"revenue x {self.margin_rate:.0%} margin; {lifetime})"
         )
 
 
@@ -751,17 +784,25 @@ def simple_clv(
 
     notes = []
     missed = (ts.min() - (end - 2 * length)) / length
-    if missed > 0.1:
+    if 0.1 < missed < 1:
         notes.append(
             f"The data covers only the last {1 - missed:.0%} of the previous period: customers who bought "
             "only before that are missing, which understates churn."
         )
     if len(active_previous) == 0:
         notes.append("No customer bought in the previous period: churn cannot be measured.")
+    elif len(active_previous) < MIN_RETENTION_BASE:
+        notes.append(
+            f"Retention rests on only {len(active_previous)} customers who bought in the previous period: "
+            "too few for a reliable lifetime."
+        )
     retention = retained / len(active_previous) if len(active_previous) else np.nan
     annual_churn = 1.0 - retention ** (365.0 / period_days)
-    lifetime = min(1.0 / annual_churn, max_lifetime_years) if annual_churn > 0 else max_lifetime_years
-    if not lifetime < max_lifetime_years:
+    if not np.isfinite(annual_churn):
+        lifetime = np.nan
+    else:
+        lifetime = min(1.0 / annual_churn, max_lifetime_years) if annual_churn > 0 else max_lifetime_years
+    if lifetime >= max_lifetime_years:
         notes.append(f"Expected lifetime capped at {max_lifetime_years:g} years.")
     revenue = float(transactions.loc[current, AMOUNT].sum())
     per_customer = revenue / len(active_current) * 365.0 / period_days if len(active_current) else np.nan
@@ -921,3 +962,286 @@ def simulate_transactions(
             AMOUNT: np.concatenate([first_amount, amount])[order],
         }
     )
+
+
+# ----------------------------------------------------------------------------- report helpers
+
+
+def default_calibration_end(transactions: pd.DataFrame, share: float = 2 / 3) -> pd.Timestamp:
+    """The day ``share`` of the way from the first to the last transaction (``clv.calibration_end: null``).
+
+    Parameters
+    ----------
+    transactions : DataFrame with a datetime64 ``timestamp``.
+    share : float in (0, 1).
+
+    Returns
+    -------
+    Timestamp
+        Midnight of that day: the last (inclusive) day of the calibration window.
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    if ts.isna().all():
+        raise ValueError("transactions have no timestamps")
+    start, end = ts.min().normalize(), ts.max().normalize()
+    return (start + (end - start) * share).normalize()
+
+
+def _bg_pmf(model: str, params: dict[str, float], t: np.ndarray, x: int) -> np.ndarray:
+    """P(X(t) = x) of a randomly chosen BG/NBD or MBG/NBD customer, vectorized over ``t``.
+
+    Fader, Hardie & Lee (2005), eq. 8; for MBG/NBD (Batislam et al. 2007) the
+    dropout may also happen at time 0, shifting ``b`` by one in the Beta terms.
+    Equals lifetimes' ``probability_of_n_purchases_up_to_time`` (which takes a
+    scalar ``t``).
+    """
+    from scipy.special import betaln, gammaln, xlogy
+
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    t = np.asarray(t, dtype=float)
+    log_odds0 = r * np.log(alpha / (alpha + t))
+    ratio = t / (alpha + t)
+    shift = 1 if model == "mbgnbd" else 0
+    nbd_x = np.exp(gammaln(r + x) - gammaln(r) - gammaln(x + 1) + log_odds0 + xlogy(x, ratio))
+    first = np.exp(betaln(a, b + x + shift) - betaln(a, b)) * nbd_x
+    if x == 0 and shift == 0:
+        return first
+    j = np.arange(x)[:, None]
+    terms = np.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + xlogy(j, ratio[None, :]))
+    partial = np.exp(log_odds0) * terms.sum(axis=0)
+    second = np.exp(betaln(a + 1, b + x - 1 + shift) - betaln(a, b)) * (1.0 - partial)
+    return first + second
+
+
+def repeat_count_fit(
+    fit: FitResult, summary: pd.DataFrame, time_unit: str = "W", max_frequency: int = 7
+) -> pd.DataFrame:
+    """Model vs actual number of customers by repeat purchases made (the classic fit check).
+
+    The expected number of customers with ``x`` repeat purchases is
+    ``sum_i P(X(T_i) = x)`` over the customers, each observed for their own
+    ``T_i``; the last row pools ``max_frequency`` or more.
+
+    Parameters
+    ----------
+    fit : converged BG/NBD or MBG/NBD :class:`FitResult` (Pareto/NBD: ValueError).
+    summary : the fitted customer summary (``frequency``, ``T`` in ``time_unit``).
+    time_unit : unit of the summary's ``T`` (converted to the fit's unit).
+    max_frequency : last, pooled, bin.
+
+    Returns
+    -------
+    DataFrame
+        Index ``frequency`` 0..max_frequency; columns ``actual`` (customers) and
+        ``model`` (expected customers); both columns sum to the customers.
+    """
+    _fitter_of(fit)
+    if fit.model not in ("bgnbd", "mbgnbd"):
+        raise ValueError(f"repeat_count_fit needs a BG/NBD or MBG/NBD fit, got {fit.model}")
+    _require(summary, ("frequency", "T"))
+    age = summary["T"].to_numpy(dtype=float) * UNIT_DAYS[time_unit] / UNIT_DAYS[fit.time_unit or time_unit]
+    with _quiet():
+        expected = [float(_bg_pmf(fit.model, fit.params, age, x).sum()) for x in range(max_frequency)]
+    expected.append(len(summary) - sum(expected))
+    actual = summary["frequency"].clip(upper=max_frequency).value_counts().reindex(range(max_frequency + 1),
+                                                                                  fill_value=0)
+    return pd.DataFrame(
+        {"actual": actual.to_numpy(dtype="int64"), "model": expected},
+        index=pd.RangeIndex(max_frequency + 1, name="frequency"),
+    )
+
+
+def frequency_recency_matrix(
+    fit: FitResult,
+    summary: pd.DataFrame,
+    time_unit: str = "W",
+    next_periods: float | None = None,
+    max_frequency: int | None = None,
+    n_recency: int = 12,
+) -> pd.DataFrame:
+    """P(alive) and expected purchases of hypothetical customers on a frequency x recency grid.
+
+    Every grid customer is observed for ``T`` = the longest ``T`` of the
+    summary (lifetimes' matrix plots use the same convention), so the grid
+    reads "a customer who has been with us since the start".
+
+    Parameters
+    ----------
+    fit : converged purchase-model :class:`FitResult`.
+    summary : customer summary (sets ``T`` and the grid's range).
+    time_unit : unit of the summary's times and of ``next_periods``.
+    next_periods : horizon of ``expected_purchases`` in ``time_unit``
+        (default: 4 weeks' worth).
+    max_frequency : highest frequency on the grid (default: the summary's 99th percentile, at least 5).
+    n_recency : number of recency steps from 0 to ``T``.
+
+    Returns
+    -------
+    DataFrame
+        Long format: ``frequency`` (int), ``recency`` (in ``time_unit``),
+        ``p_alive``, ``expected_purchases``. Cells with ``frequency > 0`` and
+        ``recency = 0`` or ``frequency = 0`` and ``recency > 0`` are impossible
+        and left out.
+    """
+    fitter = _fitter_of(fit)
+    _require(summary, ("frequency", "T"))
+    if n_recency < 2:
+        raise ValueError("n_recency must be at least 2")
+    t_max = float(summary["T"].max())
+    if max_frequency is None:
+        max_frequency = max(5, int(np.ceil(summary["frequency"].quantile(0.99))))
+    next_periods = 28.0 / UNIT_DAYS[time_unit] if next_periods is None else next_periods
+    freq, rec = np.meshgrid(np.arange(max_frequency + 1), np.linspace(0.0, t_max, n_recency + 1), indexing="ij")
+    freq, rec = freq.ravel().astype(float), rec.ravel()
+    possible = (freq > 0) == (rec > 0)
+    freq, rec = freq[possible], rec[possible]
+    factor = UNIT_DAYS[time_unit] / UNIT_DAYS[fit.time_unit or time_unit]
+    age = np.full_like(rec, t_max * factor)
+    with _quiet():
+        p_alive = np.broadcast_to(fitter.conditional_probability_alive(freq, rec * factor, age), freq.shape)
+        expected = fitter.conditional_expected_number_of_purchases_up_to_time(
+            next_periods * factor, freq, rec * factor, age)
+    return pd.DataFrame({"frequency": freq.astype("int64"), "recency": rec, "p_alive": np.asarray(p_alive, float),
+                         "expected_purchases": np.asarray(expected, float)})
+
+
+def new_customer_purchases(
+    fit: FitResult, months: int, days_per_month: float = DAYS_PER_MONTH
+) -> pd.Series:
+    """Expected cumulative repeat purchases of a customer who has just made a first purchase.
+
+    ``E[X(t)]`` of a randomly chosen customer (BG/NBD eq. 9 and its MBG/NBD and
+    Pareto/NBD counterparts) at the end of each month ``0..months``.
+
+    Returns
+    -------
+    Series
+        Index ``month`` (0..months), float values (0 at month 0).
+    """
+    fitter = _fitter_of(fit)
+    if months < 0:
+        raise ValueError("months must be >= 0")
+    steps = np.arange(months + 1)
+    t = steps * days_per_month / UNIT_DAYS[fit.time_unit or "W"]
+    with _quiet():
+        values = np.asarray(fitter.expected_number_of_purchases_up_to_time(t), dtype=float)
+    values = np.where(steps == 0, 0.0, values)
+    return pd.Series(values, index=pd.RangeIndex(months + 1, name="month"), name="expected_purchases")
+
+
+def clv_by_group(scores: pd.DataFrame, groups: pd.Series, min_customers: int = 1) -> pd.DataFrame:
+    """Customers, mean and total CLV per group (segment, channel, cohort...).
+
+    Parameters
+    ----------
+    scores : :func:`predict_customers` output (``clv``, ``p_alive``,
+        ``expected_purchases``), indexed by customer.
+    groups : Series indexed by customer; customers without a group count as "(unknown)".
+    min_customers : groups smaller than this are pooled into "(other)".
+
+    Returns
+    -------
+    DataFrame
+        Index: group (in the order of ``groups``' categories when categorical,
+        else by total CLV, largest first); ``customers``, ``mean_clv``,
+        ``median_clv``, ``total_clv``, ``share_clv`` (of the base's total),
+        ``mean_p_alive``, ``mean_expected_purchases``.
+    """
+    _require(scores, ("clv", "p_alive", "expected_purchases"))
+    g = groups.reindex(scores.index)
+    categorical = isinstance(g.dtype, pd.CategoricalDtype)
+    g = g.astype("object").where(g.notna(), "(unknown)")
+    if min_customers > 1:
+        sizes = g.map(g.value_counts())
+        g = g.where(sizes >= min_customers, "(other)")
+    out = scores.groupby(g.rename("group"), sort=False).agg(
+        customers=("clv", "size"), mean_clv=("clv", "mean"), median_clv=("clv", "median"),
+        total_clv=("clv", "sum"), mean_p_alive=("p_alive", "mean"),
+        mean_expected_purchases=("expected_purchases", "mean"),
+    )
+    total = float(scores["clv"].sum())
+    out.insert(4, "share_clv", out["total_clv"] / total if total else np.nan)
+    if categorical:
+        order = [c for c in groups.cat.categories if c in out.index]
+        return out.reindex(order + [c for c in out.index if c not in order])
+    return out.sort_values("total_clv", ascending=False)
+
+
+def default_period_days(transactions: pd.DataFrame, observation_end=None, min_days: int = 28) -> int:
+    """Period for :func:`simple_clv`: a year when the data covers two (5 % tolerance), else half its span.
+
+    Retention is measured from one period to the next, so two full periods are
+    needed; shorter periods are annualised by :func:`simple_clv`.
+
+    Returns
+    -------
+    int
+        365, or floor(days covered / 2), at least ``min_days``.
+    """
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    end = (ts.max() if observation_end is None else pd.Timestamp(observation_end)).normalize() + pd.Timedelta(days=1)
+    span = (end - ts.min().normalize()).days
+    return 365 if span >= 0.95 * 730 else max(min_days, span // 2)
+
+
+def simple_clv_by_channel(
+    transactions: pd.DataFrame,
+    channels: pd.Series,
+    observation_end=None,
+    *,
+    margin_rate: float = 0.3,
+    cac: pd.Series | None = None,
+    period_days: int | None = None,
+    max_lifetime_years: float = 10.0,
+) -> pd.DataFrame:
+    """:func:`simple_clv` overall and per acquisition channel, one row each.
+
+    Parameters
+    ----------
+    transactions : order lines.
+    channels : acquisition channel per customer (index ``customer_id``).
+    observation_end, margin_rate, max_lifetime_years : as in :func:`simple_clv`.
+    period_days : as in :func:`simple_clv`; None = :func:`default_period_days`
+        (a year with two years of data, else half the span), stored in
+        ``attrs["period_days"]``.
+    cac : CAC per channel (index channel); missing channels, and the "All
+        customers" row unless ``cac`` has that label, use 0.
+
+    Returns
+    -------
+    DataFrame
+        Index ``channel`` ("All customers" first); columns ``active_previous``,
+        ``retained``, ``retention_rate``, ``annual_churn_rate``,
+        ``expected_lifetime_years``, ``annual_revenue_per_customer``,
+        ``annual_margin_per_customer``, ``value_before_cac`` (margin x
+        lifetime), ``cac``, ``clv`` (value - CAC), ``formula`` and ``notes``
+        (caveats in words, "" when none).
+    """
+    cac = pd.Series(dtype=float) if cac is None else cac
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    observation_end = ts.max() if observation_end is None else observation_end
+    if period_days is None:
+        period_days = default_period_days(transactions, observation_end)
+    channel_of = transactions[CUSTOMER_ID].map(channels)
+    rows = {}
+    labels = ["All customers"] + sorted(channel_of.dropna().unique().tolist())
+    for label in labels:  # a handful of channels
+        part = transactions if label == "All customers" else transactions.loc[channel_of == label]
+        cost = float(cac.get(label, 0.0)) if np.isfinite(cac.get(label, 0.0)) else 0.0
+        res = simple_clv(part, observation_end, margin_rate=margin_rate, cac=cost, period_days=period_days,
+                         max_lifetime_years=max_lifetime_years)
+        rows[label] = {
+            "active_previous": res.active_previous, "retained": res.retained,
+            "retention_rate": res.retention_rate, "annual_churn_rate": res.annual_churn_rate,
+            "expected_lifetime_years": res.expected_lifetime_years,
+            "annual_revenue_per_customer": res.annual_revenue_per_customer,
+            "annual_margin_per_customer": res.annual_margin_per_customer,
+            "value_before_cac": res.annual_margin_per_customer * res.expected_lifetime_years,
+            "cac": cost, "clv": res.clv, "formula": res.formula, "notes": " ".join(res.notes),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "channel"
+    out.attrs["period_days"] = period_days
+    return out

@@ -248,7 +248,8 @@ def test_simple_clv_shows_its_inputs():
     assert result.expected_lifetime_years == pytest.approx(1 / 0.75)
     assert result.annual_revenue_per_customer == pytest.approx(200.0)
     assert result.clv == pytest.approx(50.0 / 0.75 - 20.0)
-    assert result.notes == []
+    assert result.notes == ["Retention rests on only 4 customers who bought in the previous period: "
+                            "too few for a reliable lifetime."]
     assert result.formula.startswith("CLV = annual margin per customer x expected lifetime - CAC = 50.00 x 1.33")
 
 
@@ -281,3 +282,229 @@ def test_fitting_leaves_warning_filters_alone(cdnow_days):
     before = list(warnings.filters)
     clv.fit_bgnbd(cdnow_days)  # lifetimes calls warnings.simplefilter in every likelihood evaluation
     assert warnings.filters == before
+
+
+# ----------------------------------------------------------------------------- the committed sample
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample_tables() -> dict[str, pd.DataFrame]:
+    """The committed sample's transactions and experiment assignments (canonical columns already)."""
+    tx = pd.read_csv(SAMPLE / "transactions.csv", dtype={"customer_id": str, "order_id": str},
+                     parse_dates=["timestamp"])
+    experiments = pd.read_csv(SAMPLE / "experiments.csv", dtype={"customer_id": str}, parse_dates=["assigned_at"])
+    return {"transactions": tx, "experiments": experiments}
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict:
+    return json.loads((SAMPLE / "ground_truth.json").read_text(encoding="utf-8"))
+
+
+def _organic_summary(tables: dict[str, pd.DataFrame], truth: dict) -> pd.DataFrame:
+    """Summary whose repeat purchases all come from the BG/NBD process of the truth.
+
+    ground_truth.json: T runs from the first purchase to observation_end (midnight after the
+    last day, hence count_by="order", exact times, in weeks), and experiment-induced orders
+    come on top of the process for treated customers from assigned_at on. Their histories are
+    therefore censored the day before assignment: censoring at a fixed calendar date that
+    depends only on the past leaves the BG/NBD likelihood valid.
+    """
+    tx, ex = tables["transactions"], tables["experiments"]
+    last_day = pd.Timestamp(truth["observation_end"]) - pd.Timedelta(days=1)
+    assigned = ex["assigned_at"].min().normalize() - pd.Timedelta(days=1)
+    treated = pd.Index(ex.loc[ex["variant"] == "treatment", "customer_id"].unique())
+    full = customer_summary(tx, last_day, count_by="order", time_unit="W")
+    before = customer_summary(tx, assigned, count_by="order", time_unit="W")
+    return pd.concat([full.drop(treated), before.loc[before.index.intersection(treated)]]).sort_index()
+
+
+def test_sample_gamma_gamma_truth_inside_95_intervals(sample_tables, truth):
+    # Truth: every order's value (sum of its lines) ~ Gamma(p, nu); count_by="order" keeps one value per order.
+    summary = customer_summary(sample_tables["transactions"], "2025-12-31", count_by="order", time_unit="W")
+    fit = clv.fit_gamma_gamma(summary)
+    assert fit.status == "ok"
+    ci = fit.confidence_intervals
+    for name in ("p", "q", "v"):
+        assert ci.loc[name, "lower"] < truth["gamma_gamma"][name] < ci.loc[name, "upper"], name
+
+
+def test_sample_bgnbd_truth_inside_95_confidence_region(sample_tables, truth):
+    summary = _organic_summary(sample_tables, truth)
+    assert summary["frequency"].gt(0).sum() > 800
+    fit = clv.fit_bgnbd(summary, time_unit="W")
+    assert fit.status == "ok" and truth["bgnbd"]["time_unit"] == "weeks"
+    true = {k: truth["bgnbd"][k] for k in ("r", "alpha", "a", "b")}
+    ci = fit.confidence_intervals
+    for name in ("a", "b"):  # the dropout parameters: inside their marginal 95 % intervals
+        assert ci.loc[name, "lower"] < true[name] < ci.loc[name, "upper"], name
+    # Jointly: the likelihood-ratio statistic of the truth is below the 95 % quantile of chi2(4).
+    # (This draw's r and alpha sit about 2 standard errors from the truth, so their marginal
+    # intervals just miss it: 1 - 0.95**4 = 19 % of samples show such a miss somewhere.)
+    data = tuple(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    lr = 2 * (fit.log_likelihood - clv._log_likelihood("bgnbd", true, data))
+    assert 0 < lr < 9.4877  # scipy.stats.chi2.ppf(0.95, 4)
+
+
+def test_sample_holdout_aggregate_within_15_percent(sample_tables):
+    # Calibration: the 18 months before the experiment; holdout: the last 6 months.
+    tx = sample_tables["transactions"]
+    result = clv.holdout_validation(tx, "2025-06-30", "2025-12-31", count_by="order")
+    assert result.fit.status == "ok"
+    assert abs(result.totals["relative_error"]) < 0.15
+    # The same split scored with the true parameters: the data itself is consistent with the truth.
+    true = lifetimes.BetaGeoFitter()
+    true.params_ = pd.Series(TRUE_BGNBD)
+    p = result.per_customer
+    predicted = true.conditional_expected_number_of_purchases_up_to_time(
+        p["duration_holdout"], p["frequency"], p["recency"], p["T"]).sum()
+    assert predicted == pytest.approx(result.totals["actual"], rel=0.05)
+
+
+# ----------------------------------------------------------------------------- report helpers
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_vectorized_pmf_equals_lifetimes(model):
+    params = {"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.43}
+    fitter = lifetimes.BetaGeoFitter() if model == "bgnbd" else lifetimes.ModifiedBetaGeoFitter()
+    fitter.params_ = pd.Series(params)
+    t = np.array([0.0, 5.0, 39.0, 78.0])
+    for x in range(6):
+        ours = clv._bg_pmf(model, params, t, x)
+        theirs = [fitter.probability_of_n_purchases_up_to_time(ti, x) for ti in t[1:]]
+        np.testing.assert_allclose(ours[1:], theirs, rtol=1e-10)
+        assert ours[0] == pytest.approx(1.0 if x == 0 else 0.0, abs=1e-12)  # nothing happens in no time
+    total = sum(clv._bg_pmf(model, params, t, x) for x in range(400))
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_repeat_count_fit_matches_simulated_histogram():
+    # Expected histogram at the true parameters against customers simulated from them.
+    ages = np.random.default_rng(4).uniform(26.0, 78.0, 60_000)
+    sim = clv.simulate_bgnbd_gg(60_000, **TRUE_BGNBD, **TRUE_GG, T=ages, seed=5)
+    fitter = lifetimes.BetaGeoFitter()
+    fitter.params_ = pd.Series(TRUE_BGNBD)
+    fit = clv.FitResult("bgnbd", "ok", dict(TRUE_BGNBD), pd.DataFrame(), len(sim), np.nan, fitter, time_unit="W")
+    counts = clv.repeat_count_fit(fit, sim, max_frequency=5)
+    assert counts.index.tolist() == [0, 1, 2, 3, 4, 5]
+    assert counts["actual"].sum() == 60_000 and counts["model"].sum() == pytest.approx(60_000)
+    # Poisson-scale noise: within 3 sd of the count, per bin
+    assert ((counts["model"] - counts["actual"]).abs() < 3 * np.sqrt(counts["model"]) + 5).all()
+    fit.model = "paretonbd"
+    with pytest.raises(ValueError, match="BG/NBD or MBG/NBD"):
+        clv.repeat_count_fit(fit, sim)
+
+
+def test_frequency_recency_matrix_scores_grid_customers(cdnow_days, cdnow_daily_fits):
+    bg, _ = cdnow_daily_fits
+    grid = clv.frequency_recency_matrix(bg, cdnow_days, time_unit="D", next_periods=28, max_frequency=6,
+                                        n_recency=10)
+    assert ((grid["frequency"] > 0) == (grid["recency"] > 0)).all()  # impossible cells left out
+    assert len(grid) == 1 + 6 * 10
+    t_max = cdnow_days["T"].max()
+    row = grid.iloc[17]
+    assert row["p_alive"] == pytest.approx(bg.fitter.conditional_probability_alive(row["frequency"],
+                                                                                   row["recency"], t_max))
+    assert row["expected_purchases"] == pytest.approx(bg.fitter.conditional_expected_number_of_purchases_up_to_time(
+        28, row["frequency"], row["recency"], t_max))
+    assert grid.loc[grid["frequency"] == 0, "p_alive"].eq(1.0).all()  # BG/NBD: no repeat, no dropout
+    # For a given number of purchases, the more recent the last one, the likelier the customer is alive.
+    wide = grid.loc[grid["frequency"] > 0].pivot(index="frequency", columns="recency", values="p_alive")
+    assert (np.diff(wide.to_numpy(), axis=1) > 0).all()
+
+
+def test_new_customer_purchases_is_the_unconditional_expectation(cdnow_days):
+    summary = cdnow_days.assign(recency=cdnow_days["recency"] / 7, T=cdnow_days["T"] / 7)
+    fit = clv.fit_bgnbd(summary, time_unit="W")
+    path = clv.new_customer_purchases(fit, 24)
+    assert path.index.tolist() == list(range(25)) and path.iloc[0] == 0.0
+    month_weeks = clv.DAYS_PER_MONTH / 7
+    assert path.iloc[12] == pytest.approx(fit.fitter.expected_number_of_purchases_up_to_time(12 * month_weeks))
+    assert (np.diff(path.to_numpy()) > 0).all()
+
+
+def test_clv_by_group_hand_computed():
+    scores = pd.DataFrame({"clv": [10.0, 30.0, 60.0, 0.0], "p_alive": [1.0, 0.5, 0.5, 0.2],
+                           "expected_purchases": [1.0, 2.0, 3.0, 0.0]}, index=list("abcd"))
+    groups = pd.Series(["x", "y", "y"], index=list("abc"))  # d has no group
+    out = clv.clv_by_group(scores, groups)
+    assert out.index.tolist() == ["y", "x", "(unknown)"]  # by total CLV
+    assert out.loc["y"].to_dict() == pytest.approx({"customers": 2, "mean_clv": 45.0, "median_clv": 45.0,
+                                                    "total_clv": 90.0, "share_clv": 0.9, "mean_p_alive": 0.5,
+                                                    "mean_expected_purchases": 2.5})
+    cat = pd.Series(pd.Categorical(["x", "y", "y", "x"], categories=["y", "x", "z"]), index=list("abcd"))
+    assert clv.clv_by_group(scores, cat).index.tolist() == ["y", "x"]
+    assert clv.clv_by_group(scores, groups, min_customers=2).index.tolist() == ["y", "(other)"]
+
+
+def test_simple_clv_by_channel_equals_simple_clv_per_subset():
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta([10, 20, 30, 40, 380, 390, 395], unit="D")
+    tx = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "a", "e", "b"], "order_id": list("1234567"),
+                       "timestamp": days, "amount": [50.0, 50, 50, 50, 100, 300, 20]})
+    channels = pd.Series(["ads", "ads", "seo", "seo", "seo"], index=list("abcde"))
+    out = clv.simple_clv_by_channel(tx, channels, "2024-12-30", margin_rate=0.25,
+                                    cac=pd.Series({"ads": 20.0, "All customers": 8.0}))
+    assert out.index.tolist() == ["All customers", "ads", "seo"]
+    ads = clv.simple_clv(tx.loc[tx["customer_id"].isin(["a", "b"])], "2024-12-30", margin_rate=0.25, cac=20.0)
+    assert out.loc["ads", "clv"] == pytest.approx(ads.clv)
+    # ads: both a and b came back (retention 1 -> lifetime capped at 10 years); 120 revenue / 2 customers
+    assert out.loc["ads", "expected_lifetime_years"] == 10.0
+    assert out.loc["ads", "clv"] == pytest.approx(0.25 * 60.0 * 10.0 - 20.0)
+    # seo: c, d active before, neither after; e is new -> churn 100 %, lifetime 1 year, no CAC
+    assert out.loc["seo", "clv"] == pytest.approx(0.25 * 300.0 * 1.0)
+    assert out.loc["All customers", "cac"] == 8.0
+
+
+def test_simple_clv_without_previous_buyers_says_so_instead_of_a_number():
+    tx = pd.DataFrame({"customer_id": ["a", "b"], "order_id": ["1", "2"],
+                       "timestamp": pd.to_datetime(["2024-06-01", "2024-07-01"]), "amount": [10.0, 20.0]})
+    result = clv.simple_clv(tx, margin_rate=0.3)
+    assert np.isnan(result.clv) and np.isnan(result.expected_lifetime_years)
+    assert result.formula.startswith("CLV cannot be computed: ")
+    assert "nan" not in result.formula.lower()
+
+
+def test_default_calibration_end_is_two_thirds_through():
+    tx = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-31 23:00"])})
+    assert clv.default_calibration_end(tx) == pd.Timestamp("2024-01-21")
+    with pytest.raises(ValueError):
+        clv.default_calibration_end(tx, share=1.0)
+
+
+def test_gamma_gamma_retries_with_a_penalizer_then_explains_failure(monkeypatch, capsys):
+    original = lifetimes.GammaGammaFitter.fit
+
+    def fails_unpenalized(self, *args, **kwargs):
+        if self.penalizer_coef == 0:
+            print("scipy result\n message: Desired error not necessarily achieved")
+            raise clv.ConvergenceError("The model did not converge. Try adding a larger penalizer.")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(lifetimes.GammaGammaFitter, "fit", fails_unpenalized)
+    summary = lifetimes.datasets.load_cdnow_summary_data_with_monetary_value()
+    fit = clv.fit_gamma_gamma(summary)
+    assert fit.attempts == ["Gamma-Gamma, penalizer 0.0: did not converge", "Gamma-Gamma, penalizer 0.001: converged"]
+    assert fit.status == "ok" and fit.penalizer == 0.001
+    assert fit.warnings[0].startswith("The spend model did not converge with penalizer 0.0")
+    failed = clv.fit_gamma_gamma(summary, fallback_penalizers=())
+    assert failed.status == "failed" and "differ too little between customers" in failed.warnings[0]
+    assert "ConvergenceError" not in failed.warnings[0] and capsys.readouterr().out == ""
+
+
+def test_predict_with_a_fixed_order_value(cdnow_days, cdnow_daily_fits):
+    bg, gg = cdnow_daily_fits
+    fixed = clv.predict_customers(bg, 40.0, cdnow_days, 6, 0.1, 0.3, "D")
+    modelled = clv.predict_customers(bg, gg, cdnow_days, 6, 0.1, 0.3, "D")
+    assert (fixed["expected_order_value"] == 40.0).all()
+    np.testing.assert_allclose(fixed["clv"] / 40.0, modelled["clv"] / modelled["expected_order_value"], rtol=1e-12)
+
+
+def test_default_period_days_halves_short_histories():
+    two_years = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-07", "2025-12-31"])})
+    one_year = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01", "2025-12-31"])})
+    assert clv.default_period_days(two_years) == 365  # 725 days: within 5 % of two years
+    assert clv.default_period_days(one_year) == 182
+    assert clv.default_period_days(one_year.iloc[:1]) == 28

@@ -1,0 +1,272 @@
+"""Figures of the CLV report (see :mod:`lclib.clv` and :mod:`lclib.cac`).
+
+Every function takes ``ax=None`` (a new figure when None), checks its input first
+(ValueError), titles the plot, labels both axes with units and returns the Axes.
+Figures draw aggregates (counts per bin, means per group), never one mark per customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, thousands
+
+_UNITS = {"D": "days", "W": "weeks", "W_periods": "weeks"}
+
+
+def _need(frame, columns: Sequence[str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
+    if frame.empty:
+        raise ValueError(f"{what} is empty: nothing to draw")
+
+
+def _money(axis, currency: str) -> None:
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def plot_repeat_counts(counts: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+    """Customers by number of repeat purchases: actual (bars) against the model (bars beside).
+
+    Parameters
+    ----------
+    counts : :func:`lclib.clv.repeat_count_fit` output (index frequency, ``actual``, ``model``).
+    **kwargs : passed to both ``ax.bar`` calls.
+    """
+    _need(counts, ("actual", "model"), "counts")
+    ax = _axes(ax)
+    x = np.arange(len(counts))
+    ax.bar(x - 0.2, counts["actual"], width=0.4, color=MAIN, label="actual", **kwargs)
+    ax.bar(x + 0.2, counts["model"], width=0.4, color=SECOND, label="model", **kwargs)
+    labels = [str(i) for i in counts.index]
+    labels[-1] = f"{labels[-1]}+"
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("Repeat purchases made (count)")
+    ax.set_ylabel("Customers (count)")
+    thousands(ax.yaxis)
+    ax.set_title("Customers by number of repeat purchases: actual vs model")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "holdout window",
+                              ax: Axes | None = None, **kwargs) -> Axes:
+    """Mean purchases in the holdout window by calibration purchases: actual vs predicted.
+
+    Parameters
+    ----------
+    by_frequency : ``HoldoutValidation.by_frequency`` (``actual_mean``, ``predicted_mean``).
+    unit_label : words for the holdout window in the y label (e.g. "next 34 weeks").
+    **kwargs : passed to both ``ax.plot`` calls.
+    """
+    _need(by_frequency, ("actual_mean", "predicted_mean"), "by_frequency")
+    ax = _axes(ax)
+    x = np.arange(len(by_frequency))
+    ax.plot(x, by_frequency["actual_mean"], "o-", color=MAIN, label="actual", **kwargs)
+    ax.plot(x, by_frequency["predicted_mean"], "s--", color=SECOND, label="model", **kwargs)
+    labels = [str(i) for i in by_frequency.index]
+    labels[-1] = f"{labels[-1]}+"
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("Repeat purchases in the calibration window (count)")
+    ax.set_ylabel(f"Mean purchases, {unit_label}")
+    ax.set_title("Calibration vs holdout purchases: actual and predicted")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_unit: str = "W",
+                           ax: Axes | None = None, **kwargs) -> Axes:
+    """Heatmap of P(alive) or expected purchases over repeat purchases x recency.
+
+    Parameters
+    ----------
+    matrix : :func:`lclib.clv.frequency_recency_matrix` output.
+    value : ``"p_alive"`` or ``"expected_purchases"``.
+    time_unit : unit of ``recency`` ("D" or "W").
+    **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
+    """
+    if value not in ("p_alive", "expected_purchases"):
+        raise ValueError(f"value must be 'p_alive' or 'expected_purchases', got {value!r}")
+    if time_unit not in _UNITS:
+        raise ValueError(f"time_unit must be one of {sorted(_UNITS)}, got {time_unit!r}")
+    _need(matrix, ("frequency", "recency", value), "matrix")
+    grid = matrix.pivot(index="frequency", columns="recency", values=value).sort_index(ascending=False)
+    ax = _axes(ax, size=(9, 4.2))
+    kwargs.setdefault("cmap", "viridis")
+    if value == "p_alive":
+        kwargs.setdefault("vmin", 0.0)
+        kwargs.setdefault("vmax", 1.0)
+    image = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", interpolation="nearest", **kwargs)
+    ax.grid(False)
+    bar = ax.figure.colorbar(image, ax=ax)
+    unit = _UNITS[time_unit]
+    if value == "p_alive":
+        bar.set_label("P(still a customer)")
+        bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+        title = "Probability a customer is still active, by purchase history"
+    else:
+        bar.set_label("Expected purchases (count)")
+        title = "Expected purchases in the next 4 weeks, by purchase history"
+    step = max(1, len(grid.columns) // 6)
+    cols = list(range(0, len(grid.columns), step))
+    ax.set_xticks(cols, [f"{grid.columns[i]:.0f}" for i in cols])
+    ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index])
+    ax.set_xlabel(f"Time from first to last purchase (recency, {unit})")
+    ax.set_ylabel("Repeat purchases (count)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30, ax: Axes | None = None,
+                          **kwargs) -> Axes:
+    """Histogram of customer lifetime values (counts per bin), clipped at the 99th percentile.
+
+    Parameters
+    ----------
+    clv : CLV per customer.
+    currency : label of the x axis.
+    bins : number of bins.
+    **kwargs : passed to ``ax.bar``.
+    """
+    if not isinstance(clv, pd.Series) or clv.dropna().empty:
+        raise ValueError("clv must be a non-empty Series")
+    if bins < 2:
+        raise ValueError("bins must be at least 2")
+    values = clv.dropna().to_numpy(dtype=float)
+    top = float(np.quantile(values, 0.99))
+    counts, edges = np.histogram(np.clip(values, None, top), bins=bins, range=(min(values.min(), 0.0), top))
+    ax = _axes(ax)
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=MAIN, **kwargs)
+    mean = float(values.mean())
+    ax.axvline(mean, color=BAD, ls="--", label=f"mean {mean:,.2f} {currency}")
+    ax.set_xlabel(f"Expected customer lifetime value ({currency}; last bar: top 1 %)")
+    ax.set_ylabel("Customers (count)")
+    thousands(ax.yaxis)
+    ax.set_title("Distribution of customer lifetime value")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_clv_by_group(table: pd.DataFrame, currency: str = "EUR", title: str = "Mean CLV by group",
+                      group_label: str = "Group", ax: Axes | None = None, **kwargs) -> Axes:
+    """Horizontal bars of mean CLV per group, labelled with customers and share of total CLV.
+
+    Parameters
+    ----------
+    table : :func:`lclib.clv.clv_by_group` output.
+    title, group_label : figure title and y-axis label.
+    **kwargs : passed to ``ax.barh``.
+    """
+    _need(table, ("customers", "mean_clv", "share_clv"), "table")
+    ax = _axes(ax, size=(9, 0.8 + 0.38 * len(table)))
+    y = np.arange(len(table))
+    ax.barh(y, table["mean_clv"], color=MAIN, **kwargs)
+    for yi, (mean, n, share) in enumerate(table[["mean_clv", "customers", "share_clv"]].itertuples(index=False)):
+        ax.text(mean, yi, f"  {n:,} customers, {share:.0%} of total", va="center", fontsize=8)
+    ax.set_yticks(y, [str(i) for i in table.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(float(table["mean_clv"].max()), 1e-9) * 1.45)
+    ax.set_xlabel(f"Mean expected CLV per customer ({currency})")
+    ax.set_ylabel(group_label)
+    ax.set_title(title)
+    return ax
+
+
+def plot_cac(cac_table: pd.DataFrame, currency: str = "EUR", truth: dict | None = None, ax: Axes | None = None,
+             **kwargs) -> Axes:
+    """CAC per channel (bars); channels without spend are named but have no bar.
+
+    Parameters
+    ----------
+    cac_table : :func:`lclib.cac.cac_by_channel` output.
+    truth : optional {channel: known CAC}, drawn as markers (sample data).
+    **kwargs : passed to ``ax.barh``.
+    """
+    _need(cac_table, ("cac", "new_customers", "status"), "cac_table")
+    ax = _axes(ax, size=(9, 0.8 + 0.38 * len(cac_table)))
+    y = np.arange(len(cac_table))
+    cost = cac_table["cac"].fillna(0.0)
+    ax.barh(y, cost, color=MAIN, **kwargs)
+    for yi, (c, n, status) in enumerate(cac_table[["cac", "new_customers", "status"]].itertuples(index=False)):
+        text = f"  {c:,.2f} {currency} ({n:,} new)" if status == "paid" else f"  {status} ({n:,} new)"
+        ax.text(0 if np.isnan(c) else c, yi, text, va="center", fontsize=8)
+    if truth:
+        known = [truth.get(ch, np.nan) for ch in cac_table.index]
+        ax.plot(known, y, "D", color=BAD, ms=5, label="known CAC")
+        ax.legend(frameon=False, loc="lower right")
+    ax.set_yticks(y, [str(i) for i in cac_table.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(float(cost.max()), 1e-9) * 1.5)
+    ax.set_xlabel(f"Acquisition cost per new customer ({currency})")
+    ax.set_ylabel("Acquisition channel")
+    ax.set_title("Customer acquisition cost (CAC) by channel")
+    return ax
+
+
+def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, ax: Axes | None = None, **kwargs) -> Axes:
+    """CLV:CAC per paid channel against the threshold (green: meets it, red: below).
+
+    Parameters
+    ----------
+    economics : :func:`lclib.cac.channel_economics` output.
+    threshold : the target ratio, drawn as a dashed line.
+    **kwargs : passed to ``ax.barh``.
+    """
+    _need(economics, ("clv_cac",), "economics")
+    if not threshold > 0:
+        raise ValueError("threshold must be positive")
+    rows = economics.loc[economics["clv_cac"].notna()]
+    if rows.empty:
+        raise ValueError("no channel has a CLV:CAC ratio (no spend, or no value estimate)")
+    ax = _axes(ax, size=(9, 0.8 + 0.38 * len(rows)))
+    y = np.arange(len(rows))
+    colors = [GOOD if v >= threshold else (SECOND if v >= 1 else BAD) for v in rows["clv_cac"]]
+    ax.barh(y, rows["clv_cac"], color=colors, **kwargs)
+    for yi, v in enumerate(rows["clv_cac"]):
+        ax.text(v, yi, f"  {v:.1f}:1", va="center", fontsize=8)
+    ax.axvline(threshold, color=GREY, ls="--", label=f"target {threshold:g}:1")
+    ax.axvline(1.0, color=BAD, ls=":", label="break-even 1:1")
+    ax.set_yticks(y, [str(i) for i in rows.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(float(rows["clv_cac"].max()), threshold) * 1.25)
+    ax.set_xlabel("CLV : CAC (margin per new customer / acquisition cost, ratio)")
+    ax.set_ylabel("Acquisition channel")
+    ax.set_title("CLV to CAC ratio by paid channel")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
+
+
+def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", ax: Axes | None = None,
+                     **kwargs) -> Axes:
+    """Cumulative margin of a new customer by month per paid channel, with its CAC as a dashed line.
+
+    Parameters
+    ----------
+    path : month x channel cumulative margin (:func:`lclib.cac.margin_path`).
+    cac : CAC per channel; channels with a finite CAC are drawn.
+    **kwargs : passed to ``ax.plot``.
+    """
+    if not isinstance(path, pd.DataFrame) or path.empty:
+        raise ValueError("path must be a non-empty DataFrame")
+    paid = [c for c in path.columns if np.isfinite(cac.get(c, np.nan))]
+    if not paid:
+        raise ValueError("no channel of path has a CAC")
+    ax = _axes(ax, size=(9, 4.2))
+    palette = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
+    for ch, color in zip(paid, palette * 3):
+        ax.plot(path.index, path[ch], color=color, label=str(ch), **kwargs)
+        ax.axhline(cac[ch], color=color, ls="--", lw=0.8)
+    ax.set_xlabel("Months since the first purchase")
+    ax.set_ylabel(f"Cumulative margin per new customer ({currency})")
+    _money(ax.yaxis, currency)
+    ax.set_title("Payback: cumulative margin (lines) against CAC (dashed)")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
