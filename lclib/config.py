@@ -63,6 +63,14 @@ class ReadOptions(_Strict):
     dayfirst: bool = False
     date_format: str | None = None
     decimal: str = "."
+    header: bool = True  # false: the file has no header row; name its columns in `names`
+    names: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _headerless_files_need_names(self) -> "ReadOptions":
+        if not self.header and not self.names:
+            raise ValueError("header: false needs `names`, the file's column names in order")
+        return self
     thousands: str | None = None
     sheet: str | None = None  # reserved for spreadsheet inputs
 
@@ -277,8 +285,11 @@ class Clv(_Strict):
     horizon_months: int = Field(12, gt=0)
     discount_rate_annual: float = Field(0.10, ge=0)
     calibration_end: dt.date | None = None  # null = two thirds of the way through the data
+    calibration_share: float = Field(2 / 3, gt=0, lt=1)  # with calibration_end null: this share of the days
     min_repeat_customers: int = Field(50, gt=0)
+    cac_basis: Literal["first_purchase", "signup"] = "first_purchase"  # when a customer counts as acquired
     clv_cac_threshold: float = Field(3.0, gt=0)
+    payback_max_months: int = Field(60, gt=0)
     top_customers: int = Field(100, gt=0)
 
 

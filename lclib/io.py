@@ -147,7 +147,8 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
         try:
             df = pd.read_csv(
                 path, dtype=str, sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter,
-                encoding=opts.encoding,
+                encoding=opts.encoding, header=0 if opts.header else None,
+                names=None if opts.header else opts.names,
                 keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True,
             )
         except UnicodeDecodeError as e:
@@ -164,7 +165,7 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
                 f"Check inputs.{table}.read.delimiter (now {opts.delimiter!r})"
             ) from None
         df.columns = [str(c).strip() for c in df.columns]
-        offset = 2
+        offset = 2 if opts.header else 1
     df.index = pd.RangeIndex(offset, offset + len(df), name="line")
     return df, offset
 
