@@ -438,7 +438,8 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
         return BGNBDBaseline(None, None, "missing", f"lclib.clv is not available ({error}).")
     cutoff = pd.Timestamp(cutoff)
     lines = transactions.loc[transactions[TIMESTAMP] < cutoff]
-    summary = customer_summary(lines, observation_end=cutoff - _DAY, count_by=count_by, time_unit=time_unit)
+    summary = customer_summary(lines, observation_end=cutoff - _DAY, count_by=count_by, time_unit=time_unit,
+                               extras=False)
     fit = clv.fit_bgnbd_robust(summary, penalizer, model, time_unit=time_unit,
                                min_repeat_customers=min_repeat_customers)
     if fit.status != "ok":

@@ -173,7 +173,7 @@ def _month_start(number: np.ndarray | pd.Series) -> pd.DatetimeIndex:
 # ----------------------------------------------------------------------------- cohorts
 
 
-def cohort_cells(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
+def cohort_cells(transactions: pd.DataFrame, as_of=None, engine: str | None = None) -> pd.DataFrame:
     """Customers and revenue per (acquisition cohort, months since first purchase).
 
     Parameters
@@ -196,8 +196,15 @@ def cohort_cells(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
         - ``customers`` (int): cohort customers with at least one order in that month;
         - ``revenue`` (float): the cohort's revenue in that month;
         - ``observable`` (bool): the calendar month has ended by ``as_of``.
+
+    ``engine`` (``"duckdb"``, ``"pandas"``; None = :func:`lclib.engine.default_engine`)
+    chooses who aggregates; both give the same table (revenue to floating-point rounding).
     """
+    from lclib import engine as _engine
+
     as_of = resolve_as_of(transactions, as_of)
+    if _engine.check_engine(engine) == "duckdb" and len(transactions):
+        return _engine.cohort_cells_sql(transactions, as_of)
     orders = orders_table(transactions, as_of)
     if orders.empty:
         return pd.DataFrame({"cohort": pd.PeriodIndex([], freq="M"), "period": [], "cohort_size": [],

@@ -152,6 +152,7 @@ class Analysis(_Strict):
     as_of: dt.date | None = None
     currency: str = "EUR"
     margin: float = Field(0.30, gt=0, le=1)
+    engine: Literal["duckdb", "pandas"] = "duckdb"  # who computes the heavy aggregations (lclib.engine)
 
 
 FACTS = ("signup", "first_purchase", "repeat_purchase", "referral", "nps_promoter")

@@ -79,8 +79,23 @@ def available() -> bool:
     return duckdb is not None
 
 
+_DEFAULT: str | None = None
+
+
+def set_default_engine(engine: str | None) -> None:
+    """Choose the engine used when a function is called with ``engine=None``.
+
+    ``lclib.notebook.open_run`` sets it from ``analysis.engine`` of the
+    configuration; None restores the built-in default.
+    """
+    global _DEFAULT
+    _DEFAULT = None if engine is None else check_engine(engine)
+
+
 def default_engine() -> Literal["duckdb", "pandas"]:
-    """``"duckdb"`` when installed, else ``"pandas"``."""
+    """The engine set by :func:`set_default_engine`, else ``"duckdb"`` when installed, else ``"pandas"``."""
+    if _DEFAULT is not None:
+        return _DEFAULT  # type: ignore[return-value]
     return "duckdb" if available() else "pandas"
 
 

@@ -38,8 +38,11 @@ def open_run(config: str | Path | None, data_dir: str | Path | None = None) -> t
     config : path of the configuration (the runner passes the resolved copy).
     data_dir : cleaned tables cached by ``lclib run``; None loads from the raw files.
     """
+    from lclib import engine
+
     setup_notebook()
     cfg = load_config(config)
+    engine.set_default_engine(cfg.analysis.engine)
     return cfg, load_dataset(cfg, cache_dir=data_dir)
 
 

@@ -122,7 +122,7 @@ _RULE_DIMS = ("r", "f", "m", "fm")
 
 
 def rfm_table(
-    transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None
+    transactions: pd.DataFrame, as_of: str | pd.Timestamp | None = None, engine: str | None = None
 ) -> pd.DataFrame:
     """Recency, frequency and monetary value per customer.
 
@@ -160,8 +160,19 @@ def rfm_table(
     ValueError
         If a column is missing, ``timestamp`` is not datetime64, or
         ``as_of`` is omitted for an empty table.
+
+    Notes
+    -----
+    ``engine`` (``"duckdb"``, ``"pandas"``; None = :func:`lclib.engine.default_engine`)
+    chooses who aggregates; both give the same table (money sums to floating-point
+    rounding, see :mod:`lclib.engine`).
     """
     _require_columns(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT), "transactions")
+    from lclib import engine as _engine
+
+    if _engine.check_engine(engine) == "duckdb" and len(transactions) and \
+            pd.api.types.is_datetime64_any_dtype(transactions[TIMESTAMP]):
+        return _engine.rfm_table_sql(transactions, as_of)
     ts = transactions[TIMESTAMP]
     if not pd.api.types.is_datetime64_any_dtype(ts):
         raise ValueError(f"transactions[{TIMESTAMP!r}] must be datetime64, got {ts.dtype}")

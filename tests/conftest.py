@@ -43,3 +43,13 @@ def make_notebook(path: Path, *sources: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path
+
+
+@pytest.fixture(params=["pandas", "duckdb"])
+def both_engines(request):
+    """Run a test once with each aggregation engine as the default (lclib.engine)."""
+    from lclib import engine
+
+    engine.set_default_engine(request.param)
+    yield request.param
+    engine.set_default_engine(None)

@@ -31,6 +31,9 @@ from lclib.cohorts import (
 )
 from lclib.columns import AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 
+#: every test here runs with the pandas and the DuckDB engine
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 AS_OF = pd.Timestamp("2024-04-01")
 HAND = [
     ("C1", "O1", "2024-01-05", 10.0), ("C1", "O2", "2024-01-20", 5.0), ("C1", "O3", "2024-03-10", 20.0),

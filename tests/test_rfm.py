@@ -37,6 +37,9 @@ from lclib.rfm import (
     validate_segment_rules,
 )
 
+#: every test here runs with the pandas and the DuckDB engine
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 SEGMENT_NAMES = [
     "Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising",
     "Need Attention", "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
