@@ -2,8 +2,11 @@
 
 For each table configured under ``inputs`` in ``lclib.yaml``:
 
-1. read the CSV or Parquet file with every column as text (ids stay text:
-   ``17850.0`` becomes ``17850``, never a float);
+1. read the CSV file with every column as text, or the Parquet file with its
+   typed columns (ids always end as text: ``17850.0`` becomes ``17850``, never a
+   float). A typed Parquet column gives exactly what its text would have given
+   (numbers cast, timestamps kept to the second); the text is built only where
+   needed (messages quote the value as written, unusual column types);
 2. check the mapped columns exist and rename them to the canonical names
    of :mod:`lclib.columns`;
 3. parse numbers and dates; problems that cannot be cleaned (a text in a number
@@ -18,6 +21,12 @@ For each table configured under ``inputs`` in ``lclib.yaml``:
 
 Source line numbers: for CSV the header is line 1, so the first data row is
 line 2; for Parquet, row 1 is the first row.
+
+Speed: every step is vectorised (pyarrow compute for text, pyarrow's CSV reader
+when it reads the file exactly as pandas' C engine would, which is the fallback).
+Each fast path keeps a reference implementation beside it (``_read_csv_c``,
+``_parse_numbers_text``, ``_to_datetime``, ``_parquet_column_as_text`` +
+:func:`parse_text_column`) and ``tests/test_io.py`` checks they agree.
 """
 
 from __future__ import annotations
@@ -32,14 +41,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from pandera.errors import SchemaErrors
 
 from lclib import columns as C
-from lclib.config import CleanRules, Config, TableInput, load_config
+from lclib.config import CleanRules, Config, ReadOptions, TableInput, load_config
 from lclib.ledger import Ledger
 
 NA_VALUES = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None", "none", "#N/A"]
 _FLOAT_ID = re.compile(r"^(-?\d+)\.0+$")
+#: the same pattern for pyarrow (RE2): Python's ``\d`` on text is any Unicode decimal digit
+_FLOAT_ID_RE2 = r"^(-?\p{Nd}+)\.0+$"
 _MAX_EXAMPLES = 5
 
 
@@ -125,60 +139,224 @@ def _where(table: str, path: Path) -> str:
 
 
 def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, int]:
-    """Read a file with every column as text.
+    """Read a file: CSV with every column as text, Parquet with its columns typed.
 
     Returns the frame, indexed by source line number, and the offset used
-    (2 for CSV, whose line 1 is the header; 1 for Parquet).
+    (2 for CSV, whose line 1 is the header; 1 for Parquet). Parquet columns keep
+    their types (no text round trip); :func:`_parquet_column_as_text` gives the
+    text a CSV would have held where it is needed (messages, unusual types).
     """
     if not path.is_file():
         raise DataError(f"{_where(table, path)}: file not found")
-    fmt = spec.format
-    if fmt == "auto":
-        fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
-    if fmt == "parquet":
+    if _format(spec, path) == "parquet":
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
             raise DataError(f"{_where(table, path)}: cannot read as Parquet: {e}") from None
-        df = df.apply(_parquet_column_as_text)
         offset = 1
     else:
         opts = spec.read
-        try:
-            df = pd.read_csv(
-                path, dtype=str, sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter,
-                encoding=opts.encoding, header=0 if opts.header else None,
-                names=None if opts.header else opts.names,
-                keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True,
-            )
-        except UnicodeDecodeError as e:
-            raise DataError(
-                f"{_where(table, path)}: the file is not valid {opts.encoding} text "
-                f"(byte {e.start}: {e.reason}); set inputs.{table}.read.encoding, "
-                f"e.g. latin-1 or cp1252"
-            ) from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{_where(table, path)}: the file is empty (no header row)") from None
-        except pd.errors.ParserError as e:
-            raise DataError(
-                f"{_where(table, path)}: cannot split the file into columns: {e}. "
-                f"Check inputs.{table}.read.delimiter (now {opts.delimiter!r})"
-            ) from None
+        df = _read_csv_pyarrow(path, opts)
+        if df is None:
+            df = _read_csv_c(table, path, opts)
         df.columns = [str(c).strip() for c in df.columns]
         offset = 2 if opts.header else 1
     df.index = pd.RangeIndex(offset, offset + len(df), name="line")
     return df, offset
 
 
-def _parquet_column_as_text(s: pd.Series) -> pd.Series:
-    """Parquet columns arrive typed; turn them into text the way a CSV would read."""
-    if pd.api.types.is_float_dtype(s):
-        whole = s.dropna()
-        if len(whole) and np.all(np.mod(whole.to_numpy(), 1) == 0):
-            return s.astype("Int64").astype("string").astype(object).where(s.notna(), None)
+def _format(spec: TableInput, path: Path) -> str:
+    if spec.format != "auto":
+        return spec.format
+    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+def _read_csv_c(table: str, path: Path, opts: ReadOptions) -> pd.DataFrame:
+    """The reference reader: pandas' C engine, every column as text."""
+    try:
+        return pd.read_csv(
+            path, dtype=str, sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter,
+            encoding=opts.encoding, header=0 if opts.header else None,
+            names=None if opts.header else opts.names,
+            keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True,
+        )
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{_where(table, path)}: the file is not valid {opts.encoding} text "
+            f"(byte {e.start}: {e.reason}); set inputs.{table}.read.encoding, "
+            f"e.g. latin-1 or cp1252"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{_where(table, path)}: the file is empty (no header row)") from None
+    except pd.errors.ParserError as e:
+        raise DataError(
+            f"{_where(table, path)}: cannot split the file into columns: {e}. "
+            f"Check inputs.{table}.read.delimiter (now {opts.delimiter!r})"
+        ) from None
+
+
+def _read_csv_pyarrow(path: Path, opts: ReadOptions) -> pd.DataFrame | None:
+    """Fast multi-threaded read giving exactly what :func:`_read_csv_c` gives, or None.
+
+    pyarrow reads every field as text with no missing-value conversion; the
+    ``NA_VALUES`` are then mapped to missing exactly as the C engine does. Whenever
+    the result could differ from the C engine's, None is returned and the caller
+    uses the C engine: a whitespace or multi-character delimiter, a field starting
+    with a space or tab (``skipinitialspace``), ragged rows, empty, padded or
+    repeated header names, a byte-order mark, a quote left open at the end of the
+    file (the C engine refuses it, pyarrow reads it), any read error.
+    """
+    sep = opts.delimiter
+    if sep == "whitespace" or len(sep) != 1 or sep in '\r\n" ':
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head[:3] == b"\xef\xbb\xbf" or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return None
+        read = pacsv.ReadOptions(encoding=opts.encoding, autogenerate_column_names=False,
+                                 column_names=None if opts.header else list(opts.names or []))
+        parse = pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                   newlines_in_values=True, ignore_empty_lines=True)
+        if opts.header:
+            with pacsv.open_csv(path, read_options=read, parse_options=parse) as reader:
+                names = reader.schema.names
+        else:
+            names = list(opts.names or [])
+        if not names or len(set(names)) != len(names) \
+                or any(n.strip() == "" or n[:1] in (" ", "\t") for n in names):
+            return None
+        conv = pacsv.ConvertOptions(column_types={n: pyarrow.string() for n in names},
+                                    null_values=[], strings_can_be_null=False,
+                                    quoted_strings_can_be_null=False)
+        tbl = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=conv)
+        if _ends_inside_quotes(path, tbl, opts.encoding):
+            return None
+    except Exception:  # any doubt: the C engine decides (and words the error)
+        return None
+    na = pyarrow.array(NA_VALUES, pyarrow.string())
+    cols = {}
+    for name, arr in zip(tbl.column_names, tbl.columns):
+        if pc.any(pc.or_(pc.starts_with(arr, " "), pc.starts_with(arr, "\t"))).as_py():
+            return None  # skipinitialspace would change it: leave it to the C engine
+        cols[name] = pd.Series(pd.arrays.ArrowStringArray(
+            pc.if_else(pc.is_in(arr, value_set=na), _NULL_TEXT, arr)), copy=False).astype(str)
+    return pd.DataFrame(cols)
+
+
+def _ends_inside_quotes(path: Path, tbl: pyarrow.Table, encoding: str) -> bool:
+    """True when a field of the last row may be a quote opened and never closed.
+
+    Such a field runs to the end of the file: the file then ends with ``"`` and
+    the field's text (a properly closed one ends with its closing quote instead).
+    """
+    if tbl.num_rows == 0:
+        return False
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - (1 << 20)))
+        tail = fh.read()
+    for column in tbl.columns:
+        value = column[-1].as_py()
+        if value is None:
+            continue
+        text = b'"' + value.encode(encoding)
+        if len(text) > len(tail) or tail.endswith(text):
+            return True
+    return False
+
+
+def _whole_floats(s: pd.Series) -> bool:
+    """True for a float column whose values are all whole numbers (read as integers)."""
+    if not pd.api.types.is_float_dtype(s):
+        return False
+    whole = s.dropna()
+    with np.errstate(invalid="ignore"):  # inf is not whole
+        return bool(len(whole) and np.all(np.mod(whole.to_numpy(), 1) == 0))
+
+
+def _parquet_column_as_text(s: pd.Series, whole: bool | None = None) -> pd.Series:
+    """A typed Parquet column as the text a CSV would hold (None where missing).
+
+    ``whole`` is :func:`_whole_floats` of the *whole* column (give it when ``s``
+    holds only some of its rows, e.g. the lines quoted in a message).
+    """
+    if whole is None:
+        whole = _whole_floats(s)
+    if pd.api.types.is_float_dtype(s) and whole:
+        return s.astype("Int64").astype("string").astype(object).where(s.notna(), None)
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(s.notna(), None)
     return s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+def _datetime_to_seconds(s: pd.Series) -> pd.Series:
+    """Typed timestamps as the text round trip reads them: wall time, whole seconds, ns."""
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    return s.dt.floor("s").astype("datetime64[ns]")
+
+
+def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions) -> pd.Series:
+    """Parse one typed Parquet column to its canonical type without a text round trip.
+
+    Gives exactly what :func:`parse_text_column` gives on the column's text
+    (:func:`_parquet_column_as_text`): ids held as whole floats or integers become
+    integer text, numbers are cast to float, timestamps keep their wall time to the
+    second. Other column types, and timestamps with a ``date_format``, take the text route.
+    """
+    is_int = pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    is_text = pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s)
+    if col in C.ID_COLUMNS:
+        if pd.api.types.is_float_dtype(s) and _whole_floats(s):
+            return s.astype("Int64").astype("string")
+        if is_int:
+            return s.astype("string")
+        if is_text:
+            return normalize_ids(s)
+    elif col in C.NUMERIC_COLUMNS:
+        if pd.api.types.is_float_dtype(s) or is_int:
+            return s.astype("float64")
+    elif col in C.DATE_COLUMNS:
+        if pd.api.types.is_datetime64_any_dtype(s):  # typed timestamps need no date_format
+            return _datetime_to_seconds(s)
+    elif is_text:
+        return _strip_text(s)
+    return parse_text_column(col, _parquet_column_as_text(s), opts)
+
+
+def parse_text_column(col: str, s: pd.Series, opts: ReadOptions) -> pd.Series:
+    """Parse one text column to its canonical type (ids, numbers, dates, other text)."""
+    if col in C.ID_COLUMNS:
+        return normalize_ids(s)
+    if col in C.NUMERIC_COLUMNS:
+        return parse_numbers(s, opts.decimal, opts.thousands)
+    if col in C.DATE_COLUMNS:
+        return parse_dates(s, opts.dayfirst, opts.date_format)
+    return _strip_text(s)
+
+
+_NULL_TEXT = pyarrow.scalar(None, pyarrow.string())
+
+
+def _arrow(s: pd.Series) -> pyarrow.ChunkedArray:
+    """Text of ``s`` as a pyarrow string array (what ``s.astype("string")`` holds)."""
+    arr = (s if s.dtype == "string" else s.astype("string")).array
+    return pyarrow.chunked_array(arr._pa_array)
+
+
+def _from_arrow(arr: pyarrow.ChunkedArray, index: pd.Index) -> pd.Series:
+    """A pyarrow string array as a ``string`` (NA-backed) Series on ``index``."""
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index, copy=False)
+
+
+def _empty_to_null(t: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
+    return pc.if_else(pc.equal(t, ""), _NULL_TEXT, t)
+
+
+def _strip_text(s: pd.Series) -> pd.Series:
+    """Trimmed text, empty -> missing (``string`` dtype)."""
+    return _from_arrow(_empty_to_null(pc.utf8_trim_whitespace(_arrow(s))), s.index)
 
 
 def select_columns(table: str, spec: TableInput, raw: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -201,7 +379,8 @@ def select_columns(table: str, spec: TableInput, raw: pd.DataFrame, path: Path) 
             f"Fix inputs.{table}.columns in the configuration.{hint}",
             [dict(file=str(path), column=u, check="column exists") for u in missing.values()],
         )
-    out = raw[list(spec.columns.values())].copy()
+    # no copy: copy-on-write keeps ``raw`` intact, and the selection shares its memory
+    out = raw[list(spec.columns.values())]
     out.columns = list(spec.columns.keys())
     return out
 
@@ -211,13 +390,36 @@ def select_columns(table: str, spec: TableInput, raw: pd.DataFrame, path: Path) 
 
 def normalize_ids(s: pd.Series) -> pd.Series:
     """Ids as trimmed text; float-looking ids such as ``17850.0`` become ``17850``."""
-    s = s.astype("string").str.strip()
-    s = s.str.replace(_FLOAT_ID, r"\1", regex=True)
-    return s.mask(s == "")
+    t = pc.utf8_trim_whitespace(_arrow(s))
+    t = pc.replace_substring_regex(t, _FLOAT_ID_RE2, r"\1")
+    return _from_arrow(_empty_to_null(t), s.index)
 
 
 def parse_numbers(s: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
-    """Parse text to float; currency symbols and spaces are ignored, failures become NaN."""
+    """Parse text to float; currency symbols and spaces are ignored, failures become NaN.
+
+    Plain decimals (``-12.5``, ``7``: at most 15 characters, so at most 15 digits,
+    which every correct parser reads to the same float) are cast by pyarrow; only
+    the other values (currency, separators, exponents, zeros, text...) take the
+    cleaning route of :func:`_parse_numbers_text`.
+    """
+    a = pc.utf8_trim_whitespace(_arrow(s))
+    plain = pc.and_(pc.match_substring_regex(a, r"^-?[0-9]+(\.[0-9]+)?$"),
+                    pc.less_equal(pc.utf8_length(a), 15))
+    if thousands:  # "1.500" with thousands "." is 1500, not 1.5
+        plain = pc.and_(plain, pc.invert(pc.match_substring(a, thousands)))
+    fast = pc.cast(pc.if_else(plain, a, _NULL_TEXT), pyarrow.float64())
+    # "-0" is 0.0 through pandas (read as an integer), -0.0 through pyarrow: zeros go the long way
+    plain = pc.fill_null(pc.and_(plain, pc.not_equal(fast, 0.0)), False)
+    out = fast.to_numpy().astype("float64", copy=True)
+    rest = ~plain.to_numpy()
+    if rest.any():
+        out[rest] = _parse_numbers_text(s[rest], decimal, thousands).to_numpy()
+    return pd.Series(out, index=s.index)
+
+
+def _parse_numbers_text(s: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """The reference parser of :func:`parse_numbers` (pandas on cleaned text)."""
     t = s.astype("string").str.strip()
     if thousands:
         t = t.str.replace(thousands, "", regex=False)
@@ -238,7 +440,7 @@ def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = 
     if date_format:
         out = _to_datetime(t, format=date_format)
     else:
-        iso = _to_datetime(t, format="ISO8601")
+        iso = _iso_dates(t)
         failures = int((iso.isna() & t.notna()).sum())
         out = iso
         if failures:
@@ -246,6 +448,41 @@ def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = 
             if int((inferred.isna() & t.notna()).sum()) < failures:
                 out = inferred
     return out.astype("datetime64[ns]")
+
+
+_YEAR, _MD = r"(1[7-9]|2[01])[0-9]{2}", r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+#: the common ISO shapes, read by pyarrow; pandas reads them alike (years 1700-2199:
+#: inside the nanosecond range; hours, minutes and seconds in range by the pattern)
+_ISO_FAST = (
+    (rf"^{_YEAR}-{_MD} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$", "%Y-%m-%d %H:%M:%S"),
+    (rf"^{_YEAR}-{_MD}$", "%Y-%m-%d"),
+)
+
+
+def _iso_dates(t: pd.Series) -> pd.Series:
+    """``_to_datetime(t, format="ISO8601")`` as ``datetime64[ns]``, fast for the common shapes.
+
+    Values shaped ``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD`` are parsed by pyarrow and
+    kept when the day read back is the day written (pyarrow rolls 30 February over
+    to March; pandas refuses it); every other value is parsed by pandas.
+    """
+    a = _arrow(t)
+    out = np.full(len(t), np.datetime64("NaT", "ns"))
+    done = np.zeros(len(t), dtype=bool)
+    for pattern, fmt in _ISO_FAST:
+        shaped = pc.fill_null(pc.match_substring_regex(a, pattern), False)
+        if not pc.any(shaped).as_py():
+            continue
+        text = pc.if_else(shaped, a, _NULL_TEXT)
+        stamp = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pyarrow.int64())
+        ok = pc.fill_null(pc.equal(pc.day(stamp), day), False).to_numpy(zero_copy_only=False)
+        out[ok] = stamp.to_numpy()[ok].astype("datetime64[ns]")
+        done |= ok
+    rest = ~done
+    if rest.any():
+        out[rest] = _to_datetime(t[rest], format="ISO8601").astype("datetime64[ns]").to_numpy()
+    return pd.Series(out, index=t.index)
 
 
 def _to_datetime(t: pd.Series, **kwargs) -> pd.Series:
@@ -298,8 +535,36 @@ def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
     return pa.DataFrameSchema(cols)
 
 
+def _duplicate_key(rows: pd.DataFrame) -> pd.DataFrame:
+    """Typed Parquet ``rows`` (all rows of the file) recoded so that two rows are equal exactly when their text is.
+
+    The text of a row (:func:`_parquet_column_as_text`) is a function of its typed values,
+    except that it merges values it prints alike: timestamps within the same second
+    (and the same wall time in any zone), and ``0.0``/``-0.0`` in whole-float columns.
+    Floats with fractions are compared bit for bit (``-0.0`` prints apart from ``0.0``),
+    missing values all alike; other column types are compared on their text.
+    """
+    key = {}
+    for col in rows.columns:
+        s = rows[col]
+        if pd.api.types.is_float_dtype(s):
+            if _whole_floats(s):
+                key[col] = s.astype("Int64")
+            else:
+                bits = s.to_numpy(dtype="float64").view("int64")
+                key[col] = pd.Series(pd.array(bits, dtype="Int64"), index=s.index).mask(s.isna())
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            key[col] = _datetime_to_seconds(s)
+        elif (pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)) \
+                or isinstance(s.dtype, pd.StringDtype):
+            key[col] = s
+        else:
+            key[col] = _parquet_column_as_text(s)
+    return pd.DataFrame(key, index=rows.index)
+
+
 def _format_failures(table: str, path: Path, spec: TableInput, raw: pd.DataFrame,
-                     err: SchemaErrors) -> DataError:
+                     err: SchemaErrors, typed: bool = False) -> DataError:
     fc = err.failure_cases
     fc = fc[fc["index"].notna()]
     user_name = spec.columns
@@ -308,7 +573,7 @@ def _format_failures(table: str, path: Path, spec: TableInput, raw: pd.DataFrame
         rows = grp["index"].astype(int).tolist()
         shown = []
         for line in rows[:_MAX_EXAMPLES]:
-            v = raw.at[line, col] if col in raw.columns else None
+            v = _source_text(raw, col, line, typed)
             shown.append(f"line {line} ({'empty' if v is None or pd.isna(v) else repr(v)})")
         more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
         user = user_name.get(col, col)
@@ -319,6 +584,16 @@ def _format_failures(table: str, path: Path, spec: TableInput, raw: pd.DataFrame
         problems.append(dict(file=str(path), table=table, column=user_name.get(col, col),
                              canonical=col, check=check, rows=len(rows), lines=rows[:100]))
     return DataError(f"{_where(table, path)}: invalid values\n" + "\n".join(lines), problems)
+
+
+def _source_text(raw: pd.DataFrame, col: str, line: int, typed: bool) -> object:
+    """The value of ``col`` at source ``line`` as the file's text (None when missing)."""
+    if col not in raw.columns:
+        return None
+    if not typed:
+        return raw.at[line, col]
+    s = raw[col]
+    return _parquet_column_as_text(s.loc[[line]], whole=_whole_floats(s)).iloc[0]
 
 
 def _id_columns(table: str, df: pd.DataFrame) -> list[str]:
@@ -365,47 +640,43 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     raw = select_columns(table, spec, raw_all, path)
     ledger.open(table, str(path), len(raw))
 
-    # -- parse (raw text kept beside for messages)
-    df = pd.DataFrame(index=raw.index)
-    for col in raw.columns:
-        if col in C.ID_COLUMNS:
-            df[col] = normalize_ids(raw[col])
-        elif col in C.NUMERIC_COLUMNS:
-            df[col] = parse_numbers(raw[col], spec.read.decimal, spec.read.thousands)
-        elif col in C.DATE_COLUMNS:
-            df[col] = parse_dates(raw[col], spec.read.dayfirst, spec.read.date_format)
-        else:
-            s = raw[col].astype("string").str.strip()
-            df[col] = s.mask(s == "")
+    # -- parse (the source frame kept beside for messages: text for CSV, typed for Parquet)
+    typed = _format(spec, path) == "parquet"
+    parse = parse_parquet_column if typed else parse_text_column
+    df = pd.DataFrame({col: parse(col, raw[col], spec.read) for col in raw.columns}, index=raw.index)
 
     try:
         _hard_check_schema(table, df, raw, rules, now).validate(df, lazy=True)
     except SchemaErrors as e:
-        raise _format_failures(table, path, spec, raw, e) from None
+        raise _format_failures(table, path, spec, raw, e, typed) from None
 
     # -- cleaning, in the documented order
+    drop = _dropper(ledger, table)
     ids = _id_columns(table, df)
     if table == "events":
         id_cols = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID) if c in df]
-        df = ledger.drop(table, df, df[id_cols].isna().all(axis=1), "missing_id")
+        df = drop(df, df[id_cols].isna().all(axis=1), "missing_id")
     elif ids:
-        df = ledger.drop(table, df, df[ids].isna().any(axis=1), "missing_id")
+        df = drop(df, df[ids].isna().any(axis=1), "missing_id")
     if rules.duplicates == "drop":
-        # exact duplicates of the whole source row, not just the mapped columns
-        dup = raw_all.loc[df.index].duplicated(keep="first")
-        df = ledger.drop(table, df, dup, "duplicates")
+        # exact duplicates of the whole source row, not just the mapped columns. Checked
+        # on all rows: copies of a row share its ids, so a group of copies is either
+        # dropped whole for a missing id or kept whole, and "first" is the same row
+        dup = (_duplicate_key(raw_all) if typed else raw_all).duplicated(keep="first")
+        df = drop(df, dup.loc[df.index], "duplicates")
+    del raw, raw_all
     for col in _date_columns(table, df):
-        df = ledger.drop(table, df, df[col].isna(), "unparsable_dates")
+        df = drop(df, df[col].isna(), "unparsable_dates")
     if rules.future_dates == "drop":
         for col in _date_columns(table, df):
-            df = ledger.drop(table, df, df[col] > now, "future_dates")
+            df = drop(df, df[col] > now, "future_dates")
     if table == "transactions":
-        df = _clean_transactions(df, rules, ledger)
+        df = _clean_transactions(df, rules, drop)
     if table == "surveys":
         lo, hi = rules.score_range
-        df = ledger.drop(table, df, ~df[C.SCORE].between(lo, hi), "out_of_range")
+        df = drop(df, ~df[C.SCORE].between(lo, hi), "out_of_range")
     if table == "customers":
-        df = ledger.drop(table, df, df[C.CUSTOMER_ID].duplicated(keep="first"), "duplicate_key")
+        df = drop(df, df[C.CUSTOMER_ID].duplicated(keep="first"), "duplicate_key")
 
     ledger.check(table, len(df))
     df = _contract(table).validate(df.reset_index(drop=True), lazy=False)
@@ -418,8 +689,20 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     return df, info
 
 
-def _clean_transactions(df: pd.DataFrame, rules: CleanRules, ledger: Ledger) -> pd.DataFrame:
-    t = "transactions"
+def _dropper(ledger: Ledger, table: str):
+    """``ledger.drop`` for ``table``, skipping the copy of the frame when nothing is dropped."""
+    def drop(df: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
+        if not mask.fillna(False).astype(bool).to_numpy().any():
+            return df
+        return ledger.drop(table, df, mask, reason)
+    return drop
+
+
+def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFrame:
+    """Cancellations, non-product codes, derived amount and order id, non-positive prices.
+
+    ``drop(df, mask, reason)`` removes rows and counts them (see :func:`_dropper`).
+    """
     if rules.cancellations == "drop":
         cancel = pd.Series(False, index=df.index)
         if rules.cancellation_prefix and C.ORDER_ID in df:
@@ -427,10 +710,10 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, ledger: Ledger) -> 
         for col in (C.QUANTITY, C.AMOUNT):
             if col in df:
                 cancel |= df[col] < 0
-        df = ledger.drop(t, df, cancel, "cancellations")
+        df = drop(df, cancel, "cancellations")
     if rules.non_product_codes and C.PRODUCT in df:
         codes = {c.strip() for c in rules.non_product_codes}
-        df = ledger.drop(t, df, df[C.PRODUCT].isin(codes), "non_product_codes")
+        df = drop(df, df[C.PRODUCT].isin(codes), "non_product_codes")
     if C.AMOUNT not in df:
         df = df.assign(**{C.AMOUNT: df[C.QUANTITY] * df[C.UNIT_PRICE]})
     if C.ORDER_ID not in df:
@@ -439,7 +722,7 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, ledger: Ledger) -> 
         df = df.assign(**{C.ORDER_ID: df[C.CUSTOMER_ID] + "@" + stamp})
     if rules.nonpositive_price == "drop":
         col = C.UNIT_PRICE if C.UNIT_PRICE in df else C.AMOUNT
-        df = ledger.drop(t, df, df[col] <= 0, "nonpositive_price")
+        df = drop(df, df[col] <= 0, "nonpositive_price")
     return df
 
 

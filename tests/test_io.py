@@ -85,6 +85,17 @@ def test_parquet_input_with_float_ids_reads_like_csv(tmp_path):
     assert data.transactions.timestamp.iloc[0] == pd.Timestamp("2024-01-02 10:00")
 
 
+def test_typed_parquet_timestamps_ignore_a_date_format_meant_for_text(tmp_path):
+    df = pd.DataFrame({"cid": ["A", "B"], "oid": ["O1", "O2"],
+                       "ts": pd.to_datetime(["2024-01-02 10:00", "2024-01-03 00:00"]), "amt": [10.5, 3.0]})
+    df.to_parquet(tmp_path / "tx.parquet")
+    cfg = load_config_from({"inputs": {"transactions": {"path": "tx.parquet", "columns": {
+        "customer_id": "cid", "order_id": "oid", "timestamp": "ts", "amount": "amt"},
+        "read": {"date_format": "%d/%m/%Y %H:%M"}}}}, tmp_path)
+    tx = load_dataset(cfg, now=pd.Timestamp("2026-01-01")).transactions
+    assert tx.timestamp.tolist() == [pd.Timestamp("2024-01-02 10:00"), pd.Timestamp("2024-01-03")]
+
+
 def test_cache_round_trip_keeps_tables_and_ledger(shop, tmp_path):
     shop.save(tmp_path / "cache")
     again = load_dataset(shop.config, cache_dir=tmp_path / "cache")
@@ -159,3 +170,178 @@ def test_space_aligned_file_without_order_ids_loads_with_one_order_per_customer_
                                        "00002@1997-03-26"]
     assert tx["amount"].tolist() == [11.77, 12.00, 77.00, 20.76]
     assert tx.groupby("customer_id")["order_id"].nunique().to_dict() == {"00001": 1, "00002": 2}
+
+
+# ----------------------------------------------------------------------------- fast paths
+# Each fast path of the loader must give exactly what its reference implementation
+# (the text route the loader used before) gives: same values, same dtypes, same ledger.
+
+from lclib import io as lio  # noqa: E402
+from lclib.config import ReadOptions  # noqa: E402
+
+TX_COLUMNS = {"customer_id": "cid", "order_id": "oid", "timestamp": "ts", "amount": "amt",
+              "quantity": "qty", "product": "sku", "channel": "ch"}
+
+
+def _typed_frame() -> pd.DataFrame:
+    """Typed columns as a Parquet export holds them: float ids, ints, timestamps, padded text."""
+    return pd.DataFrame({
+        "cid": [17850.0, 12346.0, None, 17850.0, 13000.0, 13000.0, 14000.0],
+        "oid": ["O1", "O2", "O3", "O1", " O4 ", "O5", "C6"],
+        "ts": pd.to_datetime(["2024-01-02 10:00:05", "2024-01-03 00:00:00", "2024-01-04 00:00:00",
+                              "2024-01-02 10:00:05", "2024-02-01 08:30:00", "2024-02-02 09:00:00",
+                              "2024-02-03 09:00:00"]),
+        "amt": [10.5, 3.0, 4.0, 10.5, 0.0, 7.25, -2.0],
+        "qty": pd.array([1, 2, 1, 1, 3, 1, -1], dtype="int64"),
+        "sku": ["A", "B", "B", "A", "POST", "C ", "D"],
+        "ch": ["email", " direct", "email", "email", "", "email", "paid_search"],
+        "note": ["x", "y", "z", "x", "w", "v", "u"],  # not mapped, still part of the duplicate check
+    })
+
+
+def _load(tmp_path: Path, name: str) -> Dataset:
+    cfg = load_config_from({"inputs": {"transactions": {"path": name, "columns": TX_COLUMNS, "clean": {
+        "non_product_codes": ["POST"]}}}}, tmp_path)
+    return load_dataset(cfg, now=pd.Timestamp("2026-01-01"))
+
+
+def test_typed_parquet_gives_the_same_tables_and_ledger_as_the_same_data_in_csv(tmp_path):
+    df = _typed_frame()
+    df.to_parquet(tmp_path / "tx.parquet")
+    text = df.copy()
+    text["cid"] = text["cid"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")  # "17850.0", as exports write
+    text.to_csv(tmp_path / "tx.csv", index=False)
+    pq_data, csv_data = _load(tmp_path, "tx.parquet"), _load(tmp_path, "tx.csv")
+    pd.testing.assert_frame_equal(pq_data.transactions, csv_data.transactions, check_exact=True)
+    pq_ledger, csv_ledger = pq_data.ledger.tables["transactions"], csv_data.ledger.tables["transactions"]
+    # same drops; Parquet rows count from 1, CSV lines from 2 (the header is line 1)
+    assert pq_ledger.dropped == csv_ledger.dropped == {
+        "missing_id": 1, "duplicates": 1, "cancellations": 1, "non_product_codes": 1}
+    assert {k: [v + 1 for v in lines] for k, lines in pq_ledger.examples.items()} == csv_ledger.examples
+    tx = pq_data.transactions
+    assert tx.customer_id.tolist() == ["17850", "12346", "13000"]
+    assert tx.order_id.tolist() == ["O1", "O2", "O5"] and tx["product"].tolist() == ["A", "B", "C"]
+    assert tx.quantity.dtype == "float64" and tx.channel.tolist() == ["email", "direct", "email"]
+
+
+@pytest.mark.parametrize("col, values", [
+    ("customer_id", pd.Series([17850.0, None, 3.0])),                  # whole floats -> integer text
+    ("customer_id", pd.Series([1.5, None, -2.0])),                     # not all whole: as written
+    ("customer_id", pd.Series([17850, 3], dtype="int64")),
+    ("customer_id", pd.Series([" a ", None, "", "12.00"], dtype="str")),
+    ("customer_id", pd.Series(pd.to_datetime(["2024-01-01", None]))),  # odd type: the text route
+    ("amount", pd.Series([1.0, -0.0, None, 1e20, 0.1 + 0.2, 1 / 3])),
+    ("amount", pd.Series([1.25, float("inf"), -7.5], dtype="float32")),
+    ("quantity", pd.Series([3, -1, 0], dtype="int64")),
+    ("quantity", pd.Series([True, False])),                            # bools: text, "is a number" fails
+    ("amount", pd.Series(["$1,5", " 7 ", None], dtype="str")),
+    ("timestamp", pd.Series(pd.to_datetime(["2024-01-02 10:00:05.999", None, "1999-12-31 23:59:59.5"]))),
+    ("timestamp", pd.Series(pd.to_datetime(["2024-01-02 10:00:05", "2024-06-01 00:00:00"]))
+     .dt.tz_localize("Europe/Paris")),
+    ("timestamp", pd.Series(["2024-01-02", " 2024-01-03 10:00:00", "bad"], dtype="str")),
+    ("channel", pd.Series([" email ", "", None], dtype="str")),
+    ("channel", pd.Series([1.0, 2.0, None])),
+])
+def test_typed_parquet_column_parses_like_its_text(col, values):
+    opts = ReadOptions()
+    got = lio.parse_parquet_column(col, values, opts)
+    want = lio.parse_text_column(col, lio._parquet_column_as_text(values), opts)
+    pd.testing.assert_series_equal(got, want, check_exact=True)
+    if got.dtype == "float64":  # -0.0 and 0.0 compare equal: check the sign too
+        assert (got.map(lambda v: str(v)) == want.map(lambda v: str(v))).all()
+
+
+def test_typed_parquet_duplicates_are_the_rows_whose_text_is_equal():
+    import numpy as np
+
+    near = float(np.nextafter(0.1, 1))  # "0.10000000000000002": not the text of 0.1
+    frame = pd.DataFrame({
+        "ts": pd.to_datetime(["2024-01-02 10:00:05.1", "2024-01-02 10:00:05.9", "2024-01-02 10:00:06", None, None,
+                              None, None, None], format="ISO8601"),
+        "whole": [1.0, 1.0, 1.0, -0.0, 0.0, 2.0, 2.0, 2.0],   # "1", "1", "1", "0", "0", "2"...
+        "frac": [0.5, 0.5, 0.5, -0.0, 0.0, 0.1, near, None],  # "-0.0" and "0.0" differ as text
+        "txt": pd.Series(["a", "a", "a", None, None, "b", "b", "b"], dtype="str"),
+        "n": [1, 1, 2, 3, 3, 4, 4, 4],
+    })
+    want = frame.apply(lio._parquet_column_as_text).duplicated()
+    got = lio._duplicate_key(frame).duplicated()
+    assert got.tolist() == want.tolist() == [False, True, False, False, False, False, False, False]
+    twice = pd.concat([frame, frame], ignore_index=True)  # the second copy: all duplicates
+    assert lio._duplicate_key(twice).duplicated().tolist() == [False, True, False, False, False, False,
+                                                                   False, False] + [True] * 8
+
+
+def test_parquet_error_message_quotes_the_value_as_written(tmp_path):
+    df = _typed_frame().assign(amt=pd.Series(["10.5", "abc", "4", "1", "2", "3", "4"], dtype="str"),
+                               cid=lambda d: d.cid.fillna(1.0))
+    df.to_parquet(tmp_path / "tx.parquet")
+    with pytest.raises(DataError) as err:
+        _load(tmp_path, "tx.parquet")
+    assert "column 'amt' (amount): 1 row(s) fail 'is a number': line 2 ('abc')" in str(err.value)
+
+
+@pytest.mark.parametrize("text, read, fast_used", [
+    ('a,b,c\n1,NA,"x, y"\n,"",null\n"q""uote",#N/A,x  \n\n4,5,6\n', {}, True),
+    ("a;b\n1,5;2\nN/A;x\n", {"delimiter": ";"}, True),
+    ("a,b\r\nNA ,2\r\n\"\",nan\r\n", {}, True),          # CRLF; "NA " is text, "" is missing
+    ("1|2\n3|\n", {"delimiter": "|", "header": False, "names": ["a", "b"]}, True),
+    ("a,b\n\xe9t\xe9,1\n", {"encoding": "latin-1"}, True),
+    ("a,b\n1, 2\n3,4\n", {}, False),                 # skipinitialspace matters: C engine
+    ("a,b\n1,2,3\n4,5\n", {}, False),                # ragged: C engine (its own message)
+    ("a,a\n1,2\n", {}, False),                        # repeated header: C engine renames
+    ('a,b\n1,"two\nlines"\n', {}, True),             # a quoted value spanning lines
+    ("\ufeffa,b\n1,2\n", {}, False),                 # byte-order mark
+    ("a b\n1 2\n", {"delimiter": "whitespace"}, False),
+    ('a,b\n1,"2\n', {}, False),                      # quote never closed: the C engine's error
+    ('a,b\n1,"2', {}, False),
+    ('a,b\nx,"y"z\n"ab"c,d\n1,""', {}, False),       # odd quoting (may end open): C engine
+    ('a,b\nx,"y"z\n"ab"c,d\n1,"2"\n', {}, True),
+])
+def test_fast_csv_reader_reads_exactly_like_the_c_engine_or_declines(tmp_path, text, read, fast_used):
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode(read.get("encoding", "utf-8")))
+    opts = ReadOptions(**read)
+    fast = lio._read_csv_pyarrow(path, opts)
+    assert (fast is not None) == fast_used
+    if fast_used:
+        pd.testing.assert_frame_equal(fast, lio._read_csv_c("transactions", path, opts), check_exact=True)
+
+
+def test_fast_csv_reader_is_used_for_plain_files(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\nNA,2\n3,x\n")
+    fast = lio._read_csv_pyarrow(path, ReadOptions())
+    assert fast is not None and fast["a"].isna().tolist() == [True, False]
+
+
+def test_number_fast_path_equals_the_cleaning_parser():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 10.0 ** rng.integers(0, 12, 20000))
+    vals = [f"{v:.{d}f}" for v, d in zip(x, rng.integers(0, 8, len(x)))] + [str(v) for v in rng.random(2000)]
+    vals += ["-0", "0", "-0.0", "00.50", "1e5", " 3 ", "$4", "1,234.5", "1.234,5", "1 000", "", None, "x",
+             "inf", "+5", ".5", "5.", "-12345678901234", "123456789012345678", "€ 12,50"]
+    s = pd.Series(vals, dtype="str")
+    for decimal, thousands in [(".", None), (".", ","), (",", "."), (",", " ")]:
+        got = lio.parse_numbers(s, decimal, thousands)
+        want = lio._parse_numbers_text(s, decimal, thousands)
+        pd.testing.assert_series_equal(got, want, check_exact=True)
+        assert np.array_equal(np.signbit(got.fillna(1.0)), np.signbit(want.fillna(1.0)))
+
+
+def test_iso_date_fast_path_equals_pandas_iso8601():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("1680-01-01").value // 10**9
+    ts = pd.to_datetime(rng.integers(0, 570 * 365 * 86400, 20000) + start, unit="s")
+    vals = list(ts.strftime("%Y-%m-%d %H:%M:%S")) + list(ts[:5000].strftime("%Y-%m-%d"))
+    vals += ["2023-02-30 00:00:00", "2023-02-29", "2024-02-29", "1900-02-29", "2000-02-29 01:02:03",
+             "2023-01-01 24:00:00", "2023-01-01 23:59:60", "2023-13-01", "2023-04-31", "2023-01-01T10:00",
+             "2024-01-04T08:30:00+01:00", "", None, "x", "2023-1-1", "2023-01-01 10:00"]
+    t = pd.Series(vals, dtype="string")
+    got = lio._iso_dates(t)
+    want = lio._to_datetime(t, format="ISO8601").astype("datetime64[ns]")
+    pd.testing.assert_series_equal(got, want, check_exact=True)
+    assert got.isna().sum() == 10  # 7 impossible dates, "", None, "x"
