@@ -85,6 +85,9 @@ class CleanRules(_Strict):
     missing_id: Literal["drop", "error"] = "drop"
     duplicates: Literal["drop", "keep"] = "drop"
     unparsable_dates: Literal["drop", "error"] = "drop"
+    # more unreadable dates than this share of a column is an error (a wrong date_format or
+    # dayfirst, not a few bad rows)
+    max_unparsable_share: float = Field(0.05, ge=0, le=1)
     future_dates: Literal["drop", "keep", "error"] = "drop"
     cancellations: Literal["drop", "keep"] = "drop"
     cancellation_prefix: str | None = "C"
@@ -135,9 +138,15 @@ class Inputs(_Strict):
                 )
         tx = self.transactions.columns
         if C.AMOUNT not in tx and not (C.QUANTITY in tx and C.UNIT_PRICE in tx):
+            import difflib
+
+            known = {*C.TABLES["transactions"][0], *C.TABLES["transactions"][1]}
+            near = [f"{k!r} (did you mean {m[0]!r}?)" for k in tx if k not in known
+                    for m in [difflib.get_close_matches(k, [C.AMOUNT, C.QUANTITY, C.UNIT_PRICE], n=1, cutoff=0.8)] if m]
             raise ValueError(
                 "inputs.transactions.columns must map 'amount', or both 'quantity' and "
                 "'unit_price' (amount is then quantity x unit_price)"
+                + (f"; found {', '.join(near)}" if near else "")
             )
         ev = self.events
         if ev is not None and ev.path is not None:
@@ -407,7 +416,7 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see README 'Configuration')"
         elif e["type"] == "missing":

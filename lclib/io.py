@@ -604,6 +604,32 @@ def _id_columns(table: str, df: pd.DataFrame) -> list[str]:
     return [C.CUSTOMER_ID] if C.CUSTOMER_ID in df else []
 
 
+def _check_unparsable_share(table: str, path: Path, spec: TableInput, parsed: pd.Series,
+                            source: pd.Series) -> None:
+    """Raise when more than ``clean.max_unparsable_share`` of a date column cannot be read.
+
+    A few unreadable dates are bad rows (dropped and counted); most of a column
+    unreadable means the format is wrong, and dropping would silently lose the data.
+    """
+    bad = parsed.isna()
+    n_bad, n = int(bad.sum()), len(parsed)
+    limit = spec.clean.max_unparsable_share
+    if n == 0 or n_bad == 0 or n_bad / n <= limit:
+        return
+    user = spec.columns.get(parsed.name, parsed.name)
+    lines = bad[bad].index[:5]
+    examples = ", ".join(f"line {i} ({source.loc[i]!r})" for i in lines)
+    fmt = spec.read.date_format
+    raise DataError(
+        f"{_where(table, path)}: column {user!r}: {n_bad:,} of {n:,} dates ({n_bad / n:.0%}) cannot be read "
+        f"with {'date_format ' + repr(fmt) if fmt else 'automatic detection'} "
+        f"(dayfirst: {str(spec.read.dayfirst).lower()}): {examples}. Check inputs.{table}.read.date_format "
+        f"and dayfirst; more than clean.max_unparsable_share ({limit:.0%}) unreadable is treated as a "
+        f"wrong format, not as bad rows.",
+        [dict(file=str(path), column=user, check="dates readable", lines=[int(i) for i in lines])],
+    )
+
+
 def _date_columns(table: str, df: pd.DataFrame) -> list[str]:
     return [c for c in C.DATE_COLUMNS if c in df]
 
@@ -664,6 +690,8 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
         # dropped whole for a missing id or kept whole, and "first" is the same row
         dup = (_duplicate_key(raw_all) if typed else raw_all).duplicated(keep="first")
         df = drop(df, dup.loc[df.index], "duplicates")
+    for col in _date_columns(table, df):
+        _check_unparsable_share(table, path, spec, df[col], raw[col])
     del raw, raw_all
     for col in _date_columns(table, df):
         df = drop(df, df[col].isna(), "unparsable_dates")

@@ -127,3 +127,10 @@ def test_secret_key_is_masked_in_the_public_dump_unless_it_names_a_variable():
     assert "hunter2" not in cfg.to_yaml(redact=True) and "hunter2" in cfg.to_yaml()
     cfg = load_config(DEFAULT_CONFIG, ["rfm.pseudonymise_key=env:LCLIB_KEY"])
     assert cfg.public_dump()["rfm"]["pseudonymise_key"] == "env:LCLIB_KEY"
+
+
+def test_misspelled_canonical_column_is_named_with_a_suggestion():
+    with pytest.raises(ConfigError, match=r"found 'unitprice' \(did you mean 'unit_price'\?\)") as err:
+        load_config(DEFAULT_CONFIG, {"inputs.transactions.columns": {
+            "customer_id": "c", "order_id": "o", "timestamp": "t", "quantity": "q", "unitprice": "p"}})
+    assert "Value error" not in str(err.value)
