@@ -71,7 +71,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print("Ledger (rows read = rows kept + rows dropped):")
         print(data.ledger.to_frame().drop(columns="source").to_string(index=False))
         print()
-        print(data.ledger.summary().to_string(index=False))
+        summary = data.ledger.summary()
+        summary["share_dropped"] = summary["share_dropped"].map(lambda v: f"{v:.1%}")
+        print(summary.to_string(index=False))
     print("\ndata OK")
     return 0
 
