@@ -58,3 +58,17 @@ def test_headerless_file_without_names_is_a_config_error():
 
     with pytest.raises(ConfigError, match="header: false needs `names`"):
         load_config(EXAMPLES / "cdnow.yaml", {"inputs.transactions.read.header": False})
+
+
+def test_cdnow_sample_through_the_clv_report_gives_the_published_bgnbd_fit(tmp_path):
+    """The user's route: example config + overrides, the 05_clv notebook, the HTML a reader sees."""
+    from lclib.cli import main
+
+    sample = CDNOW_MASTER.with_name("CDNOW_sample.txt")
+    assert main(["run", "--config", str(EXAMPLES / "cdnow.yaml"), "--only", "05", "--out", str(tmp_path), "-q",
+                 "-p", f"inputs.transactions.path={sample}", "-p", "inputs.transactions.read.header=false",
+                 "-p", "inputs.transactions.read.names=[customer_id, customer_index, date, number_of_cds, "
+                       "dollar_value]"]) == 0
+    html = (tmp_path / "latest" / "05_clv.html").read_text()
+    # Fader, Hardie & Lee (2005): r 0.2426, alpha 4.4135, a 0.7929, b 2.4258 (39-week calibration)
+    assert "r = 0.243, alpha = 4.41, a = 0.793, b = 2.43" in html
