@@ -90,12 +90,17 @@ def format_value(value: Any, unit: str = "") -> str:
         return value
     if unit == "%":
         return f"{value:.1f} %"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
+    money = len(unit) == 3 and unit.isalpha() and unit.isupper()  # a currency code: cents matter
+    if isinstance(value, int) or float(value).is_integer() and (abs(value) >= 100 or not money):
         text = f"{value:,.0f}"
     elif abs(value) >= 100:
         text = f"{value:,.0f}"
-    elif abs(value) >= 1:
+    elif money:
         text = f"{value:,.2f}"
+    elif abs(value) >= 10:
+        text = f"{value:,.1f}"
+    elif abs(value) >= 1:
+        text = f"{value:,.2f}".rstrip("0").rstrip(".")
     else:
         text = f"{value:.3g}"
     return f"{text} {unit}".strip()

@@ -41,6 +41,12 @@ def test_read_metrics_keeps_last_value_per_name(tmp_path):
     (0.01234, "", "0.0123"),
     (None, "EUR", "n/a"),
     (2500.0, "EUR", "2,500 EUR"),
+    (9.0, "EUR", "9.00 EUR"),
+    (14.6, "customers", "14.6 customers"),
+    (78.2, "customers", "78.2 customers"),
+    (2.8, "days", "2.8 days"),
+    (5.0, "stages", "5 stages"),
+    (0.81, "", "0.81"),
 ])
 def test_format_value(value, unit, text):
     assert format_value(value, unit) == text
