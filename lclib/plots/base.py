@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
+import pandas as pd
 from matplotlib.axes import Axes
 
 #: Colours used across reports: a main colour, a contrast, good and bad.
@@ -25,3 +28,14 @@ def thousands(axis) -> None:
 def percent(axis, decimals: int = 0) -> None:
     """Format an axis holding shares (0-1) as percentages."""
     axis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=decimals))
+
+
+def need_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Check a plot's input first: a non-empty DataFrame with ``columns`` (ValueError naming ``what``)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
+    if frame.empty:
+        raise ValueError(f"{what} is empty: nothing to draw")

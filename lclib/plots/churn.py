@@ -6,7 +6,6 @@ Every function takes ``ax=None`` (a new figure when None), checks its input firs
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import matplotlib as mpl
 import matplotlib.colors as mcolors
@@ -16,18 +15,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
 
 
-def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to draw")
 
 
 # ----------------------------------------------------------------------------- drop-off

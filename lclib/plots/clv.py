@@ -7,7 +7,6 @@ Figures draw aggregates (counts per bin, means per group), never one mark per cu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import matplotlib.ticker as mticker
 import numpy as np
@@ -15,18 +14,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, thousands
+from lclib.plots.base import need_columns as _need
 
 _UNITS = {"D": "days", "W": "weeks", "W_periods": "weeks"}
 
 
-def _need(frame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to draw")
 
 
 def _money(axis, currency: str) -> None:

@@ -6,7 +6,6 @@ Every function takes ``ax=None`` (a new figure when None), checks its input firs
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import matplotlib.ticker as mticker
 import numpy as np
@@ -15,18 +14,11 @@ from matplotlib.axes import Axes
 
 from lclib.experiments import METRICS
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent
+from lclib.plots.base import need_columns as _need
 
 _LIFT_COLS = ("experiment", "variant", "metric", "abs_lift", "abs_low", "abs_high", "significant")
 
 
-def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to draw")
 
 
 def _metric(metric: str) -> tuple[str, str]:

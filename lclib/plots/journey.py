@@ -7,7 +7,6 @@ All of them draw aggregates (stage counts, channel x stage cells, paths), never 
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import matplotlib.colors as mcolors
 import matplotlib.patches as mpatches
@@ -16,20 +15,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, thousands
+from lclib.plots.base import need_columns as _need
 
 _STATUS_COLOR = {"met": GOOD, "below": BAD, "no target": GREY, "not measurable": GREY}
 _STATUS_MARK = {"met": "on target", "below": "below target", "no target": "no target",
                 "not measurable": "not measurable"}
 
 
-def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to draw")
 
 
 def format_kpi(value: float, unit: str) -> str:

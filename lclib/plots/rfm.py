@@ -17,6 +17,7 @@ from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
 from lclib.plots.base import BAD, GREY, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import need_columns as _need
 
 #: One colour per segment position (11 default segments, then repeated).
 SEGMENT_COLOURS = (
@@ -28,14 +29,6 @@ SEGMENT_COLOURS = (
 NEW_COLOUR = "#17becf"
 
 
-def _need(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} needs column(s) {missing} (has {list(frame.columns)})")
-    if frame.empty:
-        raise ValueError(f"{what} is empty: nothing to draw")
 
 
 def _colours(names: Sequence[str]) -> dict[str, str]:
