@@ -602,7 +602,7 @@ def _stage_spec(stages: Sequence, targets: dict[str, float] | None) -> list[tupl
     return out
 
 
-def _funnel_matrix(reached: pd.DataFrame, names: list[str]) -> np.ndarray:
+def funnel_matrix(reached: pd.DataFrame, names: list[str]) -> np.ndarray:
     """Boolean persons x stages: in stage k = reached stages 1..k (a strict funnel)."""
     missing = [n for n in names if n not in reached]
     if missing:
@@ -647,7 +647,7 @@ def stage_dropoff(reached: pd.DataFrame, stages: Sequence, targets: dict[str, fl
     """
     spec = _stage_spec(stages, targets)
     names = [n for n, _, _ in spec]
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     if by is None:
         keys = pd.Series("all", index=reached.index)
     else:
@@ -723,7 +723,7 @@ def stage_improvement(reached: pd.DataFrame, stages: Sequence, targets: dict[str
     """
     spec = _stage_spec(stages, targets)
     names = [n for n, _, _ in spec]
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     n_in = funnel.sum(axis=0).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         conv = n_in[1:] / n_in[:-1]

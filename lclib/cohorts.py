@@ -207,27 +207,44 @@ def cohort_cells(transactions: pd.DataFrame, as_of=None, engine: str | None = No
         return _engine.cohort_cells_sql(transactions, as_of)
     orders = orders_table(transactions, as_of)
     if orders.empty:
-        return pd.DataFrame({"cohort": pd.PeriodIndex([], freq="M"), "period": [], "cohort_size": [],
-                             "cohort_revenue0": [], "customers": [], "revenue": [], "observable": []})
+        return empty_cohort_cells()
     month = _month_number(orders[TIMESTAMP])
     first = month.groupby(orders[CUSTOMER_ID], sort=False, observed=True).transform("min")
     per_cell = pd.DataFrame({"cohort_n": first, "period": month - first, CUSTOMER_ID: orders[CUSTOMER_ID],
                              "revenue": orders[AMOUNT]})
     cells = per_cell.groupby(["cohort_n", "period"], sort=True).agg(
         customers=(CUSTOMER_ID, "nunique"), revenue=("revenue", "sum"))
+    sizes = first.groupby(orders[CUSTOMER_ID], sort=False, observed=True).first().value_counts()
+    return complete_triangle(cells.reset_index(), sizes, as_of)
 
+
+def empty_cohort_cells() -> pd.DataFrame:
+    """The :func:`cohort_cells` contract with no rows."""
+    return pd.DataFrame({"cohort": pd.PeriodIndex([], freq="M"), "period": [], "cohort_size": [],
+                         "cohort_revenue0": [], "customers": [], "revenue": [], "observable": []})
+
+
+def complete_triangle(cells: pd.DataFrame, sizes: pd.Series, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Complete aggregated cohort cells into the full triangle of :func:`cohort_cells`.
+
+    Parameters
+    ----------
+    cells : columns ``cohort_n`` (month number of the cohort), ``period``, ``customers``,
+        ``revenue``; only the cells where somebody bought.
+    sizes : customers per cohort, indexed by ``cohort_n``.
+    as_of : exclusive end of the data.
+    """
     last_month = int(_month_number(pd.Series([as_of - pd.Timedelta(microseconds=1)])).iloc[0])
-    cohorts = np.sort(first.unique())
+    cohorts = np.sort(sizes.index.to_numpy(dtype="int64"))
     # full triangle: cohort c has periods 0 .. last_month - c
     span = last_month - cohorts + 1
     grid = pd.DataFrame({
         "cohort_n": np.repeat(cohorts, span),
         "period": np.concatenate([np.arange(s) for s in span]) if len(span) else np.array([], dtype=int),
     })
-    out = grid.merge(cells.reset_index(), on=["cohort_n", "period"], how="left")
+    out = grid.merge(cells, on=["cohort_n", "period"], how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0).astype("float64")
-    sizes = first.groupby(orders[CUSTOMER_ID], sort=False, observed=True).first().value_counts()
     out["cohort_size"] = out["cohort_n"].map(sizes).astype("int64")
     out["cohort_revenue0"] = out["cohort_n"].map(out.loc[out["period"] == 0].set_index("cohort_n")["revenue"])
     month_end = _month_start(out["cohort_n"] + out["period"] + 1)

@@ -448,6 +448,16 @@ def customer_summary_sql(
 # ----------------------------------------------------------------------------- RFM
 
 
+def _default_as_of(source: Source, as_of, con=None) -> pd.Timestamp:
+    """``as_of``, or midnight after the last transaction's day (as :func:`lclib.cohorts.resolve_as_of`)."""
+    if as_of is None:
+        last, _, _ = time_range(source, con)
+        if last is None:
+            raise ValueError("transactions have no timestamps; pass as_of explicitly")
+        as_of = last.normalize() + _DAY
+    return pd.Timestamp(as_of)
+
+
 def rfm_table_sql(source: Source, as_of=None, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
     """:func:`lclib.rfm.rfm_table` (recency, frequency, monetary per customer) in SQL.
 
@@ -469,12 +479,7 @@ def rfm_table_sql(source: Source, as_of=None, con: "duckdb.DuckDBPyConnection | 
     from lclib import rfm as R
 
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    if as_of is None:
-        last, _, _ = time_range(source, con)
-        if last is None:
-            raise ValueError("transactions has no timestamps; pass as_of explicitly")
-        as_of = last.normalize() + _DAY
-    as_of = pd.Timestamp(as_of)
+    as_of = _default_as_of(source, as_of, con)
     agg = query(source, _SQL_ORDER_AGGREGATES.format(as_of=sql_timestamp(as_of)), con)
     ts_dtype = _timestamp_dtype(source)
     last_purchase = agg["last_purchase"].astype(ts_dtype)
@@ -518,38 +523,14 @@ def cohort_cells_sql(source: Source, as_of=None, con: "duckdb.DuckDBPyConnection
     from lclib import cohorts as K
 
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    if as_of is None:
-        last, _, _ = time_range(source, con)
-        if last is None:
-            raise ValueError("transactions have no timestamps; pass as_of explicitly")
-        as_of = last.normalize() + _DAY
-    as_of = pd.Timestamp(as_of)
+    as_of = _default_as_of(source, as_of, con)
     cells = query(source, _SQL_COHORT_CELLS.format(as_of=sql_timestamp(as_of)), con)
     if cells.empty:
-        return pd.DataFrame({"cohort": pd.PeriodIndex([], freq="M"), "period": [], "cohort_size": [],
-                             "cohort_revenue0": [], "customers": [], "revenue": [], "observable": []})
+        return K.empty_cohort_cells()
     cells = cells.astype({"cohort_n": "int64", "period": "int64", "customers": "int64", "revenue": "float64"})
     # every customer buys in month 0 of their own cohort: its customers are the cohort
     sizes = cells.loc[cells["period"] == 0].set_index("cohort_n")["customers"]
-    return _cohort_triangle(cells, sizes.astype("int64"), as_of, K._month_number, K._month_start)
-
-
-def _cohort_triangle(cells: pd.DataFrame, sizes: pd.Series, as_of: pd.Timestamp, month_number, month_start):
-    """Complete the (cohort_n, period) cells into the triangle of cohort_cells (small data)."""
-    last_month = int(month_number(pd.Series([as_of - pd.Timedelta(microseconds=1)])).iloc[0])
-    cohorts = sizes.index.to_numpy(dtype="int64")
-    span = last_month - cohorts + 1
-    grid = pd.DataFrame({"cohort_n": np.repeat(cohorts, span),
-                         "period": np.concatenate([np.arange(s) for s in span])})
-    out = grid.merge(cells, on=["cohort_n", "period"], how="left")
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    out["revenue"] = out["revenue"].fillna(0.0).astype("float64")
-    out["cohort_size"] = out["cohort_n"].map(sizes).astype("int64")
-    out["cohort_revenue0"] = out["cohort_n"].map(out.loc[out["period"] == 0].set_index("cohort_n")["revenue"])
-    month_end = month_start(out["cohort_n"] + out["period"] + 1)
-    out["observable"] = np.asarray(month_end <= as_of)
-    out["cohort"] = pd.PeriodIndex(month_start(out["cohort_n"]), freq="M")
-    return out[["cohort", "period", "cohort_size", "cohort_revenue0", "customers", "revenue", "observable"]]
+    return K.complete_triangle(cells, sizes.astype("int64"), as_of)
 
 
 # ----------------------------------------------------------------------------- events

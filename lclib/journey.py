@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lclib.churn import _funnel_matrix, stage_dropoff
+from lclib.churn import funnel_matrix, stage_dropoff
 from lclib.cohorts import acquisition_channels, orders_table, resolve_as_of, wilson_interval
 from lclib.columns import (AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, REFERRER_ID, SCORE,
                            SIGNUP_DATE, TIMESTAMP)
@@ -277,7 +277,7 @@ def stage_conversion(reached: pd.DataFrame, stages: Sequence, by: str | None = N
     if window_days <= 0:
         raise ValueError(f"window_days must be positive, got {window_days}")
     names = _names(stages)
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     window = pd.Timedelta(days=float(window_days))
     last_start = pd.Timestamp(as_of) - window
     parts = []
@@ -306,7 +306,7 @@ def stage_counts(reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
         (people who stop here: did not reach the next stage; 0 for the last).
     """
     names = _names(stages)
-    counts = _funnel_matrix(reached, names).sum(axis=0).astype("int64")
+    counts = funnel_matrix(reached, names).sum(axis=0).astype("int64")
     labels = [s.replace("_", " ").capitalize() if isinstance(s, str) else s.title for s in stages]
     first = counts[0] if counts[0] > 0 else np.nan
     lost = np.append(counts[:-1] - counts[1:], 0)
@@ -328,7 +328,7 @@ def stage_times(reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
         ``p75_days``, ``p90_days`` (float days; NaN when nobody made the step).
     """
     names = _names(stages)
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     labels = [s.replace("_", " ").capitalize() if isinstance(s, str) else s.title for s in stages]
     rows = []
     for k in range(1, len(names)):  # a loop over the handful of stages
@@ -401,7 +401,7 @@ def touchpoints(tables: dict[str, pd.DataFrame | None], reached: pd.DataFrame, s
     t = pd.concat(parts, ignore_index=True)
     t = t.loc[t["person"].notna()]
     row = reached.index.get_indexer(t["person"].astype("str"))
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     keep = row >= 0
     keep[keep] = funnel[row[keep], 0]
     t, row = t.loc[keep], row[keep]
@@ -438,7 +438,7 @@ def channel_stage_matrix(touches: pd.DataFrame, reached: pd.DataFrame, stages: S
             "lower", "upper"]
     if touches.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    funnel = _funnel_matrix(reached, names)
+    funnel = funnel_matrix(reached, names)
     k = len(names)
     nxt = np.column_stack([funnel[:, 1:], np.zeros(len(reached), dtype=bool)])  # reached stage k+1
     row = reached.index.get_indexer(touches["person"])

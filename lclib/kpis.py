@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lclib.churn import _funnel_matrix
+from lclib.churn import funnel_matrix
 from lclib.cohorts import resolve_as_of, wilson_interval
 from lclib.columns import CUSTOMER_ID, EVENT_TYPE, REFERRER_ID, SCORE, TIMESTAMP
 from lclib.journey import stage_conversion
@@ -125,7 +125,7 @@ def stage_kpis(tables: dict[str, pd.DataFrame | None], stages: Sequence, reached
     as_of = resolve_as_of(tables["transactions"], as_of)
     measured = [s for s in stages if s.name in reached.columns]
     names = [s.name for s in measured]
-    funnel = _funnel_matrix(reached, names) if names else np.zeros((len(reached), 0), dtype=bool)
+    funnel = funnel_matrix(reached, names) if names else np.zeros((len(reached), 0), dtype=bool)
     people = dict(zip(names, funnel.sum(axis=0).astype("int64")))
     conv = (stage_conversion(reached, measured, window_days=window_days, as_of=as_of).set_index("stage")
             if len(measured) >= 2 else pd.DataFrame())
