@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_sam = sub.add_parser("sample", help="generate the sample data of known truth")
     p_sam.add_argument("--out", "-o", type=Path, default=Path("data/sample"), help="output folder")
     p_sam.add_argument("--people", type=int, default=5000, help="number of people reached")
-    p_sam.add_argument("--seed", type=int, default=20240101, help="random seed")
+    p_sam.add_argument("--seed", type=int, default=None,
+                       help="random seed (default: lclib.sample.DEFAULT_SEED, the committed sample's)")
     p_sam.add_argument("--messy", type=Path, default=None, metavar="CSV",
                        help="also write the messy shop export fixture to this path")
     return parser
@@ -79,9 +80,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from lclib.sample import make_messy_shop_export, write_sample
+    from lclib.sample import DEFAULT_SEED, make_messy_shop_export, write_sample
 
-    paths = write_sample(args.out, n_people=args.people, seed=args.seed)
+    paths = write_sample(args.out, n_people=args.people, seed=DEFAULT_SEED if args.seed is None else args.seed)
     for name, path in paths.items():
         print(f"{name:<13} {path}")
     if args.messy:

@@ -30,7 +30,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -225,6 +225,28 @@ def _degeneracy(model: str, params: dict[str, float], t_max: float) -> str | Non
     return "; ".join(problems) or None
 
 
+def _fit_from_starts(make_fitter: Callable[[], Any], data: tuple[np.ndarray, ...],
+                     starts: tuple[np.ndarray | None, ...]) -> Any:
+    """Fit a lifetimes model from each start in turn until one converges.
+
+    lifetimes minimises with BFGS from one fixed start (log-parameters 0.1, or
+    ``None`` below) and raises ConvergenceError when scipy reports a loss of
+    precision, which also happens right at the maximum of a flat likelihood: on
+    one draw of the sample, Gamma-Gamma stopped with a gradient of 1e-7 at the
+    maximum and raised, and the penalized fallback then gave biased parameters.
+    Other starts reach the same maximum without the complaint. Re-raises the
+    last error when every start fails.
+    """
+    error: Exception | None = None
+    for start in starts:
+        fitter = make_fitter()
+        try:
+            return fitter.fit(*data, **({} if start is None else {"initial_params": start}))
+        except ConvergenceError as failed:
+            error = failed
+    raise error
+
+
 def fit_bgnbd(
     summary: pd.DataFrame,
     penalizer: float = 0.0,
@@ -271,11 +293,11 @@ def fit_bgnbd(
         )
     data = tuple(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     cls, names = _FITTERS[model]
-    fitter = cls(penalizer_coef=penalizer)
-    start = {"initial_params": np.ones(4)} if model == "paretonbd" else {}
+    # Pareto/NBD starts from fixed values (lifetimes would draw them from numpy's global state).
+    starts = (np.ones(4), np.zeros(4)) if model == "paretonbd" else (None, np.zeros(4), np.ones(4))
     try:
         with _quiet() as printed:
-            fitter.fit(*data, **start)
+            fitter = _fit_from_starts(lambda: cls(penalizer_coef=penalizer), data, starts)
     except ConvergenceError:
         found = re.search(r"message:\s*(.+)", printed.getvalue())
         detail = f" (scipy: {found.group(1).strip()})" if found else ""
@@ -463,10 +485,10 @@ def fit_gamma_gamma(
     names = _FITTERS["gamma_gamma"][1]
     attempts: list[str] = []
     for pen in [penalizer] + [p for p in fallback_penalizers if p > penalizer]:
-        fitter = lifetimes.GammaGammaFitter(penalizer_coef=pen)
         try:
             with _quiet():
-                fitter.fit(*data)
+                fitter = _fit_from_starts(lambda: lifetimes.GammaGammaFitter(penalizer_coef=pen), data,
+                                          (None, np.zeros(3), np.ones(3)))
         except Exception as error:  # ConvergenceError included
             reason = "did not converge" if isinstance(error, ConvergenceError) else f"failed ({error})"
             attempts.append(f"Gamma-Gamma, penalizer {pen}: {reason}")

