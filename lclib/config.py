@@ -317,6 +317,9 @@ class Report(_Strict):
     out: Path = Path("reports")
     notebooks: list[str] = Field(default_factory=list)
     timeout_seconds: int = Field(1200, gt=0)
+    # notebooks executed at the same time (each its own kernel; capped by the CPU count).
+    # Memory grows with it: each kernel holds its own copy of the transactions.
+    workers: int = Field(2, ge=1, le=32)
 
 
 class Config(_Strict):

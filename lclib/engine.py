@@ -562,3 +562,73 @@ def first_event_times_sql(source: Source, as_of=None, person: str = ANONYMOUS_ID
     wide = long.pivot(index="person", columns="event_type", values="first_time").sort_index()
     wide.columns.name = None
     return wide.astype(_timestamp_dtype(source)) if len(wide.columns) else wide
+
+
+# ----------------------------------------------------------------------------- overview
+
+#: Orders, buying customers, revenue and new customers per calendar month
+#: (lclib.overview.monthly_activity); months as (year * 12 + month - 1).
+_SQL_MONTHLY_ACTIVITY = """
+WITH lines AS (
+    SELECT customer_id, order_id, CAST(amount AS DOUBLE) AS amount,
+           year(CAST("timestamp" AS TIMESTAMP)) * 12 + month(CAST("timestamp" AS TIMESTAMP)) - 1 AS month_n
+    FROM src
+    WHERE "timestamp" IS NOT NULL
+),
+firsts AS (
+    SELECT MIN(month_n) AS month_n FROM lines WHERE customer_id IS NOT NULL GROUP BY customer_id
+),
+new AS (
+    SELECT month_n, COUNT(*) AS new_customers FROM firsts GROUP BY month_n
+),
+months AS (
+    SELECT month_n, COUNT(DISTINCT order_id) AS orders, COUNT(DISTINCT customer_id) AS customers,
+           SUM(amount) AS revenue
+    FROM lines GROUP BY month_n
+)
+SELECT m.month_n, m.orders, m.customers, COALESCE(n.new_customers, 0) AS new_customers, m.revenue
+FROM months AS m LEFT JOIN new AS n ON m.month_n = n.month_n
+ORDER BY m.month_n
+"""
+
+#: Whole-table counts (lclib.overview.headline_counts).
+_SQL_HEADLINE_COUNTS = """
+WITH per_customer AS (
+    SELECT COUNT(DISTINCT order_id) AS orders FROM src WHERE customer_id IS NOT NULL GROUP BY customer_id
+),
+totals AS (
+    SELECT COUNT(DISTINCT order_id) AS orders, COUNT(*) AS order_lines,
+           SUM(CAST(amount AS DOUBLE)) AS revenue,
+           MIN(CAST("timestamp" AS TIMESTAMP)) AS first_time, MAX(CAST("timestamp" AS TIMESTAMP)) AS last_time
+    FROM src
+)
+SELECT (SELECT COUNT(*) FROM per_customer) AS customers,
+       (SELECT COUNT(*) FILTER (WHERE orders > 1) FROM per_customer) AS repeat_customers,
+       t.orders, t.order_lines, t.revenue, t.first_time, t.last_time
+FROM totals AS t
+"""
+
+
+def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
+    """Per calendar month: orders, customers, new_customers, revenue (:func:`lclib.overview.monthly_activity`).
+
+    Returns
+    -------
+    DataFrame indexed by ``month`` (Period[M]) with months that have purchases only,
+    columns orders, customers, new_customers (int64) and revenue (float64).
+    """
+    _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
+    got = query(source, _SQL_MONTHLY_ACTIVITY, con)
+    index = pd.PeriodIndex.from_ordinals(
+        (got["month_n"].to_numpy(dtype="int64") - 1970 * 12), freq="M").rename("month")
+    out = got.drop(columns="month_n").astype(
+        {"orders": "int64", "customers": "int64", "new_customers": "int64", "revenue": "float64"})
+    out.index = index
+    return out
+
+
+def headline_counts_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> dict:
+    """Customers, repeat customers, orders, lines, revenue, first and last time in one query."""
+    _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
+    row = query(source, _SQL_HEADLINE_COUNTS, con).iloc[0]
+    return {k: row[k] for k in row.index}

@@ -23,19 +23,25 @@ def table_overview(data: Dataset) -> pd.DataFrame:
     for name, df in data.tables.items():
         ids = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID, C.REFERRER_ID) if c in df]
         dates = [c for c in C.DATE_COLUMNS if c in df]
-        people = int(pd.concat([df[c] for c in ids]).nunique()) if ids else None
+        if not ids:
+            people = None
+        elif len(ids) == 1:
+            people = int(df[ids[0]].nunique())
+        else:
+            people = int(pd.concat([df[c] for c in ids]).nunique())
         first = df[dates[0]].min() if dates and len(df) else pd.NaT
         last = df[dates[0]].max() if dates and len(df) else pd.NaT
         rows.append(dict(table=name, rows=len(df), people=people, first=first, last=last))
     return pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
 
 
-def monthly_activity(transactions: pd.DataFrame) -> pd.DataFrame:
+def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> pd.DataFrame:
     """Orders, buying customers, new customers and revenue per calendar month.
 
     Parameters
     ----------
     transactions : canonical transactions (customer_id, order_id, timestamp, amount).
+    engine : ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.default_engine`); same result.
 
     Returns
     -------
@@ -43,25 +49,46 @@ def monthly_activity(transactions: pd.DataFrame) -> pd.DataFrame:
     new_customers (first purchase in that month), revenue, average_order_value.
     Months without any purchase inside the range appear with zeros.
     """
+    from lclib import engine as _engine
+
     tx = transactions
-    month = tx[C.TIMESTAMP].dt.to_period("M")
-    first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
-    g = tx.groupby(month)
-    out = pd.DataFrame({
-        "orders": g[C.ORDER_ID].nunique(),
-        "customers": g[C.CUSTOMER_ID].nunique(),
-        "revenue": g[C.AMOUNT].sum(),
-    })
-    out["new_customers"] = first_month.value_counts().reindex(out.index, fill_value=0)
+    if _engine.check_engine(engine) == "duckdb" and len(tx):
+        out = _engine.monthly_activity_sql(tx)
+    else:
+        month = tx[C.TIMESTAMP].dt.to_period("M")
+        first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
+        g = tx.groupby(month)
+        out = pd.DataFrame({
+            "orders": g[C.ORDER_ID].nunique(),
+            "customers": g[C.CUSTOMER_ID].nunique(),
+            "revenue": g[C.AMOUNT].sum(),
+        })
+        out["new_customers"] = first_month.value_counts().reindex(out.index, fill_value=0)
     full = pd.period_range(out.index.min(), out.index.max(), freq="M", name="month")
     out = out.reindex(full, fill_value=0)
     out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
     return out[["orders", "customers", "new_customers", "revenue", "average_order_value"]]
 
 
-def headline_counts(transactions: pd.DataFrame) -> dict[str, float]:
-    """Customers, orders, revenue, repeat-customer share and the covered period in days."""
+def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> dict[str, float]:
+    """Customers, orders, revenue, repeat-customer share and the covered period in days.
+
+    ``engine``: ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.default_engine`); same result.
+    """
+    from lclib import engine as _engine
+
     tx = transactions
+    if _engine.check_engine(engine) == "duckdb" and len(tx):
+        got = _engine.headline_counts_sql(tx)
+        customers = int(got["customers"])
+        return {
+            "customers": customers,
+            "orders": int(got["orders"]),
+            "order_lines": int(got["order_lines"]),
+            "revenue": float(got["revenue"]),
+            "repeat_customer_share": float(got["repeat_customers"] / customers * 100) if customers else float("nan"),
+            "days_covered": int((pd.Timestamp(got["last_time"]) - pd.Timestamp(got["first_time"])).days + 1),
+        }
     orders_per_customer = tx.groupby(C.CUSTOMER_ID)[C.ORDER_ID].nunique()
     return {
         "customers": int(orders_per_customer.size),

@@ -4,7 +4,8 @@
 
 1. loads and validates the configuration, then loads and cleans the data once
    (a data error stops the run before any notebook starts);
-2. executes ``notebooks/NN_*.ipynb`` in order with papermill, in this process,
+2. executes ``notebooks/NN_*.ipynb`` with papermill, ``report.workers`` at a
+   time (each in its own kernel; with one worker in order, in this process),
    passing ``CONFIG`` (the resolved configuration), ``DATA_DIR`` (the cleaned
    tables) and ``OUTPUT_DIR`` (where the notebook writes its exports);
 3. exports each executed notebook twice with nbconvert: ``NN_name.html`` for
@@ -222,40 +223,20 @@ def run(
         (building / "exports").mkdir()
         (building / "notebooks").mkdir()
 
-        import papermill as pm
-
-        for i, (path, res) in enumerate(zip(notebooks, results), 1):
-            _log(progress, f"[{i}/{len(notebooks)}] {path.stem} ...")
-            executed = building / "notebooks" / path.name
-            t = time.perf_counter()
-            try:
-                pm.execute_notebook(
-                    str(path), str(executed),
-                    parameters={"CONFIG": str(resolved), "DATA_DIR": str(data_dir),
-                                "OUTPUT_DIR": str(building / "exports")},
-                    kernel_name="python3", cwd=str(notebook_dir), progress_bar=False,
-                    log_output=False, execution_timeout=cfg.report.timeout_seconds,
-                    # the kernel's own start-up chatter is not the reader's business
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                )
-            except Exception as e:  # papermill raises PapermillExecutionError and others
-                res.status, res.seconds = "failed", time.perf_counter() - t
-                res.error = _short_error(e)
-                (building / "error.txt").write_text(
-                    f"notebook {path.name} failed after {res.seconds:.1f} s\n\n{res.error}\n",
-                    encoding="utf-8")
-                _log(progress, f"      FAILED: {res.error.splitlines()[0] if res.error else ''}")
-                _move_to_failed(building, out_root, run_id)
-                return RunResult(run_id, "failed", out_root / "failed" / run_id, results,
-                                 f"{path.name} failed: {res.error}")
-            res.seconds = time.perf_counter() - t
-            title = res.title
-            res.html, res.analyst_html = f"{path.stem}.html", f"{path.stem}.analyst.html"
-            export_html(executed, building / res.html, with_code=False, title=title)
-            export_html(executed, building / res.analyst_html, with_code=True, title=title)
-            res.headlines = read_metrics(executed)
-            res.status = "ok"
-            _log(progress, f"      ok in {res.seconds:.1f} s, {len(res.headlines)} headline numbers")
+        # the notebooks read the cached tables; the runner needs only the ledger and inputs now
+        data.tables = {}
+        workers = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
+        parameters = {"CONFIG": str(resolved), "DATA_DIR": str(data_dir), "OUTPUT_DIR": str(building / "exports")}
+        jobs = [(path, building, parameters, str(notebook_dir), cfg.report.timeout_seconds) for path in notebooks]
+        failed = _execute_all(jobs, results, workers, progress)
+        if failed is not None:
+            res = results[failed]
+            path = notebooks[failed]
+            (building / "error.txt").write_text(
+                f"notebook {path.name} failed after {res.seconds:.1f} s\n\n{res.error}\n", encoding="utf-8")
+            _move_to_failed(building, out_root, run_id)
+            return RunResult(run_id, "failed", out_root / "failed" / run_id, results,
+                             f"{path.name} failed: {res.error}")
 
         record = {
             "run_id": run_id,
@@ -290,6 +271,97 @@ def run(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
+                     timeout: int) -> tuple[str, float, str | None]:
+    """Execute one notebook into ``building/notebooks`` and export its two HTML files.
+
+    Runs in a worker process when the runner executes notebooks in parallel, so it
+    takes and returns plain values: ``(status, seconds, error)`` with status
+    ``"ok"`` or ``"failed"``, the execution time, and the short error text.
+    """
+    import papermill as pm
+
+    executed = building / "notebooks" / path.name
+    t = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(path), str(executed), parameters=parameters,
+            kernel_name="python3", cwd=cwd, progress_bar=False,
+            log_output=False, execution_timeout=timeout,
+            # the kernel's own start-up chatter is not the reader's business
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except Exception as e:  # papermill raises PapermillExecutionError and others
+        return "failed", time.perf_counter() - t, _short_error(e)
+    seconds = time.perf_counter() - t
+    title = notebook_title(path)
+    export_html(executed, building / f"{path.stem}.html", with_code=False, title=title)
+    export_html(executed, building / f"{path.stem}.analyst.html", with_code=True, title=title)
+    return "ok", seconds, None
+
+
+def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
+                 progress: Callable[[str], None] | None) -> int | None:
+    """Run the notebooks, ``workers`` at a time; return the index of the first failure or None.
+
+    With one worker the notebooks run one after the other in this process and the
+    first failure stops the run (the rest stay ``pending``). With more, each runs
+    in a spawned worker process (own kernel); after a failure no further notebook
+    starts, those already running finish (their folder must be complete before it
+    moves to ``failed/``), and the run fails.
+    """
+    n = len(jobs)
+
+    def finish(i: int, outcome: tuple[str, float, str | None]) -> bool:
+        res = results[i]
+        res.status, res.seconds, res.error = outcome
+        name = jobs[i][0].stem
+        if res.status != "ok":
+            _log(progress, f"      {name} FAILED: {res.error.splitlines()[0] if res.error else ''}")
+            return False
+        res.html, res.analyst_html = f"{name}.html", f"{name}.analyst.html"
+        res.headlines = read_metrics(jobs[i][1] / "notebooks" / jobs[i][0].name)
+        _log(progress, f"      {name} ok in {res.seconds:.1f} s, {len(res.headlines)} headline numbers")
+        return True
+
+    if workers == 1:
+        for i, job in enumerate(jobs):
+            _log(progress, f"[{i + 1}/{n}] {job[0].stem} ...")
+            if not finish(i, execute_notebook(*job)):
+                return i
+        return None
+
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    first_failure: int | None = None
+    # spawn, not fork: the runner process holds DuckDB / Arrow thread pools
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {}
+        for i, job in enumerate(jobs):
+            pending[pool.submit(execute_notebook, *job)] = i
+        _log(progress, f"running {n} notebooks, {workers} at a time")
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = pending.pop(future)
+                if future.cancelled():
+                    continue
+                error = future.exception()
+                outcome = execute_notebook_error(error) if error else future.result()
+                if not finish(i, outcome) and (first_failure is None or i < first_failure):
+                    first_failure = i
+            if first_failure is not None:
+                for future in pending:
+                    future.cancel()  # not started yet: stays pending
+    return first_failure
+
+
+def execute_notebook_error(error: BaseException) -> tuple[str, float, str]:
+    """The outcome of a worker that died (e.g. killed for lack of memory)."""
+    return "failed", 0.0, f"the worker process running the notebook failed: {type(error).__name__}: {error}"
 
 
 def _short_error(e: Exception) -> str:

@@ -49,7 +49,7 @@ def test_failing_notebook_publishes_nothing_and_keeps_the_failure(tiny_config, t
     make_notebook(nbdir / "00_ok.ipynb", "x = 1")
     make_notebook(nbdir / "01_broken.ipynb", "raise ValueError('the model did not converge')")
     make_notebook(nbdir / "02_never.ipynb", "x = 2")
-    result = run(tiny_config, notebook_dir=nbdir)
+    result = run(tiny_config, overrides=["report.workers=1"], notebook_dir=nbdir)
     assert result.exit_code == 1
     reports = tmp_path / "reports"
     assert sorted(p.name for p in reports.iterdir()) == ["failed"]
@@ -58,6 +58,25 @@ def test_failing_notebook_publishes_nothing_and_keeps_the_failure(tiny_config, t
     assert "01_broken.ipynb" in error and "ValueError: the model did not converge" in error
     assert (failed / "notebooks" / "01_broken.ipynb").is_file()
     assert [r.status for r in result.notebooks] == ["ok", "failed", "pending"]
+
+
+def test_parallel_run_publishes_the_same_reports_and_fails_as_a_whole(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_first.ipynb", RECORDING)
+    make_notebook(nbdir / "01_second.ipynb", RECORDING.replace("'customers', data", "'buyers', data"))
+    lines: list[str] = []
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir, progress=lines.append)
+    assert result.exit_code == 0, result.message
+    assert any("2 at a time" in line for line in lines)
+    rec = json.loads((result.folder / "run.json").read_text())
+    assert rec["metrics"] == {"00_first": {"customers": 2, "revenue": 37.75},
+                              "01_second": {"buyers": 2, "revenue": 37.75}}
+    assert all((result.folder / f"{n}.html").is_file() for n in ("00_first", "01_second"))
+    make_notebook(nbdir / "02_broken.ipynb", "raise ValueError('boom')")
+    failed = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert failed.exit_code == 1 and [r.status for r in failed.notebooks][2] == "failed"
+    assert "ValueError: boom" in (tmp_path / "reports" / "failed" / failed.run_id / "error.txt").read_text()
+    assert (tmp_path / "reports" / "latest").resolve() == result.folder  # the failed run published nothing
 
 
 def test_invalid_data_stops_before_any_notebook(tiny_config, tmp_path):
