@@ -9,9 +9,10 @@
 only: the generated data has no events, customers, spend...; the notebooks must
 say so in words) and runs ``lclib run --config <it> --out <folder> -q`` as a
 subprocess. It prints the wall time, the peak memory of the largest process of
-the run (``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the runner and the notebook
-kernels it waited for; kernels run one after the other), and the per-notebook
-times from ``run.json``.
+the run (``getrusage(RUSAGE_CHILDREN).ru_maxrss``), the peak of the summed
+memory of the runner, its workers and their kernels (sampled every 0.2 s with
+psutil: notebooks run ``report.workers`` at a time), and the per-notebook times
+from ``run.json``.
 
 ``--load-only`` times :func:`lclib.io.load_dataset` alone (read, parse, clean,
 validate) in a fresh process, with a cProfile breakdown of its slowest steps.
@@ -26,9 +27,11 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -49,20 +52,51 @@ def write_config(data: Path, folder: Path) -> Path:
     return path
 
 
-def bench_run(data: Path, out: Path, only: list[str]) -> dict:
+def _watch_memory(pid: int, peak: dict, stop: threading.Event) -> None:
+    """Sample the summed RSS of ``pid`` and all its descendants every 0.2 s; keep the maximum."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    while not stop.is_set():
+        total = 0
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        peak["total"] = max(peak.get("total", 0), total)
+        stop.wait(0.2)
+
+
+def bench_run(data: Path, out: Path, only: list[str], workers: int | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     config = write_config(data, out)
     cmd = [str(LCLIB), "run", "--config", str(config), "--out", str(out / "reports"), "-q"]
     for name in only:
         cmd += ["--only", name]
+    if workers is not None:
+        cmd += ["-p", f"report.workers={workers}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak: dict = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_memory, args=(proc.pid, peak, stop), daemon=True)
+    watcher.start()
+    _, stderr = proc.communicate()
+    stop.set()
+    watcher.join()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {"command": " ".join(cmd), "exit_code": proc.returncode, "wall_s": wall,
               "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-              "peak_mb": after.ru_maxrss / 1024, "notebooks": []}
+              "peak_mb": after.ru_maxrss / 1024, "peak_total_mb": peak.get("total", 0) / 2**20,
+              "notebooks": []}
     run_json = _find_run_json(out / "reports")
     if run_json is not None:
         info = json.loads(run_json.read_text(encoding="utf-8"))
@@ -71,7 +105,7 @@ def bench_run(data: Path, out: Path, only: list[str]) -> dict:
             result["notebooks"].append({k: nb.get(k) for k in ("name", "status", "seconds")})
         result["load_s"] = info.get("load_seconds") or info.get("timings", {}).get("load")
     if proc.returncode:
-        result["stderr"] = proc.stderr[-4000:]
+        result["stderr"] = stderr[-4000:]
     return result
 
 
@@ -116,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], help="run only this notebook (repeatable)")
     parser.add_argument("--load-only", action="store_true", help="time lclib.io.load_dataset alone")
     parser.add_argument("--profile-lines", type=int, default=40, help="lines of the loader profile shown")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="report.workers for the run (default: the configuration's, 2)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data} not found: run benchmarks/generate_transactions.py first", file=sys.stderr)
@@ -127,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(r["profile"].splitlines()[: args.profile_lines]))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="lclib_bench_run_"))
-    r = bench_run(args.data, out, args.only)
+    r = bench_run(args.data, out, args.only, args.workers)
     print(f"lclib run: exit {r['exit_code']}, {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, "
-          f"peak {r['peak_mb']:.0f} MB (largest process); reports in {out / 'reports'}")
+          f"peak {r['peak_mb']:.0f} MB (largest process), {r['peak_total_mb']:.0f} MB (all processes at once); "
+          f"load average at the end {os.getloadavg()[0]:.1f}; reports in {out / 'reports'}")
     for nb in r["notebooks"]:
         print(f"  {nb['name']}: {nb['status']}, {nb['seconds']:.1f} s" if nb.get("seconds") is not None
               else f"  {nb['name']}: {nb['status']}")
