@@ -103,7 +103,20 @@ def format_value(value: Any, unit: str = "") -> str:
         text = f"{value:,.2f}".rstrip("0").rstrip(".")
     else:
         text = f"{value:.3g}"
+    if text in ("1", "-1"):
+        unit = _singular(unit)
     return f"{text} {unit}".strip()
+
+
+def _singular(unit: str) -> str:
+    """``customers`` -> ``customer`` (for exactly one); units that are not plural words stay."""
+    if unit == "people":
+        return "person"
+    if unit.endswith(("ches", "shes", "sses", "xes")):
+        return unit[:-2]
+    if unit.endswith("s") and not unit.endswith("ss") and unit[:-1].isalpha() and unit.islower():
+        return unit[:-1]
+    return unit
 
 
 def headline_table(entries: list[dict] | None = None):

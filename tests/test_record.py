@@ -47,6 +47,13 @@ def test_read_metrics_keeps_last_value_per_name(tmp_path):
     (2.8, "days", "2.8 days"),
     (5.0, "stages", "5 stages"),
     (0.81, "", "0.81"),
+    (1, "experiments", "1 experiment"),  # one of a plural unit reads singular
+    (1.0, "people", "1 person"),
+    (1, "touches", "1 touch"),
+    (1.0, "EUR", "1.00 EUR"),
+    (1, "ratio", "1 ratio"),
+    (1, "%", "1.0 %"),
+    (0, "experiments", "0 experiments"),
 ])
 def test_format_value(value, unit, text):
     assert format_value(value, unit) == text
