@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -345,3 +346,20 @@ def test_iso_date_fast_path_equals_pandas_iso8601():
     want = lio._to_datetime(t, format="ISO8601").astype("datetime64[ns]")
     pd.testing.assert_series_equal(got, want, check_exact=True)
     assert got.isna().sum() == 10  # 7 impossible dates, "", None, "x"
+
+
+def test_duplicate_check_on_candidates_equals_the_full_comparison():
+    # _duplicated_first compares whole rows only where the parsed numbers and dates repeat
+    rng = np.random.default_rng(3)
+    n = 5000
+    text = pd.DataFrame({
+        "id": rng.choice(["a", "b", "c", None], n), "note": rng.choice(["x", "y", None], n),
+        "when": rng.choice(["2024-01-01", "2024-01-02", "bad"], n), "amount": rng.choice(["1.5", "2", "", "-0"], n),
+    }, dtype="str")
+    parsed = pd.DataFrame({"when": pd.to_datetime(text["when"], errors="coerce"),
+                           "amount": pd.to_numeric(text["amount"], errors="coerce")})
+    expected = text.duplicated(keep="first")
+    assert 0 < expected.sum() < n
+    pd.testing.assert_series_equal(lio._duplicated_first(text, parsed), expected)
+    # no cheap column: the full comparison
+    pd.testing.assert_series_equal(lio._duplicated_first(text, parsed[[]]), expected)
