@@ -485,12 +485,14 @@ def rfm_table_sql(source: Source, as_of=None, con: "duckdb.DuckDBPyConnection | 
     last_purchase = agg["last_purchase"].astype(ts_dtype)
     revenue = agg["revenue"].to_numpy(dtype="float64")
     orders = agg["orders"].to_numpy(dtype="int64")
+    with np.errstate(divide="ignore", invalid="ignore"):  # no order ids: as pandas divides, silently
+        mean = revenue / orders
     out = pd.DataFrame(
         {
             R.RECENCY_DAYS: (as_of.normalize() - last_purchase.dt.normalize()).dt.days.to_numpy(dtype="int64"),
             R.FREQUENCY: orders,
             R.MONETARY_TOTAL: revenue,
-            R.MONETARY_MEAN: revenue / orders,
+            R.MONETARY_MEAN: mean,
             R.FIRST_PURCHASE: agg["first_purchase"].astype(ts_dtype).to_numpy(),
             R.LAST_PURCHASE: last_purchase.to_numpy(),
         },
