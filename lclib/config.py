@@ -253,6 +253,9 @@ class Rfm(_Strict):
     compare_days: int = Field(90, gt=0)  # segment migration: as_of minus this many days
     kmeans: bool = True
     kmeans_k: tuple[int, int] = (2, 8)  # smallest and largest number of personas tried
+    # k-means is fitted on a random sample (seeded by random_state) of at most this many
+    # customers; every customer is then assigned to the nearest persona
+    kmeans_max_customers: int = Field(50_000, ge=100)
     random_state: int = 0
     export_lists: dict[str, list[str]] | None = None  # null = lclib.rfm.DEFAULT_EXPORT_LISTS
     pseudonymise_key: str | None = None  # set to share exports with hashed customer ids

@@ -9,6 +9,10 @@ Pipeline::
     # or in one call: scored = score_customers(transactions, as_of, bins=..., rules=...)
 
     migration = segment_migration(transactions, date_from, date_to)  # from x to counts
+    # or, sharing one pass over the order lines with the scored table:
+    rfm_from, rfm_to = rfm_snapshots(transactions, [date_from, date_to])
+    scored = score_rfm(rfm_to, bins=...)       # rfm_scores + assign_segments
+    migration = migration_table(score_rfm(rfm_from)["segment"], scored["segment"])
     moves = migration_summary(migration)       # stayed / left / joined / new per segment
     labels, profile, silhouette = kmeans_personas(scored)           # optional personas
     files = export_tables(scored, key=None)    # CSV-ready tables (ids optionally hashed)
@@ -197,6 +201,128 @@ def rfm_table(
     return out[list(RFM_COLUMNS)]
 
 
+#: RFM aggregates per customer at several snapshot times from one scan of the
+#: lines. Snapshot ``{i}`` FILTERs the lines before its time: per customer the
+#: first and last time and the sum of ``amount`` over the lines (summed as
+#: :func:`lclib.engine.rfm_table_sql` does: the same numbers on small data; on
+#: millions of lines DuckDB's parallel sums vary in the last bits from run to run),
+#: and per customer the orders with a line before that time, counted from the
+#: (customer, order) groups: the same as ``COUNT(DISTINCT order_id)``, without a
+#: distinct aggregate per snapshot (which costs twice as much on 10M lines).
+_SQL_SNAPSHOT_LINES = """
+       MIN(ts){cond} AS first_{i},
+       MAX(ts){cond} AS last_{i},
+       SUM(amount){cond} AS revenue_{i}"""
+_SQL_SNAPSHOT_ORDERS = """
+       COUNT(*){cond} AS orders_{i}"""
+_SQL_SNAPSHOT_RESULT = """
+       first_{i}, last_{i}, COALESCE(orders_{i}, 0) AS orders_{i}, revenue_{i}"""
+_SQL_SNAPSHOTS = """
+WITH lines AS (
+    SELECT customer_id, order_id,
+           CAST("timestamp" AS TIMESTAMP) AS ts,
+           CAST(amount AS DOUBLE) AS amount
+    FROM src
+    WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
+),
+per_customer AS (
+    SELECT customer_id,{line_columns}
+    FROM lines
+    GROUP BY customer_id
+),
+per_order AS (
+    SELECT customer_id, order_id, MIN(ts) AS ts
+    FROM lines
+    WHERE order_id IS NOT NULL
+    GROUP BY customer_id, order_id
+),
+orders AS (
+    SELECT customer_id,{order_columns}
+    FROM per_order
+    GROUP BY customer_id
+)
+SELECT CAST(customer_id AS VARCHAR) AS customer_id,{result_columns}
+FROM per_customer LEFT JOIN orders USING (customer_id)
+ORDER BY 1
+"""
+
+
+def rfm_snapshots(
+    transactions: pd.DataFrame, dates: Sequence[str | pd.Timestamp], engine: str | None = None
+) -> list[pd.DataFrame]:
+    """:func:`rfm_table` at several dates, from one pass over the order lines.
+
+    ``rfm_snapshots(tx, [d1, d2])`` equals ``[rfm_table(tx, d1), rfm_table(tx, d2)]``
+    (same customers, values and dtypes; money sums to floating-point rounding, as
+    between the engines), but with the DuckDB engine the lines are
+    read once for all dates (one query, no distinct count per date). The pandas
+    engine computes each table in turn.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        As for :func:`rfm_table`.
+    dates : sequence of str or Timestamp
+        Exclusive snapshot times (at least one), in any order.
+    engine : {"duckdb", "pandas"}, optional
+        As for :func:`rfm_table`.
+
+    Returns
+    -------
+    list of DataFrame
+        One :func:`rfm_table` per date, in the order of ``dates``.
+    """
+    _require_columns(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT), "transactions")
+    stamps = [pd.Timestamp(d) for d in dates]
+    if not stamps:
+        raise ValueError("dates must name at least one snapshot time")
+    from lclib import engine as _engine
+
+    ts = transactions[TIMESTAMP]
+    one_pass = (
+        len(stamps) > 1
+        and _engine.check_engine(engine) == "duckdb"
+        and len(transactions) > 0
+        and pd.api.types.is_datetime64_any_dtype(ts)
+        and getattr(ts.dtype, "tz", None) is None
+        and all(s.tzinfo is None for s in stamps)
+    )
+    if not one_pass:
+        return [rfm_table(transactions, as_of=s, engine=engine) for s in stamps]
+
+    end = max(stamps)
+    conds = [f" FILTER (WHERE ts < {_engine.sql_timestamp(s)})" if s < end else "" for s in stamps]
+    sql = _SQL_SNAPSHOTS.format(
+        end=_engine.sql_timestamp(end),
+        line_columns=",".join(_SQL_SNAPSHOT_LINES.format(i=i, cond=c) for i, c in enumerate(conds)),
+        order_columns=",".join(_SQL_SNAPSHOT_ORDERS.format(i=i, cond=c) for i, c in enumerate(conds)),
+        result_columns=",".join(_SQL_SNAPSHOT_RESULT.format(i=i) for i in range(len(stamps))),
+    )
+    agg = _engine.query(transactions, sql)
+    ids = pd.Index(agg["customer_id"].astype(transactions[CUSTOMER_ID].dtype), name=CUSTOMER_ID)
+    tables = []
+    for i, as_of in enumerate(stamps):
+        present = agg[f"first_{i}"].notna().to_numpy()
+        last_purchase = agg[f"last_{i}"][present].astype(ts.dtype)
+        revenue = agg[f"revenue_{i}"].to_numpy(dtype="float64")[present]
+        orders = agg[f"orders_{i}"].to_numpy(dtype="int64")[present]
+        with np.errstate(divide="ignore", invalid="ignore"):  # no order id: as the pandas engine, no warning
+            mean = revenue / orders
+        out = pd.DataFrame(
+            {
+                RECENCY_DAYS: (as_of.normalize() - last_purchase.dt.normalize()).dt.days.to_numpy(dtype="int64"),
+                FREQUENCY: orders,
+                MONETARY_TOTAL: revenue,
+                MONETARY_MEAN: mean,
+                FIRST_PURCHASE: agg[f"first_{i}"][present].astype(ts.dtype).to_numpy(),
+                LAST_PURCHASE: last_purchase.to_numpy(),
+            },
+            index=ids[present],
+        )
+        tables.append(out[list(RFM_COLUMNS)])
+    return tables
+
+
 # --------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------
@@ -276,8 +402,7 @@ def rfm_scores(
     for column, (score_column, higher_is_better) in _DIMENSIONS.items():
         values = rfm[column].to_numpy(dtype="float64")
         if method == "quantile":
-            ranked = pd.Series(values if higher_is_better else -values).rank(method="min")
-            n_worse = ranked.to_numpy(dtype="int64") - 1
+            n_worse = _min_rank(values if higher_is_better else -values)
             score = 1 + (bins * n_worse) // max(n, 1)
         else:
             n_cuts_below = np.searchsorted(thresholds[column], values, side="left")
@@ -494,8 +619,24 @@ def score_customers(
         Indexed by ``customer_id``: the :func:`rfm_table` columns, ``r_score``,
         ``f_score``, ``m_score`` and ``segment``.
     """
-    scores = rfm_scores(rfm_table(transactions, as_of=as_of), bins, method, thresholds)
-    return assign_segments(scores, rules, bins)
+    return score_rfm(rfm_table(transactions, as_of=as_of), bins=bins, method=method,
+                     thresholds=thresholds, rules=rules)
+
+
+def score_rfm(
+    rfm: pd.DataFrame,
+    *,
+    bins: int = 5,
+    method: str = "quantile",
+    thresholds: Mapping[str, Sequence[float]] | None = None,
+    rules: Sequence[Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Scores and segment for an RFM table already computed (e.g. by :func:`rfm_snapshots`).
+
+    ``assign_segments(rfm_scores(rfm, bins, method, thresholds), rules, bins)``:
+    :func:`score_customers` without the aggregation over the order lines.
+    """
+    return assign_segments(rfm_scores(rfm, bins, method, thresholds), rules, bins)
 
 
 def segment_summary(
@@ -587,18 +728,42 @@ def segment_migration(
     start, end = pd.Timestamp(date_from), pd.Timestamp(date_to)
     if start >= end:
         raise ValueError(f"date_from ({start}) must be before date_to ({end})")
+    settings = dict(bins=bins, method=method, thresholds=thresholds, rules=rules)
+    # both snapshots from one pass over the lines
+    before, after = (score_rfm(t, **settings)[SEGMENT] for t in rfm_snapshots(transactions, [start, end]))
+    return migration_table(before, after)
 
-    def segments_at(as_of: pd.Timestamp) -> pd.Series:
-        scored = score_customers(
-            transactions, as_of, bins=bins, method=method, thresholds=thresholds, rules=rules
-        )
-        return scored[SEGMENT]
 
-    before, after = segments_at(start), segments_at(end)
+def migration_table(before: pd.Series, after: pd.Series) -> pd.DataFrame:
+    """The :func:`segment_migration` table from the segments at the two dates.
+
+    Parameters
+    ----------
+    before, after : Series
+        Categorical ``segment`` per customer (index ``customer_id``) at
+        ``date_from`` and ``date_to``, as :func:`score_rfm` /
+        :func:`assign_segments` return them (same categories). Customers of
+        ``after`` missing from ``before`` are counted in the ``"(new)"`` row.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`segment_migration`.
+    """
     names = list(after.cat.categories)
-    origin = before.reindex(after.index).cat.add_categories(NEW_ROW).fillna(NEW_ROW)
-    table = pd.crosstab(origin, after, dropna=False)
-    table = table.reindex(index=names + [NEW_ROW], columns=names, fill_value=0).astype("int64")
+    if list(before.cat.categories) == names:
+        # count (from, to) code pairs: a bincount instead of a crosstab of 800k labels
+        k = len(names)
+        origin = before.reindex(after.index).cat.codes.to_numpy(dtype="int64")
+        origin[origin < 0] = k  # no segment at date_from: the "(new)" row
+        target = after.cat.codes.to_numpy(dtype="int64")
+        keep = target >= 0
+        counts = np.bincount(origin[keep] * k + target[keep], minlength=(k + 1) * k).reshape(k + 1, k)
+        table = pd.DataFrame(counts.astype("int64"), index=names + [NEW_ROW], columns=names)
+    else:
+        origin = before.reindex(after.index).cat.add_categories(NEW_ROW).fillna(NEW_ROW)
+        table = pd.crosstab(origin, after, dropna=False)
+        table = table.reindex(index=names + [NEW_ROW], columns=names, fill_value=0).astype("int64")
     table.index = pd.Index(table.index.astype(object), name="segment_from")
     table.columns = pd.Index(table.columns.astype(object), name="segment_to")
     return table
@@ -717,7 +882,9 @@ def kmeans_personas(
         Silhouette is computed on a random subsample of at most this many
         customers (it is quadratic in their number).
     fit_sample : int, default 50000
-        k-means is fitted on at most this many customers.
+        k-means is fitted on at most this many customers (a uniform random
+        sample, seeded by ``random_state``); ``rfm.kmeans_max_customers`` in
+        ``lclib.yaml``.
     n_init : int, default 4
         k-means++ starts per ``k``; the best inertia is kept.
 
@@ -755,7 +922,11 @@ def kmeans_personas(
 
     features = np.log1p(rfm[list(_DIMENSIONS)].clip(lower=0).to_numpy(dtype="float64"))
     features = StandardScaler().fit_transform(features)
-    sample = silhouette_sample if n > silhouette_sample else None
+    # The rows silhouette_score(..., sample_size, random_state) would draw: the same
+    # for every k, so they are drawn (and validated) once, not once per k.
+    sil_rows = (np.random.RandomState(random_state).permutation(n)[:silhouette_sample]
+                if n > silhouette_sample else slice(None))
+    sil_features = features[sil_rows]
     rng = np.random.default_rng(random_state)
     fit_rows = np.sort(rng.choice(n, fit_sample, replace=False)) if n > fit_sample else slice(None)
     fitted, scores = {}, {}
@@ -765,9 +936,9 @@ def kmeans_personas(
         for k in ks:
             model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
             fitted[k] = model.fit(features[fit_rows]).predict(features)
-            distinct = len(np.unique(fitted[k]))
+            distinct = int(np.count_nonzero(np.bincount(fitted[k], minlength=k)))
             scores[k] = (
-                silhouette_score(features, fitted[k], sample_size=sample, random_state=random_state)
+                silhouette_score(sil_features, fitted[k][sil_rows])
                 if 1 < distinct < n
                 else np.nan
             )
@@ -953,23 +1124,45 @@ def export_tables(
         if unknown:
             raise ValueError(f"export lists name unknown segments {unknown}; segments are {known}")
 
-    table = scored.copy()
+    if scored.index.is_monotonic_increasing and scored[MONETARY_TOTAL].notna().all():
+        # already in id order (rfm_table's order): a stable sort on money alone keeps
+        # ties by id, without sorting hundreds of thousands of id strings again
+        order = np.argsort(-scored[MONETARY_TOTAL].to_numpy(dtype="float64"), kind="stable")
+        table = scored.iloc[order].rename_axis(CUSTOMER_ID).reset_index()
+    else:
+        table = scored.rename_axis(CUSTOMER_ID).reset_index()
+        table = table.sort_values([MONETARY_TOTAL, CUSTOMER_ID], ascending=[False, True], kind="stable")
     table[SEGMENT] = table[SEGMENT].astype(object)
-    table = table.rename_axis(CUSTOMER_ID).reset_index()
-    table = table.sort_values([MONETARY_TOTAL, CUSTOMER_ID], ascending=[False, True], kind="stable")
     if key is not None:
         table[CUSTOMER_ID] = pseudonymise(table[CUSTOMER_ID], key)
         table = table.rename(columns={CUSTOMER_ID: PSEUDONYM})
     table = table.set_index(table.columns[0])
     out = {"rfm_customers": table}
     for name, members in lists.items():
-        out[f"rfm_{name}"] = table.loc[table[SEGMENT].isin(list(members))]
+        # a plain boolean array: indexing with a Series makes pandas hash the id index
+        out[f"rfm_{name}"] = table.loc[table[SEGMENT].isin(list(members)).to_numpy()]
     return out
 
 
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
+
+
+def _min_rank(values: np.ndarray) -> np.ndarray:
+    """How many values are strictly smaller than each value (``rank(method="min") - 1``).
+
+    One sort, no NaN allowed: 3-4x faster than pandas' rank on 800k customers.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts_block = np.empty(len(values), dtype=bool)
+    starts_block[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_block[1:])
+    block_start = np.flatnonzero(starts_block)
+    n_worse = np.empty(len(values), dtype="int64")
+    n_worse[order] = block_start[np.cumsum(starts_block) - 1]
+    return n_worse
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:

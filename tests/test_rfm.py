@@ -24,13 +24,16 @@ from lclib.rfm import (
     export_tables,
     kmeans_personas,
     migration_summary,
+    migration_table,
     persona_segment_table,
     pseudonymise,
     resolve_secret,
     rf_heatmap_table,
     rfm_scores,
+    rfm_snapshots,
     rfm_table,
     score_customers,
+    score_rfm,
     score_ranges,
     segment_migration,
     segment_summary,
@@ -743,3 +746,111 @@ def test_resolve_secret_reads_env_references():
     assert resolve_secret("env:RFM_KEY", {"RFM_KEY": "s3cret"}) == "s3cret"
     with pytest.raises(ValueError, match="RFM_KEY"):
         resolve_secret("env:RFM_KEY", {})
+
+
+# --------------------------------------------------------------------------
+# Scale: one pass for several snapshots, sampled k-means, fast export order
+# --------------------------------------------------------------------------
+
+
+def multi_line_transactions(seed: int = 4, lines: int = 3000) -> pd.DataFrame:
+    """Orders of several lines, some spanning a snapshot time; a few missing customer and order ids."""
+    rng = np.random.default_rng(seed)
+    order = rng.integers(0, 1200, lines)
+    start = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, 1200), unit="h")
+    tx = pd.DataFrame({
+        CUSTOMER_ID: pd.array([f"c{i % 250:03d}" for i in order], dtype="str"),
+        ORDER_ID: pd.array([f"o{i}" for i in order], dtype="str"),
+        TIMESTAMP: start[order] + pd.to_timedelta(rng.integers(0, 600, lines), unit="min"),
+        AMOUNT: np.round(rng.gamma(2.0, 30.0, lines), 2),
+    })
+    tx.loc[rng.choice(lines, 20, replace=False), CUSTOMER_ID] = None
+    tx.loc[rng.choice(lines, 10, replace=False), ORDER_ID] = None  # not counted as orders
+    return tx
+
+
+def test_rfm_snapshots_equal_one_rfm_table_per_date():
+    tx = multi_line_transactions()
+    dates = ["2024-03-01", "2023-06-15", "2025-01-01", "2022-12-01"]  # any order; the last before all data
+    snapshots = rfm_snapshots(tx, dates)
+    assert len(snapshots) == len(dates)
+    for date, snapshot in zip(dates, snapshots):
+        pd.testing.assert_frame_equal(snapshot, rfm_table(tx, as_of=date), check_exact=False, rtol=1e-12)
+    assert len(snapshots[3]) == 0 and len(snapshots[1]) < len(snapshots[0]) < len(snapshots[2])
+    pd.testing.assert_frame_equal(rfm_snapshots(tx, ["2024-03-01"])[0], rfm_table(tx, as_of="2024-03-01"))
+    with pytest.raises(ValueError, match="at least one"):
+        rfm_snapshots(tx, [])
+
+
+def test_migration_from_shared_snapshots_equals_segment_migration():
+    tx = multi_line_transactions(seed=5)
+    date_from, date_to = pd.Timestamp("2024-05-01"), pd.Timestamp("2024-11-01")
+    rfm_from, rfm_to = rfm_snapshots(tx, [date_from, date_to])
+    scored = score_rfm(rfm_to)
+    pd.testing.assert_frame_equal(scored, score_customers(tx, date_to), check_exact=False, rtol=1e-12)
+    table = migration_table(score_rfm(rfm_from)["segment"], scored["segment"])
+    pd.testing.assert_frame_equal(table, segment_migration(tx, date_from, date_to))
+    assert table.to_numpy().sum() == len(scored)
+    assert table.loc[NEW_ROW].sum() == len(scored) - len(rfm_from) > 0
+
+
+def test_kmeans_cap_fits_on_the_documented_sample_and_finds_the_same_personas(monkeypatch):
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(11)
+    centres = [(5, 20, 5000.0), (60, 5, 500.0), (400, 1, 30.0)]
+    rfm = pd.concat([pd.DataFrame({
+        "recency_days": np.round(r * rng.lognormal(0, 0.15, 1000)),
+        "frequency": np.maximum(1, np.round(f * rng.lognormal(0, 0.15, 1000))),
+        "monetary_total": m * rng.lognormal(0, 0.15, 1000),
+    }) for r, f, m in centres], ignore_index=True)
+    full_labels, full_profile, full_silhouette = kmeans_personas(rfm, k_range=range(2, 6))
+
+    fitted_rows = []
+    fit = KMeans.fit
+    monkeypatch.setattr(KMeans, "fit", lambda self, X, *a, **k: fitted_rows.append(len(X)) or fit(self, X, *a, **k))
+    labels, profile, silhouette = kmeans_personas(rfm, k_range=range(2, 6), fit_sample=300)
+    assert fitted_rows == [300] * 4  # one fit per k, each on 300 of the 3,000 customers
+    assert labels.index.equals(rfm.index)  # ... and a persona for everyone
+    assert silhouette.idxmax() == full_silhouette.idxmax() == 3
+    assert (labels == full_labels).mean() > 0.99
+    assert profile["customers"].sum() == len(rfm)
+    np.testing.assert_allclose(profile["mean_monetary_total"], full_profile["mean_monetary_total"], rtol=0.02)
+    # Below the cap nothing is sampled: the default fits on everyone.
+    fitted_rows.clear()
+    kmeans_personas(rfm, k_range=[3])
+    assert fitted_rows == [len(rfm)]
+
+
+def test_kmeans_max_customers_config_key():
+    from lclib.config import Rfm
+
+    assert Rfm().kmeans_max_customers == 50_000
+    assert Rfm(kmeans_max_customers=200_000).kmeans_max_customers == 200_000
+    with pytest.raises(ValueError):
+        Rfm(kmeans_max_customers=10)
+
+
+def test_export_tables_same_order_for_sorted_and_shuffled_ids():
+    scored = score_customers(multi_line_transactions(seed=6), "2025-01-01")
+    scored["monetary_total"] = np.round(scored["monetary_total"], -1)  # many ties, broken by id
+    assert scored.index.is_monotonic_increasing
+    fast = export_tables(scored)
+    slow = export_tables(scored.sample(frac=1.0, random_state=0))
+    assert list(fast) == list(slow)
+    for name in fast:
+        pd.testing.assert_frame_equal(fast[name], slow[name])
+    full = fast["rfm_customers"].reset_index()
+    expected = full.sort_values(["monetary_total", CUSTOMER_ID], ascending=[False, True])
+    assert full[CUSTOMER_ID].tolist() == expected[CUSTOMER_ID].tolist()
+
+
+def test_quantile_scores_equal_pandas_min_rank_on_ties():
+    from lclib.rfm import _min_rank
+
+    rng = np.random.default_rng(8)
+    for values in (rng.integers(0, 15, 5000).astype(float), np.round(rng.gamma(2, 30, 5000), 0),
+                   np.array([0.0, -0.0, 2.0, -0.0, 1.0]), np.array([7.0])):
+        for v in (values, -values):
+            expected = pd.Series(v).rank(method="min").to_numpy(dtype="int64") - 1
+            np.testing.assert_array_equal(_min_rank(v), expected)
