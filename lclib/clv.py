@@ -53,6 +53,10 @@ MIN_RETENTION_BASE = 30
 #: Days per month used to turn months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
 _Z95 = 1.959963984540054
+#: Default cap on the customers a model is fitted on (``clv.max_fit_customers``); None = no cap.
+MAX_FIT_CUSTOMERS: int | None = None
+#: Seed of the uniform random sample drawn above the cap (fixed: the same data gives the same fit).
+FIT_SAMPLE_SEED = 0
 
 
 def _import_lifetimes():
@@ -137,6 +141,9 @@ class FitResult:
         Unit of ``recency``/``T`` in the fitted data, when known.
     attempts : list of str
         One line per fit tried by :func:`fit_bgnbd_robust`.
+    n_population : int or None
+        Customers before sampling when the fit ran on a uniform random sample
+        of them (``max_fit_customers``); None when it used them all.
     """
 
     model: str
@@ -150,6 +157,12 @@ class FitResult:
     penalizer: float = 0.0
     time_unit: str | None = None
     attempts: list[str] = field(default_factory=list)
+    n_population: int | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """True when the fit ran on a random sample of the customers (see ``n_population``)."""
+        return self.n_population is not None and self.n_population > self.n_customers
 
     @property
     def converged(self) -> bool:
@@ -185,7 +198,8 @@ def _confidence_intervals(fitter, names: tuple[str, ...]) -> pd.DataFrame:
     )
 
 
-def _log_likelihood(model: str, params: dict[str, float], data: tuple[np.ndarray, ...]) -> float:
+def _log_likelihood(model: str, params: dict[str, float], data: tuple[np.ndarray, ...],
+                    weights: np.ndarray | None = None) -> float:
     """Unpenalized log-likelihood at ``params`` on unscaled data.
 
     lifetimes reports a per-customer value on internally rescaled times (and
@@ -194,11 +208,11 @@ def _log_likelihood(model: str, params: dict[str, float], data: tuple[np.ndarray
     """
     cls, names = _FITTERS[model]
     values = np.array([params[k] for k in names])
-    weights = np.ones(len(data[0]))
+    weights = np.ones(len(data[0])) if weights is None else np.asarray(weights, dtype=float)
     with _quiet():  # lifetimes' likelihoods call warnings.simplefilter
         if model == "paretonbd":  # natural parameters, returns the total
             return -float(cls._negative_log_likelihood(values, *data, weights, 0.0))
-        return -float(cls._negative_log_likelihood(np.log(values), *data, weights, 0.0)) * len(weights)
+        return -float(cls._negative_log_likelihood(np.log(values), *data, weights, 0.0)) * weights.sum()
 
 
 _DEGENERATE_MESSAGE = (
@@ -226,7 +240,7 @@ def _degeneracy(model: str, params: dict[str, float], t_max: float) -> str | Non
 
 
 def _fit_from_starts(make_fitter: Callable[[], Any], data: tuple[np.ndarray, ...],
-                     starts: tuple[np.ndarray | None, ...]) -> Any:
+                     starts: tuple[np.ndarray | None, ...], extra: dict | None = None) -> Any:
     """Fit a lifetimes model from each start in turn until one converges.
 
     lifetimes minimises with BFGS from one fixed start (log-parameters 0.1, or
@@ -241,7 +255,7 @@ def _fit_from_starts(make_fitter: Callable[[], Any], data: tuple[np.ndarray, ...
     for start in starts:
         fitter = make_fitter()
         try:
-            return fitter.fit(*data, **({} if start is None else {"initial_params": start}))
+            return fitter.fit(*data, **(extra or {}), **({} if start is None else {"initial_params": start}))
         except ConvergenceError as failed:
             error = failed
     raise error
@@ -254,6 +268,7 @@ def fit_bgnbd(
     *,
     time_unit: str | None = None,
     min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+    weights: np.ndarray | None = None,
 ) -> FitResult:
     """Fit a BG/NBD, MBG/NBD or Pareto/NBD purchase model once, without raising.
 
@@ -270,6 +285,11 @@ def fit_bgnbd(
     min_repeat_customers : int
         Minimum number of customers with ``frequency > 0``; below it nothing is
         fitted and ``status`` is ``"insufficient_data"``.
+    weights : array of int, optional
+        BG/NBD and MBG/NBD only: the number of customers each row of
+        ``summary`` stands for (rows are then distinct histories, see
+        :func:`compress_histories`). The likelihood, and so the fit, is the
+        same as on the expanded rows; counts are in customers.
 
     Returns
     -------
@@ -280,9 +300,12 @@ def fit_bgnbd(
     if model not in ("bgnbd", "mbgnbd", "paretonbd"):
         raise ValueError(f"model must be 'bgnbd', 'mbgnbd' or 'paretonbd', got {model!r}")
     _require(summary, ("frequency", "recency", "T"))
-    name, n = _MODEL_NAMES[model], len(summary)
+    if weights is not None and model == "paretonbd":
+        raise ValueError("weights are supported for BG/NBD and MBG/NBD only")
+    w = np.ones(len(summary), dtype="int64") if weights is None else np.asarray(weights, dtype="int64")
+    name, n = _MODEL_NAMES[model], int(w.sum())
     extra = {"penalizer": penalizer, "time_unit": time_unit}
-    repeaters = int((summary["frequency"] > 0).sum())
+    repeaters = int(w[(summary["frequency"] > 0).to_numpy()].sum())
     if repeaters < min_repeat_customers:
         return _not_fitted(
             model, "insufficient_data", n,
@@ -297,7 +320,8 @@ def fit_bgnbd(
     starts = (np.ones(4), np.zeros(4)) if model == "paretonbd" else (None, np.zeros(4), np.ones(4))
     try:
         with _quiet() as printed:
-            fitter = _fit_from_starts(lambda: cls(penalizer_coef=penalizer), data, starts)
+            fitter = _fit_from_starts(lambda: cls(penalizer_coef=penalizer), data, starts,
+                                      {} if weights is None else {"weights": w})
     except ConvergenceError:
         found = re.search(r"message:\s*(.+)", printed.getvalue())
         detail = f" (scipy: {found.group(1).strip()})" if found else ""
@@ -313,7 +337,7 @@ def fit_bgnbd(
     params = {k: float(fitter.params_[k]) for k in names}
     result = FitResult(
         model, "ok", params, _confidence_intervals(fitter, names), n,
-        _log_likelihood(model, params, data), fitter, **extra,
+        _log_likelihood(model, params, data, None if weights is None else w), fitter, **extra,
     )
     problem = _degeneracy(model, params, float(data[2].max()))
     if problem:
@@ -326,6 +350,60 @@ def fit_bgnbd(
         )
     if model == "paretonbd":
         result.warnings.append("lifetimes computes no standard errors for Pareto/NBD: no confidence intervals.")
+    return result
+
+
+def fit_sample(
+    summary: pd.DataFrame, max_customers: int | None, random_state: int = FIT_SAMPLE_SEED
+) -> pd.DataFrame:
+    """A uniform random sample of ``max_customers`` rows of ``summary``, or ``summary`` itself.
+
+    The models' likelihoods are sums over independent customers, so a uniform
+    sample estimates the same parameters (with wider intervals) at a fraction
+    of the cost: on 800k customers a fit takes ~15 s, on 200k ~4 s, with
+    standard errors of ~1 % on BG/NBD's ``r`` and ``alpha``. The rows keep their
+    order; ``random_state`` fixes the draw.
+
+    Parameters
+    ----------
+    summary : DataFrame, one row per customer.
+    max_customers : int or None
+        Cap; None (or a cap at least the number of rows) returns ``summary``
+        unchanged, so small data are fitted exactly as without a cap.
+    random_state : seed of ``numpy.random.default_rng``.
+    """
+    if max_customers is None or len(summary) <= max_customers:
+        return summary
+    if max_customers < 1:
+        raise ValueError(f"max_customers must be positive, got {max_customers}")
+    rows = np.random.default_rng(random_state).choice(len(summary), size=int(max_customers), replace=False)
+    return summary.iloc[np.sort(rows)]
+
+
+def compress_histories(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct (``frequency``, ``recency``, ``T``) rows of ``summary`` and how many customers have each.
+
+    BG/NBD's likelihood depends on a customer only through these three numbers,
+    so fitting the distinct rows with these counts as weights maximises the same
+    likelihood on fewer rows (about half of them for day-counted data).
+    """
+    keys = summary[["frequency", "recency", "T"]]
+    grouped = keys.groupby(list(keys.columns), sort=True).size()
+    rows = grouped.index.to_frame(index=False)
+    return rows, grouped.to_numpy(dtype="int64")
+
+
+def _sample_note(what: str, used: int, population: int) -> str:
+    return (f"The {what} was fitted on a uniform random sample of {used:,} of the {population:,} "
+            f"{'repeat customers with positive spend' if what == 'spend model' else 'customers'} "
+            "(`clv.max_fit_customers`), which estimates the same parameters as all of them with "
+            "slightly wider intervals; predictions are made for every customer.")
+
+
+def _mark_sampled(result: FitResult, population: int, what: str) -> FitResult:
+    result.n_population = population
+    if result.sampled:
+        result.warnings.append(_sample_note(what, result.n_customers, population))
     return result
 
 
@@ -342,6 +420,8 @@ def fit_bgnbd_robust(
     time_unit: str = "W",
     min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
     fallback_penalizers: tuple[float, ...] = FALLBACK_PENALIZERS,
+    max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
+    random_state: int = FIT_SAMPLE_SEED,
 ) -> FitResult:
     """Fit as asked; if that does not converge, try the documented fallbacks.
 
@@ -362,6 +442,12 @@ def fit_bgnbd_robust(
         Unit of the summary's times.
     fallback_penalizers : tuple of float
         Penalizers to try after the requested one.
+    max_fit_customers : int, optional
+        Above this many customers every attempt is fitted on the same uniform
+        random sample of this size (:func:`fit_sample`, seed ``random_state``);
+        ``n_population`` and a warning in words say so. None: all customers.
+    random_state : int
+        Seed of that sample.
 
     Returns
     -------
@@ -370,6 +456,11 @@ def fit_bgnbd_robust(
         switch from days); status ``"failed"`` with a plain reason if nothing
         converged.
     """
+    population = len(summary)
+    summary = fit_sample(summary, max_fit_customers, random_state)
+    weights = None
+    if len(summary) < population and model in ("bgnbd", "mbgnbd"):  # sampled: fit distinct histories, weighted
+        summary, weights = compress_histories(summary)
     ladder = [penalizer] + [p for p in fallback_penalizers if p > penalizer]
     plan = [(p, time_unit) for p in ladder]
     if time_unit == "D":
@@ -377,7 +468,8 @@ def fit_bgnbd_robust(
     attempts: list[str] = []
     for i, (pen, unit) in enumerate(plan):
         data = summary if unit == time_unit else _rescale(summary, time_unit, unit)
-        result = fit_bgnbd(data, pen, model, time_unit=unit, min_repeat_customers=min_repeat_customers)
+        result = fit_bgnbd(data, pen, model, time_unit=unit, min_repeat_customers=min_repeat_customers,
+                           weights=weights)
         attempts.append(f"{_MODEL_NAMES[model]}, penalizer {pen}, time in {_UNIT_NAMES[unit]}: {result.status}")
         if result.converged and i > 0:
             result.warnings.insert(
@@ -387,14 +479,14 @@ def fit_bgnbd_robust(
             )
         if result.status != "failed":  # converged, or no amount of retrying helps
             result.attempts = attempts
-            return result
-    return _not_fitted(
-        model, "failed", len(summary),
+            return _mark_sampled(result, population, "purchase model")
+    return _mark_sampled(_not_fitted(
+        model, "failed", len(summary) if weights is None else int(weights.sum()),
         f"{_MODEL_NAMES[model]} could not be fitted: none of {len(attempts)} attempts converged "
         f"({'; '.join(attempts)}). The purchase histories do not pin down the model's parameters; "
         "report observed repeat rates and the simple CLV formula instead of model-based CLV.",
         penalizer=penalizer, time_unit=time_unit, attempts=attempts,
-    )
+    ), population, "purchase model")
 
 
 def spend_frequency_correlation(
@@ -436,6 +528,8 @@ def fit_gamma_gamma(
     *,
     min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
     fallback_penalizers: tuple[float, ...] = FALLBACK_PENALIZERS,
+    max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
+    random_state: int = FIT_SAMPLE_SEED,
 ) -> FitResult:
     """Fit the Gamma-Gamma spend model on repeat customers, without raising.
 
@@ -455,6 +549,12 @@ def fit_gamma_gamma(
         Minimum number of customers with ``frequency > 0`` and positive spend.
     fallback_penalizers : tuple of float
         Penalizers tried after a fit that does not converge.
+    max_fit_customers : int, optional
+        Above this many usable repeat customers the fit runs on a uniform
+        random sample of this size of them (:func:`fit_sample`, seed
+        ``random_state``); ``n_population`` and a warning say so. None: all.
+    random_state : int
+        Seed of that sample.
 
     Returns
     -------
@@ -481,6 +581,8 @@ def fit_gamma_gamma(
             "are needed): the spend model cannot be fitted; use the observed mean order value.",
             penalizer=penalizer,
         )
+    population = len(usable)
+    usable = fit_sample(usable, max_fit_customers, random_state)
     data = (usable["frequency"].to_numpy(dtype=float), usable["monetary_value"].to_numpy(dtype=float))
     names = _FITTERS["gamma_gamma"][1]
     attempts: list[str] = []
@@ -511,7 +613,7 @@ def fit_gamma_gamma(
                 "distribution has no finite mean, so expected order values are meaningless."
             )
         result.warnings += notes
-        return result
+        return _mark_sampled(result, population, "spend model")
     failed = _not_fitted(
         "gamma_gamma", "failed", len(usable),
         f"The spend model (Gamma-Gamma) could not be fitted: none of {len(attempts)} attempts converged "
@@ -520,7 +622,7 @@ def fit_gamma_gamma(
         penalizer=penalizer, attempts=attempts,
     )
     failed.warnings += notes
-    return failed
+    return _mark_sampled(failed, population, "spend model")
 
 
 def _fitter_of(model) -> Any:
@@ -596,14 +698,18 @@ def predict_customers(
     x, t_x, age = (data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     month = days_per_month / UNIT_DAYS[model_unit]
     steps = np.arange(horizon_periods + 1)
+    # The purchase model sees a customer only through (x, t_x, T): score each distinct history
+    # once (about half the customers on day-counted data) and copy the values back; the
+    # functions are elementwise, so the numbers are the same as scoring every row.
+    ux, ut, ua, back = _distinct_histories(x, t_x, age)
 
     with _quiet():
         # cumulative[k, i]: expected purchases of customer i within k months (a loop over months).
         cumulative = np.vstack(
-            [np.zeros_like(x)]
-            + [fitter.conditional_expected_number_of_purchases_up_to_time(k * month, x, t_x, age) for k in steps[1:]]
-        )
-        p_alive = fitter.conditional_probability_alive(x, t_x, age)
+            [np.zeros_like(ux)]
+            + [fitter.conditional_expected_number_of_purchases_up_to_time(k * month, ux, ut, ua) for k in steps[1:]]
+        )[:, back]
+        p_alive = np.broadcast_to(fitter.conditional_probability_alive(ux, ut, ua), ux.shape)[back]
         if spend is None:
             order_value = np.full_like(x, float(gg))
         else:
@@ -621,6 +727,38 @@ def predict_customers(
         },
         index=summary.index,
     )
+
+
+def _holdout_split(transactions, calibration_end, observation_end, count_by: str, time_unit: str,
+                   summary: pd.DataFrame | None) -> pd.DataFrame:
+    """The model columns of :func:`lclib.summary.calibration_holdout_split`, reusing ``summary`` if given."""
+    if summary is None:
+        return calibration_holdout_split(transactions, calibration_end, observation_end, count_by=count_by,
+                                         time_unit=time_unit, extras=False)
+    from lclib.summary import _end_time, customer_summary
+
+    cal_day, obs_day = pd.Timestamp(calibration_end).normalize(), pd.Timestamp(observation_end).normalize()
+    if obs_day <= cal_day:
+        raise ValueError("observation_end must be after calibration_end")
+    cal = customer_summary(transactions, cal_day, count_by=count_by, time_unit=time_unit, extras=False)
+    full = summary["frequency"].reindex(cal.index)
+    if full.isna().any():
+        raise ValueError("summary is not the customer summary of these transactions to observation_end")
+    out = cal.copy()
+    out["frequency_holdout"] = (full - cal["frequency"]).astype("int64")
+    duration = _end_time(obs_day, count_by, time_unit) - _end_time(cal_day, count_by, time_unit)
+    out["duration_holdout"] = duration / pd.Timedelta(days=UNIT_DAYS[time_unit])
+    return out
+
+
+def _distinct_histories(x: np.ndarray, t_x: np.ndarray, age: np.ndarray):
+    """Distinct (x, t_x, T) rows and the index that maps them back to every customer."""
+    if len(x) < 100_000:  # small data: score row by row, exactly as before (the saving is at scale)
+        return x, t_x, age, np.arange(len(x))
+    back = pd.DataFrame({"x": x, "t": t_x, "T": age}).groupby(["x", "t", "T"], sort=False).ngroup().to_numpy()
+    first = np.empty(int(back.max()) + 1, dtype="int64")
+    first[back[::-1]] = np.arange(len(back))[::-1]  # each history's first customer
+    return x[first], t_x[first], age[first], back
 
 
 @dataclass
@@ -659,6 +797,9 @@ def holdout_validation(
     time_unit: str = "W",
     max_frequency_bin: int = 7,
     min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+    summary: pd.DataFrame | None = None,
+    max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
+    random_state: int = FIT_SAMPLE_SEED,
 ) -> HoldoutValidation:
     """Fit on a calibration window and compare predicted with actual holdout purchases.
 
@@ -674,17 +815,24 @@ def holdout_validation(
         Summary choices, see :mod:`lclib.summary`.
     max_frequency_bin : int
         Calibration frequencies at or above it share the last bin.
+    summary : DataFrame, optional
+        ``customer_summary(transactions, observation_end, count_by, time_unit)``
+        when the caller already has it (the report does): the holdout counts
+        are then its frequencies minus the calibration window's, and only the
+        calibration window is summarised again. Same result as without it.
+    max_fit_customers, random_state
+        Passed to :func:`fit_bgnbd_robust`: above the cap the calibration fit
+        runs on a uniform random sample; every customer is predicted.
 
     Returns
     -------
     HoldoutValidation
         Predictions are NaN when the fit failed (see ``fit.warnings``).
     """
-    split = calibration_holdout_split(
-        transactions, calibration_end, observation_end, count_by=count_by, time_unit=time_unit
-    )
+    split = _holdout_split(transactions, calibration_end, observation_end, count_by, time_unit, summary)
     fit = fit_bgnbd_robust(
-        split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers
+        split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers,
+        max_fit_customers=max_fit_customers, random_state=random_state,
     )
     per_customer = split[["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]].copy()
     if fit.converged:
@@ -693,8 +841,10 @@ def holdout_validation(
             per_customer[c].to_numpy(dtype=float) * (1 if c == "frequency" else factor)
             for c in ("frequency", "recency", "T", "duration_holdout")
         )
+        ux, ut, ua, back = _distinct_histories(x, t_x, age)  # one holdout duration for everyone
         with _quiet():
-            predicted = fit.fitter.conditional_expected_number_of_purchases_up_to_time(duration, x, t_x, age)
+            predicted = np.broadcast_to(fit.fitter.conditional_expected_number_of_purchases_up_to_time(
+                duration[0] if len(duration) else 0.0, ux, ut, ua), ux.shape)[back]
     else:
         predicted = np.nan
     per_customer["predicted_holdout"] = predicted
@@ -803,22 +953,31 @@ def simple_clv(
     active_previous = pd.Index(customers[previous].unique())
     active_current = pd.Index(customers[current].unique())
     retained = int(active_previous.isin(active_current).sum())
+    revenue = float(transactions.loc[current, AMOUNT].sum())
+    return _simple_clv_from_counts(len(active_previous), retained, len(active_current), revenue, ts.min(), end,
+                                   period_days, margin_rate, cac, max_lifetime_years)
 
+
+def _simple_clv_from_counts(n_previous: int, retained: int, n_current: int, revenue: float, first_time,
+                            end: pd.Timestamp, period_days: int, margin_rate: float, cac: float,
+                            max_lifetime_years: float) -> SimpleCLV:
+    """:func:`simple_clv` from its counts: buyers of each period, retained buyers, last period's revenue."""
+    length = pd.Timedelta(days=period_days)
     notes = []
-    missed = (ts.min() - (end - 2 * length)) / length
+    missed = (first_time - (end - 2 * length)) / length
     if 0.1 < missed < 1:
         notes.append(
             f"The data covers only the last {1 - missed:.0%} of the previous period: customers who bought "
             "only before that are missing, which understates churn."
         )
-    if len(active_previous) == 0:
+    if n_previous == 0:
         notes.append("No customer bought in the previous period: churn cannot be measured.")
-    elif len(active_previous) < MIN_RETENTION_BASE:
+    elif n_previous < MIN_RETENTION_BASE:
         notes.append(
-            f"Retention rests on only {len(active_previous)} customers who bought in the previous period: "
+            f"Retention rests on only {n_previous} customers who bought in the previous period: "
             "too few for a reliable lifetime."
         )
-    retention = retained / len(active_previous) if len(active_previous) else np.nan
+    retention = retained / n_previous if n_previous else np.nan
     annual_churn = 1.0 - retention ** (365.0 / period_days)
     if not np.isfinite(annual_churn):
         lifetime = np.nan
@@ -826,12 +985,11 @@ def simple_clv(
         lifetime = min(1.0 / annual_churn, max_lifetime_years) if annual_churn > 0 else max_lifetime_years
     if lifetime >= max_lifetime_years:
         notes.append(f"Expected lifetime capped at {max_lifetime_years:g} years.")
-    revenue = float(transactions.loc[current, AMOUNT].sum())
-    per_customer = revenue / len(active_current) * 365.0 / period_days if len(active_current) else np.nan
+    per_customer = revenue / n_current * 365.0 / period_days if n_current else np.nan
     annual_margin = per_customer * margin_rate
     return SimpleCLV(
-        period_days, len(active_previous), retained, retention, annual_churn, lifetime,
-        len(active_current), revenue, per_customer, margin_rate, annual_margin, cac,
+        period_days, n_previous, retained, retention, annual_churn, lifetime,
+        n_current, revenue, per_customer, margin_rate, annual_margin, cac,
         annual_margin * lifetime - cac, notes,
     )
 
@@ -1064,8 +1222,10 @@ def repeat_count_fit(
         raise ValueError(f"repeat_count_fit needs a BG/NBD or MBG/NBD fit, got {fit.model}")
     _require(summary, ("frequency", "T"))
     age = summary["T"].to_numpy(dtype=float) * UNIT_DAYS[time_unit] / UNIT_DAYS[fit.time_unit or time_unit]
+    # The pmf depends on T alone: evaluate it once per distinct T (a few thousand at most), weighted.
+    ages, weight = np.unique(age, return_counts=True)
     with _quiet():
-        expected = [float(_bg_pmf(fit.model, fit.params, age, x).sum()) for x in range(max_frequency)]
+        expected = [float(_bg_pmf(fit.model, fit.params, ages, x) @ weight) for x in range(max_frequency)]
     expected.append(len(summary) - sum(expected))
     actual = summary["frequency"].clip(upper=max_frequency).value_counts().reindex(range(max_frequency + 1),
                                                                                   fill_value=0)
@@ -1208,6 +1368,48 @@ def default_period_days(transactions: pd.DataFrame, observation_end=None, min_da
     return 365 if span >= 0.95 * 730 else max(min_days, span // 2)
 
 
+_SQL_PERIOD_ACTIVITY = """
+SELECT customer_id, MIN("timestamp") AS first_time,
+       COALESCE(BOOL_OR("timestamp" >= {prev_start} AND "timestamp" < {cur_start}), FALSE) AS previous,
+       COALESCE(BOOL_OR("timestamp" >= {cur_start} AND "timestamp" < {end}), FALSE) AS current,
+       COALESCE(SUM(CASE WHEN "timestamp" >= {cur_start} AND "timestamp" < {end} THEN CAST(amount AS DOUBLE) END),
+                0.0) AS revenue
+FROM src
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+
+def _period_activity(transactions: pd.DataFrame, end: pd.Timestamp, period_days: int) -> pd.DataFrame:
+    """Per customer (missing ids: one group): first time, bought in the previous / last period, last period's revenue.
+
+    One DuckDB pass over the lines when the engine is available, else a pandas group-by.
+    """
+    length = pd.Timedelta(days=period_days)
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    tz_free = getattr(ts.dtype, "tz", None) is None
+    from lclib import engine
+
+    if engine.check_engine(None) == "duckdb" and tz_free:
+        lit = engine.sql_timestamp
+        got = engine.query(
+            pd.DataFrame({CUSTOMER_ID: transactions[CUSTOMER_ID], TIMESTAMP: ts, AMOUNT: transactions[AMOUNT]}),
+            _SQL_PERIOD_ACTIVITY.format(prev_start=lit(end - 2 * length), cur_start=lit(end - length), end=lit(end)))
+        index = pd.Index(got[CUSTOMER_ID], name=CUSTOMER_ID)
+        if transactions[CUSTOMER_ID].notna().all():
+            index = index.astype(transactions[CUSTOMER_ID].dtype)
+        return pd.DataFrame({"first_time": got["first_time"].to_numpy(), "previous": got["previous"].to_numpy(bool),
+                             "current": got["current"].to_numpy(bool),
+                             "revenue": got["revenue"].to_numpy(dtype="float64")}, index=index)
+    current = (ts >= end - length) & (ts < end)
+    frame = pd.DataFrame({"first_time": ts, "previous": (ts >= end - 2 * length) & (ts < end - length),
+                          "current": current,
+                          "revenue": transactions[AMOUNT].astype("float64").where(current, 0.0)})
+    return frame.groupby(transactions[CUSTOMER_ID].rename(CUSTOMER_ID), dropna=False).agg(
+        first_time=("first_time", "min"), previous=("previous", "any"), current=("current", "any"),
+        revenue=("revenue", "sum"))
+
+
 def simple_clv_by_channel(
     transactions: pd.DataFrame,
     channels: pd.Series,
@@ -1246,14 +1448,19 @@ def simple_clv_by_channel(
     observation_end = ts.max() if observation_end is None else observation_end
     if period_days is None:
         period_days = default_period_days(transactions, observation_end)
-    channel_of = transactions[CUSTOMER_ID].map(channels)
+    end = pd.Timestamp(observation_end).normalize() + pd.Timedelta(days=1)
+    per_customer = _period_activity(transactions, end, period_days)
+    # customers come sorted, as an acquisitions table is: reindex then skips the hash look-ups
+    channel_of = channels.reindex(per_customer.index)
     rows = {}
     labels = ["All customers"] + sorted(channel_of.dropna().unique().tolist())
-    for label in labels:  # a handful of channels
-        part = transactions if label == "All customers" else transactions.loc[channel_of == label]
+    for label in labels:  # a handful of channels, on one row per customer
+        part = per_customer if label == "All customers" else per_customer.loc[(channel_of == label).to_numpy()]
         cost = float(cac.get(label, 0.0)) if np.isfinite(cac.get(label, 0.0)) else 0.0
-        res = simple_clv(part, observation_end, margin_rate=margin_rate, cac=cost, period_days=period_days,
-                         max_lifetime_years=max_lifetime_years)
+        res = _simple_clv_from_counts(
+            int(part["previous"].sum()), int((part["previous"] & part["current"]).sum()), int(part["current"].sum()),
+            float(part["revenue"].sum()), part["first_time"].min(), end, period_days, margin_rate, cost,
+            max_lifetime_years)
         rows[label] = {
             "active_previous": res.active_previous, "retained": res.retained,
             "retention_rate": res.retention_rate, "annual_churn_rate": res.annual_churn_rate,

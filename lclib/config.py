@@ -304,6 +304,9 @@ class Clv(_Strict):
     clv_cac_threshold: float = Field(3.0, gt=0)
     payback_max_months: int = Field(60, gt=0)
     top_customers: int = Field(100, gt=0)
+    # above this many customers the models are fitted on a uniform random sample of them (fixed seed);
+    # every customer is still scored; null = always fit on all customers
+    max_fit_customers: int | None = Field(100_000, ge=1000)
 
 
 class Experiments(_Strict):

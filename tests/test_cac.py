@@ -161,3 +161,41 @@ def test_sample_clv_cac_equals_hand_computation(sample):
     assert econ.loc["paid_search", "clv_cac"] == pytest.approx(value / truth["cac"]["paid_search"])
     assert econ.loc["app_push", "clv_cac"] == pytest.approx(econ.loc["app_push", "clv"] / 4.5)
     assert econ.loc[["direct", "organic_social"], "clv_cac"].isna().all()
+
+
+def test_first_orders_engines_agree_on_ties_and_missing_channels():
+    from lclib import engine
+
+    tx = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b", "c", None],
+        "order_id": ["2", "2", "1", "3", "9", "9", "5", "6"],
+        "timestamp": pd.to_datetime(["2024-01-05", "2024-01-05", "2024-01-05", "2024-01-01", "2024-02-01",
+                                     "2024-02-01", "2024-03-01", "2024-01-01"]).as_unit("ns"),
+        "amount": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+        "channel": ["x", "y", "z", None, None, "w", None, "v"],
+    })
+    tx = tx.iloc[[1, 0, 2, 3, 5, 4, 6, 7]]  # row order decides ties within an order
+    fast = cac.first_orders(tx)
+    engine.set_default_engine("pandas")
+    try:
+        slow = cac.first_orders(tx)
+        slow_acq = cac.acquisitions(tx)
+    finally:
+        engine.set_default_engine(None)
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+    pd.testing.assert_frame_equal(cac.acquisitions(tx), slow_acq)
+    # a's first order is "3" (earliest, no channel: unknown); b's first line with a channel is "w"
+    assert fast["channel"].isna().tolist() == [True, False, True] and fast.loc["b", "channel"] == "w"
+    assert fast["orders"].tolist() == [3, 1, 1] and fast.loc["b", "first_order_value"] == 48.0
+
+
+def test_light_first_purchases_and_mean_order_value_match_the_orders_table():
+    from lclib.cohorts import orders_table
+
+    tx, customers, _ = _tiny()
+    tx = pd.concat([tx, tx.assign(order_id="1", channel="late", amount=1.0).iloc[:1]])  # a 2nd line of order 1
+    full = cac.first_orders(tx)
+    pd.testing.assert_frame_equal(cac.first_purchases(tx), full[["first_purchase", "channel"]])
+    assert cac.first_purchases(tx, channel=False)["channel"].isna().all()
+    assert cac.mean_order_value(tx) == pytest.approx(orders_table(tx)["amount"].mean(), rel=1e-12)
+    pd.testing.assert_frame_equal(cac.acquisitions(tx, customers), cac.acquisitions(tx, customers, firsts=full))

@@ -534,3 +534,105 @@ def test_default_period_days_halves_short_histories():
     assert clv.default_period_days(two_years) == 365  # 725 days: within 5 % of two years
     assert clv.default_period_days(one_year) == 182
     assert clv.default_period_days(one_year.iloc[:1]) == 28
+
+
+# ----------------------------------------------------------------------------- fits on a sample (issue 6)
+
+
+@pytest.fixture(scope="module")
+def sixty_thousand() -> pd.DataFrame:
+    ages = np.random.default_rng(5).uniform(26.0, 78.0, 60_000)
+    return clv.simulate_bgnbd_gg(60_000, **TRUE_BGNBD, **TRUE_GG, T=ages, seed=6)
+
+
+def test_capped_fits_recover_the_truth_and_say_they_used_a_sample(sixty_thousand):
+    bg = clv.fit_bgnbd_robust(sixty_thousand, time_unit="W", max_fit_customers=20_000)
+    assert bg.status == "ok" and bg.sampled
+    assert bg.n_customers == 20_000 and bg.n_population == 60_000
+    assert "random sample of 20,000 of the 60,000 customers" in bg.warnings[-1]
+    usable = int(((sixty_thousand["frequency"] > 0) & (sixty_thousand["monetary_value"] > 0)).sum())
+    gg = clv.fit_gamma_gamma(sixty_thousand, max_fit_customers=20_000)
+    assert gg.status == "ok" and gg.n_customers == 20_000 and gg.n_population == usable
+    assert f"random sample of 20,000 of the {usable:,} repeat customers" in gg.warnings[-1]
+    # Seven marginal 95 % intervals all cover the truth only ~70 % of the time, so the check is
+    # joint: the likelihood-ratio statistic of the truth on the fitted rows is below the 99 %
+    # quantile of chi2(k); and each parameter lies within 3.29 standard errors (99.9 %).
+    rows = clv.fit_sample(sixty_thousand, 20_000)
+    repeat = clv.fit_sample(sixty_thousand.loc[(sixty_thousand["frequency"] > 0)
+                                               & (sixty_thousand["monetary_value"] > 0)], 20_000)
+    for fit, truth, data, quantile in (
+        (bg, TRUE_BGNBD, tuple(rows[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")), 13.277),
+        (gg, TRUE_GG, tuple(repeat[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value")), 11.345),
+    ):
+        lr = 2 * (fit.log_likelihood - clv._log_likelihood(fit.model, truth, data))
+        assert 0 < lr < quantile, fit.model  # scipy.stats.chi2.ppf(0.99, 4) and (0.99, 3)
+        ci = fit.confidence_intervals
+        for name, value in truth.items():
+            spread = np.exp(3.2905 * ci.loc[name, "se"] / ci.loc[name, "estimate"])
+            assert ci.loc[name, "estimate"] / spread < value < ci.loc[name, "estimate"] * spread, name
+    # The weighted fit on distinct histories is the fit on the sample's rows.
+    plain = clv.fit_bgnbd(rows, time_unit="W")
+    for name in TRUE_BGNBD:
+        assert bg.params[name] == pytest.approx(plain.params[name], rel=1e-4), name
+    assert bg.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-8)
+    np.testing.assert_allclose(bg.confidence_intervals["se"], plain.confidence_intervals["se"], rtol=1e-3)
+    # Scores are for everyone.
+    scores = clv.predict_customers(bg, gg, sixty_thousand, 12, 0.1, 0.3, "W")
+    assert len(scores) == 60_000 and scores["clv"].notna().all()
+
+
+def test_cap_at_or_above_the_customers_changes_nothing(sixty_thousand):
+    small = sixty_thousand.iloc[:5_000]
+    for capped, full in (
+        (clv.fit_bgnbd_robust(small, max_fit_customers=5_000), clv.fit_bgnbd_robust(small)),
+        (clv.fit_gamma_gamma(small, max_fit_customers=10_000), clv.fit_gamma_gamma(small)),
+    ):
+        assert not capped.sampled and capped.params == full.params and capped.warnings == full.warnings
+    assert clv.fit_sample(small, None) is small and clv.fit_sample(small, 5_000) is small
+    assert clv.fit_sample(small, 1_000).index.is_monotonic_increasing
+
+
+def test_holdout_validation_reuses_the_full_summary():
+    start = pd.Timestamp("2020-01-06")
+    tx = clv.simulate_transactions(3_000, **TRUE_BGNBD, **TRUE_GG, T=52, seed=8, acquisition_period=12, start=start)
+    cal_end, last_day = start + pd.Timedelta(days=26 * 7 - 1), start + pd.Timedelta(days=52 * 7 - 1)
+    summary = customer_summary(tx, last_day, extras=False)
+    reused = clv.holdout_validation(tx, cal_end, last_day, summary=summary)
+    fresh = clv.holdout_validation(tx, cal_end, last_day)
+    pd.testing.assert_frame_equal(reused.per_customer, fresh.per_customer)
+    assert reused.totals == fresh.totals and reused.fit.params == fresh.fit.params
+    capped = clv.holdout_validation(tx, cal_end, last_day, summary=summary, max_fit_customers=1_500)
+    assert capped.fit.n_customers == 1_500 and len(capped.per_customer) == len(fresh.per_customer)
+    assert capped.per_customer["predicted_holdout"].notna().all()
+
+
+def test_simple_clv_by_channel_engines_agree():
+    from lclib import engine
+
+    tx = clv.simulate_transactions(2_000, **TRUE_BGNBD, **TRUE_GG, T=110, seed=9, acquisition_period=60,
+                                   start="2022-01-03")
+    channels = pd.Series(np.where(np.arange(2_000) % 3 == 0, "ads", "seo"),
+                         index="c" + pd.Series(np.arange(2_000)).astype(str)).drop("c5")  # c5: no channel
+    fast = clv.simple_clv_by_channel(tx, channels, margin_rate=0.3, cac=pd.Series({"ads": 15.0}))
+    engine.set_default_engine("pandas")
+    try:
+        slow = clv.simple_clv_by_channel(tx, channels, margin_rate=0.3, cac=pd.Series({"ads": 15.0}))
+    finally:
+        engine.set_default_engine(None)
+    pd.testing.assert_frame_equal(fast, slow, rtol=1e-12)
+    assert fast.index.tolist() == ["All customers", "ads", "seo"]
+    assert fast.loc["All customers", "active_previous"] >= fast.loc[["ads", "seo"], "active_previous"].sum() > 0
+
+
+def test_scoring_each_distinct_history_once_gives_every_customer_its_own_values():
+    sim = clv.simulate_bgnbd_gg(120_000, **TRUE_BGNBD, **TRUE_GG, T=np.random.default_rng(3).uniform(26, 78, 120_000),
+                                seed=4)
+    sim[["recency", "T"]] = (sim[["recency", "T"]] * 7).round() / 7  # whole days: many shared histories
+    true = lifetimes.BetaGeoFitter()
+    true.params_ = pd.Series(TRUE_BGNBD)
+    scores = clv.predict_customers(true, 40.0, sim, 3, 0.0, 1.0, "W")
+    x, t_x, age = (sim[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    month = clv.DAYS_PER_MONTH / 7
+    np.testing.assert_array_equal(scores["p_alive"], true.conditional_probability_alive(x, t_x, age))
+    np.testing.assert_array_equal(scores["expected_purchases"],
+                                  true.conditional_expected_number_of_purchases_up_to_time(3 * month, x, t_x, age))
