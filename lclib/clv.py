@@ -732,23 +732,9 @@ def predict_customers(
 def _holdout_split(transactions, calibration_end, observation_end, count_by: str, time_unit: str,
                    summary: pd.DataFrame | None) -> pd.DataFrame:
     """The model columns of :func:`lclib.summary.calibration_holdout_split`, reusing ``summary`` if given."""
-    if summary is None:
-        return calibration_holdout_split(transactions, calibration_end, observation_end, count_by=count_by,
-                                         time_unit=time_unit, extras=False)
-    from lclib.summary import _end_time, customer_summary
-
-    cal_day, obs_day = pd.Timestamp(calibration_end).normalize(), pd.Timestamp(observation_end).normalize()
-    if obs_day <= cal_day:
-        raise ValueError("observation_end must be after calibration_end")
-    cal = customer_summary(transactions, cal_day, count_by=count_by, time_unit=time_unit, extras=False)
-    full = summary["frequency"].reindex(cal.index)
-    if full.isna().any():
-        raise ValueError("summary is not the customer summary of these transactions to observation_end")
-    out = cal.copy()
-    out["frequency_holdout"] = (full - cal["frequency"]).astype("int64")
-    duration = _end_time(obs_day, count_by, time_unit) - _end_time(cal_day, count_by, time_unit)
-    out["duration_holdout"] = duration / pd.Timedelta(days=UNIT_DAYS[time_unit])
-    return out
+    return calibration_holdout_split(transactions, calibration_end, observation_end, full_summary=summary,
+                                     holdout_spend=False, count_by=count_by, time_unit=time_unit,
+                                     extras=False)
 
 
 def _distinct_histories(x: np.ndarray, t_x: np.ndarray, age: np.ndarray):

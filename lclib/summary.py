@@ -283,6 +283,8 @@ def calibration_holdout_split(
     transactions: pd.DataFrame,
     calibration_end,
     observation_end,
+    full_summary: pd.DataFrame | None = None,
+    holdout_spend: bool = True,
     **summary_kwargs,
 ) -> pd.DataFrame:
     """Summarise a calibration window and count what each customer did after it.
@@ -295,6 +297,11 @@ def calibration_holdout_split(
         Last day of the calibration window, inclusive.
     observation_end : date-like
         Last day of the holdout window, inclusive; after ``calibration_end``.
+    full_summary : DataFrame, optional
+        The :func:`customer_summary` of ``transactions`` to ``observation_end`` with the
+        same ``summary_kwargs``, when the caller has it (saves computing it again).
+    holdout_spend : bool
+        Add ``monetary_value_holdout`` (one more pass over the lines); default True.
     **summary_kwargs
         ``count_by``, ``time_unit``, ``monetary``, passed to
         :func:`customer_summary` for both windows.
@@ -306,8 +313,8 @@ def calibration_holdout_split(
         customers whose first purchase is on or before ``calibration_end``, plus
         ``frequency_holdout`` (int64: purchase periods first seen in the
         holdout window), ``monetary_value_holdout`` (holdout spend per holdout
-        period, 0 without one) and ``duration_holdout`` (window length in
-        ``time_unit``).
+        period, 0 without one; only with ``holdout_spend``) and ``duration_holdout``
+        (window length in ``time_unit``).
 
     Notes
     -----
@@ -321,20 +328,25 @@ def calibration_holdout_split(
     if obs_day <= cal_day:
         raise ValueError("observation_end must be after calibration_end")
     cal = customer_summary(transactions, cal_day, **summary_kwargs)
-    full = customer_summary(transactions, obs_day, **summary_kwargs).reindex(cal.index)
-
-    ts = pd.to_datetime(transactions[TIMESTAMP])
-    in_holdout = (ts >= cal_day + _DAY) & (ts < obs_day + _DAY)
-    holdout_spend = (
-        transactions.loc[in_holdout, AMOUNT].astype("float64").groupby(transactions.loc[in_holdout, CUSTOMER_ID]).sum()
-    )
+    if full_summary is None:
+        full_summary = customer_summary(transactions, obs_day, **summary_kwargs)
+    full = full_summary["frequency"].reindex(cal.index)
+    if full.isna().any():
+        raise ValueError("full_summary is not the customer summary of these transactions to observation_end")
     count_by = summary_kwargs.get("count_by", "D")
     time_unit = summary_kwargs.get("time_unit", "W")
 
     out = cal.copy()
-    out["frequency_holdout"] = (full["frequency"] - cal["frequency"]).astype("int64")
-    spend = holdout_spend.reindex(cal.index, fill_value=0.0)
-    out["monetary_value_holdout"] = (spend / out["frequency_holdout"]).where(out["frequency_holdout"] > 0, 0.0)
+    out["frequency_holdout"] = (full - cal["frequency"]).astype("int64")
+    if holdout_spend:
+        ts = pd.to_datetime(transactions[TIMESTAMP])
+        in_holdout = (ts >= cal_day + _DAY) & (ts < obs_day + _DAY)
+        spend = (
+            transactions.loc[in_holdout, AMOUNT].astype("float64")
+            .groupby(transactions.loc[in_holdout, CUSTOMER_ID]).sum()
+            .reindex(cal.index, fill_value=0.0)
+        )
+        out["monetary_value_holdout"] = (spend / out["frequency_holdout"]).where(out["frequency_holdout"] > 0, 0.0)
     duration = _end_time(obs_day, count_by, time_unit) - _end_time(cal_day, count_by, time_unit)
     out["duration_holdout"] = duration / pd.Timedelta(days=UNIT_DAYS[time_unit])
     return out

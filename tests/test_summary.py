@@ -190,6 +190,16 @@ def test_calibration_holdout_split(small):
     assert split["duration_holdout"].unique().tolist() == [17.0]
 
 
+def test_holdout_split_reuses_a_given_full_summary(random_tx):
+    full = customer_summary(random_tx, "2021-07-01", count_by="W")
+    given = calibration_holdout_split(random_tx, "2021-03-03", "2021-07-01", full_summary=full,
+                                      holdout_spend=False, count_by="W")
+    computed = calibration_holdout_split(random_tx, "2021-03-03", "2021-07-01", count_by="W")
+    pd.testing.assert_frame_equal(given, computed.drop(columns="monetary_value_holdout"))
+    with pytest.raises(ValueError, match="not the customer summary"):
+        calibration_holdout_split(random_tx, "2021-03-03", "2021-07-01", full_summary=full.iloc[:3])
+
+
 def test_holdout_counts_add_up(random_tx):
     for count_by in ("D", "W", "order"):
         split = calibration_holdout_split(random_tx, "2021-03-03", "2021-07-01", count_by=count_by)
