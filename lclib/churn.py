@@ -5,8 +5,9 @@ Pipeline::
     window = inactivity_window(transactions, cfg.churn.inactivity_days, cfg.churn.inactivity_quantile)
     rates = churn_rate_by_period(transactions, window.days, as_of)       # monthly churn with intervals
     life = churn_lifetimes(transactions, window.days, as_of, customers)  # one row per customer
-    km = kaplan_meier(life, by="acquisition_channel")                     # lifelines KaplanMeierFitter
-    test = logrank_by(life, "acquisition_channel")                        # lifelines log-rank test
+    life_km = sample_lifetimes(life, cfg.churn.max_survival_customers)    # random sample above the cap
+    km = kaplan_meier(life_km, by="acquisition_channel")                  # lifelines KaplanMeierFitter
+    test = logrank_by(life_km, "acquisition_channel")                     # lifelines log-rank test
     monthly = pooled_churn_rate(rates, recent_periods=12)                 # recent churn rate, one number
     active = active_customers(transactions, window.days, as_of)           # the base that can be kept
     worth = churn_what_if(rates, len(active), reduction=0.05, horizon_months=12, margin=0.3)
@@ -59,8 +60,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from lclib.cohorts import acquisition_channels, orders_table, resolve_as_of, wilson_interval
-from lclib.columns import ACQUISITION_CHANNEL, AMOUNT, CUSTOMER_ID, TIMESTAMP
+from lclib.cohorts import (acquisition_channels, customer_runs, orders_table, resolve_as_of, shift_within,
+                           wilson_interval)
+from lclib.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, TIMESTAMP
 
 _DAY = pd.Timedelta(days=1)
 #: Window used when the data has too few repeat purchases to derive one.
@@ -103,16 +105,19 @@ class InactivityWindow:
     sentence: str
 
 
-def inter_purchase_gaps(transactions: pd.DataFrame, as_of=None) -> pd.Series:
+def inter_purchase_gaps(transactions: pd.DataFrame, as_of=None, orders: pd.DataFrame | None = None) -> pd.Series:
     """Days between consecutive orders of the same customer.
+
+    ``orders``: ``orders_table(transactions, as_of)`` when already computed.
 
     Returns
     -------
     Series of float days, one per order after a customer's first, indexed by
     ``customer_id`` and named ``gap_days``.
     """
-    orders = orders_table(transactions, resolve_as_of(transactions, as_of))
-    prev = orders.groupby(CUSTOMER_ID, sort=False, observed=True)[TIMESTAMP].shift(1)
+    if orders is None:
+        orders = orders_table(transactions, resolve_as_of(transactions, as_of))
+    prev = shift_within(orders[TIMESTAMP], customer_runs(orders), 1)
     gaps = (orders[TIMESTAMP] - prev) / _DAY
     keep = gaps.notna()
     return pd.Series(gaps[keep].to_numpy(), index=pd.Index(orders.loc[keep, CUSTOMER_ID], name=CUSTOMER_ID),
@@ -120,7 +125,8 @@ def inter_purchase_gaps(transactions: pd.DataFrame, as_of=None) -> pd.Series:
 
 
 def inactivity_window(transactions: pd.DataFrame, inactivity_days: int | None = None,
-                      quantile: float = 0.9, as_of=None, min_gaps: int = MIN_GAPS) -> InactivityWindow:
+                      quantile: float = 0.9, as_of=None, min_gaps: int = MIN_GAPS,
+                      orders: pd.DataFrame | None = None) -> InactivityWindow:
     """Decide the churn inactivity window from the inter-purchase-time distribution.
 
     Parameters
@@ -130,6 +136,7 @@ def inactivity_window(transactions: pd.DataFrame, inactivity_days: int | None = 
     quantile : ``churn.inactivity_quantile``, in (0, 1).
     as_of : exclusive end of the data.
     min_gaps : below this many gaps the window falls back to :data:`FALLBACK_WINDOW_DAYS`.
+    orders : ``orders_table(transactions, as_of)`` when already computed.
 
     Returns
     -------
@@ -139,7 +146,7 @@ def inactivity_window(transactions: pd.DataFrame, inactivity_days: int | None = 
         raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
     if inactivity_days is not None and not inactivity_days > 0:
         raise ValueError(f"inactivity_days must be positive, got {inactivity_days!r}")
-    gaps = inter_purchase_gaps(transactions, as_of)
+    gaps = inter_purchase_gaps(transactions, as_of, orders)
     q_days = float(gaps.quantile(quantile)) if len(gaps) else math.nan
     if inactivity_days is not None:
         days, source = int(inactivity_days), "config"
@@ -164,9 +171,10 @@ def inactivity_window(transactions: pd.DataFrame, inactivity_days: int | None = 
 # ----------------------------------------------------------------------------- churn events and rates
 
 
-def _order_spells(orders: pd.DataFrame, window: pd.Timedelta, as_of: pd.Timestamp) -> pd.DataFrame:
+def _order_spells(orders: pd.DataFrame, window: pd.Timedelta, as_of: pd.Timestamp,
+                  codes: np.ndarray | None = None) -> pd.DataFrame:
     """Orders with their next order time and whether a churn follows them."""
-    nxt = orders.groupby(CUSTOMER_ID, sort=False, observed=True)[TIMESTAMP].shift(-1)
+    nxt = shift_within(orders[TIMESTAMP], customer_runs(orders) if codes is None else codes, -1)
     gap = nxt - orders[TIMESTAMP]
     churn_after = (gap >= window) | (nxt.isna() & (orders[TIMESTAMP] + window <= as_of))
     return orders.assign(next_order=nxt, churn_after=churn_after.to_numpy(),
@@ -174,7 +182,7 @@ def _order_spells(orders: pd.DataFrame, window: pd.Timedelta, as_of: pd.Timestam
 
 
 def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=None,
-                         freq: str = "M") -> pd.DataFrame:
+                         freq: str = "M", orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Churn rate per calendar period, with 95 % Wilson intervals.
 
     Parameters
@@ -183,6 +191,7 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
     window_days : the inactivity window ``W`` in days.
     as_of : exclusive end of the data.
     freq : pandas period frequency, ``"M"`` (months) or ``"Q"`` (quarters).
+    orders : ``orders_table(transactions, as_of)`` when already computed.
 
     Returns
     -------
@@ -198,7 +207,10 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
         raise ValueError(f"window_days must be positive, got {window_days!r}")
     as_of = resolve_as_of(transactions, as_of)
     window = pd.Timedelta(days=float(window_days))
-    orders = _order_spells(orders_table(transactions, as_of), window, as_of)
+    if orders is None:
+        orders = orders_table(transactions, as_of)
+    codes = customer_runs(orders)
+    orders = _order_spells(orders, window, as_of, codes)
     cols = ["active_start", "churned", "churn_rate", "lower", "upper", "base_revenue"]
     if orders.empty:
         return pd.DataFrame(columns=cols, index=pd.PeriodIndex([], freq=freq, name="period"))
@@ -206,16 +218,31 @@ def churn_rate_by_period(transactions: pd.DataFrame, window_days: float, as_of=N
     periods = pd.period_range(first.to_period(freq) + 1, (as_of - pd.Timedelta(microseconds=1)).to_period(freq),
                               freq=freq, name="period")
     periods = periods[(periods.end_time < as_of) & (periods.end_time >= first + window)]
-    t, nxt, cdate = orders[TIMESTAMP], orders["next_order"], orders["churn_date"]
+    # numpy on the time axis (nanoseconds); missing next order / churn date = never
+    never = np.iinfo("int64").max
+    t = orders[TIMESTAMP].to_numpy().astype("datetime64[ns]").view("int64")
+    nxt = orders["next_order"].to_numpy().astype("datetime64[ns]").view("int64").copy()
+    nxt[orders["next_order"].isna().to_numpy()] = never
+    cdate = orders["churn_date"].to_numpy().astype("datetime64[ns]").view("int64").copy()
+    cdate[~orders["churn_after"].to_numpy()] = never
+    w = window.value
+    amount = orders[AMOUNT].to_numpy()
+    by_time = np.argsort(t, kind="stable")
+    t_sorted = t[by_time]
+    flag = np.zeros(int(codes.max()) + 1 if len(codes) else 0, dtype=bool)
     rows = []
     for p in periods:  # a loop over a handful of periods
-        s, e = p.start_time, p.end_time + pd.Timedelta(microseconds=1)
+        s = p.start_time.as_unit("ns").value
+        e = (p.end_time + pd.Timedelta(microseconds=1)).as_unit("ns").value
         # the order that is each customer's latest before s, still inside the window at s
-        active = (t < s) & (nxt.isna() | (nxt >= s)) & (t + window > s)
-        churned = active & orders["churn_after"] & (cdate < e)
-        ids = orders.loc[active, CUSTOMER_ID]
-        in_period = (t >= s) & (t < e) & orders[CUSTOMER_ID].isin(ids)
-        rows.append((int(active.sum()), int(churned.sum()), float(orders.loc[in_period, AMOUNT].sum())))
+        cand = by_time[np.searchsorted(t_sorted, s - w, side="right"):np.searchsorted(t_sorted, s, side="left")]
+        act = cand[nxt[cand] >= s]
+        n_churned = int((cdate[act] < e).sum())
+        flag[codes[act]] = True
+        inside = np.sort(by_time[np.searchsorted(t_sorted, s, side="left"):np.searchsorted(t_sorted, e, side="left")])
+        inside = inside[flag[codes[inside]]]
+        flag[codes[act]] = False
+        rows.append((len(act), n_churned, float(pd.Series(amount[inside]).sum())))
     out = pd.DataFrame(rows, columns=["active_start", "churned", "base_revenue"], index=periods)
     out["churn_rate"] = (out["churned"] / out["active_start"]).where(out["active_start"] > 0)
     out["lower"], out["upper"] = wilson_interval(out["churned"], out["active_start"])
@@ -265,10 +292,15 @@ def pooled_churn_rate(rates: pd.DataFrame, recent_periods: int = 12) -> PooledCh
                        recent.index[0] if len(recent) else None, recent.index[-1] if len(recent) else None, n, k)
 
 
-def active_customers(transactions: pd.DataFrame, window_days: float, as_of=None) -> pd.Index:
-    """Customers active at ``as_of``: last order less than ``window_days`` before it."""
+def active_customers(transactions: pd.DataFrame, window_days: float, as_of=None,
+                     orders: pd.DataFrame | None = None) -> pd.Index:
+    """Customers active at ``as_of``: last order less than ``window_days`` before it.
+
+    ``orders``: ``orders_table(transactions, as_of)`` when already computed.
+    """
     as_of = resolve_as_of(transactions, as_of)
-    orders = orders_table(transactions, as_of)
+    if orders is None:
+        orders = orders_table(transactions, as_of)
     last = orders.groupby(CUSTOMER_ID, observed=True)[TIMESTAMP].max()
     return last.index[last + pd.Timedelta(days=float(window_days)) > as_of]
 
@@ -277,7 +309,8 @@ def active_customers(transactions: pd.DataFrame, window_days: float, as_of=None)
 
 
 def churn_lifetimes(transactions: pd.DataFrame, window_days: float, as_of=None,
-                    customers: pd.DataFrame | None = None, cohort_freq: str = "Q") -> pd.DataFrame:
+                    customers: pd.DataFrame | None = None, cohort_freq: str = "Q",
+                    orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per customer: active lifetime until first churn, censored as in the module doc.
 
     Parameters
@@ -289,6 +322,7 @@ def churn_lifetimes(transactions: pd.DataFrame, window_days: float, as_of=None,
         present, else the channel of the first order (transactions' ``channel``).
     cohort_freq : period of the acquisition cohort (month of first order ``"M"``,
         quarter ``"Q"``).
+    orders : ``orders_table(transactions, as_of)`` when already computed.
 
     Returns
     -------
@@ -301,22 +335,49 @@ def churn_lifetimes(transactions: pd.DataFrame, window_days: float, as_of=None,
     """
     as_of = resolve_as_of(transactions, as_of)
     window = pd.Timedelta(days=float(window_days))
-    orders = _order_spells(orders_table(transactions, as_of), window, as_of)
-    g = orders.groupby(CUSTOMER_ID, sort=True, observed=True)
-    first = g[TIMESTAMP].min()
-    end = orders.loc[orders["churn_after"]].groupby(CUSTOMER_ID, sort=True, observed=True)[TIMESTAMP].min()
+    if orders is None:
+        orders = orders_table(transactions, as_of)
+    codes = customer_runs(orders)  # rises with the sorted customer ids
+    orders = _order_spells(orders, window, as_of, codes)
+    key = pd.Series(codes, index=orders.index)
+    first = orders[TIMESTAMP].groupby(key, sort=True).min()
+    churn_after = orders["churn_after"].to_numpy()
+    end = orders.loc[churn_after, TIMESTAMP].groupby(key[churn_after], sort=True).min()
     end = end.reindex(first.index)
+    firsts = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    first.index = end.index = pd.Index(orders[CUSTOMER_ID].iloc[firsts], name=CUSTOMER_ID)
     horizon = (as_of - window - first) / _DAY
     out = pd.DataFrame({"first_purchase": first,
                         "lifetime_days": ((end - first) / _DAY).fillna(horizon),
                         "churned": end.notna()})
-    out = out.loc[horizon >= 0]
+    followed = (horizon >= 0).to_numpy()
+    out = out.loc[followed]
     out["cohort"] = out["first_purchase"].dt.to_period(cohort_freq)
-    channel = acquisition_channels(orders, customers)
-    if channel is not None:
-        out[ACQUISITION_CHANNEL] = channel.reindex(out.index).fillna("unknown").astype("str")
+    if (customers is None or ACQUISITION_CHANNEL not in customers or customers[ACQUISITION_CHANNEL].isna().all()) \
+            and CHANNEL in orders:  # the first order's channel, read off the sorted orders
+        channel = orders[CHANNEL].iloc[firsts[followed]]
+        out[ACQUISITION_CHANNEL] = channel.fillna("unknown").astype("str").to_numpy()
+    else:
+        channel = acquisition_channels(orders, customers)
+        if channel is not None:
+            out[ACQUISITION_CHANNEL] = channel.reindex(out.index).fillna("unknown").astype("str")
     out.index.name = CUSTOMER_ID
     return out
+
+
+def sample_lifetimes(lifetimes: pd.DataFrame, max_customers: int | None, random_state: int = 0) -> pd.DataFrame:
+    """A uniform random sample of ``max_customers`` rows of :func:`churn_lifetimes` (all rows when fewer).
+
+    Kaplan-Meier curves and log-rank tests on a few hundred thousand customers are as
+    precise as anyone can read them; drawing them on millions costs time and memory.
+    The sample keeps the input's order and depends only on ``random_state``
+    (``churn.random_state``); ``max_customers`` is ``churn.max_survival_customers``.
+    """
+    if max_customers is None or len(lifetimes) <= max_customers:
+        return lifetimes
+    rng = np.random.default_rng(random_state)
+    rows = np.sort(rng.choice(len(lifetimes), size=int(max_customers), replace=False))
+    return lifetimes.iloc[rows]
 
 
 @contextlib.contextmanager
@@ -649,13 +710,18 @@ def stage_dropoff(reached: pd.DataFrame, stages: Sequence, targets: dict[str, fl
     names = [n for n, _, _ in spec]
     funnel = funnel_matrix(reached, names)
     if by is None:
-        keys = pd.Series("all", index=reached.index)
+        codes, labels = np.zeros(len(reached), dtype=np.int64), np.array(["all"], dtype=object)
     else:
         if by not in reached:
             raise ValueError(f"reached has no column {by!r}")
-        keys = reached[by].astype("object").where(reached[by].notna(), "unknown").astype("str")
-    counts = pd.DataFrame(funnel.astype("int64"), columns=names, index=reached.index).groupby(
-        keys.to_numpy(), sort=True).sum()
+        # count per distinct value (integer codes), then name the groups: missing = "unknown"
+        codes, uniques = pd.factorize(reached[by])
+        labels = np.array([str(u) for u in uniques] + ["unknown"], dtype=object)
+        codes = np.where(codes < 0, len(uniques), codes)
+    per_code = np.stack([np.bincount(codes, weights=funnel[:, k], minlength=len(labels))
+                         for k in range(funnel.shape[1])], axis=1).astype("int64")
+    present = np.bincount(codes, minlength=len(labels)) > 0  # only groups that occur
+    counts = pd.DataFrame(per_code[present], columns=names, index=labels[present]).groupby(level=0, sort=True).sum()
     rows = []
     for k in range(1, len(spec)):  # a loop over the handful of stages
         name, label, target = spec[k]

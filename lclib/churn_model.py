@@ -68,6 +68,16 @@ Baselines
     Poisson zero probability). When the fit fails or is degenerate the reason is
     returned instead.
 
+Scale
+-----
+The order lines are collapsed to orders once (:class:`lclib.cohorts.OrderHistory`);
+every cutoff's features and labels are read off that table. Above
+``churn.max_model_customers`` customers the model (and the BG/NBD baseline) is fitted
+on a uniform random sample of customers (all snapshots of each sampled customer,
+seeded by ``churn.random_state``), and permutation importance runs on at most
+``churn.max_importance_customers`` test customers; every customer is still scored and
+the test metrics use every test customer. Below the caps nothing is sampled.
+
 Everything is vectorized over customers; loops run over a few cutoffs and features.
 """
 
@@ -91,9 +101,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from lclib.cohorts import acquisition_channels
-from lclib.cohorts import _require, orders_table, resolve_as_of, wilson_interval
+from lclib.cohorts import OrderHistory, _require, resolve_as_of, wilson_interval
 from lclib.columns import (
-    ACQUISITION_CHANNEL, AMOUNT, CUSTOMER_ID, SCORE, TIMESTAMP,
+    ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, SCORE, TIMESTAMP,
 )
 
 _DAY = pd.Timedelta(days=1)
@@ -135,13 +145,29 @@ def churn_cutoffs(as_of, window_days: float, test_cutoff=None) -> tuple[pd.Times
     return test - window, test
 
 
-def churn_labels(transactions: pd.DataFrame, cutoff, window_days: float) -> pd.Series:
+def churn_labels(transactions: pd.DataFrame, cutoff, window_days: float,
+                 history: OrderHistory | None = None, customers: np.ndarray | None = None) -> pd.Series:
     """Churn label per customer with an order before ``cutoff``: no order in ``[cutoff, cutoff + W)``.
+
+    ``history`` (an :class:`~lclib.cohorts.OrderHistory` of ``transactions`` reaching
+    past ``cutoff + W``) gives the same labels from the collapsed orders; with it,
+    ``customers`` (bool per ``history.ids``) keeps only those customers.
 
     Returns a bool Series named ``churned``, indexed by ``customer_id`` (sorted).
     """
     _require(transactions, (CUSTOMER_ID, TIMESTAMP))
     cutoff = pd.Timestamp(cutoff)
+    end = cutoff + pd.Timedelta(days=float(window_days))
+    if _usable(history, transactions, end) and history.complete:
+        seen = np.zeros(len(history.ids), dtype=bool)
+        seen[history.codes[history.mask_before(cutoff)]] = True
+        if customers is not None:
+            seen &= customers
+        known = np.flatnonzero(seen)
+        came_back = history.customers_with_lines_in(cutoff, end)
+        out = pd.Series(~came_back[known], index=history.ids[known], name=LABEL)
+        out.index.name = CUSTOMER_ID
+        return out
     ts, ids = transactions[TIMESTAMP], transactions[CUSTOMER_ID]
     known = pd.Index(ids[(ts < cutoff) & ids.notna()].unique()).sort_values()
     came_back = ids[(ts >= cutoff) & (ts < cutoff + pd.Timedelta(days=float(window_days)))].unique()
@@ -183,7 +209,13 @@ def available_features(tables: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("group")
 
 
-def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float) -> pd.DataFrame:
+def _usable(history, transactions, end) -> bool:
+    """Whether ``history`` was built from ``transactions`` and reaches ``end``."""
+    return history is not None and history.transactions is transactions and pd.Timestamp(end) <= history.as_of
+
+
+def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float,
+                   history: OrderHistory | None = None, customers: np.ndarray | None = None) -> pd.DataFrame:
     """Features per customer as of ``cutoff`` (only what was known before it).
 
     Parameters
@@ -192,6 +224,10 @@ def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: 
         is required, ``customers``, ``events`` and ``surveys`` are used when present.
     cutoff : date-like; only rows with ``timestamp < cutoff`` are used.
     window_days : the inactivity window ``W`` (for the "last W days" features).
+    history : optional :class:`~lclib.cohorts.OrderHistory` of the transactions
+        reaching ``cutoff`` or later (built once for many cutoffs; same result).
+    customers : optional bool array over ``history.ids`` (needs ``history``): only these
+        customers' rows (what a training sample needs, without the others' work).
 
     Returns
     -------
@@ -203,32 +239,50 @@ def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: 
     tx = tables["transactions"]
     cutoff = pd.Timestamp(cutoff)
     window = pd.Timedelta(days=float(window_days))
-    orders = orders_table(tx, cutoff)
-    g = orders.groupby(CUSTOMER_ID, sort=True, observed=True)
+    if not _usable(history, tx, cutoff):
+        history = OrderHistory(tx, cutoff)
+    orders = history.before(cutoff, [TIMESTAMP, AMOUNT, "n", CHANNEL])
+    # customers as integer numbers (orders are sorted by customer): group-bys on them, not on the id strings
+    codes = history.codes[history.mask_before(cutoff)]
+    if customers is not None:
+        if customers.shape != (len(history.ids),):
+            raise ValueError("customers must be a bool array over history.ids")
+        keep = customers[codes]
+        orders, codes = orders.loc[keep].reset_index(drop=True), codes[keep]
+    key = pd.Series(codes, name=CUSTOMER_ID)
+    g = orders.groupby(key, sort=True)
     first, last = g[TIMESTAMP].min(), g[TIMESTAMP].max()
     recent = orders[TIMESTAMP] >= cutoff - window
     gaps = (orders[TIMESTAMP] - g[TIMESTAMP].shift(1)) / _DAY
-    gg = gaps.groupby(orders[CUSTOMER_ID], sort=True, observed=True)
+    gg = gaps.groupby(key, sort=True)
     out = pd.DataFrame({
         "recency_days": (cutoff - last) / _DAY,
         "frequency": g.size().astype("float64"),
         "monetary_total": g[AMOUNT].sum(),
-        "orders_in_window": recent.groupby(orders[CUSTOMER_ID], sort=True, observed=True).sum().astype("float64"),
-        "revenue_in_window": orders[AMOUNT].where(recent, 0.0).groupby(orders[CUSTOMER_ID], sort=True,
-                                                                      observed=True).sum(),
+        "orders_in_window": recent.groupby(key, sort=True).sum().astype("float64"),
+        "revenue_in_window": orders[AMOUNT].where(recent, 0.0).groupby(key, sort=True).sum(),
         "tenure_days": (cutoff - first) / _DAY,
         "ipt_mean_days": gg.mean(),
         "ipt_std_days": gg.std(),
         "ipt_last_days": gg.last(),
     })
+    out.index = history.ids[out.index.to_numpy()]
     out["monetary_mean"] = out["monetary_total"] / out["frequency"]
     out["overdue_ratio"] = out["recency_days"] / out["ipt_mean_days"].where(out["ipt_mean_days"] > 0)
     avail = available_features(tables)["available"]
 
     if avail["channel"]:
-        channel = acquisition_channels(orders, tables.get("customers"))
-        out[ACQUISITION_CHANNEL] = channel.reindex(out.index).astype("object").where(
-            lambda s: s.notna(), "unknown").astype("str")
+        cust = tables.get("customers")
+        if (cust is not None and ACQUISITION_CHANNEL in cust and cust[ACQUISITION_CHANNEL].notna().any()) \
+                or CHANNEL not in orders:
+            channel = acquisition_channels(history.before(cutoff) if customers is None else
+                                           history.before(cutoff).loc[customers[history.codes[
+                                               history.mask_before(cutoff)]]], cust)
+            out[ACQUISITION_CHANNEL] = channel.reindex(out.index).astype("object").where(
+                lambda s: s.notna(), "unknown").astype("str")
+        else:  # the first order's channel (orders are sorted by customer and time: one n == 1 per customer)
+            first_channel = orders.loc[orders["n"].to_numpy() == 1, CHANNEL]
+            out[ACQUISITION_CHANNEL] = first_channel.fillna("unknown").astype("str").to_numpy()
     if avail["engagement"]:
         ev = tables["events"]
         ev = ev.loc[ev[CUSTOMER_ID].notna() & (ev[TIMESTAMP] < cutoff), [CUSTOMER_ID, TIMESTAMP]]
@@ -250,10 +304,16 @@ def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: 
     return out
 
 
-def labelled_frame(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float) -> pd.DataFrame:
-    """Features as of ``cutoff`` joined with the label ``churned`` (bool)."""
-    feats = churn_features(tables, cutoff, window_days)
-    return feats.join(churn_labels(tables["transactions"], cutoff, window_days), how="left")
+def labelled_frame(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float,
+                   history: OrderHistory | None = None, customers: np.ndarray | None = None) -> pd.DataFrame:
+    """Features as of ``cutoff`` joined with the label ``churned`` (bool); ``customers``: see
+    :func:`churn_features`."""
+    feats = churn_features(tables, cutoff, window_days, history, customers)
+    labels = churn_labels(tables["transactions"], cutoff, window_days, history, customers)
+    if _usable(history, tables["transactions"], pd.Timestamp(cutoff) + pd.Timedelta(days=float(window_days))) \
+            and history.complete:  # both indexed by the customers with an order before the cutoff, in order
+        return feats.assign(**{LABEL: labels.to_numpy()})
+    return feats.join(labels, how="left")
 
 
 # ----------------------------------------------------------------------------- the model
@@ -302,7 +362,8 @@ def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def stacked_frame(tables: dict[str, pd.DataFrame | None], last_cutoff, window_days: float, n_cutoffs: int = 3,
-                  step_days: int = 30) -> pd.DataFrame:
+                  step_days: int = 30, history: OrderHistory | None = None,
+                  customers: np.ndarray | None = None) -> pd.DataFrame:
     """Labelled frames at ``last_cutoff`` and ``n_cutoffs - 1`` earlier cutoffs, stacked.
 
     Cutoffs are ``last_cutoff - i * step_days`` (i = 0 .. n_cutoffs - 1); every label
@@ -313,11 +374,11 @@ def stacked_frame(tables: dict[str, pd.DataFrame | None], last_cutoff, window_da
     frames = []
     for i in range(max(1, n_cutoffs)):  # a loop over a few cutoffs
         cut = last - pd.Timedelta(days=i * step_days)
-        frame = labelled_frame(tables, cut, window_days)
+        frame = labelled_frame(tables, cut, window_days, history, customers)
         if len(frame) and frame[LABEL].nunique() == 2:
             frames.append(frame.assign(cutoff=cut))
     if not frames:
-        return labelled_frame(tables, last, window_days).assign(cutoff=last)
+        return labelled_frame(tables, last, window_days, history, customers).assign(cutoff=last)
     return pd.concat(frames)
 
 
@@ -425,8 +486,14 @@ def bgnbd_p_no_purchase(p_alive, r: float, alpha: float, frequency, T, horizon: 
 
 def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, model: str = "bgnbd",
                    penalizer: float = 0.0, count_by: str = "D", time_unit: str = "W",
-                   min_repeat_customers: int = 50) -> BGNBDBaseline:
+                   min_repeat_customers: int = 50, max_fit_customers: int | None = None,
+                   history: OrderHistory | None = None) -> BGNBDBaseline:
     """Fit BG/NBD on orders before ``cutoff`` and score each customer (see module docstring).
+
+    ``max_fit_customers``: fit on a random sample of this many customers when there are
+    more (:func:`lclib.clv.fit_bgnbd_robust`); every customer is scored. ``history``: the
+    summary is built from :meth:`~lclib.cohorts.OrderHistory.compact_lines` (same
+    frequency, recency and T; money to floating-point rounding).
 
     Uses :func:`lclib.summary.customer_summary` and :func:`lclib.clv.fit_bgnbd_robust`.
     Never raises for a bad fit: ``status`` and ``note`` explain it.
@@ -437,11 +504,17 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
     except ImportError as error:  # pragma: no cover - lclib.clv ships with lclib
         return BGNBDBaseline(None, None, "missing", f"lclib.clv is not available ({error}).")
     cutoff = pd.Timestamp(cutoff)
-    lines = transactions.loc[transactions[TIMESTAMP] < cutoff]
+    if _usable(history, transactions, cutoff) and history.complete:  # a third of the rows, same purchase times
+        lines = history.compact_lines(cutoff)
+    elif cutoff == cutoff.normalize():  # the summary ignores lines after observation_end: no copy of the lines
+        lines = transactions
+    else:
+        lines = transactions.loc[transactions[TIMESTAMP] < cutoff, [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT]]
     summary = customer_summary(lines, observation_end=cutoff - _DAY, count_by=count_by, time_unit=time_unit,
                                extras=False)
+    sample = {} if max_fit_customers is None else {"max_fit_customers": max_fit_customers}
     fit = clv.fit_bgnbd_robust(summary, penalizer, model, time_unit=time_unit,
-                               min_repeat_customers=min_repeat_customers)
+                               min_repeat_customers=min_repeat_customers, **sample)
     if fit.status != "ok":
         why = " ".join(fit.warnings) or fit.status
         return BGNBDBaseline(None, None, fit.status, f"No BG/NBD baseline: the fit is {fit.status}. {why}")
@@ -453,8 +526,10 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
         p_alive = np.asarray(fit.fitter.conditional_probability_alive(x, t_x, age), dtype=float)
     p_alive = np.broadcast_to(p_alive, x.shape)
     idx = summary.index
-    note = (f"{clv._MODEL_NAMES[model]} fitted on {len(summary):,} customers' orders before "
-            f"{cutoff:%d %b %Y}.")
+    fitted_on = (f"a random sample of {max_fit_customers:,} of the {len(summary):,} customers'"
+                 if max_fit_customers is not None and len(summary) > max_fit_customers
+                 else f"{len(summary):,} customers'")
+    note = f"{clv._MODEL_NAMES[model]} fitted on {fitted_on} orders before {cutoff:%d %b %Y}."
     p_none = None
     if model in ("bgnbd", "mbgnbd"):
         horizon = float(window_days) / UNIT_DAYS[unit]
@@ -493,7 +568,13 @@ class ChurnModelResult:
         period: ``mean``, ``std``, sorted descending.
     bgnbd : :class:`BGNBDBaseline`.
     model_kind : ``"logistic"`` or ``"hgb"``.
-    notes : plain-words remarks for the report.
+    notes : plain-words remarks for the report (including any sampling above the caps).
+    train_customers : distinct customers in the training snapshots.
+    fit_customers : of them, those whose snapshots the model was fitted on (all of them
+        up to ``max_model_customers``, else a random sample of that size).
+    importance_customers : test customers the permutation importance was computed on.
+    history : the :class:`~lclib.cohorts.OrderHistory` of the transactions (reused by
+        :func:`score_customers`).
     """
 
     pipeline: Pipeline
@@ -512,6 +593,10 @@ class ChurnModelResult:
     model_kind: str
     random_state: int
     notes: list[str] = field(default_factory=list)
+    train_customers: int = 0
+    fit_customers: int = 0
+    importance_customers: int = 0
+    history: OrderHistory | None = field(default=None, repr=False)
 
     @property
     def unavailable(self) -> list[str]:
@@ -526,10 +611,43 @@ def _fit_quietly():
         yield
 
 
+def sample_customers(frame: pd.DataFrame, max_customers: int | None, random_state: int = 0) -> np.ndarray:
+    """Bool mask of the rows of ``frame`` (indexed by ``customer_id``, a customer may have
+    several rows) that belong to a uniform random sample of ``max_customers`` customers.
+
+    All rows are kept when there are at most ``max_customers`` customers (or it is None).
+    The sample depends only on the sorted customer ids and ``random_state``.
+    """
+    codes, ids = pd.factorize(frame.index, sort=True)
+    if max_customers is None or len(ids) <= max_customers:
+        return np.ones(len(frame), dtype=bool)
+    chosen = np.zeros(len(ids), dtype=bool)
+    chosen[np.random.default_rng(random_state).choice(len(ids), size=int(max_customers), replace=False)] = True
+    return chosen[codes]
+
+
+def _customer_subset(history: OrderHistory, cutoff, max_customers: int | None,
+                     random_state: int) -> tuple[np.ndarray | None, int]:
+    """(bool mask over ``history.ids`` or None for all, customers with an order before ``cutoff``).
+
+    The same draw as :func:`sample_customers` on a frame of those customers (sorted ids).
+    """
+    seen = np.zeros(len(history.ids), dtype=bool)
+    seen[history.codes[history.mask_before(cutoff)]] = True
+    pool = np.flatnonzero(seen)
+    if max_customers is None or len(pool) <= max_customers:
+        return None, len(pool)
+    chosen = np.zeros(len(history.ids), dtype=bool)
+    chosen[pool[np.random.default_rng(random_state).choice(len(pool), size=int(max_customers), replace=False)]] = True
+    return chosen, len(pool)
+
+
 def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: float, as_of=None, *,
                          test_cutoff=None, random_state: int = 0, model: Literal["logistic", "hgb"] = "logistic",
                          bgnbd_options: dict | None = None, n_repeats: int = 10, n_train_cutoffs: int = 3,
-                         step_days: int = 30) -> ChurnModelResult:
+                         step_days: int = 30, max_customers: int | None = None,
+                         max_importance_customers: int | None = None,
+                         history: OrderHistory | None = None) -> ChurnModelResult:
     """Train at the earlier cutoff, test at the later one, compare with the baselines.
 
     Parameters
@@ -545,6 +663,15 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
     n_repeats : permutation-importance repeats.
     n_train_cutoffs, step_days : training stacks the train cutoff and earlier ones
         ``step_days`` apart (:func:`stacked_frame`); all their labels end by the test cutoff.
+    max_customers : ``churn.max_model_customers``; with more customers in the training
+        snapshots, the model is fitted on the snapshots of a uniform random sample of this
+        many customers (``random_state``); None = all. Every test customer is still scored.
+        The BG/NBD baseline is fitted on a sample of the same size (unless
+        ``bgnbd_options`` sets ``max_fit_customers``).
+    max_importance_customers : ``churn.max_importance_customers``; permutation importance
+        on a random sample of this many test customers when there are more; None = all.
+    history : :class:`~lclib.cohorts.OrderHistory` of the transactions up to ``as_of``
+        when already built (else it is built here).
 
     Returns
     -------
@@ -558,8 +685,12 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of)
     train_cut, test_cut = churn_cutoffs(as_of, window_days, test_cutoff)
-    train = stacked_frame(tables, train_cut, window_days, n_train_cutoffs, step_days)
-    test = labelled_frame(tables, test_cut, window_days)
+    if not _usable(history, tx, as_of):
+        history = OrderHistory(tx, as_of)  # the orders, collapsed once for every cutoff
+    # above the cap only a random sample of the customers known at the training cutoff is built and fitted on
+    subset = _customer_subset(history, train_cut, max_customers, random_state)[0] if history.complete else None
+    train = stacked_frame(tables, train_cut, window_days, n_train_cutoffs, step_days, history, subset)
+    test = labelled_frame(tables, test_cut, window_days, history)
     for name, frame, cut in (("training", train, train_cut), ("test", test, test_cut)):
         if frame.empty or frame[LABEL].nunique() < 2:
             raise ValueError(f"the {name} period (cutoff {cut:%Y-%m-%d}) has {len(frame)} customers and "
@@ -567,6 +698,12 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
                              "before it to train and test a churn model")
     nums, cats = _split_columns(train)
     pipe = build_pipeline(nums, cats, random_state, model)
+    n_train_customers = int(train.index.nunique()) if subset is None else \
+        _customer_subset(history, train_cut, None, random_state)[1]
+    fit_rows = sample_customers(train, max_customers, random_state)
+    if not fit_rows.all():
+        train = train.loc[fit_rows]
+    n_fit_customers = int(train.index.nunique())
     X_train, y_train = train[nums + cats], train[LABEL].to_numpy()
     X_test, y_test = test[nums + cats], test[LABEL].to_numpy()
     with _fit_quietly():
@@ -579,7 +716,10 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
     base = float(y_test.mean())
     rows["base rate"] = {"roc_auc": 0.5, "pr_auc": base, "brier": base * (1 - base),
                          "top_decile_capture": 0.1, "top_decile_lift": 1.0}
-    bg = bgnbd_baseline(tx, test_cut, window_days, **(bgnbd_options or {}))
+    bg = bgnbd_baseline(tx, test_cut, window_days, history=history,
+                        **{"max_fit_customers": max_customers, **(bgnbd_options or {})})
+    if "max_fit_customers" not in (bgnbd_options or {}):  # the cap came from churn.max_model_customers
+        bg.note = bg.note.replace("clv.max_fit_customers", "churn.max_model_customers")
     notes = []
     if bg.p_alive is not None:
         test["bgnbd_p_alive"] = bg.p_alive.reindex(test.index)
@@ -589,24 +729,36 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
         if bg.p_no_purchase is not None:
             test["bgnbd_p_no_purchase"] = bg.p_no_purchase.reindex(test.index)
             rows["BG/NBD P(no purchase in window)"] = churn_metrics(y_test, test["bgnbd_p_no_purchase"])
+        if "random sample" in bg.note:
+            notes.append(bg.note)
     else:
         notes.append(bg.note)
     metrics = pd.DataFrame.from_dict(rows, orient="index")
     metrics.index.name = "scorer"
 
+    if n_fit_customers < n_train_customers:
+        notes.append(f"The model was fitted on the snapshots of a random sample of {n_fit_customers:,} of the "
+                     f"{n_train_customers:,} customers with a training snapshot (churn.max_model_customers); "
+                     f"every one of the {len(test):,} test customers is scored.")
+    imp_rows = sample_customers(test, max_importance_customers, random_state)
+    X_imp, y_imp = (X_test, y_test) if imp_rows.all() else (X_test.loc[imp_rows], y_test[imp_rows])
+    if not imp_rows.all():
+        notes.append(f"Feature importance is measured on a random sample of {len(X_imp):,} test customers "
+                     "(churn.max_importance_customers).")
     with _fit_quietly():
-        imp = permutation_importance(pipe, X_test, y_test, scoring="roc_auc", n_repeats=n_repeats,
+        imp = permutation_importance(pipe, X_imp, y_imp, scoring="roc_auc", n_repeats=n_repeats,
                                      random_state=random_state)
     importance = pd.DataFrame({"mean": imp.importances_mean, "std": imp.importances_std},
                               index=pd.Index(nums + cats, name="feature")).sort_values("mean", ascending=False)
     cutoffs = sorted(pd.Timestamp(c) for c in train["cutoff"].unique())
     return ChurnModelResult(pipe, train_cut, test_cut, float(window_days), cutoffs, nums + cats,
                             available_features(tables), train, test, metrics,
-                            calibration_table(y_test, p_test), importance, bg, model, random_state, notes)
+                            calibration_table(y_test, p_test), importance, bg, model, random_state, notes,
+                            n_train_customers, n_fit_customers, len(X_imp), history)
 
 
 def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | None], as_of=None,
-                    value_days: int = 365) -> pd.DataFrame:
+                    value_days: int = 365, max_customers: int | None = None) -> pd.DataFrame:
     """Refit the model on the latest labelled period and score every customer as of ``as_of``.
 
     The pipeline of ``result`` is cloned and refitted at ``result.test_cutoff`` (labels
@@ -619,6 +771,9 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
     tables : ``data.tables``.
     as_of : scoring date (default: midnight after the last transaction).
     value_days : the customer's value is their revenue in the last ``value_days`` days.
+    max_customers : ``churn.max_model_customers``: the refit uses the snapshots of a
+        random sample of this many customers when there are more (as in
+        :func:`evaluate_churn_model`); every customer is scored.
 
     Returns
     -------
@@ -633,16 +788,45 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
 
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of)
+    history = result.history if _usable(result.history, tx, as_of) else OrderHistory(tx, as_of)
     step = (result.train_cutoffs[1] - result.train_cutoffs[0]).days if len(result.train_cutoffs) > 1 else 30
-    latest = stacked_frame(tables, result.test_cutoff, result.window_days, len(result.train_cutoffs), step)
+    # as stacked_frame(tables, result.test_cutoff, ...), reusing the evaluation's test frame for the test cutoff
+    keep_cols = set(result.features) | {LABEL}
+    at_test = result.test[[c for c in result.test.columns if c in keep_cols]]
+    subset = None
+    if history.complete:  # above the cap: build and fit only a random sample of customers (as evaluate does)
+        subset, known = _customer_subset(history, result.test_cutoff, max_customers, result.random_state)
+        if subset is not None:
+            if known != len(at_test):  # the test frame is not this history's: sample its rows instead
+                subset = None
+            else:
+                seen = np.zeros(len(history.ids), dtype=bool)
+                seen[history.codes[history.mask_before(result.test_cutoff)]] = True
+                at_test = at_test.loc[subset[np.flatnonzero(seen)]]
+    frames = []
+    for i in range(max(1, len(result.train_cutoffs))):  # a loop over a few cutoffs
+        cut = result.test_cutoff - pd.Timedelta(days=i * step)
+        frame = at_test if i == 0 else labelled_frame(tables, cut, result.window_days, history, subset)
+        if len(frame) and frame[LABEL].nunique() == 2:
+            frames.append(frame.assign(cutoff=cut))
+    latest = pd.concat(frames) if frames else at_test.assign(cutoff=result.test_cutoff)
+    rows = sample_customers(latest, max_customers, result.random_state)
+    if not rows.all():
+        latest = latest.loc[rows]
     pipe = clone(result.pipeline)
     with _fit_quietly():
         pipe.fit(latest[result.features], latest[LABEL].to_numpy())
-    now = churn_features(tables, as_of, result.window_days)
+    now = churn_features(tables, as_of, result.window_days, history)
     with _fit_quietly():
         p = pipe.predict_proba(now[result.features])[:, 1]
-    recent = tx.loc[(tx[TIMESTAMP] >= as_of - pd.Timedelta(days=value_days)) & (tx[TIMESTAMP] < as_of)]
-    value = recent.groupby(CUSTOMER_ID, observed=True)[AMOUNT].sum().reindex(now.index, fill_value=0.0)
+    start = as_of - pd.Timedelta(days=value_days)
+    if history.complete:
+        value = history.line_revenue(start, as_of)
+    else:
+        ts = tx[TIMESTAMP]
+        value = tx.loc[((ts >= start) & (ts < as_of)).to_numpy(), [CUSTOMER_ID, AMOUNT]].groupby(
+            CUSTOMER_ID, observed=True)[AMOUNT].sum()
+    value = value.reindex(now.index, fill_value=0.0)
     out = pd.DataFrame({"p_churn": p, "value": value.astype("float64")}, index=now.index)
     out["value_at_risk"] = out["p_churn"] * out["value"]
     out["status"] = np.where(now["recency_days"] < result.window_days, "active", "lapsed")

@@ -138,26 +138,243 @@ def orders_table(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
         (sum of lines, float), ``n`` (int: 1 for the customer's first order, 2 for
         the second, ...) and ``channel`` (channel of the order's earliest line)
         when the input has it.
+
+    Notes
+    -----
+    The ids are factorized once and the lines sorted on integer codes (not on the
+    strings); within an order the lines are summed in time order, as a group-by on
+    the time-sorted lines would. :class:`OrderHistory` keeps this table and derives
+    the table as of any earlier date from it without re-reading the lines.
+    """
+    return _collapse_lines(transactions, as_of)[0]
+
+
+def _collapse_lines(transactions: pd.DataFrame, as_of=None, keep_spread: bool = False):
+    """:func:`orders_table`, plus (with ``keep_spread``) the lines of orders spread over several times.
+
+    Returns ``(orders, spread, codes, ids)``: ``spread`` has columns ``pos`` (row of the
+    order in ``orders``), ``timestamp``, ``amount`` (and ``channel``) in the order the
+    lines were summed; ``codes`` (int64 per order, sorted) and ``ids`` (Index of the
+    distinct customer ids, sorted) number the customers.
     """
     _require(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    lines = transactions.loc[transactions[CUSTOMER_ID].notna() & transactions[TIMESTAMP].notna()]
+    keep = transactions[CUSTOMER_ID].notna() & transactions[TIMESTAMP].notna() & transactions[ORDER_ID].notna()
     if as_of is not None:
-        lines = lines.loc[lines[TIMESTAMP] < pd.Timestamp(as_of)]
-    cols = [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT] + ([CHANNEL] if CHANNEL in lines else [])
-    lines = lines[cols].sort_values([CUSTOMER_ID, ORDER_ID, TIMESTAMP], kind="stable")
-    agg = {TIMESTAMP: (TIMESTAMP, "min"), AMOUNT: (AMOUNT, "sum")}
-    if CHANNEL in lines:
-        agg[CHANNEL] = (CHANNEL, "first")  # lines are time-sorted within an order
-    out = (
-        lines.groupby([CUSTOMER_ID, ORDER_ID], sort=False, observed=True)
-        .agg(**agg)
-        .reset_index()
-        .sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable")
-        .reset_index(drop=True)
-    )
-    out[AMOUNT] = out[AMOUNT].astype("float64")
-    out["n"] = out.groupby(CUSTOMER_ID, sort=False, observed=True).cumcount().astype("int64") + 1
-    return out[[c for c in (*ORDER_COLUMNS, CHANNEL) if c in out]]
+        keep &= transactions[TIMESTAMP] < pd.Timestamp(as_of)
+    has_channel = CHANNEL in transactions
+    cols = [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT] + ([CHANNEL] if has_channel else [])
+    lines = transactions.loc[keep.to_numpy(), cols] if not keep.all() else transactions[cols]
+    c_codes, c_uni = pd.factorize(lines[CUSTOMER_ID], sort=True)
+    o_codes, o_uni = pd.factorize(lines[ORDER_ID], sort=True)
+    ts = lines[TIMESTAMP].to_numpy()
+    # lines by customer, order id, time (stable: ties keep their input order)
+    pair = c_codes.astype("int64") * max(len(o_uni), 1) + o_codes
+    if len(ts) < 2 or (ts[1:] >= ts[:-1]).all():  # lines already in time order: one key is enough
+        order = np.argsort(pair, kind="stable")
+    else:
+        order = np.lexsort((ts, pair))
+    c_s, o_s, ts_s = c_codes[order], o_codes[order], ts[order]
+    n_lines = len(order)
+    new = np.ones(n_lines, dtype=bool)
+    if n_lines:
+        new[1:] = (c_s[1:] != c_s[:-1]) | (o_s[1:] != o_s[:-1])
+    grp = np.cumsum(new) - 1  # order number of each sorted line
+    starts = np.flatnonzero(new)
+    amount = pd.Series(lines[AMOUNT].to_numpy(dtype="float64")[order]).groupby(grp, sort=True).sum().to_numpy()
+    g_c, g_o, g_ts = c_s[starts], o_s[starts], ts_s[starts]
+    chan = None
+    if has_channel:  # first non-missing channel of each order's time-sorted lines, on integer codes
+        ch_codes, ch_uni = pd.factorize(lines[CHANNEL])
+        ch_s = ch_codes[order]
+        where = np.where(ch_s >= 0, np.arange(n_lines), n_lines)
+        first_ok = np.minimum.reduceat(where, starts) if n_lines else np.zeros(0, dtype=np.int64)
+        chan = np.where(first_ok < n_lines, ch_s[np.minimum(first_ok, max(n_lines - 1, 0))], -1)
+    # orders by customer, time, order id (groups are by customer and order id already)
+    same_customer = g_c[1:] == g_c[:-1]
+    if (~same_customer | (g_ts[1:] >= g_ts[:-1])).all():
+        final = np.arange(len(g_c))
+    else:
+        final = np.lexsort((g_ts, g_c))  # stable: order ids stay ascending at equal times
+    out = pd.DataFrame({
+        CUSTOMER_ID: c_uni.take(g_c[final]) if len(final) else lines[CUSTOMER_ID].iloc[:0].to_numpy(),
+        ORDER_ID: o_uni.take(g_o[final]) if len(final) else lines[ORDER_ID].iloc[:0].to_numpy(),
+        TIMESTAMP: g_ts[final],
+        AMOUNT: amount[final] if len(final) else np.array([], dtype="float64"),
+    })
+    for col in (CUSTOMER_ID, ORDER_ID):
+        if out[col].dtype != lines[col].dtype:
+            out[col] = out[col].astype(lines[col].dtype)
+    codes = g_c[final].astype("int64")
+    first_of_customer = np.ones(len(final), dtype=bool)
+    if len(final):
+        first_of_customer[1:] = codes[1:] != codes[:-1]
+    run_start = np.maximum.accumulate(np.where(first_of_customer, np.arange(len(final)), 0)) if len(final) else codes
+    out["n"] = (np.arange(len(final)) - run_start + 1).astype("int64")
+    if has_channel:
+        values = (ch_uni.take(chan[final], allow_fill=True) if len(ch_uni)
+                  else pd.array([None] * len(final), dtype=lines[CHANNEL].dtype))
+        out[CHANNEL] = pd.Series(values, dtype=lines[CHANNEL].dtype)
+    out = out[[c for c in (*ORDER_COLUMNS, CHANNEL) if c in out]]
+    spread = None
+    if keep_spread:
+        last = np.r_[starts[1:], n_lines] - 1
+        multi = ts_s[last] != g_ts  # orders whose lines carry more than one time
+        pos_of_group = np.empty(len(final), dtype="int64")
+        pos_of_group[final] = np.arange(len(final))
+        line_in_multi = multi[grp]
+        sel = order[line_in_multi]
+        spread = pd.DataFrame({"pos": pos_of_group[grp[line_in_multi]], TIMESTAMP: ts[sel],
+                               AMOUNT: lines[AMOUNT].to_numpy(dtype="float64")[sel]})
+        if has_channel:
+            spread[CHANNEL] = lines[CHANNEL].iloc[sel].reset_index(drop=True)
+    ids = pd.Index(c_uni, name=CUSTOMER_ID)
+    if keep_spread:
+        spread.attrs["lines"] = (c_codes.astype("int32" if len(c_uni) < 2**31 else "int64"), ts,
+                                 lines[AMOUNT].to_numpy())
+    return out, spread, codes, ids
+
+
+class OrderHistory:
+    """The orders of one transactions table, collapsed once; the same table as of any earlier date.
+
+    ``OrderHistory(transactions, as_of).before(cutoff)`` equals
+    ``orders_table(transactions, cutoff)`` for every ``cutoff <= as_of`` (amounts and
+    channels of orders whose lines straddle the cutoff included), without sorting
+    the lines again: the churn model needs the orders at half a dozen cutoffs.
+
+    Attributes
+    ----------
+    transactions : the order lines it was built from (kept by reference).
+    as_of : exclusive end (Timestamp).
+    orders : ``orders_table(transactions, as_of)``.
+    codes : int64 array, the customer number of each order (0 .. k-1, sorted like the ids).
+    ids : Index of the distinct customer ids (sorted); ``ids[codes]`` is ``orders.customer_id``.
+    complete : no line lacks an order id (lines without one are not in ``orders``).
+    """
+
+    def __init__(self, transactions: pd.DataFrame, as_of=None):
+        self.transactions = transactions
+        self.as_of = resolve_as_of(transactions, as_of)
+        self.orders, self._spread, self.codes, self.ids = _collapse_lines(transactions, self.as_of,
+                                                                          keep_spread=True)
+        # every line has an order id (as lclib.io guarantees): order lines and collapsed orders agree
+        self.complete = ORDER_ID not in transactions or not bool(transactions[ORDER_ID].hasnans)
+        self._ts = self.orders[TIMESTAMP].to_numpy()
+        self._lines = self._spread.attrs.pop("lines")  # line-level customer numbers, times and amounts
+
+    def _check(self, date) -> pd.Timestamp:
+        date = pd.Timestamp(date)
+        if date > self.as_of:
+            raise ValueError(f"{date:%Y-%m-%d} is after the history's end {self.as_of:%Y-%m-%d}")
+        return date
+
+    def mask_before(self, cutoff) -> np.ndarray:
+        """Bool per order: placed before ``cutoff``."""
+        return self._ts < np.datetime64(self._check(cutoff))
+
+    def before(self, cutoff, columns: list[str] | None = None) -> pd.DataFrame:
+        """``orders_table(transactions, cutoff)``, exactly (``cutoff <= as_of``).
+
+        ``columns``: only these columns (saves copying the id strings when they are not needed).
+        """
+        cutoff = self._check(cutoff)
+        mask = self.mask_before(cutoff)
+        cols = list(self.orders.columns) if columns is None else [c for c in self.orders.columns if c in columns]
+        out = self.orders.loc[mask, cols].reset_index(drop=True)
+        sp = self._spread
+        if len(sp):
+            inside = mask[sp["pos"].to_numpy()]
+            late = inside & (sp[TIMESTAMP].to_numpy() >= np.datetime64(cutoff))
+            if late.any():  # orders with lines on both sides of the cutoff: re-add their earlier lines
+                straddle = np.unique(sp["pos"].to_numpy()[late])
+                part = sp.loc[np.isin(sp["pos"].to_numpy(), straddle) & ~late & inside]
+                new_pos = np.cumsum(mask) - 1
+                rows = new_pos[straddle]
+                g = part.groupby("pos", sort=True)
+                if AMOUNT in out:
+                    out.loc[rows, AMOUNT] = g[AMOUNT].sum().reindex(straddle).to_numpy()
+                if CHANNEL in out:
+                    out.loc[rows, CHANNEL] = g[CHANNEL].first().reindex(straddle).to_numpy()
+        return out
+
+    def compact_lines(self, cutoff) -> pd.DataFrame:
+        """Lines before ``cutoff`` with each order on one time merged into one row (its total).
+
+        Columns ``customer_id``, ``order_id``, ``timestamp``, ``amount``: per customer
+        the same purchase times, days, weeks and orders as the lines, and the same money
+        to floating-point rounding - a third of the rows for a per-customer summary
+        (:func:`lclib.summary.customer_summary`).
+        """
+        cutoff = self._check(cutoff)
+        cols = [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT]
+        mask = self.mask_before(cutoff)
+        sp = self._spread
+        if not len(sp):
+            return self.orders.loc[mask, cols].reset_index(drop=True)
+        multi = np.zeros(len(self.orders), dtype=bool)
+        multi[sp["pos"].to_numpy()] = True
+        early = sp.loc[sp[TIMESTAMP].to_numpy() < np.datetime64(cutoff)]
+        pos = early["pos"].to_numpy()
+        extra = pd.DataFrame({CUSTOMER_ID: self.orders[CUSTOMER_ID].take(pos).to_numpy(),
+                              ORDER_ID: self.orders[ORDER_ID].take(pos).to_numpy(),
+                              TIMESTAMP: early[TIMESTAMP].to_numpy(), AMOUNT: early[AMOUNT].to_numpy()})
+        for col in (CUSTOMER_ID, ORDER_ID):
+            extra[col] = extra[col].astype(self.orders[col].dtype)
+        return pd.concat([self.orders.loc[mask & ~multi, cols], extra], ignore_index=True)
+
+    def line_revenue(self, start, end) -> pd.Series:
+        """Sum of line amounts per customer over lines in ``[start, end)`` (``end <= as_of``).
+
+        Equals ``lines[in range].groupby("customer_id")["amount"].sum()`` (same order of
+        addition), indexed by the sorted ids of the customers with such lines.
+        """
+        start, end = pd.Timestamp(start), self._check(end)
+        codes, ts, amount = self._lines
+        inside = (ts >= np.datetime64(start)) & (ts < np.datetime64(end))
+        out = pd.Series(amount[inside]).groupby(codes[inside], sort=True).sum()
+        out.index = self.ids[out.index.to_numpy()]
+        out.name = AMOUNT
+        return out
+
+    def customers_with_lines_in(self, start, end) -> np.ndarray:
+        """Bool per customer (``ids``): at least one order line in ``[start, end)`` (``end <= as_of``)."""
+        start, end = pd.Timestamp(start), self._check(end)
+        lo, hi = np.datetime64(start), np.datetime64(end)
+        hit = np.zeros(len(self.ids), dtype=bool)
+        hit[self.codes[(self._ts >= lo) & (self._ts < hi)]] = True
+        sp = self._spread
+        if len(sp):
+            t = sp[TIMESTAMP].to_numpy()
+            hit[self.codes[sp["pos"].to_numpy()[(t >= lo) & (t < hi)]]] = True
+        return hit
+
+
+def customer_runs(orders: pd.DataFrame) -> np.ndarray:
+    """Integer number of each row's customer in a table sorted by customer (e.g. :func:`orders_table`).
+
+    Numbers follow first appearance (so they rise with the rows of a sorted table);
+    group-bys and shifts on them are much cheaper than on the id strings.
+    """
+    return pd.factorize(orders[CUSTOMER_ID])[0].astype("int64")
+
+
+def shift_within(values: pd.Series, codes: np.ndarray, periods: int = 1) -> pd.Series:
+    """``values.groupby(codes).shift(periods)`` (``periods`` 1 or -1) for rows grouped in runs of ``codes``.
+
+    Rows of one customer must be contiguous (a sorted orders table); missing where the
+    previous (next) row belongs to another customer.
+    """
+    if periods not in (1, -1):
+        raise ValueError("periods must be 1 or -1")
+    v = values.to_numpy()
+    out = np.full(len(v), np.datetime64("NaT") if v.dtype.kind == "M" else np.nan, dtype=v.dtype)
+    if len(v) > 1:
+        same = codes[1:] == codes[:-1]
+        if periods == 1:
+            out[1:][same] = v[:-1][same]
+        else:
+            out[:-1][same] = v[1:][same]
+    return pd.Series(out, index=values.index, name=values.name)
 
 
 def _month_number(ts: pd.Series) -> pd.Series:
@@ -319,7 +536,7 @@ def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: 
 
 
 def repeat_purchase_curve(transactions: pd.DataFrame, window_days: float, as_of=None,
-                          max_n: int = 10) -> pd.DataFrame:
+                          max_n: int = 10, orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Probability of an (n+1)-th order within ``window_days`` of the n-th, per n.
 
     Parameters
@@ -332,6 +549,9 @@ def repeat_purchase_curve(transactions: pd.DataFrame, window_days: float, as_of=
         Exclusive end of the data (default: midnight after the last transaction).
     max_n : int
         Largest n reported.
+    orders : DataFrame, optional
+        ``orders_table(transactions, as_of)`` when already computed (saves collapsing
+        the lines again).
 
     Returns
     -------
@@ -351,9 +571,10 @@ def repeat_purchase_curve(transactions: pd.DataFrame, window_days: float, as_of=
     if max_n < 1:
         raise ValueError(f"max_n must be at least 1, got {max_n!r}")
     as_of = resolve_as_of(transactions, as_of)
-    orders = orders_table(transactions, as_of)
+    if orders is None:
+        orders = orders_table(transactions, as_of)
     window = pd.Timedelta(days=float(window_days))
-    nxt = orders.groupby(CUSTOMER_ID, sort=False, observed=True)[TIMESTAMP].shift(-1)
+    nxt = shift_within(orders[TIMESTAMP], customer_runs(orders), -1)
     eligible = (orders[TIMESTAMP] + window <= as_of) & (orders["n"] <= max_n)
     repeated = eligible & nxt.notna() & (nxt - orders[TIMESTAMP] < window)
     n = orders["n"]
@@ -454,6 +675,13 @@ def acquisition_channels(orders: pd.DataFrame, customers: pd.DataFrame | None = 
         return customers.dropna(subset=[CUSTOMER_ID]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[
             ACQUISITION_CHANNEL]
     if CHANNEL in orders:
-        first = orders.sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable").drop_duplicates(CUSTOMER_ID)
+        codes = customer_runs(orders)
+        ts = orders[TIMESTAMP].to_numpy()
+        step = np.diff(codes)
+        if (step >= 0).all() and (ts[1:][step == 0] >= ts[:-1][step == 0]).all():  # already sorted (orders_table)
+            new = np.r_[True, step != 0] if len(codes) else np.zeros(0, dtype=bool)
+            first = orders.loc[new]
+        else:
+            first = orders.sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable").drop_duplicates(CUSTOMER_ID)
         return first.set_index(CUSTOMER_ID)[CHANNEL].rename(ACQUISITION_CHANNEL)
     return None

@@ -288,6 +288,13 @@ class Churn(_Strict):
     test_cutoff: dt.date | None = None  # null = as_of minus the inactivity window
     what_if_reduction: float = Field(0.05, gt=0, lt=1)
     random_state: int = 0
+    # above this many customers the churn model is fitted on the snapshots of a uniform random
+    # sample of them (seeded by random_state); every customer is still scored; null = all
+    max_model_customers: int | None = Field(50_000, ge=1000)
+    # permutation importance on a random sample of at most this many test customers; null = all
+    max_importance_customers: int | None = Field(20_000, ge=1000)
+    # Kaplan-Meier curves and log-rank tests on a random sample of at most this many customers; null = all
+    max_survival_customers: int | None = Field(200_000, ge=1000)
 
 
 class Clv(_Strict):

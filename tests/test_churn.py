@@ -346,3 +346,34 @@ def test_kaplan_meier_orders_cohorts_in_time_not_by_size():
                          "cohort": pd.PeriodIndex(["2024Q2"] * 50 + ["2024Q1"] * 40, freq="Q")})
     km = ch.kaplan_meier(life, by="cohort")
     assert list(dict.fromkeys(km["group"])) == ["2024Q1", "2024Q2"]
+
+
+def test_survival_sample_has_the_cap_size_and_the_same_curve():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    life = pd.DataFrame({"lifetime_days": rng.exponential(200, n), "churned": rng.random(n) < 0.8},
+                        index=pd.Index([f"K{i:05d}" for i in range(n)], name=CUSTOMER_ID))
+    assert ch.sample_lifetimes(life, None) is life and ch.sample_lifetimes(life, n) is life
+    part = ch.sample_lifetimes(life, 5_000, random_state=1)
+    assert len(part) == 5_000 and part.index.is_unique and part.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(part, ch.sample_lifetimes(life, 5_000, random_state=1))
+    full, sub = ch.lifetime_summary(life), ch.lifetime_summary(part)
+    for d in (90, 180, 365):  # Kaplan-Meier on the sample is within sampling error of the full curve
+        assert sub[f"survival_{d}d"].iloc[0] == pytest.approx(full[f"survival_{d}d"].iloc[0], abs=0.02)
+
+
+def test_functions_given_the_orders_equal_the_ones_that_collapse_the_lines():
+    from lclib.cohorts import orders_table, repeat_purchase_curve
+
+    tx = random_transactions(7, n_customers=300)
+    tx[CHANNEL] = np.random.default_rng(7).choice(["email", "search", "social"], len(tx))
+    as_of = tx[TIMESTAMP].max().normalize() + pd.Timedelta(days=1)
+    orders = orders_table(tx, as_of)
+    pd.testing.assert_frame_equal(ch.churn_rate_by_period(tx, 40, as_of), ch.churn_rate_by_period(tx, 40, as_of,
+                                                                                                 orders=orders))
+    pd.testing.assert_frame_equal(ch.churn_lifetimes(tx, 40, as_of), ch.churn_lifetimes(tx, 40, as_of, orders=orders))
+    pd.testing.assert_frame_equal(repeat_purchase_curve(tx, 40, as_of), repeat_purchase_curve(tx, 40, as_of,
+                                                                                              orders=orders))
+    pd.testing.assert_index_equal(ch.active_customers(tx, 40, as_of), ch.active_customers(tx, 40, as_of,
+                                                                                          orders=orders))
+    assert ch.inactivity_window(tx, as_of=as_of).days == ch.inactivity_window(tx, as_of=as_of, orders=orders).days

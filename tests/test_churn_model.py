@@ -271,3 +271,59 @@ def test_model_beats_the_recency_rule_on_another_simulated_world():
     m = res.metrics
     assert m.loc["model", "roc_auc"] > m.loc["recency rule", "roc_auc"] + 0.01
     assert m.loc["model", "brier"] < m.loc["base rate", "brier"]
+
+
+# ----------------------------------------------------------------------------- size caps and the shared order history
+
+
+def test_sample_customers_keeps_whole_customers_and_everyone_below_the_cap():
+    frame = pd.DataFrame({"x": range(12)}, index=pd.Index(list("aabbccddeeff"), name=CUSTOMER_ID))
+    assert cm.sample_customers(frame, None).all() and cm.sample_customers(frame, 6).all()
+    rows = cm.sample_customers(frame, 4, random_state=1)
+    kept = frame.index[rows]
+    assert kept.nunique() == 4 and len(kept) == 8  # both snapshots of each chosen customer
+    np.testing.assert_array_equal(rows, cm.sample_customers(frame.iloc[::-1], 4, random_state=1)[::-1])
+
+
+def test_features_and_labels_from_one_history_equal_the_direct_ones(sample):
+    from lclib.cohorts import OrderHistory
+
+    cfg, data, w = sample
+    tx = data.transactions
+    history = OrderHistory(tx)
+    for cutoff in (history.as_of - pd.Timedelta(days=w), history.as_of - pd.Timedelta(days=2 * w + 30),
+                   history.as_of):
+        pd.testing.assert_frame_equal(cm.churn_features(data.tables, cutoff, w, history),
+                                      cm.churn_features(data.tables, cutoff, w), check_exact=True)
+    cutoff = history.as_of - pd.Timedelta(days=w)
+    pd.testing.assert_series_equal(cm.churn_labels(tx, cutoff, w, history), cm.churn_labels(tx, cutoff, w))
+
+
+def test_model_cap_fits_on_a_customer_sample_and_still_scores_everyone(sample, result):
+    cfg, data, w = sample
+    capped = cm.evaluate_churn_model(data.tables, w, cfg.analysis.as_of, test_cutoff=cfg.churn.test_cutoff,
+                                     random_state=cfg.churn.random_state, n_repeats=2, max_customers=500,
+                                     max_importance_customers=300)
+    assert result.fit_customers == result.train_customers > 500  # the sample is below the default caps
+    assert result.importance_customers == len(result.test)
+    assert capped.fit_customers == 500 == capped.train.index.nunique()
+    assert capped.train_customers == result.train_customers and len(capped.train) < len(result.train)
+    assert capped.importance_customers == 300
+    assert len(capped.test) == len(result.test) and capped.test["p_model"].notna().all()
+    assert any("random sample of 500" in n for n in capped.notes)
+    # a logistic model on half the customers ranks almost as well as on all of them
+    assert capped.metrics.loc["model", "roc_auc"] == pytest.approx(result.metrics.loc["model", "roc_auc"], abs=0.02)
+    scored = cm.score_customers(capped, data.tables, cfg.analysis.as_of, max_customers=500)
+    full = cm.score_customers(result, data.tables, cfg.analysis.as_of)
+    assert len(scored) == len(full)
+    # refitted on 500 of the ~1,000 customers of this small shop: the same ranking, with sampling noise
+    assert scored["p_churn"].corr(full.loc[scored.index, "p_churn"], method="spearman") > 0.8
+
+
+def test_capped_training_builds_only_the_sampled_customers_snapshots(sample):
+    cfg, data, w = sample
+    capped = cm.evaluate_churn_model(data.tables, w, cfg.analysis.as_of, random_state=3, n_repeats=1,
+                                     max_customers=400)
+    full = cm.stacked_frame(data.tables, capped.train_cutoff, w, len(capped.train_cutoffs))
+    # the same customers as sampling the rows of the full training frame, with the same features and labels
+    pd.testing.assert_frame_equal(capped.train, full.loc[cm.sample_customers(full, 400, random_state=3)])

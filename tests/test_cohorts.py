@@ -256,3 +256,88 @@ def test_repeat_curve_equals_a_naive_reference_on_random_data(seed):
     curve = repeat_purchase_curve(tx, window_days=45.5, as_of=as_of, max_n=6)
     ref = naive_repeat(tx, 45.5, as_of, 6)
     assert {n: (int(r.eligible), int(r.repeated)) for n, r in curve.iterrows()} == ref
+
+
+# ----------------------------------------------------------------------------- orders collapsed once (OrderHistory)
+
+
+def _reference_orders(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """The straightforward orders table (sort the lines by strings, group by customer and order)."""
+    lines = transactions.loc[transactions[CUSTOMER_ID].notna() & transactions[TIMESTAMP].notna()]
+    if as_of is not None:
+        lines = lines.loc[lines[TIMESTAMP] < pd.Timestamp(as_of)]
+    cols = [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT] + ([CHANNEL] if CHANNEL in lines else [])
+    lines = lines[cols].sort_values([CUSTOMER_ID, ORDER_ID, TIMESTAMP], kind="stable")
+    agg = {TIMESTAMP: (TIMESTAMP, "min"), AMOUNT: (AMOUNT, "sum")}
+    if CHANNEL in lines:
+        agg[CHANNEL] = (CHANNEL, "first")
+    out = (lines.groupby([CUSTOMER_ID, ORDER_ID], sort=False, observed=True).agg(**agg).reset_index()
+           .sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True))
+    out[AMOUNT] = out[AMOUNT].astype("float64")
+    out["n"] = out.groupby(CUSTOMER_ID, sort=False, observed=True).cumcount().astype("int64") + 1
+    return out[[c for c in (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT, "n", CHANNEL) if c in out]]
+
+
+def _messy_lines(seed: int = 3, n: int = 6000) -> pd.DataFrame:
+    """Orders whose lines carry different times (some straddle any cutoff), missing ids and channels."""
+    rng = np.random.default_rng(seed)
+    tx = pd.DataFrame({
+        CUSTOMER_ID: pd.array(rng.integers(0, 300, n).astype(str), dtype="str"),
+        ORDER_ID: pd.array(rng.integers(0, 1500, n).astype(str), dtype="str"),
+        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300 * 24, n), unit="h"),
+        AMOUNT: rng.random(n) * 100,
+        CHANNEL: pd.array(rng.choice(["email", "search", None], n), dtype="str"),
+    })
+    tx.loc[rng.random(n) < 0.02, CUSTOMER_ID] = None
+    return tx
+
+
+def test_orders_table_equals_the_reference_exactly():
+    tx = _messy_lines()
+    pd.testing.assert_frame_equal(orders_table(tx), _reference_orders(tx), check_exact=True)
+    pd.testing.assert_frame_equal(orders_table(tx, "2024-06-01"), _reference_orders(tx, "2024-06-01"),
+                                  check_exact=True)
+
+
+def test_order_history_gives_the_orders_table_at_every_earlier_cutoff():
+    from lclib.cohorts import OrderHistory
+
+    tx = _messy_lines()
+    history = OrderHistory(tx)
+    assert len(history._spread) > 0  # orders spread over several times exist, so straddling is tested
+    pd.testing.assert_frame_equal(history.orders, _reference_orders(tx, history.as_of), check_exact=True)
+    for cutoff in pd.date_range("2024-01-03 05:00", "2024-10-20", freq="17D"):
+        pd.testing.assert_frame_equal(history.before(cutoff), _reference_orders(tx, cutoff), check_exact=True)
+        start = cutoff - pd.Timedelta(days=30)
+        seen = tx.loc[tx[CUSTOMER_ID].notna() & (tx[TIMESTAMP] >= start) & (tx[TIMESTAMP] < cutoff), CUSTOMER_ID]
+        assert set(history.ids[history.customers_with_lines_in(start, cutoff)]) == set(seen)
+    with pytest.raises(ValueError, match="after the history"):
+        history.before(history.as_of + pd.Timedelta(days=1))
+
+
+def test_acquisition_channel_is_the_first_orders_sorted_or_not():
+    from lclib.cohorts import acquisition_channels
+
+    orders = orders_table(_messy_lines())
+    fast = acquisition_channels(orders)
+    shuffled = acquisition_channels(orders.sample(frac=1.0, random_state=0))
+    pd.testing.assert_series_equal(fast, shuffled.loc[fast.index])
+    assert fast.index.is_unique and len(fast) == orders[CUSTOMER_ID].nunique()
+
+
+@pytest.mark.parametrize("count_by", ["D", "W", "order"])
+def test_compact_lines_give_the_customer_summary_of_the_lines(count_by):
+    from lclib.cohorts import OrderHistory
+    from lclib.summary import customer_summary
+
+    # orders spread over several times (messy), and orders of several lines at one time (random shop)
+    for tx, cutoff in ((_messy_lines().dropna(subset=[CUSTOMER_ID]), pd.Timestamp("2024-08-01")),
+                       (random_transactions(2, n_customers=300), pd.Timestamp("2024-01-01"))):
+        history = OrderHistory(tx)
+        compact = history.compact_lines(cutoff)
+        lines = tx.loc[tx[TIMESTAMP] < cutoff, [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT]]
+        assert len(compact) <= len(lines)  # orders on one time become one row
+        want = customer_summary(lines, cutoff - pd.Timedelta(days=1), count_by=count_by, extras=False)
+        got = customer_summary(compact, cutoff - pd.Timedelta(days=1), count_by=count_by, extras=False)
+        pd.testing.assert_frame_equal(got[["frequency", "recency", "T"]], want[["frequency", "recency", "T"]])
+        np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-9)

@@ -147,3 +147,17 @@ def test_survival_and_what_if():
     assert ax.get_ylabel() == "Gain over 12 months (EUR, discounted)"
     with pytest.raises(ValueError, match="extra_margin"):
         plots.plot_what_if(w.curve.drop(columns="extra_margin"), 0.05)
+
+
+def test_long_curves_are_thinned_before_drawing():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    test = pd.DataFrame({"churned": rng.random(n) < 0.4, "score": rng.random(n)})
+    ax = plots.plot_roc(test, {"random": "score"})
+    assert len(ax.lines[0].get_xdata()) <= plots.MAX_CURVE_POINTS
+    life = pd.DataFrame({"lifetime_days": rng.exponential(100, n), "churned": rng.random(n) < 0.7})
+    km = ch.kaplan_meier(life)
+    assert len(km) > plots.MAX_CURVE_POINTS
+    ax = plots.plot_survival(km)
+    x = ax.lines[0].get_xdata()
+    assert len(x) <= plots.MAX_CURVE_POINTS + 1 and x[-1] == km["days"].iloc[-1]  # the end of the curve is kept

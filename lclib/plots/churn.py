@@ -18,6 +18,15 @@ from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thou
 from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
+#: Curves with more points than this are thinned before drawing (a figure cannot show more).
+MAX_CURVE_POINTS = 2000
+
+
+def _thin(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """Indices of at most ``max_points`` evenly spread points of a curve of ``n`` (first and last kept)."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
 
 
 
@@ -254,6 +263,8 @@ def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned",
         ok = test[col].notna()
         fpr, tpr, _ = roc_curve(test.loc[ok, label], test.loc[ok, col])
         auc = roc_auc_score(test.loc[ok, label], test.loc[ok, col])
+        keep = _thin(len(fpr))
+        fpr, tpr = fpr[keep], tpr[keep]
         ax.plot(fpr, tpr, color=color, label=f"{name} (AUC {auc:.2f})")
     ax.plot([0, 1], [0, 1], color=GREY, ls="--", lw=1, label="chance")
     percent(ax.xaxis)
@@ -312,12 +323,16 @@ def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = 
     km : :func:`lclib.churn.kaplan_meier` output.
     max_groups : only the first (largest) groups are drawn.
     **kwargs : passed to ``ax.step``.
+
+    A curve with more than :data:`MAX_CURVE_POINTS` steps is drawn through that many
+    evenly spread ones (the last kept), as :func:`plot_roc` thins its curves.
     """
     _need(km, ("group", "days", "survival", "lower", "upper"), "km")
     ax = _axes(ax)
     groups = list(dict.fromkeys(km["group"]))[:max_groups]
     for g, color in zip(groups, _PALETTE):
         d = km.loc[km["group"] == g]
+        d = d.iloc[_thin(len(d))]
         # the curve is 1 just before day 0 (one-time buyers end their lifetime at day 0)
         x = np.r_[0.0, d["days"].to_numpy()]
         ax.step(x, np.r_[1.0, d["survival"].to_numpy()], where="post", color=color, label=str(g), **kwargs)
