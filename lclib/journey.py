@@ -21,10 +21,18 @@ Without an events table the journey runs in transactions-only mode: it starts at
 first stage the orders can show (normally conversion) and the orders' channels are the
 only touchpoints. Everything is vectorized over people and touches; loops run over
 stages or path positions only.
+
+Scale (10M order lines, 800k customers): the orders (:func:`orders_of`, exactly
+:func:`lclib.cohorts.orders_table`) are built once per transactions frame without
+sorting the lines, and shared by :func:`stage_entries`, :func:`touchpoints` and
+:mod:`lclib.stages`; an order export alone is read off them by position
+(:func:`_entries_from_orders`); ids are matched by pyarrow hashing
+(:func:`_positions`) or integer codes, never through millions of Python strings.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -32,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from lclib.churn import funnel_matrix, stage_dropoff
-from lclib.cohorts import acquisition_channels, orders_table, resolve_as_of, wilson_interval
-from lclib.columns import (AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, REFERRER_ID, SCORE,
-                           SIGNUP_DATE, TIMESTAMP)
+from lclib.cohorts import _require, acquisition_channels, orders_table, resolve_as_of, wilson_interval
+from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, REFERRER_ID,
+                           SCORE, SIGNUP_DATE, TIMESTAMP)
 
 #: Which table each stage fact comes from.
 FACT_SOURCES = {"signup": "customers", "first_purchase": "transactions", "repeat_purchase": "transactions",
@@ -81,7 +89,12 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     ref, sv = tables.get("referrals"), tables.get("surveys")
     have = lambda t: t is not None and len(t) > 0  # noqa: E731
     ev = ev.loc[ev[TIMESTAMP] < as_of] if have(ev) else None
-    orders = orders_table(tx, as_of)
+    orders, codes = orders_of(tx, as_of, codes=True)  # built once per transactions frame
+    if ev is None and not (have(cust) or have(ref) or have(sv)) and orders[CUSTOMER_ID].dtype != object \
+            and pd.api.types.is_string_dtype(orders[CUSTOMER_ID].dtype):
+        fast = _entries_from_orders(orders, codes, stages, cohort_freq)  # an order export alone
+        if fast is not None:
+            return fast
 
     # customer -> person through the events that carry both ids
     if ev is not None and ANONYMOUS_ID in ev and CUSTOMER_ID in ev:
@@ -91,6 +104,8 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
         link = pd.Series(dtype="str")
 
     def person_of_customer(ids: pd.Series) -> pd.Series:
+        if not len(link):  # no events link customers to persons: a customer is their own person
+            return ids.astype("str")
         ids = ids.astype("object")
         mapped = ids.map(link).astype("object")
         return mapped.where(mapped.notna(), ids).astype("str")
@@ -148,13 +163,21 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     reached.index.name = "person"
 
     # attributes: customer id, channel, cohort, revenue
-    cust_ids = pd.Series(orders[CUSTOMER_ID].unique())
+    heads = np.flatnonzero(orders["n"].to_numpy() == 1)  # each customer's first order (orders: by customer)
+    buyers = orders[CUSTOMER_ID].take(heads).reset_index(drop=True)  # = orders' unique ids, in order
+    cust_ids = buyers
     if have(cust):
         cust_ids = pd.concat([cust_ids, cust[CUSTOMER_ID].dropna()]).drop_duplicates()
     owner = pd.Series(cust_ids.to_numpy(), index=person_of_customer(cust_ids).to_numpy())
     owner = owner[~owner.index.duplicated()]
     reached[CUSTOMER_ID] = owner.reindex(reached.index)
-    channel = acquisition_channels(orders, cust)
+    if CHANNEL in orders and not (have(cust) and ACQUISITION_CHANNEL in cust
+                                  and cust[ACQUISITION_CHANNEL].notna().any()):
+        # acquisition_channels' own rule (the first order's channel), read off the sorted orders
+        channel = pd.Series(orders[CHANNEL].take(heads).to_numpy(), name=ACQUISITION_CHANNEL,
+                            index=pd.Index(buyers, name=CUSTOMER_ID))
+    else:
+        channel = acquisition_channels(orders, cust)
     by_customer = channel.reindex(reached[CUSTOMER_ID]).to_numpy() if channel is not None else None
     chan = pd.Series(by_customer, index=reached.index, dtype="object") if by_customer is not None else \
         pd.Series(None, index=reached.index, dtype="object")
@@ -164,9 +187,80 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
     reached["channel"] = chan.where(chan.notna(), "unknown").astype("str")
     seen = reached[[c for c in columns]].min(axis=1)
     reached["cohort"] = seen.dt.to_period(cohort_freq)
-    revenue = orders.groupby(CUSTOMER_ID, observed=True)[AMOUNT].sum()
-    reached["revenue"] = revenue.reindex(reached[CUSTOMER_ID]).fillna(0.0).to_numpy()
-    reached["is_customer"] = pd.Index(orders[CUSTOMER_ID].unique()).get_indexer(reached[CUSTOMER_ID]) >= 0  # fast isin
+    # the customers' revenue: a group-by on their dense codes (orders are sorted by customer)
+    revenue = pd.Series(orders[AMOUNT].to_numpy()).groupby(codes, sort=False).sum().to_numpy()
+    at = pd.Index(buyers).get_indexer(reached[CUSTOMER_ID])  # fast isin / reindex
+    reached["revenue"] = np.where(at >= 0, revenue[np.maximum(at, 0)] if len(revenue) else 0.0, 0.0)
+    reached["is_customer"] = at >= 0
+    return reached, skipped
+
+
+def _arrow_text(values) -> bool:
+    arr = getattr(values, "array", values)
+    return pd.api.types.is_string_dtype(getattr(arr, "dtype", None)) and hasattr(arr, "__arrow_array__") \
+        and not isinstance(arr, np.ndarray)
+
+
+def _positions(values, keys) -> np.ndarray:
+    """Position of each value in ``keys`` (int64; -1 = absent): ``pd.Index(keys).get_indexer(values)``
+    for unique keys, the first match otherwise. Arrow-backed text is hashed by pyarrow, without
+    making one Python string per value (the cost of a pandas text index at a million people).
+    """
+    if _arrow_text(values) and _arrow_text(keys):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        v, k = pa.array(getattr(values, "array", values)), pa.array(getattr(keys, "array", keys))
+        if isinstance(k, pa.ChunkedArray):
+            k = k.combine_chunks()
+        if v.type != k.type:
+            v = v.cast(k.type)
+        found = pc.fill_null(pc.index_in(v, value_set=k), -1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype="int64")
+    return pd.Index(keys).get_indexer(values)
+
+
+def _entries_from_orders(orders: pd.DataFrame, codes: np.ndarray, stages: Sequence,
+                         cohort_freq: str) -> tuple[pd.DataFrame, list[str]] | None:
+    """:func:`stage_entries` of an order export alone (text customer ids; no events, customers,
+    referrals or surveys): the persons are the customers, and every column is read off the orders
+    sorted by customer (first order, second order) by position, with no join on the ids.
+    Returns None where that does not apply (the general path then runs).
+    """
+    if not len(orders):
+        return None
+    n_orders = len(orders)
+    heads = np.flatnonzero(orders["n"].to_numpy() == 1)  # each customer's first order, in id order
+    count = np.diff(np.r_[heads, n_orders])
+    t = orders[TIMESTAMP].to_numpy()
+    first = t[heads]
+    second = np.where(count >= 2, t[np.minimum(heads + 1, n_orders - 1)], np.datetime64("NaT"))
+    facts = {"first_purchase": first, "repeat_purchase": second}
+    columns, skipped = {}, []
+    for st in stages:  # first <= second: a stage entered at either is entered at the first one present
+        got = [f for f in st.facts if f in facts]
+        if not got:
+            skipped.append(st.name)
+        else:
+            columns[st.name] = first if "first_purchase" in got else second
+    if not columns:
+        return None
+    any_first = any(v is first for v in columns.values())
+    sel = slice(None) if any_first else np.flatnonzero(count >= 2)  # persons: in at least one column
+    rows = heads[sel]
+    ids = orders[CUSTOMER_ID].take(rows).reset_index(drop=True).astype("str")
+    reached = pd.DataFrame({name: v[sel] for name, v in columns.items()}, index=pd.Index(ids, name="person"))
+    reached[CUSTOMER_ID] = ids.array
+    if CHANNEL in orders:
+        chan = orders[CHANNEL].take(rows).reset_index(drop=True)
+        reached["channel"] = chan.where(chan.notna(), "unknown").astype("str").array
+    else:
+        reached["channel"] = pd.Series("unknown", index=reached.index, dtype="str")
+    seen = pd.Series(first[sel] if any_first else second[sel], index=reached.index)
+    reached["cohort"] = seen.dt.to_period(cohort_freq)
+    revenue = pd.Series(orders[AMOUNT].to_numpy()).groupby(codes, sort=False).sum().to_numpy()
+    reached["revenue"] = revenue[sel]
+    reached["is_customer"] = True
     return reached, skipped
 
 
@@ -379,41 +473,70 @@ def touchpoints(tables: dict[str, pd.DataFrame | None], reached: pd.DataFrame, s
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of)
     names = _names(stages)
-    to_person = _person_of_customer(reached)
-    parts = []
+    to_person = None  # customer_id -> person, built when needed
+    parts, rows = [], []  # touches, and their row in reached (-1 = not a person of the table)
     ev = tables.get("events")
     if ev is not None and len(ev) and CHANNEL in ev:
         ev = ev.loc[(ev[TIMESTAMP] < as_of) & ev[CHANNEL].notna()]
         person = ev[ANONYMOUS_ID].astype("object") if ANONYMOUS_ID in ev else pd.Series(None, index=ev.index,
                                                                                       dtype="object")
         if CUSTOMER_ID in ev:
+            to_person = _person_of_customer(reached)
             person = person.where(person.notna(), ev[CUSTOMER_ID].astype("object").map(to_person))
-        parts.append(pd.DataFrame({"person": person.to_numpy(), TIMESTAMP: ev[TIMESTAMP].to_numpy(),
-                                   CHANNEL: ev[CHANNEL].to_numpy(), "kind": ev[EVENT_TYPE].to_numpy()}))
+        known = person.notna().to_numpy()
+        row = np.full(len(ev), -1, dtype="int64")
+        row[known] = _positions(person[known].astype("str"), reached.index)
+        parts.append(pd.DataFrame({TIMESTAMP: ev[TIMESTAMP].to_numpy(), CHANNEL: ev[CHANNEL].to_numpy(),
+                                   "kind": ev[EVENT_TYPE].to_numpy()}))
+        rows.append(row)
     if CHANNEL in tx:
-        orders = orders_table(tx, as_of).dropna(subset=[CHANNEL])
-        parts.append(pd.DataFrame({"person": orders[CUSTOMER_ID].astype("object").map(to_person).to_numpy(),
-                                   TIMESTAMP: orders[TIMESTAMP].to_numpy(), CHANNEL: orders[CHANNEL].to_numpy(),
-                                   "kind": "order"}))
+        orders, codes = orders_of(tx, as_of, codes=True)
+        # each customer's person row, looked up once per customer and spread over their orders
+        heads = orders[CUSTOMER_ID].take(np.flatnonzero(orders["n"].to_numpy() == 1))
+        if _arrow_text(heads) and _arrow_text(reached[CUSTOMER_ID]):
+            at = _positions(heads, reached[CUSTOMER_ID])  # the first person row carrying the customer id
+        else:
+            to_person = _person_of_customer(reached) if to_person is None else to_person
+            person = to_person.reindex(pd.Index(heads.astype("object"))).to_numpy()
+            known = pd.notna(person)
+            at = np.full(len(person), -1, dtype="int64")
+            at[known] = reached.index.get_indexer(pd.Index(person[known]).astype("str"))
+        keep = orders[CHANNEL].notna().to_numpy()
+        sub = np.flatnonzero(keep)
+        parts.append(pd.DataFrame({TIMESTAMP: orders[TIMESTAMP].take(sub).to_numpy(),
+                                   CHANNEL: orders[CHANNEL].take(sub).astype("str").array,
+                                   "kind": pd.array(["order"], dtype="str").take(np.zeros(len(sub), dtype="int64"))}))
+        rows.append(at[codes[sub]] if len(at) else np.zeros(0, dtype="int64"))
     cols = ["person", TIMESTAMP, CHANNEL, "kind", "stage", "stage_index"]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     t = pd.concat(parts, ignore_index=True)
-    t = t.loc[t["person"].notna()]
-    row = reached.index.get_indexer(t["person"].astype("str"))
+    row = np.concatenate(rows)
     funnel = funnel_matrix(reached, names)
     keep = row >= 0
     keep[keep] = funnel[row[keep], 0]
     t, row = t.loc[keep], row[keep]
+    t_ns = t[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
     entry = reached[names].to_numpy(dtype="datetime64[ns]")
     entry = np.where(funnel, entry, np.datetime64("NaT"))[row]  # touches x stages
-    before = entry <= t[TIMESTAMP].to_numpy(dtype="datetime64[ns]")[:, None]  # NaT compares False
+    before = entry <= t_ns[:, None]  # NaT compares False
     k = len(names)
     idx = np.where(before.any(axis=1), k - 1 - np.argmax(before[:, ::-1], axis=1), 0)
-    t = t.assign(person=t["person"].astype("str"), channel=t[CHANNEL].astype("str"), kind=t["kind"].astype("str"),
-                 stage=np.asarray(names, dtype=object)[idx], stage_index=idx.astype("int64"))
-    t["stage"] = t["stage"].astype("str")
-    return t.sort_values(["person", TIMESTAMP], kind="stable").reset_index(drop=True)[cols]
+    # sorted by person (text order) and time, ties in table order: one stable sort on integer ranks
+    rank = np.empty(len(reached), dtype="int64")
+    rank[reached.index.argsort(kind="stable")] = np.arange(len(reached))
+    key, t_int = rank[row], t_ns.view("int64")
+    if len(key) < 2 or bool(((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t_int[1:] >= t_int[:-1]))).all()):
+        order = np.arange(len(key))  # already in order (orders alone: by customer, then time)
+    else:
+        order = np.lexsort((t_int, key))
+    t = pd.DataFrame({"person": reached.index.take(row[order]).astype("str"),
+                      TIMESTAMP: t[TIMESTAMP].take(order).to_numpy(),
+                      CHANNEL: t[CHANNEL].take(order).astype("str").array,
+                      "kind": t["kind"].take(order).astype("str").array,
+                      "stage": pd.array(list(names), dtype="str").take(idx[order]),
+                      "stage_index": idx[order].astype("int64")})
+    return t[cols]
 
 
 def channel_stage_matrix(touches: pd.DataFrame, reached: pd.DataFrame, stages: Sequence) -> pd.DataFrame:
@@ -441,15 +564,27 @@ def channel_stage_matrix(touches: pd.DataFrame, reached: pd.DataFrame, stages: S
     funnel = funnel_matrix(reached, names)
     k = len(names)
     nxt = np.column_stack([funnel[:, 1:], np.zeros(len(reached), dtype=bool)])  # reached stage k+1
-    row = reached.index.get_indexer(touches["person"])
-    t = touches.assign(_row=row, _next=nxt[row, touches["stage_index"].to_numpy()])
-    g = t.groupby([CHANNEL, "stage_index"], observed=True)
-    out = g.size().rename("touches").to_frame()
-    people = t.drop_duplicates([CHANNEL, "stage_index", "_row"])
-    pg = people.groupby([CHANNEL, "stage_index"], observed=True)
-    out["people"] = pg.size()
-    out["moved_on"] = pg["_next"].sum().astype("int64")
-    out = out.reset_index()
+    row = _positions(touches["person"], reached.index)
+    si = touches["stage_index"].to_numpy().astype("int64")
+    ch_code, ch_uni = pd.factorize(touches[CHANNEL], sort=True)
+    if (ch_code < 0).any():  # touches without a channel form no cell (as a group-by drops them)
+        ok = ch_code >= 0
+        row, si, ch_code = row[ok], si[ok], ch_code[ok]
+    # integer cells (channel, stage) in sorted order, and distinct (cell, person) pairs: counts by bincount
+    n_cells = max(len(ch_uni), 1) * k
+    cell = ch_code.astype("int64") * k + si
+    P = len(reached) + 1
+    pairs = np.sort(cell * P + (row + 1))  # row -1 (not a person) stays apart from the others
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # distinct pairs
+    p_cell, p_row = pairs // P, pairs % P - 1
+    touch_n = np.bincount(cell, minlength=n_cells)
+    people_n = np.bincount(p_cell, minlength=n_cells)
+    moved = np.bincount(p_cell, weights=nxt[p_row, p_cell % k], minlength=n_cells)
+    cells = np.flatnonzero(touch_n)
+    out = pd.DataFrame({CHANNEL: pd.Series(ch_uni.array.take(cells // k)) if len(cells) else
+                        pd.Series(touches[CHANNEL].array[:0]),
+                        "stage_index": (cells % k).astype("int64"), "touches": touch_n[cells].astype("int64"),
+                        "people": people_n[cells].astype("int64"), "moved_on": moved[cells].astype("int64")})
     out["stage"] = np.asarray(names, dtype=object)[out["stage_index"].to_numpy()]
     in_stage = funnel.sum(axis=0)
     out["share_of_stage"] = out["people"] / in_stage[out["stage_index"].to_numpy()]
@@ -483,7 +618,14 @@ def touch_paths(touches: pd.DataFrame, reached: pd.DataFrame, goal: str, max_len
         raise ValueError(f"goal stage {goal!r} is not a column of reached")
     if max_length < 1:
         raise ValueError("max_length must be at least 1")
-    goal_at = reached[goal].reindex(touches["person"]).to_numpy(dtype="datetime64[ns]")
+    nat = np.datetime64("NaT", "ns")
+
+    def lookup(column, persons, missing):  # reached[column].reindex(persons), by position
+        at = _positions(persons, reached.index)
+        vals = reached[column].to_numpy()
+        return np.where(at >= 0, vals[np.maximum(at, 0)] if len(vals) else missing, missing)
+
+    goal_at = lookup(goal, touches["person"], nat).astype("datetime64[ns]")
     t = touches.loc[~(touches[TIMESTAMP].to_numpy(dtype="datetime64[ns]") >= goal_at), ["person", CHANNEL]]
     same = (t["person"].to_numpy() == np.roll(t["person"].to_numpy(), 1)) & \
            (t[CHANNEL].to_numpy() == np.roll(t[CHANNEL].to_numpy(), 1))
@@ -502,8 +644,8 @@ def touch_paths(touches: pd.DataFrame, reached: pd.DataFrame, goal: str, max_len
     for c in wide.columns[1:]:  # a loop over at most max_length positions
         path = path.where(wide[c].isna(), path + PATH_SEP + wide[c].astype("object").fillna("").astype("str"))
     out = pd.DataFrame({"path": path.astype("str"), "length": wide.notna().sum(axis=1).astype("int64")})
-    out["converted"] = reached[goal].reindex(out.index).notna().to_numpy()
-    out["channel"] = reached["channel"].reindex(out.index).to_numpy()
+    out["converted"] = ~np.isnat(lookup(goal, out.index, nat).astype("datetime64[ns]"))
+    out["channel"] = lookup("channel", out.index, np.nan)
     out.index.name = "person"
     return out[cols]
 
@@ -530,3 +672,219 @@ def path_counts(paths: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["people", "conversions", "path"], ascending=[False, False, True], kind="stable")
     return out[["path", "length", "people", "conversions", "conversion_rate", "lower", "upper",
                 "share_of_people"]].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- orders, once
+
+
+def _fast_ids(s: pd.Series) -> bool:
+    """True for id columns the fast order table handles (text and integer ids)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return False
+    if s.dtype == object:
+        return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+    return pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+
+
+def _changes(s: pd.Series) -> np.ndarray:
+    """Whether each value differs from the one before it (True for the first): runs of equal ids."""
+    if len(s) == 0:
+        return np.zeros(0, dtype=bool)
+    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a = pa.array(s.array)  # arrow-backed text: compared by pyarrow, not one Python object at a time
+        differs = pc.not_equal(a[1:], a[:-1]).to_numpy(zero_copy_only=False)
+    else:
+        v = s.to_numpy()
+        differs = v[1:] != v[:-1]
+    return np.r_[True, np.asarray(differs, dtype=bool)]
+
+
+def _increasing(s: pd.Series) -> bool:
+    """Whether the values rise strictly (so are distinct: order ids numbered in time order usually
+    are), checked by comparing neighbours instead of hashing them all."""
+    if len(s) < 2:
+        return True
+    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a = pa.array(s.array)
+        return bool(pc.all(pc.less(a[:-1], a[1:])).as_py())
+    v = s.to_numpy()
+    try:
+        return bool((v[:-1] < v[1:]).all())
+    except TypeError:  # mixed objects: not comparable
+        return False
+
+
+def _build_orders(tx: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`lclib.cohorts.orders_table` without sorting the order lines.
+
+    Returns the same frame (columns, dtypes, row order, values: the amount sums run
+    over each order's lines in the same order, so they are equal to the last bit),
+    and the customers' dense codes in sort order (int64, one per order row).
+
+    How: with the lines in time order (checked in one pass, else one stable argsort
+    of the times) an order's first line holds its earliest time. When every line
+    counts, the lines are in time order and each order's lines are contiguous with
+    an id of its own (the usual export layout; checked), the orders are the runs of
+    equal (customer, order) ids, found by comparing neighbours; otherwise the id
+    columns are factorized (hash) and the (customer, order) code pairs hashed. Only
+    the per-order table is sorted, by integer codes (customer ids factorized in text
+    order); order ids are compared as text only to break ties of one customer's
+    orders at the same instant.
+    """
+    ok = tx[CUSTOMER_ID].notna().to_numpy() & tx[TIMESTAMP].notna().to_numpy() & tx[ORDER_ID].notna().to_numpy()
+    if as_of is not None:
+        ok &= (tx[TIMESTAMP] < pd.Timestamp(as_of)).to_numpy()
+    keep = None if ok.all() else np.flatnonzero(ok)  # line rows kept, in time order (None = all, as they are)
+    ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
+    if keep is not None:
+        ts = ts[keep]
+    if len(ts) > 1 and not (ts[1:] >= ts[:-1]).all():
+        by_time = np.argsort(ts, kind="stable")
+        keep = by_time if keep is None else keep[by_time]
+        ts = ts[by_time]
+    n = len(ts)
+
+    runs = None
+    if keep is None and n:
+        run = _changes(tx[CUSTOMER_ID]) | _changes(tx[ORDER_ID])
+        starts = np.flatnonzero(run)
+        run_ids = tx[ORDER_ID].take(starts).reset_index(drop=True)
+        if _increasing(run_ids) or run_ids.is_unique:  # each order is one run of lines
+            runs = (run, starts, run_ids)
+    if runs is not None:
+        run, first_line, run_ids = runs
+        gid = np.cumsum(run) - 1
+        c_code, c_uni = pd.factorize(tx[CUSTOMER_ID].take(first_line), sort=True)
+        g_c = c_code.astype("int64")
+
+        def order_ids(groups):
+            return run_ids.array.take(groups)
+    else:
+        def codes_of(name, sort=False):  # codes of the kept lines, in time order, and the uniques
+            code, uniques = pd.factorize(tx[name], sort=sort)
+            code = code.astype("int64", copy=False)
+            return (code if keep is None else code[keep]), uniques
+
+        c_code, c_uni = codes_of(CUSTOMER_ID, sort=True)
+        o_code, o_uni = codes_of(ORDER_ID)
+        gid = pd.factorize(c_code * max(len(o_uni), 1) + o_code)[0].astype("int64")
+        first_line = np.empty(int(gid.max()) + 1 if n else 0, dtype="int64")
+        first_line[gid[::-1]] = np.arange(n - 1, -1, -1)  # the last assignment wins: each group's first line
+        g_c, g_o = c_code[first_line], o_code[first_line]
+
+        def order_ids(groups):
+            return o_uni.array.take(g_o[groups])
+    G = len(first_line)
+    # sums as orders_table makes them: each order's lines contiguous, in time order (pandas then adds
+    # them with np.add.reduceat, not its compensated per-group loop: the same bits only this way)
+    amt = tx[AMOUNT].to_numpy(dtype="float64", na_value=np.nan)
+    amt = amt if keep is None else amt[keep]
+    if runs is not None and not np.isnan(amt).any():
+        amount = np.add.reduceat(amt, first_line) if n else amt  # what pandas runs on contiguous groups
+    else:
+        g_sorted = gid
+        if n > 1 and not (gid[1:] >= gid[:-1]).all():
+            perm = np.argsort(gid, kind="stable")
+            amt, g_sorted = amt[perm], gid[perm]
+        amount = pd.Series(amt).groupby(g_sorted, sort=False).sum().to_numpy()
+    g_t = ts[first_line]
+    # by customer, time ...: groups are numbered in time order (by their first line), so the group
+    # number breaks ties of the customer code as the time would (one unique integer key, no stable sort)
+    rank = np.argsort(g_c * max(G, 1) + np.arange(G), kind="quicksort") if G else np.zeros(0, "int64")
+    s_c, s_t = g_c[rank], g_t[rank]
+    tie = (s_c[1:] == s_c[:-1]) & (s_t[1:] == s_t[:-1])
+    if tie.any():  # ... and order id (text order) among one customer's orders at the same instant
+        rows = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        block = (np.cumsum(np.r_[True, ~tie]) - 1)[rows]
+        id_rank = pd.factorize(pd.Series(order_ids(rank[rows])), sort=True)[0]
+        rank[rows] = rank[rows][np.lexsort((id_rank, block))]
+    new_c = np.r_[True, s_c[1:] != s_c[:-1]] if G else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(new_c, np.arange(G), 0)) if G else np.zeros(0, "int64")
+    out = pd.DataFrame({
+        CUSTOMER_ID: pd.Series(c_uni.array.take(s_c)).astype(tx[CUSTOMER_ID].dtype),
+        ORDER_ID: pd.Series(order_ids(rank)).astype(tx[ORDER_ID].dtype),
+        TIMESTAMP: pd.Series(g_t[rank].view("datetime64[ns]")).astype(tx[TIMESTAMP].dtype),
+        AMOUNT: amount[rank],
+        "n": (np.arange(G) - start + 1).astype("int64"),
+    })
+    if CHANNEL in tx:
+        ch = tx[CHANNEL]
+        has = ch.notna().to_numpy()
+        if keep is not None:
+            has = has[keep]
+        if runs is not None and has.all():
+            line = first_line[rank]
+        else:  # each order's first line with a channel (-1: none)
+            line = np.full(G, -1, dtype="int64")
+            idx = np.flatnonzero(has)
+            line[gid[idx][::-1]] = idx[::-1]
+            line = line[rank]
+        if keep is not None:
+            line = np.where(line >= 0, keep[np.maximum(line, 0)], -1)
+        out[CHANNEL] = ch.take(line).reset_index(drop=True) if (line >= 0).all() else \
+            pd.Series(ch.array.take(line, allow_fill=True))
+    return out, (np.cumsum(new_c) - 1).astype("int64")
+
+
+_ORDERS_CACHE: dict = {}
+
+
+def _forget(ref) -> None:
+    """Drop the kept orders when their transactions frame is garbage-collected."""
+    entry = _ORDERS_CACHE.get("entry")
+    if entry is not None and entry[0] is ref:
+        _ORDERS_CACHE.pop("entry", None)
+
+
+def _fingerprint(tx: pd.DataFrame) -> tuple:
+    """Cheap identity of a transactions frame: shape, columns and two checksums."""
+    ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
+    amount = pd.to_numeric(tx[AMOUNT], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return (tx.shape, tuple(tx.columns), int(ts.sum(dtype="int64")), float(np.nansum(amount)))
+
+
+def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False):
+    """:func:`lclib.cohorts.orders_table` of the order lines, computed once per frame.
+
+    The same table as ``orders_table(transactions, as_of)`` (columns, dtypes, row
+    order and values), built without sorting the lines (see :func:`_build_orders`)
+    and kept for the last transactions frame and ``as_of`` asked for: the journey,
+    its touchpoints, the people table and both state tables all start from it, so a
+    report builds it once. A frame changed in place since (other shape, times or
+    amounts) is rebuilt. Ids other than text or integers (categoricals, mixed
+    objects) go through :func:`~lclib.cohorts.orders_table` itself.
+
+    Parameters
+    ----------
+    transactions : order lines (``customer_id``, ``order_id``, ``timestamp``, ``amount``).
+    as_of : only lines with ``timestamp < as_of`` (default: all).
+    codes : also return the customers' dense codes (int64 per order row, in
+        customer-id order), for group-bys without hashing ids again.
+
+    Returns
+    -------
+    DataFrame, or (DataFrame, ndarray) with ``codes``.
+    Treat the frame as read-only: it is shared between callers.
+    """
+    _require(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
+    stamp = None if as_of is None else pd.Timestamp(as_of)
+    if not (isinstance(transactions[TIMESTAMP].dtype, np.dtype) and _fast_ids(transactions[CUSTOMER_ID])
+            and _fast_ids(transactions[ORDER_ID])):  # time zones, categorical or mixed ids: the reference
+        out = orders_table(transactions, stamp)
+        c = pd.factorize(out[CUSTOMER_ID])[0].astype("int64")  # run numbers: rows are by customer
+        return (out, c) if codes else out
+    hit = _ORDERS_CACHE.get("entry")
+    fp = _fingerprint(transactions)
+    if hit is not None and hit[0]() is transactions and hit[1] == stamp and hit[2] == fp:
+        out, c = hit[3], hit[4]
+    else:
+        _ORDERS_CACHE.pop("entry", None)
+        out, c = _build_orders(transactions, stamp)
+        _ORDERS_CACHE["entry"] = (weakref.ref(transactions, _forget), stamp, fp, out, c)
+    return (out, c) if codes else out

@@ -75,7 +75,10 @@ Transitions
 
 Everything is vectorized: the month-end states of all people are computed at once
 as a people x month-ends array (no loop over customers or months), in time and
-memory linear in people x months + orders (see ``benchmarks/bench_journey_stages.py``).
+memory linear in people x months + orders (see ``benchmarks/bench_journey_stages.py``):
+each order's state changes are found by ``searchsorted`` and painted into the grid
+(:func:`_paint_states`). The orders come from :func:`lclib.journey.orders_of`, built
+once per transactions frame and shared with the journey.
 """
 
 from __future__ import annotations
@@ -88,10 +91,10 @@ import numpy as np
 import pandas as pd
 
 from lclib.churn import MIN_GAPS, inactivity_window
-from lclib.cohorts import orders_table, resolve_as_of
-from lclib.columns import AMOUNT, CUSTOMER_ID, EVENT_TYPE, SIGNUP_DATE, TIMESTAMP
+from lclib.cohorts import resolve_as_of
+from lclib.columns import AMOUNT, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, SIGNUP_DATE, TIMESTAMP
 from lclib.config import Stage
-from lclib.journey import stage_entries
+from lclib.journey import _arrow_text, _positions, orders_of, stage_entries
 
 #: The lifecycle states in display order (pre-purchase, live, lost).
 STATES: tuple[str, ...] = ("prospect", "registered_no_purchase", "new", "active", "reactivated", "at_risk",
@@ -175,8 +178,16 @@ def state_thresholds(transactions: pd.DataFrame, new_days: int | None = None, at
     for name, v in (("new_days", new_days), ("at_risk_days", at_risk_days), ("lapsed_days", lapsed_days)):
         if v is not None and not v > 0:
             raise ValueError(f"states.{name} must be a positive number of days, got {v!r}")
+    # the churn window reads inter-purchase gaps off the orders: hand it the orders (built once, see
+    # lclib.journey.orders_of), numbered by integer customer codes (the gaps are the same; only
+    # their count and quantiles are used here)
+    end = resolve_as_of(transactions, as_of)
+    orders, codes = orders_of(transactions, end, codes=True)
+    slim = pd.DataFrame({CUSTOMER_ID: codes, ORDER_ID: np.arange(len(orders), dtype="int64"),
+                         TIMESTAMP: orders[TIMESTAMP].to_numpy(), AMOUNT: orders[AMOUNT].to_numpy(),
+                         "n": orders["n"].to_numpy()})
     window = inactivity_window(transactions, lapsed_days if lapsed_days is not None else inactivity_days,
-                               inactivity_quantile, as_of=as_of, min_gaps=min_gaps)
+                               inactivity_quantile, as_of=end, min_gaps=min_gaps, orders=slim)
     sources: dict[str, str] = {}
     if lapsed_days is not None:
         lapsed, sources["lapsed_days"] = int(lapsed_days), "config"
@@ -274,15 +285,24 @@ def measurable_states(tables: dict[str, pd.DataFrame | None]) -> list[str]:
     return [s for s in STATES if ok.get(s, True)]
 
 
-def _spells(orders: pd.DataFrame, lapsed_days: float) -> pd.DataFrame:
-    """Orders (sorted by customer and time) with ``spell_start`` and ``spell_no`` (0 = first spell)."""
-    prev = orders.groupby(CUSTOMER_ID, sort=False, observed=True)[TIMESTAMP].shift(1)
-    starts = prev.isna() | ((orders[TIMESTAMP] - prev) >= pd.Timedelta(days=float(lapsed_days)))
-    spell_id = starts.cumsum()
-    return orders.assign(
-        spell_start=orders[TIMESTAMP].groupby(spell_id.to_numpy()).transform("min").to_numpy(),
-        spell_no=(starts.groupby(orders[CUSTOMER_ID], sort=False, observed=True).cumsum() - 1).to_numpy(),
-    )
+def _spells(orders: pd.DataFrame, lapsed_days: float, codes: np.ndarray | None = None) -> pd.DataFrame:
+    """Orders (sorted by customer and time) with ``spell_start`` and ``spell_no`` (0 = first spell).
+
+    ``codes``: the customers' dense codes per order row (:func:`lclib.journey.orders_of`);
+    None computes them. Array work on the sorted rows, no group-by on the ids.
+    """
+    if codes is None:
+        codes = pd.factorize(orders[CUSTOMER_ID])[0]
+    n = len(orders)
+    t = orders[TIMESTAMP].to_numpy()
+    pos = np.arange(n)
+    new_customer = np.r_[True, codes[1:] != codes[:-1]] if n else np.zeros(0, dtype=bool)
+    gap = (t[1:] - t[:-1]) >= pd.Timedelta(days=float(lapsed_days)).to_timedelta64() if n else np.zeros(0, bool)
+    starts = new_customer | np.r_[False, gap] if n else new_customer
+    spell_first = np.maximum.accumulate(np.where(starts, pos, 0)) if n else pos
+    customer_first = np.maximum.accumulate(np.where(new_customer, pos, 0)) if n else pos
+    count = np.cumsum(starts, dtype="int64")
+    return orders.assign(spell_start=t[spell_first], spell_no=count - count[customer_first])
 
 
 def _ns(values) -> np.ndarray:
@@ -290,7 +310,8 @@ def _ns(values) -> np.ndarray:
     return pd.to_datetime(pd.Series(values)).astype("datetime64[ns]").to_numpy().view("int64")
 
 
-def _states_at(people: pd.DataFrame, orders: pd.DataFrame, dates: Sequence, th: StateThresholds) -> dict:
+def _states_at(people: pd.DataFrame, orders: pd.DataFrame, dates: Sequence, th: StateThresholds,
+               codes: np.ndarray | None = None, grid_only: bool = False) -> dict:
     """State codes of every person at every date: arrays of shape (people, dates).
 
     ``orders`` come from :func:`_spells`; ``dates`` must be increasing. Returns
@@ -303,41 +324,57 @@ def _states_at(people: pd.DataFrame, orders: pd.DataFrame, dates: Sequence, th: 
     dates matrix, and a running maximum along the dates carries it forward. That
     is O(people x dates + orders) array work, with no sort of the (people x dates)
     queries and no loop over people or dates.
+
+    ``grid_only``: only ``state``, painted by :func:`_paint_states` (the month-end grid:
+    the same codes, with a fraction of the memory traffic).
     """
     P, D = len(people), len(dates)
     d_ns = _ns(dates)
     if D > 1 and not (np.diff(d_ns) > 0).all():
         raise ValueError("dates must be strictly increasing")
-    # every person's orders: customer_id -> person row
-    row_of_customer = pd.Series(np.arange(P), index=people[CUSTOMER_ID].to_numpy())
-    row_of_customer = row_of_customer[row_of_customer.index.notna() & ~row_of_customer.index.duplicated()]
-    o_person = row_of_customer.reindex(orders[CUSTOMER_ID].to_numpy()).to_numpy()
+    # every person's orders: customer_id -> person row, looked up once per customer (orders are sorted
+    # by customer; codes number the customers in that order) and spread over their orders
+    if codes is None:
+        codes = pd.factorize(orders[CUSTOMER_ID])[0]
+    new_customer = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
+    heads = np.flatnonzero(new_customer)
+    head_ids = orders[CUSTOMER_ID].take(heads)
+    if _arrow_text(head_ids) and _arrow_text(people[CUSTOMER_ID]):  # the first person row with the id
+        per_customer = _positions(head_ids, people[CUSTOMER_ID]).astype("float64")
+        per_customer[per_customer < 0] = np.nan
+    else:
+        row_of_customer = pd.Series(np.arange(P), index=people[CUSTOMER_ID].to_numpy())
+        row_of_customer = row_of_customer[row_of_customer.index.notna() & ~row_of_customer.index.duplicated()]
+        per_customer = row_of_customer.reindex(head_ids.to_numpy()).to_numpy()
+    o_person = per_customer[np.cumsum(new_customer) - 1] if len(codes) else np.zeros(0)
     keep = ~np.isnan(o_person)
-    o_person = o_person[keep].astype("int64")
-    o_t = _ns(orders[TIMESTAMP])[keep]
-    o_start = _ns(orders["spell_start"])[keep]
-    o_spell = orders["spell_no"].to_numpy()[keep]
+    sub = slice(None) if keep.all() else keep  # usually every order belongs to a person
+    o_person = o_person[sub].astype("int64")
+    o_t = _ns(orders[TIMESTAMP])[sub]
+    o_start = _ns(orders["spell_start"])[sub]
+    o_spell = orders["spell_no"].to_numpy()[sub]
     o_pos = np.flatnonzero(keep)  # row in orders
-    o_sort = np.lexsort((o_t, o_person))  # by person, then time
-    o_person, o_t, o_start, o_spell, o_pos = (x[o_sort] for x in (o_person, o_t, o_start, o_spell, o_pos))
+    in_order = len(o_person) < 2 or bool(((o_person[1:] > o_person[:-1]) | (
+        (o_person[1:] == o_person[:-1]) & (o_t[1:] >= o_t[:-1]))).all())  # people in customer order (usual)
+    if not in_order:
+        o_sort = np.lexsort((o_t, o_person))  # by person, then time
+        o_person, o_t, o_start, o_spell, o_pos = (x[o_sort] for x in (o_person, o_t, o_start, o_spell, o_pos))
     n_orders = len(o_person)
     first_idx = np.full(P, -1, dtype="int64")
     if n_orders:
         head = np.r_[True, o_person[1:] != o_person[:-1]]
         first_idx[o_person[head]] = np.flatnonzero(head)
 
-    # last[p, j] = index (in the sorted orders) of p's last order strictly before dates[j]
     k = np.searchsorted(d_ns, o_t, side="right")  # first date index at which the order counts (t < d)
+    if grid_only:
+        return _paint_states(people, d_ns, o_person, o_t, o_start, o_spell, k, th)
+    # last[p, j] = index (in the sorted orders) of p's last order strictly before dates[j]
     last = np.full((P, D + 1), -1, dtype="int64")
     tail = np.r_[(o_person[1:] != o_person[:-1]) | (k[1:] != k[:-1]), True] if n_orders else np.zeros(0, bool)
     last[o_person[tail], k[tail]] = np.flatnonzero(tail)  # latest order per (person, k): unique cells
     last = np.maximum.accumulate(last[:, :D], axis=1)
 
-    nat = np.iinfo("int64").min
-    seen, signed = _ns(people["seen"])[:, None], _ns(people["signed_up"])[:, None]
-    state = np.full((P, D), -1, dtype="int8")
-    state[(seen != nat) & (seen < d_ns)] = _CODE["prospect"]
-    state[(seen != nat) & (seen < d_ns) & (signed != nat) & (signed < d_ns)] = _CODE["registered_no_purchase"]
+    state = _pre_purchase(people, d_ns)
     has = last >= 0
     li = last[has]
     qt = np.broadcast_to(d_ns, (P, D))[has]
@@ -356,6 +393,67 @@ def _states_at(people: pd.DataFrame, orders: pd.DataFrame, dates: Sequence, th: 
     return {"state": state, "last": last_pos, "n": n_before}
 
 
+def _pre_purchase(people: pd.DataFrame, d_ns: np.ndarray) -> np.ndarray:
+    """State codes before any order: prospect / registered, -1 = not yet seen (people x dates, int8)."""
+    P, D = len(people), len(d_ns)
+    nat = np.iinfo("int64").min
+    seen, signed = _ns(people["seen"])[:, None], _ns(people["signed_up"])[:, None]
+    state = np.full((P, D), -1, dtype="int8")
+    state[(seen != nat) & (seen < d_ns)] = _CODE["prospect"]
+    state[(seen != nat) & (seen < d_ns) & (signed != nat) & (signed < d_ns)] = _CODE["registered_no_purchase"]
+    return state
+
+
+def _paint_states(people: pd.DataFrame, d_ns: np.ndarray, o_person: np.ndarray, o_t: np.ndarray,
+                  o_start: np.ndarray, o_spell: np.ndarray, k: np.ndarray, th: StateThresholds) -> dict:
+    """The people x dates state codes of :func:`_states_at`, painted order by order.
+
+    The order that is a person's last before a run of dates holds the person's state
+    over that run, and within the run the state changes at most three times, at dates
+    found per order by ``searchsorted``: fresh (new or reactivated) while the spell
+    started less than N days ago, then active, at risk from R days after the order,
+    lapsed from L days after it. Each such segment's start is marked in a people x
+    dates array with the segment's number, a running maximum along the dates carries
+    it forward, and one lookup turns numbers into codes: work per order and one pass
+    over the grid, instead of gathering the order's times into every cell.
+    """
+    P, D = len(people), len(d_ns)
+    state = _pre_purchase(people, d_ns)
+    n = len(o_person)
+    if not n or not D:
+        return {"state": state}
+    tail = np.r_[(o_person[1:] != o_person[:-1]) | (k[1:] != k[:-1]), True]  # last order per (person, k)
+    tail &= k < D
+    tp, tt, ts, tsp, tk = (x[tail] for x in (o_person, o_t, o_start, o_spell, k))
+    same_next = np.r_[tp[1:] == tp[:-1], False]
+    end = np.where(same_next, np.r_[tk[1:], D], D)  # the next such order of the person takes over
+    day = _DAY_NS
+
+    def first_date_at_or_after(t):  # first date index j with d_j >= t
+        return np.searchsorted(d_ns, t, side="left")
+
+    a = np.clip(first_date_at_or_after(tt + th.at_risk_days * day), tk, end)  # at risk from here
+    lap = np.clip(first_date_at_or_after(tt + th.lapsed_days * day), a, end)  # lapsed from here
+    f = np.clip(first_date_at_or_after(ts + th.new_days * day), tk, a)  # fresh until here
+    fresh = np.where(tsp == 0, _CODE["new"], _CODE["reactivated"]).astype("int8")
+    seg_start = np.stack([tk, f, a, lap], axis=1)
+    seg_end = np.stack([f, a, lap, end], axis=1)
+    seg_code = np.stack([fresh, np.full(len(tk), _CODE["active"], dtype="int8"),
+                         np.full(len(tk), _CODE["at_risk"], dtype="int8"),
+                         np.full(len(tk), _CODE["lapsed"], dtype="int8")], axis=1)
+    nonempty = (seg_end > seg_start).ravel()  # row-major: segments in (person, time) order
+    s_person = np.repeat(tp, 4)[nonempty]
+    s_start = seg_start.ravel()[nonempty]
+    s_code = seg_code.ravel()[nonempty]
+    idx_type = "int32" if len(s_code) < 2**31 else "int64"
+    mark = np.full((P, D), -1, dtype=idx_type)
+    mark[s_person, s_start] = np.arange(len(s_code), dtype=idx_type)
+    np.maximum.accumulate(mark, axis=1, out=mark)
+    painted = mark >= 0
+    state[painted] = s_code[mark[painted]]
+    return {"state": state}
+
+
 def _prepare(tables: dict[str, pd.DataFrame | None], th: StateThresholds, as_of, people: pd.DataFrame | None):
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of)
@@ -363,8 +461,8 @@ def _prepare(tables: dict[str, pd.DataFrame | None], th: StateThresholds, as_of,
         people = people_table(tables, as_of)
     elif not {"seen", "signed_up", CUSTOMER_ID} <= set(people.columns):
         raise ValueError("people must come from people_table (columns seen, signed_up, customer_id)")
-    orders = _spells(orders_table(tx, as_of), th.lapsed_days)
-    return as_of, people, orders
+    orders, codes = orders_of(tx, as_of, codes=True)  # built once per transactions frame
+    return as_of, people, _spells(orders, th.lapsed_days, codes), codes
 
 
 def _categorical(codes: np.ndarray) -> pd.Categorical:
@@ -395,20 +493,28 @@ def customer_states(tables: dict[str, pd.DataFrame | None], thresholds: StateThr
         ``revenue`` (float, sum of order amounts), ``days_since_last_order``
         (float, NaN without orders). Only people seen before ``as_of``.
     """
-    as_of, people, orders = _prepare(tables, thresholds, as_of, people)
-    res = _states_at(people, orders, [as_of], thresholds)
+    as_of, people, orders, codes = _prepare(tables, thresholds, as_of, people)
+    res = _states_at(people, orders, [as_of], thresholds, codes)
     state, last, n = res["state"][:, 0], res["last"][:, 0], res["n"][:, 0]
     out = people[[CUSTOMER_ID]].copy()
     out["state"] = _categorical(state)
     out["channel"] = people["channel"]
     out["seen"] = people["seen"]
-    first = orders.loc[orders["n"] == 1].set_index(CUSTOMER_ID)[TIMESTAMP]
-    out["first_order"] = first.reindex(people[CUSTOMER_ID].to_numpy()).to_numpy().astype("datetime64[ns]")
+    heads = np.flatnonzero(orders["n"].to_numpy() == 1)  # each customer's first order (orders: by customer)
+    head_ids = orders[CUSTOMER_ID].take(heads)
+    first = orders[TIMESTAMP].to_numpy()[heads].astype("datetime64[ns]")
+    revenue = pd.Series(orders[AMOUNT].to_numpy()).groupby(codes, sort=False).sum().to_numpy()
+    if _arrow_text(head_ids) and _arrow_text(people[CUSTOMER_ID]):
+        at = _positions(people[CUSTOMER_ID], head_ids)  # each person's customer among the buyers
+    else:
+        at = pd.Index(head_ids.to_numpy()).get_indexer(people[CUSTOMER_ID].to_numpy())
+    found = at >= 0
+    out["first_order"] = np.where(found, first[np.maximum(at, 0)] if len(first) else np.datetime64("NaT", "ns"),
+                                  np.datetime64("NaT", "ns"))
     last_t = orders[TIMESTAMP].to_numpy().astype("datetime64[ns]")
     out["last_order"] = np.where(last >= 0, last_t[np.maximum(last, 0)], np.datetime64("NaT", "ns"))
     out["orders"] = n
-    revenue = orders.groupby(CUSTOMER_ID, observed=True)[AMOUNT].sum()
-    out["revenue"] = revenue.reindex(people[CUSTOMER_ID].to_numpy()).fillna(0.0).to_numpy()
+    out["revenue"] = np.where(found, revenue[np.maximum(at, 0)] if len(revenue) else 0.0, 0.0)
     out["days_since_last_order"] = (as_of - out["last_order"]) / pd.Timedelta(days=1)
     return out.loc[state >= 0]
 
@@ -475,10 +581,10 @@ def monthly_states(tables: dict[str, pd.DataFrame | None], thresholds: StateThre
         Index ``person``; one column per month (``PeriodIndex`` named ``month``),
         each a Categorical of :data:`STATES`; NaN = not yet seen at that month end.
     """
-    as_of, people, orders = _prepare(tables, thresholds, as_of, people)
+    as_of, people, orders, codes = _prepare(tables, thresholds, as_of, people)
     months = month_ends(people["seen"].min(), as_of) if len(people) else pd.PeriodIndex([], freq="M",
                                                                                          name="month")
-    res = _states_at(people, orders, (months + 1).start_time, thresholds)["state"]
+    res = _states_at(people, orders, (months + 1).start_time, thresholds, codes, grid_only=True)["state"]
     out = pd.DataFrame({m: _categorical(res[:, j]) for j, m in enumerate(months)}, index=people.index)
     out.columns = pd.PeriodIndex(months, name="month")
     return out

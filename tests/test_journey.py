@@ -18,6 +18,7 @@ from lclib import attribution as A  # noqa: E402
 from lclib import journey as J  # noqa: E402
 from lclib import kpis as K  # noqa: E402
 from lclib.cohorts import resolve_as_of, wilson_interval  # noqa: E402
+from lclib.columns import CUSTOMER_ID  # noqa: E402
 from lclib.config import Stage, load_config  # noqa: E402
 from lclib.plots import journey as PJ  # noqa: E402
 
@@ -235,3 +236,84 @@ def test_journey_figures_are_titled_labelled_and_reject_bad_input(world):
     with pytest.raises(ValueError, match="matrix"):
         PJ.plot_journey_map(kp, counts, pd.DataFrame())
     assert PJ.format_kpi(50.44, "%") == "50.4 %" and PJ.format_kpi(np.nan, "%") == "n/a"
+
+
+# ----------------------------------------------------------------------------- orders once, fast paths
+
+
+def _messy_lines(rng, k: int) -> pd.DataFrame:
+    """Order lines in every layout orders_table must handle: shuffled or time-sorted runs,
+    ties at one instant, ids shared between customers, missing values, integer/object ids."""
+    m = int(rng.integers(1, 120))
+    orders = pd.DataFrame({"customer_id": rng.choice(["c1", "c2", "ä3", "C4", "b", "c10"], m),
+                           "order_id": [f"o{i}" for i in rng.permutation(m)],
+                           "timestamp": pd.Timestamp("2024-01-01")
+                           + pd.to_timedelta(np.sort(rng.integers(0, 20, m)), "D")})
+    lines = orders.loc[orders.index.repeat(rng.integers(1, 4, m))].reset_index(drop=True)
+    lines["amount"] = rng.random(len(lines)) * 100
+    lines["channel"] = rng.choice(["email", "direct", None] if k % 2 else ["email", "direct"], len(lines))
+    if k % 3 == 0:
+        lines = lines.sample(frac=1, random_state=k).reset_index(drop=True)  # lines out of time order
+    if k % 4 == 0:
+        lines.loc[len(lines) // 2, "order_id"] = lines["order_id"].iloc[0]  # an id on two orders
+    if k % 5 == 0:
+        lines.loc[0, "customer_id"] = None
+        lines.loc[len(lines) - 1, "timestamp"] = pd.NaT
+    if k % 7 == 0:
+        lines["customer_id"] = rng.integers(0, 4, len(lines))
+    if k % 6 == 0:
+        lines["customer_id"] = lines["customer_id"].astype(object)
+    if k % 8 == 0:
+        lines = lines.drop(columns="channel")
+    return lines
+
+
+def test_orders_of_is_exactly_the_orders_table():
+    from lclib.cohorts import orders_table
+
+    rng = np.random.default_rng(3)
+    for k in range(40):
+        lines = _messy_lines(rng, k)
+        as_of = None if k % 3 else pd.Timestamp("2024-01-12")
+        # exact, money included: the amounts are added in the same order
+        pd.testing.assert_frame_equal(J.orders_of(lines, as_of), orders_table(lines, as_of), check_exact=True)
+
+
+def test_orders_of_rebuilds_for_another_frame_date_or_a_changed_frame():
+    rng = np.random.default_rng(5)
+    lines = _messy_lines(rng, 1)
+    first = J.orders_of(lines)
+    assert J.orders_of(lines) is first  # kept for the same frame and date
+    assert len(J.orders_of(lines, pd.Timestamp("2024-01-05"))) < len(first)
+    lines.loc[0, "amount"] += 1000.0  # changed in place
+    assert J.orders_of(lines)["amount"].sum() == pytest.approx(first["amount"].sum() + 1000.0)
+
+
+@pytest.mark.parametrize("stages", [
+    [Stage(name="conversion", facts=["first_purchase"], kpi="conversion_rate"),
+     Stage(name="retention", facts=["repeat_purchase"], kpi="retention_rate")],
+    [Stage(name="retention", facts=["repeat_purchase"], kpi="retention_rate")],
+    [Stage(name="reach", events=["visit"], kpi="visits"),
+     Stage(name="buyer", facts=["repeat_purchase", "first_purchase"], kpi="people")],
+])
+def test_order_export_path_equals_the_general_path(stages):
+    from lclib.sample import simulate
+
+    tx = simulate(n_people=400, seed=11).tables()["transactions"]
+    fast, skipped = J.stage_entries({"transactions": tx}, stages)
+    # a customers table with nothing but the ids takes the general path to the same answer
+    ids = pd.DataFrame({CUSTOMER_ID: tx[CUSTOMER_ID].dropna().unique()})
+    slow, skipped_slow = J.stage_entries({"transactions": tx, "customers": ids}, stages)
+    assert skipped == skipped_slow
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+def test_orders_of_lets_go_of_a_collected_frame():
+    import gc
+
+    lines = _messy_lines(np.random.default_rng(9), 1)
+    J.orders_of(lines)
+    assert "entry" in J._ORDERS_CACHE
+    del lines
+    gc.collect()
+    assert "entry" not in J._ORDERS_CACHE

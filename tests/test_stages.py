@@ -388,3 +388,21 @@ def test_thresholds_are_read_from_the_configuration():
     cfg = load_config(overrides=["churn.inactivity_quantile=0.5"])  # states null: lapsed follows churn
     th = st.thresholds_from_config(tx, cfg, "2024-06-01")
     assert th.lapsed_days == inactivity_window(tx, None, 0.5, as_of="2024-06-01").days == 30
+
+
+@pytest.mark.parametrize("th", [st.StateThresholds(20, 45, 100, {}, ""), st.StateThresholds(60, 30, 90, {}, ""),
+                                st.StateThresholds(1, 2, 3, {}, "")])
+def test_painted_month_grid_equals_the_state_of_every_cell(th):
+    from lclib.journey import orders_of
+    from lclib.sample import simulate
+
+    tables = simulate(n_people=500, seed=3).tables()
+    as_of = pd.Timestamp("2026-01-01")
+    people = st.people_table(tables, as_of)
+    orders, codes = orders_of(tables["transactions"], as_of, codes=True)
+    orders = st._spells(orders, th.lapsed_days, codes)
+    dates = pd.date_range("2023-12-01", "2026-01-01", freq="MS")
+    painted = st._states_at(people, orders, dates, th, codes, grid_only=True)["state"]
+    cellwise = st._states_at(people, orders, dates, th, codes)["state"]
+    np.testing.assert_array_equal(painted, cellwise)
+    assert len(set(np.unique(painted)) - {-1}) >= 5
