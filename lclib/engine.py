@@ -220,6 +220,16 @@ SELECT MAX(CAST("timestamp" AS TIMESTAMP)) AS last_time,
 FROM src
 """
 
+#: The order lines of a window as the queries below read them: ``lines`` (customer_id,
+#: order_id, ts, amount) with known customers, before {end} (exclusive).
+LINES_CTE = """lines AS (
+    SELECT customer_id, order_id,
+           CAST("timestamp" AS TIMESTAMP) AS ts,
+           CAST(amount AS DOUBLE) AS amount
+    FROM src
+    WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
+)"""
+
 #: Per-customer summary (lclib.summary.customer_summary). Ids are grouped in their
 #: source type and cast to text only in the result (integer ids hash ~1.6x faster
 #: than text on 10M lines). A purchase period is a
@@ -229,13 +239,7 @@ FROM src
 #: line-level columns (first/last purchase, orders, revenue) when asked for: they
 #: double the work on millions of lines (orders needs a distinct count).
 _SQL_CUSTOMER_SUMMARY = """
-WITH lines AS (
-    SELECT customer_id, order_id,
-           CAST("timestamp" AS TIMESTAMP) AS ts,
-           CAST(amount AS DOUBLE) AS amount
-    FROM src
-    WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
-),
+WITH {lines},
 periods AS (
     SELECT customer_id, {key} AS period_key, MIN({when}) AS period_time,
            SUM(amount) AS spend{extra_periods}
@@ -308,7 +312,7 @@ def customer_summary_query(count_by: str, end, extras: bool = True) -> str:
     fill = _EXTRAS if extras else dict.fromkeys(_EXTRAS, "")
     if not extras:
         fill = {**fill, "extra_orders": "\n"}
-    return _SQL_CUSTOMER_SUMMARY.format(end=sql_timestamp(end), key=key, when=when, firsts=firsts, **fill)
+    return _SQL_CUSTOMER_SUMMARY.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when, firsts=firsts, **fill)
 
 
 #: Per-customer order aggregates as of a date (lclib.rfm.rfm_table).

@@ -218,13 +218,7 @@ _SQL_SNAPSHOT_ORDERS = """
 _SQL_SNAPSHOT_RESULT = """
        first_{i}, last_{i}, COALESCE(orders_{i}, 0) AS orders_{i}, revenue_{i}"""
 _SQL_SNAPSHOTS = """
-WITH lines AS (
-    SELECT customer_id, order_id,
-           CAST("timestamp" AS TIMESTAMP) AS ts,
-           CAST(amount AS DOUBLE) AS amount
-    FROM src
-    WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
-),
+WITH {lines},
 per_customer AS (
     SELECT customer_id,{line_columns}
     FROM lines
@@ -293,7 +287,7 @@ def rfm_snapshots(
     end = max(stamps)
     conds = [f" FILTER (WHERE ts < {_engine.sql_timestamp(s)})" if s < end else "" for s in stamps]
     sql = _SQL_SNAPSHOTS.format(
-        end=_engine.sql_timestamp(end),
+        lines=_engine.LINES_CTE.format(end=_engine.sql_timestamp(end)),
         line_columns=",".join(_SQL_SNAPSHOT_LINES.format(i=i, cond=c) for i, c in enumerate(conds)),
         order_columns=",".join(_SQL_SNAPSHOT_ORDERS.format(i=i, cond=c) for i, c in enumerate(conds)),
         result_columns=",".join(_SQL_SNAPSHOT_RESULT.format(i=i) for i in range(len(stamps))),
