@@ -22,7 +22,7 @@ first stage the orders can show (normally conversion) and the orders' channels a
 only touchpoints. Everything is vectorized over people and touches; loops run over
 stages or path positions only.
 
-Scale (10M order lines, 800k customers): the orders (:func:`orders_of`, exactly
+Scale (10M order lines, 800k customers): the orders (:func:`lclib.cohorts.orders_of`, exactly
 :func:`lclib.cohorts.orders_table`) are built once per transactions frame without
 sorting the lines, and shared by :func:`stage_entries`, :func:`touchpoints` and
 :mod:`lclib.stages`; an order export alone is read off them by position
@@ -32,7 +32,6 @@ sorting the lines, and shared by :func:`stage_entries`, :func:`touchpoints` and
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from lclib.churn import funnel_matrix, stage_dropoff
-from lclib.cohorts import _require, acquisition_channels, orders_table, resolve_as_of, wilson_interval
-from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, REFERRER_ID,
+from lclib.cohorts import acquisition_channels, orders_of, resolve_as_of, wilson_interval
+from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, REFERRER_ID,
                            SCORE, SIGNUP_DATE, TIMESTAMP)
 
 #: Which table each stage fact comes from.
@@ -672,219 +671,3 @@ def path_counts(paths: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["people", "conversions", "path"], ascending=[False, False, True], kind="stable")
     return out[["path", "length", "people", "conversions", "conversion_rate", "lower", "upper",
                 "share_of_people"]].reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------- orders, once
-
-
-def _fast_ids(s: pd.Series) -> bool:
-    """True for id columns the fast order table handles (text and integer ids)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return False
-    if s.dtype == object:
-        return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
-    return pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
-
-
-def _changes(s: pd.Series) -> np.ndarray:
-    """Whether each value differs from the one before it (True for the first): runs of equal ids."""
-    if len(s) == 0:
-        return np.zeros(0, dtype=bool)
-    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        a = pa.array(s.array)  # arrow-backed text: compared by pyarrow, not one Python object at a time
-        differs = pc.not_equal(a[1:], a[:-1]).to_numpy(zero_copy_only=False)
-    else:
-        v = s.to_numpy()
-        differs = v[1:] != v[:-1]
-    return np.r_[True, np.asarray(differs, dtype=bool)]
-
-
-def _increasing(s: pd.Series) -> bool:
-    """Whether the values rise strictly (so are distinct: order ids numbered in time order usually
-    are), checked by comparing neighbours instead of hashing them all."""
-    if len(s) < 2:
-        return True
-    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        a = pa.array(s.array)
-        return bool(pc.all(pc.less(a[:-1], a[1:])).as_py())
-    v = s.to_numpy()
-    try:
-        return bool((v[:-1] < v[1:]).all())
-    except TypeError:  # mixed objects: not comparable
-        return False
-
-
-def _build_orders(tx: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray]:
-    """:func:`lclib.cohorts.orders_table` without sorting the order lines.
-
-    Returns the same frame (columns, dtypes, row order, values: the amount sums run
-    over each order's lines in the same order, so they are equal to the last bit),
-    and the customers' dense codes in sort order (int64, one per order row).
-
-    How: with the lines in time order (checked in one pass, else one stable argsort
-    of the times) an order's first line holds its earliest time. When every line
-    counts, the lines are in time order and each order's lines are contiguous with
-    an id of its own (the usual export layout; checked), the orders are the runs of
-    equal (customer, order) ids, found by comparing neighbours; otherwise the id
-    columns are factorized (hash) and the (customer, order) code pairs hashed. Only
-    the per-order table is sorted, by integer codes (customer ids factorized in text
-    order); order ids are compared as text only to break ties of one customer's
-    orders at the same instant.
-    """
-    ok = tx[CUSTOMER_ID].notna().to_numpy() & tx[TIMESTAMP].notna().to_numpy() & tx[ORDER_ID].notna().to_numpy()
-    if as_of is not None:
-        ok &= (tx[TIMESTAMP] < pd.Timestamp(as_of)).to_numpy()
-    keep = None if ok.all() else np.flatnonzero(ok)  # line rows kept, in time order (None = all, as they are)
-    ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
-    if keep is not None:
-        ts = ts[keep]
-    if len(ts) > 1 and not (ts[1:] >= ts[:-1]).all():
-        by_time = np.argsort(ts, kind="stable")
-        keep = by_time if keep is None else keep[by_time]
-        ts = ts[by_time]
-    n = len(ts)
-
-    runs = None
-    if keep is None and n:
-        run = _changes(tx[CUSTOMER_ID]) | _changes(tx[ORDER_ID])
-        starts = np.flatnonzero(run)
-        run_ids = tx[ORDER_ID].take(starts).reset_index(drop=True)
-        if _increasing(run_ids) or run_ids.is_unique:  # each order is one run of lines
-            runs = (run, starts, run_ids)
-    if runs is not None:
-        run, first_line, run_ids = runs
-        gid = np.cumsum(run) - 1
-        c_code, c_uni = pd.factorize(tx[CUSTOMER_ID].take(first_line), sort=True)
-        g_c = c_code.astype("int64")
-
-        def order_ids(groups):
-            return run_ids.array.take(groups)
-    else:
-        def codes_of(name, sort=False):  # codes of the kept lines, in time order, and the uniques
-            code, uniques = pd.factorize(tx[name], sort=sort)
-            code = code.astype("int64", copy=False)
-            return (code if keep is None else code[keep]), uniques
-
-        c_code, c_uni = codes_of(CUSTOMER_ID, sort=True)
-        o_code, o_uni = codes_of(ORDER_ID)
-        gid = pd.factorize(c_code * max(len(o_uni), 1) + o_code)[0].astype("int64")
-        first_line = np.empty(int(gid.max()) + 1 if n else 0, dtype="int64")
-        first_line[gid[::-1]] = np.arange(n - 1, -1, -1)  # the last assignment wins: each group's first line
-        g_c, g_o = c_code[first_line], o_code[first_line]
-
-        def order_ids(groups):
-            return o_uni.array.take(g_o[groups])
-    G = len(first_line)
-    # sums as orders_table makes them: each order's lines contiguous, in time order (pandas then adds
-    # them with np.add.reduceat, not its compensated per-group loop: the same bits only this way)
-    amt = tx[AMOUNT].to_numpy(dtype="float64", na_value=np.nan)
-    amt = amt if keep is None else amt[keep]
-    if runs is not None and not np.isnan(amt).any():
-        amount = np.add.reduceat(amt, first_line) if n else amt  # what pandas runs on contiguous groups
-    else:
-        g_sorted = gid
-        if n > 1 and not (gid[1:] >= gid[:-1]).all():
-            perm = np.argsort(gid, kind="stable")
-            amt, g_sorted = amt[perm], gid[perm]
-        amount = pd.Series(amt).groupby(g_sorted, sort=False).sum().to_numpy()
-    g_t = ts[first_line]
-    # by customer, time ...: groups are numbered in time order (by their first line), so the group
-    # number breaks ties of the customer code as the time would (one unique integer key, no stable sort)
-    rank = np.argsort(g_c * max(G, 1) + np.arange(G), kind="quicksort") if G else np.zeros(0, "int64")
-    s_c, s_t = g_c[rank], g_t[rank]
-    tie = (s_c[1:] == s_c[:-1]) & (s_t[1:] == s_t[:-1])
-    if tie.any():  # ... and order id (text order) among one customer's orders at the same instant
-        rows = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
-        block = (np.cumsum(np.r_[True, ~tie]) - 1)[rows]
-        id_rank = pd.factorize(pd.Series(order_ids(rank[rows])), sort=True)[0]
-        rank[rows] = rank[rows][np.lexsort((id_rank, block))]
-    new_c = np.r_[True, s_c[1:] != s_c[:-1]] if G else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(new_c, np.arange(G), 0)) if G else np.zeros(0, "int64")
-    out = pd.DataFrame({
-        CUSTOMER_ID: pd.Series(c_uni.array.take(s_c)).astype(tx[CUSTOMER_ID].dtype),
-        ORDER_ID: pd.Series(order_ids(rank)).astype(tx[ORDER_ID].dtype),
-        TIMESTAMP: pd.Series(g_t[rank].view("datetime64[ns]")).astype(tx[TIMESTAMP].dtype),
-        AMOUNT: amount[rank],
-        "n": (np.arange(G) - start + 1).astype("int64"),
-    })
-    if CHANNEL in tx:
-        ch = tx[CHANNEL]
-        has = ch.notna().to_numpy()
-        if keep is not None:
-            has = has[keep]
-        if runs is not None and has.all():
-            line = first_line[rank]
-        else:  # each order's first line with a channel (-1: none)
-            line = np.full(G, -1, dtype="int64")
-            idx = np.flatnonzero(has)
-            line[gid[idx][::-1]] = idx[::-1]
-            line = line[rank]
-        if keep is not None:
-            line = np.where(line >= 0, keep[np.maximum(line, 0)], -1)
-        out[CHANNEL] = ch.take(line).reset_index(drop=True) if (line >= 0).all() else \
-            pd.Series(ch.array.take(line, allow_fill=True))
-    return out, (np.cumsum(new_c) - 1).astype("int64")
-
-
-_ORDERS_CACHE: dict = {}
-
-
-def _forget(ref) -> None:
-    """Drop the kept orders when their transactions frame is garbage-collected."""
-    entry = _ORDERS_CACHE.get("entry")
-    if entry is not None and entry[0] is ref:
-        _ORDERS_CACHE.pop("entry", None)
-
-
-def _fingerprint(tx: pd.DataFrame) -> tuple:
-    """Cheap identity of a transactions frame: shape, columns and two checksums."""
-    ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
-    amount = pd.to_numeric(tx[AMOUNT], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    return (tx.shape, tuple(tx.columns), int(ts.sum(dtype="int64")), float(np.nansum(amount)))
-
-
-def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False):
-    """:func:`lclib.cohorts.orders_table` of the order lines, computed once per frame.
-
-    The same table as ``orders_table(transactions, as_of)`` (columns, dtypes, row
-    order and values), built without sorting the lines (see :func:`_build_orders`)
-    and kept for the last transactions frame and ``as_of`` asked for: the journey,
-    its touchpoints, the people table and both state tables all start from it, so a
-    report builds it once. A frame changed in place since (other shape, times or
-    amounts) is rebuilt. Ids other than text or integers (categoricals, mixed
-    objects) go through :func:`~lclib.cohorts.orders_table` itself.
-
-    Parameters
-    ----------
-    transactions : order lines (``customer_id``, ``order_id``, ``timestamp``, ``amount``).
-    as_of : only lines with ``timestamp < as_of`` (default: all).
-    codes : also return the customers' dense codes (int64 per order row, in
-        customer-id order), for group-bys without hashing ids again.
-
-    Returns
-    -------
-    DataFrame, or (DataFrame, ndarray) with ``codes``.
-    Treat the frame as read-only: it is shared between callers.
-    """
-    _require(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    stamp = None if as_of is None else pd.Timestamp(as_of)
-    if not (isinstance(transactions[TIMESTAMP].dtype, np.dtype) and _fast_ids(transactions[CUSTOMER_ID])
-            and _fast_ids(transactions[ORDER_ID])):  # time zones, categorical or mixed ids: the reference
-        out = orders_table(transactions, stamp)
-        c = pd.factorize(out[CUSTOMER_ID])[0].astype("int64")  # run numbers: rows are by customer
-        return (out, c) if codes else out
-    hit = _ORDERS_CACHE.get("entry")
-    fp = _fingerprint(transactions)
-    if hit is not None and hit[0]() is transactions and hit[1] == stamp and hit[2] == fp:
-        out, c = hit[3], hit[4]
-    else:
-        _ORDERS_CACHE.pop("entry", None)
-        out, c = _build_orders(transactions, stamp)
-        _ORDERS_CACHE["entry"] = (weakref.ref(transactions, _forget), stamp, fp, out, c)
-    return (out, c) if codes else out

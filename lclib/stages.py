@@ -77,7 +77,7 @@ Everything is vectorized: the month-end states of all people are computed at onc
 as a people x month-ends array (no loop over customers or months), in time and
 memory linear in people x months + orders (see ``benchmarks/bench_journey_stages.py``):
 each order's state changes are found by ``searchsorted`` and painted into the grid
-(:func:`_paint_states`). The orders come from :func:`lclib.journey.orders_of`, built
+(:func:`_paint_states`). The orders come from :func:`lclib.cohorts.orders_of`, built
 once per transactions frame and shared with the journey.
 """
 
@@ -179,7 +179,7 @@ def state_thresholds(transactions: pd.DataFrame, new_days: int | None = None, at
         if v is not None and not v > 0:
             raise ValueError(f"states.{name} must be a positive number of days, got {v!r}")
     # the churn window reads inter-purchase gaps off the orders: hand it the orders (built once, see
-    # lclib.journey.orders_of), numbered by integer customer codes (the gaps are the same; only
+    # lclib.cohorts.orders_of), numbered by integer customer codes (the gaps are the same; only
     # their count and quantiles are used here)
     end = resolve_as_of(transactions, as_of)
     orders, codes = orders_of(transactions, end, codes=True)
@@ -288,7 +288,7 @@ def measurable_states(tables: dict[str, pd.DataFrame | None]) -> list[str]:
 def _spells(orders: pd.DataFrame, lapsed_days: float, codes: np.ndarray | None = None) -> pd.DataFrame:
     """Orders (sorted by customer and time) with ``spell_start`` and ``spell_no`` (0 = first spell).
 
-    ``codes``: the customers' dense codes per order row (:func:`lclib.journey.orders_of`);
+    ``codes``: the customers' dense codes per order row (:func:`lclib.cohorts.orders_of`);
     None computes them. Array work on the sorted rows, no group-by on the ids.
     """
     if codes is None:

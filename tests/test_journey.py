@@ -17,6 +17,7 @@ import scipy.stats  # noqa: E402
 from lclib import attribution as A  # noqa: E402
 from lclib import journey as J  # noqa: E402
 from lclib import kpis as K  # noqa: E402
+from lclib import cohorts  # noqa: E402
 from lclib.cohorts import resolve_as_of, wilson_interval  # noqa: E402
 from lclib.columns import CUSTOMER_ID  # noqa: E402
 from lclib.config import Stage, load_config  # noqa: E402
@@ -276,17 +277,17 @@ def test_orders_of_is_exactly_the_orders_table():
         lines = _messy_lines(rng, k)
         as_of = None if k % 3 else pd.Timestamp("2024-01-12")
         # exact, money included: the amounts are added in the same order
-        pd.testing.assert_frame_equal(J.orders_of(lines, as_of), orders_table(lines, as_of), check_exact=True)
+        pd.testing.assert_frame_equal(cohorts.orders_of(lines, as_of), orders_table(lines, as_of), check_exact=True)
 
 
 def test_orders_of_rebuilds_for_another_frame_date_or_a_changed_frame():
     rng = np.random.default_rng(5)
     lines = _messy_lines(rng, 1)
-    first = J.orders_of(lines)
-    assert J.orders_of(lines) is first  # kept for the same frame and date
-    assert len(J.orders_of(lines, pd.Timestamp("2024-01-05"))) < len(first)
+    first = cohorts.orders_of(lines)
+    assert cohorts.orders_of(lines) is first  # kept for the same frame and date
+    assert len(cohorts.orders_of(lines, pd.Timestamp("2024-01-05"))) < len(first)
     lines.loc[0, "amount"] += 1000.0  # changed in place
-    assert J.orders_of(lines)["amount"].sum() == pytest.approx(first["amount"].sum() + 1000.0)
+    assert cohorts.orders_of(lines)["amount"].sum() == pytest.approx(first["amount"].sum() + 1000.0)
 
 
 @pytest.mark.parametrize("stages", [
@@ -312,8 +313,8 @@ def test_orders_of_lets_go_of_a_collected_frame():
     import gc
 
     lines = _messy_lines(np.random.default_rng(9), 1)
-    J.orders_of(lines)
-    assert "entry" in J._ORDERS_CACHE
+    cohorts.orders_of(lines)
+    assert "entry" in cohorts._ORDERS_CACHE
     del lines
     gc.collect()
-    assert "entry" not in J._ORDERS_CACHE
+    assert "entry" not in cohorts._ORDERS_CACHE

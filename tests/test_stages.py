@@ -393,7 +393,7 @@ def test_thresholds_are_read_from_the_configuration():
 @pytest.mark.parametrize("th", [st.StateThresholds(20, 45, 100, {}, ""), st.StateThresholds(60, 30, 90, {}, ""),
                                 st.StateThresholds(1, 2, 3, {}, "")])
 def test_painted_month_grid_equals_the_state_of_every_cell(th):
-    from lclib.journey import orders_of
+    from lclib.cohorts import orders_of
     from lclib.sample import simulate
 
     tables = simulate(n_people=500, seed=3).tables()
