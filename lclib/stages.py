@@ -91,10 +91,9 @@ import numpy as np
 import pandas as pd
 
 from lclib.churn import MIN_GAPS, inactivity_window
-from lclib.cohorts import resolve_as_of
+from lclib.cohorts import orders_of, resolve_as_of
 from lclib.columns import AMOUNT, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, SIGNUP_DATE, TIMESTAMP
 from lclib.config import Stage
-from lclib.cohorts import orders_of
 from lclib.journey import _arrow_text, _positions, stage_entries
 
 #: The lifecycle states in display order (pre-purchase, live, lost).
