@@ -516,8 +516,12 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
     fit = clv.fit_bgnbd_robust(summary, penalizer, model, time_unit=time_unit,
                                min_repeat_customers=min_repeat_customers, **sample)
     if fit.status != "ok":
-        why = " ".join(fit.warnings) or fit.status
-        return BGNBDBaseline(None, None, fit.status, f"No BG/NBD baseline: the fit is {fit.status}. {why}")
+        if fit.status == "degenerate":  # the CLV report explains degeneracy at length; here one sentence
+            why = ("the model finds almost no dropout in this data (degenerate fit), so it cannot tell "
+                   "who is about to leave.")
+        else:
+            why = fit.warnings[0] if fit.warnings else f"the fit is {fit.status}."
+        return BGNBDBaseline(None, None, fit.status, f"No BG/NBD baseline: {why}")
     unit = fit.time_unit or time_unit
     factor = UNIT_DAYS[time_unit] / UNIT_DAYS[unit]
     x = summary["frequency"].to_numpy(dtype=float)
