@@ -63,6 +63,7 @@ import pandas as pd
 from lclib.cohorts import (acquisition_channels, customer_runs, orders_table, resolve_as_of, shift_within,
                            wilson_interval)
 from lclib.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, TIMESTAMP
+from lclib.record import p_text
 
 _DAY = pd.Timedelta(days=1)
 #: Window used when the data has too few repeat purchases to derive one.
@@ -505,11 +506,11 @@ def logrank_by(lifetimes: pd.DataFrame, by: str, min_customers: int = 20, alpha:
     p = float(res.p_value)
     label = by.replace("_", " ")
     if p < alpha:
-        sentence = (f"Active lifetimes differ between the {len(names)} {label}s (log-rank test, p = {p:.2g}): "
+        sentence = (f"Active lifetimes differ between the {len(names)} {label}s (log-rank test, {p_text(p)}): "
                     f"where a customer came from predicts how long they stay.")
     else:
         sentence = (f"The {len(names)} {label}s show no significant difference in how long customers stay "
-                    f"(log-rank test, p = {p:.2g}): differences between the curves may be chance.")
+                    f"(log-rank test, {p_text(p)}): differences between the curves may be chance.")
     return LogRank(float(res.test_statistic), int(res.degrees_of_freedom), p, names, sentence)
 
 

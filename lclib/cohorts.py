@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from lclib.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.record import p_text
 
 _Z95 = float(stats.norm.ppf(0.975))
 
@@ -656,13 +657,13 @@ def repeat_curve_verdict(curve: pd.DataFrame, alpha: float = 0.05, min_eligible:
             f"later order {p2:.0%} do")
     if trend == "increasing":
         sentence = (f"{base}: each purchase does make the next more likely on this data, as the literature "
-                    f"claims (difference {p2 - p1:+.0%}, p = {p_value:.2g}). The first repeat purchase is the "
+                    f"claims (difference {p2 - p1:+.0%}, {p_text(p_value)}). The first repeat purchase is the "
                     "hurdle worth investing in.")
     elif trend == "decreasing":
         sentence = (f"{base}: on this data the claim that each purchase makes the next more likely does "
-                    f"not hold - later returns are less likely (difference {p2 - p1:+.0%}, p = {p_value:.2g}).")
+                    f"not hold - later returns are less likely (difference {p2 - p1:+.0%}, {p_text(p_value)}).")
     else:
-        sentence = (f"{base}: the difference ({p2 - p1:+.0%}, p = {p_value:.2g}) is not significant, so this "
+        sentence = (f"{base}: the difference ({p2 - p1:+.0%}, {p_text(p_value)}) is not significant, so this "
                     "data neither confirms nor refutes that each purchase makes the next more likely.")
     return RepeatVerdict(p1, p2, p2 - p1, p_value, trend, sentence)
 

@@ -72,6 +72,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from lclib.cohorts import orders_table, resolve_as_of, wilson_interval
 from lclib.columns import AMOUNT, ASSIGNED_AT, CUSTOMER_ID, EXPERIMENT, ORDER_ID, TIMESTAMP, VARIANT
+from lclib.record import p_text
 from lclib.rfm import SEGMENT, assign_segments, rfm_scores, rfm_table
 
 #: Variant names taken as the control, in order of preference (compared case-insensitively).
@@ -670,7 +671,7 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
         verdict, variant, reason = "keep running", "", ""
         if len(s) and bool(s["mismatch"].iloc[0]):
             counts = ", ".join(f"{v} {n:,}" for v, n in zip(s[VARIANT], s["n"]))
-            verdict, reason = "stop", (f"Sample-ratio mismatch ({counts}; chi-square p = {s['p_value'].iloc[0]:.2g}): "
+            verdict, reason = "stop", (f"Sample-ratio mismatch ({counts}; chi-square {p_text(s['p_value'].iloc[0])}): "
                                        "the split is not the intended one, so no result can be trusted. "
                                        "Fix the assignment and restart.")
         elif info["n_variants"] < 2:
@@ -687,7 +688,7 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
                 verdict, variant = "ship", w[VARIANT]
                 reason = (f"{w[VARIANT]} raised {what} from {_pct(w['control_value'])} to {_pct(w['value'])} "
                           f"({_pts(w['abs_lift'])}, {ci} {_pts(w['abs_low'])} to {_pts(w['abs_high'])}, "
-                          f"p = {w['p_adjusted']:.2g}) without a significant drop in revenue per customer.")
+                          f"{p_text(w['p_adjusted'])}) without a significant drop in revenue per customer.")
             elif len(up):
                 w = up.iloc[0]
                 verdict = "stop"

@@ -108,6 +108,11 @@ def format_value(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def p_text(p: float) -> str:
+    """A p-value as a sentence says it: ``p = 0.032``, ``p < 0.001`` (never ``p = 0``)."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
 def _singular(unit: str) -> str:
     """``customers`` -> ``customer`` (for exactly one); units that are not plural words stay."""
     if unit == "people":

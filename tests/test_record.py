@@ -57,3 +57,10 @@ def test_read_metrics_keeps_last_value_per_name(tmp_path):
 ])
 def test_format_value(value, unit, text):
     assert format_value(value, unit) == text
+
+
+def test_p_values_read_as_sentences_say_them():
+    from lclib.record import p_text
+
+    assert p_text(0.0) == "p < 0.001" and p_text(0.0004) == "p < 0.001"
+    assert p_text(0.0321) == "p = 0.032" and p_text(0.5) == "p = 0.5"
