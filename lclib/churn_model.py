@@ -722,8 +722,6 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
                          "top_decile_capture": 0.1, "top_decile_lift": 1.0}
     bg = bgnbd_baseline(tx, test_cut, window_days, history=history,
                         **{"max_fit_customers": max_customers, **(bgnbd_options or {})})
-    if "max_fit_customers" not in (bgnbd_options or {}):  # the cap came from churn.max_model_customers
-        bg.note = bg.note.replace("clv.max_fit_customers", "churn.max_model_customers")
     notes = []
     if bg.p_alive is not None:
         test["bgnbd_p_alive"] = bg.p_alive.reindex(test.index)

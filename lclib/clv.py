@@ -729,14 +729,6 @@ def predict_customers(
     )
 
 
-def _holdout_split(transactions, calibration_end, observation_end, count_by: str, time_unit: str,
-                   summary: pd.DataFrame | None) -> pd.DataFrame:
-    """The model columns of :func:`lclib.summary.calibration_holdout_split`, reusing ``summary`` if given."""
-    return calibration_holdout_split(transactions, calibration_end, observation_end, full_summary=summary,
-                                     holdout_spend=False, count_by=count_by, time_unit=time_unit,
-                                     extras=False)
-
-
 def _distinct_histories(x: np.ndarray, t_x: np.ndarray, age: np.ndarray):
     """Distinct (x, t_x, T) rows and the index that maps them back to every customer."""
     if len(x) < 100_000:  # small data: score row by row, exactly as before (the saving is at scale)
@@ -815,7 +807,8 @@ def holdout_validation(
     HoldoutValidation
         Predictions are NaN when the fit failed (see ``fit.warnings``).
     """
-    split = _holdout_split(transactions, calibration_end, observation_end, count_by, time_unit, summary)
+    split = calibration_holdout_split(transactions, calibration_end, observation_end, full_summary=summary,
+                                      holdout_spend=False, count_by=count_by, time_unit=time_unit, extras=False)
     fit = fit_bgnbd_robust(
         split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers,
         max_fit_customers=max_fit_customers, random_state=random_state,

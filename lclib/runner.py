@@ -350,7 +350,7 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
                 if future.cancelled():
                     continue
                 error = future.exception()
-                outcome = execute_notebook_error(error) if error else future.result()
+                outcome = _worker_failure(error) if error else future.result()
                 if not finish(i, outcome) and (first_failure is None or i < first_failure):
                     first_failure = i
             if first_failure is not None:
@@ -359,7 +359,7 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     return first_failure
 
 
-def execute_notebook_error(error: BaseException) -> tuple[str, float, str]:
+def _worker_failure(error: BaseException) -> tuple[str, float, str]:
     """The outcome of a worker that died (e.g. killed for lack of memory)."""
     return "failed", 0.0, f"the worker process running the notebook failed: {type(error).__name__}: {error}"
 
