@@ -35,10 +35,11 @@ The SQL text lives in this module's ``_SQL_*`` constants (and the fragments
 they are assembled from, e.g. :func:`customer_summary_query`) and is plain SQL:
 ``WITH``, ``GROUP BY``, ``JOIN``, ``COUNT(DISTINCT)``, ``CASE``, ``CAST``,
 ``EXTRACT``, ``ORDER BY`` and ``TIMESTAMP '...'`` literals (no window
-functions, no engine-specific aggregates), so that a Spark SQL backend can run
-the same text against a temporary view named ``src``. Not in the SQL standard
-but spelled the same in DuckDB, PostgreSQL and Spark SQL: ``date_trunc('week',
-ts)`` (Monday weeks). Only the *source binding* is DuckDB-specific
+functions), so that a Spark SQL backend can run the same text against a
+temporary view named ``src``. Not in the SQL standard but spelled the same in
+DuckDB, PostgreSQL and Spark SQL: ``date_trunc('week', ts)`` (Monday weeks);
+in DuckDB and Spark SQL (PostgreSQL lacks it): ``MIN_BY(value, key)``, the
+customer summary's first-period spend. Only the *source binding* is DuckDB-specific
 (:func:`relation`, :func:`query`). Date arithmetic (recency, T, months since)
 is done in pandas on the small per-customer result, so that it is identical to
 the pandas path. Not done: DuckDB's compensated ``fsum`` would match pandas'
@@ -175,6 +176,12 @@ def query(source: Source, sql: str, con: "duckdb.DuckDBPyConnection | None" = No
     return relation(source, con).query(SOURCE, sql).df()
 
 
+def _query_arrow(source: Source, sql: str, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
+    """:func:`query` through Arrow: faster for large results with text columns (dates stay datetime64)."""
+    table = relation(source, con).query(SOURCE, sql).to_arrow_table()
+    return table.to_pandas(date_as_object=False)
+
+
 def sql_timestamp(value) -> str:
     """A standard SQL ``TIMESTAMP '...'`` literal (values are inlined, never user text)."""
     stamp = pd.Timestamp(value)
@@ -230,13 +237,15 @@ LINES_CTE = """lines AS (
     WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
 )"""
 
-#: Per-customer summary (lclib.summary.customer_summary). Ids are grouped in their
-#: source type and cast to text only in the result (integer ids hash ~1.6x faster
-#: than text on 10M lines). A purchase period is a
-#: (customer, {key}) group of lines, at the earliest {when}; {end} is the exclusive
-#: end of the window. {firsts} names each customer's first period (see _FIRSTS) so
-#: that mean_repeat leaves it out without a window function. {extra_*} add the
-#: line-level columns (first/last purchase, orders, revenue) when asked for: they
+#: Per-customer summary (lclib.summary.customer_summary), the fast form used for day and
+#: week periods. Ids are grouped in their source type and cast to text only in the
+#: result (integer ids hash ~1.6x faster than text on 10M lines). A purchase period is
+#: a (customer, {key}) group of lines, at the earliest {when}; {end} is the exclusive
+#: end of the window. Each customer's first period is found by ``MIN_BY`` (DuckDB and
+#: Spark SQL; the period keys sort as their times), so the repeat spend is
+#: ``total - first_spend`` without a second pass: see :func:`_repeat_means` for the
+#: rounding guard that makes this as exact as averaging the repeats. {extra_*} add
+#: the line-level columns (first/last purchase, orders, revenue) when asked for: they
 #: double the work on millions of lines (orders needs a distinct count).
 _SQL_CUSTOMER_SUMMARY = """
 WITH {lines},
@@ -246,21 +255,40 @@ periods AS (
     FROM lines
     GROUP BY customer_id, {key}
 ),
-{firsts},
 by_customer AS (
-    SELECT p.customer_id,
+    SELECT customer_id AS customer_id,
            COUNT(*) AS periods,
-           MIN(p.period_time) AS first_time,
-           MAX(p.period_time) AS last_time,
-           AVG(CASE WHEN p.period_key <> f.first_key THEN p.spend END) AS mean_repeat,
-           AVG(p.spend) AS mean_all{extra_customer}
-    FROM periods AS p JOIN firsts AS f ON p.customer_id = f.customer_id
-    GROUP BY p.customer_id
+           MIN(period_time) AS first_time,
+           MAX(period_time) AS last_time,
+           SUM(spend) AS total,
+           MIN_BY(spend, period_key) AS first_spend,
+           SUM(ABS(spend)) AS abs_total{extra_customer}
+    FROM periods AS p
+    GROUP BY customer_id
 ){extra_orders}
 SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, c.periods, c.first_time, c.last_time,
-       c.mean_repeat, c.mean_all{extra_select}
+       c.total, c.first_spend, c.abs_total{extra_select}
 FROM by_customer AS c{extra_join}
 ORDER BY 1
+"""
+
+#: Each customer's mean spend per repeat period, by averaging the periods after the
+#: first (which a join names): the reference form, used for orders (whose first is
+#: ranked by time, then id) and for the few customers where ``total - first_spend``
+#: could lose digits (:func:`_repeat_means`). {only} restricts the lines to the ids
+#: of the table ``lclib_recheck`` (or is empty).
+_SQL_REPEAT_MEANS = """
+WITH {lines},
+periods AS (
+    SELECT customer_id, {key} AS period_key, MIN({when}) AS period_time, SUM(amount) AS spend
+    FROM lines{only}
+    GROUP BY customer_id, {key}
+),
+{firsts}
+SELECT CAST(p.customer_id AS VARCHAR) AS customer_id,
+       AVG(CASE WHEN p.period_key <> f.first_key THEN p.spend END) AS mean_repeat
+FROM periods AS p JOIN firsts AS f ON p.customer_id = f.customer_id
+GROUP BY p.customer_id
 """
 
 #: count_by -> (period key, period time): a purchase period and when it happened.
@@ -291,8 +319,7 @@ _EXTRAS = {
     "extra_periods": ",\n           MIN(ts) AS first_ts, MAX(ts) AS last_ts",
     "extra_customer": """,
            MIN(p.first_ts) AS first_purchase,
-           MAX(p.last_ts) AS last_purchase,
-           SUM(p.spend) AS revenue""",
+           MAX(p.last_ts) AS last_purchase""",
     "extra_orders": """,
 orders AS (
     SELECT customer_id, COUNT(*) AS orders
@@ -300,19 +327,83 @@ orders AS (
     GROUP BY customer_id
 )
 """,
-    "extra_select": ",\n       c.first_purchase, c.last_purchase, c.revenue, o.orders",
+    "extra_select": ",\n       c.first_purchase, c.last_purchase, o.orders",
     "extra_join": " JOIN orders AS o ON c.customer_id = o.customer_id",
 }
 
 
 def customer_summary_query(count_by: str, end, extras: bool = True) -> str:
-    """The SQL text of :func:`customer_summary_sql` (for reading, or another engine)."""
+    """The SQL text of :func:`customer_summary_sql`'s main query (for reading, or another engine).
+
+    For ``count_by="order"`` its ``first_spend`` is not the first order's (order ids
+    do not sort as times): :func:`repeat_means_query` gives the mean repeat spend.
+    """
     key, when = _PERIODS[count_by]
-    firsts = _FIRSTS["order" if count_by == "order" else "time_ordered_keys"]
     fill = _EXTRAS if extras else dict.fromkeys(_EXTRAS, "")
     if not extras:
         fill = {**fill, "extra_orders": "\n"}
-    return _SQL_CUSTOMER_SUMMARY.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when, firsts=firsts, **fill)
+    return _SQL_CUSTOMER_SUMMARY.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when, **fill)
+
+
+#: Name of the table of customer ids that :func:`repeat_means_query` restricts to.
+RECHECK_TABLE = "lclib_recheck"
+
+
+def repeat_means_query(count_by: str, end, only_rechecked: bool = False) -> str:
+    """SQL text of each customer's mean repeat-period spend by averaging the repeats.
+
+    With ``only_rechecked`` the lines are restricted to the customer ids (text)
+    in the table :data:`RECHECK_TABLE`.
+    """
+    key, when = _PERIODS[count_by]
+    firsts = _FIRSTS["order" if count_by == "order" else "time_ordered_keys"]
+    only = (f"\n    WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM {RECHECK_TABLE})"
+            if only_rechecked else "")
+    return _SQL_REPEAT_MEANS.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when,
+                                    firsts=firsts, only=only)
+
+
+#: Relative rounding error allowed in ``(total - first_spend) / (periods - 1)``
+#: before a customer's repeat mean is recomputed by averaging (see _repeat_means).
+REPEAT_MEAN_RTOL = 1e-13
+
+
+def _needs_recheck(agg: pd.DataFrame) -> np.ndarray:
+    """Customers whose ``total - first_spend`` may be off by more than REPEAT_MEAN_RTOL (relative)."""
+    n = agg["periods"].to_numpy(dtype="float64")
+    repeat = agg["total"].to_numpy(dtype="float64") - agg["first_spend"].to_numpy(dtype="float64")
+    bound = (n + 1) * (np.finfo(np.float64).eps / 2) * agg["abs_total"].to_numpy(dtype="float64")
+    return (n > 1) & ~(bound <= REPEAT_MEAN_RTOL * np.abs(repeat))  # NaN bounds recheck too
+
+
+def _repeat_means(agg: pd.DataFrame, source: Source, count_by: str, end,
+                  con: "duckdb.DuckDBPyConnection") -> np.ndarray:
+    """Mean spend per repeat period (NaN without repeats) from the main query's sums.
+
+    ``total - first_spend`` is the repeat spend to within ``(n + 1) * u *
+    abs_total`` (``n`` periods added in any order, one subtraction; ``u`` = 2**-53,
+    ``abs_total`` the sum of the periods' absolute spends). Where that bound exceeds
+    :data:`REPEAT_MEAN_RTOL` of the result, as when one large first purchase dwarfs
+    small repeats or refunds cancel, those customers' repeats are averaged directly
+    by a second query over their lines only. So every mean is within 1e-13
+    (relative) of the average of the repeat periods, as the pandas engine and
+    lifetimes compute it; on shop data the second query rarely runs.
+    """
+    n = agg["periods"].to_numpy(dtype="float64")
+    repeat = agg["total"].to_numpy(dtype="float64") - agg["first_spend"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 1, repeat / (n - 1), np.nan)
+    recheck = _needs_recheck(agg)
+    if recheck.any():
+        ids = pd.DataFrame({CUSTOMER_ID: agg["customer_id"].to_numpy()[recheck].astype(object)})
+        con.register(RECHECK_TABLE, ids)
+        try:
+            exact = query(source, repeat_means_query(count_by, end, only_rechecked=True), con)
+        finally:
+            con.unregister(RECHECK_TABLE)
+        exact = exact.set_index("customer_id")["mean_repeat"]
+        mean[recheck] = exact.reindex(ids[CUSTOMER_ID].astype(str)).to_numpy(dtype="float64")
+    return mean
 
 
 #: Per-customer order aggregates as of a date (lclib.rfm.rfm_table).
@@ -408,21 +499,26 @@ def customer_summary_sql(
     Notes
     -----
     The SQL returns per customer the number of purchase periods, the first and
-    last period times, the mean period spend and the line aggregates;
-    ``recency`` and ``T`` are then computed in pandas with the same arithmetic
-    as the pandas engine, so they are identical to it.
+    last period times, the total and first-period spend and the line
+    aggregates; ``recency`` and ``T`` are then computed in pandas with the same
+    arithmetic as the pandas engine, so they are identical to it. The mean
+    repeat spend is ``(total - first) / (periods - 1)``, recomputed by averaging
+    the repeats for the customers where rounding could matter (see
+    :func:`_repeat_means`); for ``count_by="order"`` always by averaging.
     """
     from lclib import summary as S  # the definitions (units, end of window) live there
 
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
     S._check_options(count_by, time_unit, monetary)
+    con = connection() if con is None else con
     last, missing, n_rows = time_range(source, con)
     if missing:
         raise ValueError("transactions have missing timestamps")
     if n_rows == 0 or last is None:
         return S._empty_summary_of(_id_dtype(source), extras)
     end_day = (last if observation_end is None else pd.Timestamp(observation_end)).normalize()
-    agg = query(source, customer_summary_query(count_by, end_day + _DAY, extras), con)
+    end = end_day + _DAY
+    agg = _query_arrow(source, customer_summary_query(count_by, end, extras), con)
     if agg.empty:
         return S._empty_summary_of(_id_dtype(source), extras)
 
@@ -431,11 +527,20 @@ def customer_summary_sql(
     if time_unit == "W_periods":  # the floor of the first period is the first floored period
         first, last_time = S._week_start(first), S._week_start(last_time)
     unit = pd.Timedelta(days=S.UNIT_DAYS[time_unit])
+    periods = agg["periods"].to_numpy(dtype="int64")
+    total = agg["total"].to_numpy(dtype="float64")
+    if monetary == "mean_all":
+        money = total / periods
+    elif count_by == "order":  # order ids do not sort as times: average the repeats
+        means = query(source, repeat_means_query(count_by, end), con).set_index("customer_id")["mean_repeat"]
+        money = means.reindex(agg["customer_id"].to_numpy()).to_numpy(dtype="float64")
+    else:
+        money = _repeat_means(agg, source, count_by, end, con)
     columns = {
-        "frequency": agg["periods"].to_numpy(dtype="int64") - 1,
+        "frequency": periods - 1,
         "recency": ((last_time - first) / unit).to_numpy(),
         "T": ((S._end_time(end_day, count_by, time_unit) - first) / unit).to_numpy(),
-        "monetary_value": agg[monetary].fillna(0.0).to_numpy(dtype="float64"),
+        "monetary_value": np.where(np.isnan(money), 0.0, money),
     }
     if extras:
         ts_dtype = _timestamp_dtype(source)
@@ -443,7 +548,7 @@ def customer_summary_sql(
             "first_purchase": agg["first_purchase"].astype(ts_dtype).to_numpy(),
             "last_purchase": agg["last_purchase"].astype(ts_dtype).to_numpy(),
             "orders": agg["orders"].to_numpy(dtype="int64"),
-            "revenue": agg["revenue"].to_numpy(dtype="float64"),
+            "revenue": total,
         })
     index = pd.Index(agg["customer_id"].astype(_id_dtype(source)), name=CUSTOMER_ID)
     return pd.DataFrame(columns, index=index)

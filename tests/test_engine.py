@@ -109,6 +109,57 @@ def test_edge_cases_by_hand(tx):
     assert got.loc["Z3", ["frequency", "recency", "T"]].tolist() == [0, 0.0, 11.0]
 
 
+def _cancelling_lines() -> pd.DataFrame:
+    """Customers whose repeat spend is lost to rounding in ``total - first``.
+
+    BIG: a first day of 1e12 then repeats of 0.01 and 0.02 (mean 0.015);
+    REFUND: repeats of +5.1 and -5.1 (mean exactly 0); PLAIN: ordinary amounts.
+    """
+    return pd.DataFrame({
+        "customer_id": ["BIG"] * 3 + ["REFUND"] * 3 + ["PLAIN"] * 3,
+        "order_id": [f"o{i}" for i in range(9)],
+        "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-05 10:00", "2024-01-09 10:00"] * 3),
+        "amount": [1e12, 0.01, 0.02, 100.0, 5.1, -5.1, 20.0, 30.5, 12.25],
+    })
+
+
+def test_repeat_means_survive_cancellation(monkeypatch):
+    """(total - first) / (n - 1) alone is wrong here; the guard re-averages exactly those customers."""
+    lines = _cancelling_lines()
+    naive_big = ((1e12 + 0.01 + 0.02) - 1e12) / 2
+    assert abs(naive_big - 0.015) / 0.015 > 1e-9  # the shortcut really loses digits on BIG
+
+    rechecked: list[str] = []
+    real_query = E.query
+
+    def spy(source, sql, con=None):
+        if E.RECHECK_TABLE in sql:
+            rechecked.extend(con.sql(f"SELECT customer_id FROM {E.RECHECK_TABLE}").df()["customer_id"])
+        return real_query(source, sql, con)
+
+    monkeypatch.setattr(E, "query", spy)
+    got = E.customer_summary_sql(lines, count_by="D", time_unit="D", extras=False)
+    assert sorted(rechecked) == ["BIG", "REFUND"]  # PLAIN keeps the one-pass result
+    assert got.loc["BIG", "monetary_value"] == pytest.approx(0.015, rel=1e-13)
+    assert got.loc["REFUND", "monetary_value"] == 0.0
+    assert got.loc["PLAIN", "monetary_value"] == pytest.approx((30.5 + 12.25) / 2, rel=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = lifetimes.utils.summary_data_from_transaction_data(
+            lines, "customer_id", "timestamp", "amount", freq="D").sort_index()
+    got.index = got.index.astype(expected.index.dtype)
+    assert_same(got[["monetary_value"]], expected[["monetary_value"]])
+
+
+def test_repeat_mean_bound_flags_only_where_rounding_can_matter():
+    agg = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "periods": [1, 3, 3, 200],
+                        "total": [5.0, 1e12 + 0.03, 60.0, 2e4], "first_spend": [5.0, 1e12, 20.0, 100.0],
+                        "abs_total": [5.0, 1e12 + 0.03, 60.0, 2e4]})
+    flagged = E._needs_recheck(agg)
+    # a: no repeats; b: 1e12 first vs 0.03 of repeats; c, d: bound ~1e-14 relative or less
+    assert flagged.tolist() == [False, True, False, False]
+
+
 @pytest.mark.parametrize(("freq", "count_by", "time_unit"), [("D", "D", "D"), ("W", "W", "W_periods")])
 @pytest.mark.parametrize("end", [None, "2023-03-12"])
 def test_summary_equals_lifetimes_on_parquet(tmp_path, freq, count_by, time_unit, end):
