@@ -131,6 +131,7 @@ def check(results: dict[str, Path]) -> dict[str, str]:
             continue
         got = pd.read_parquet(path)
         got.index = got.index.astype(ref.index.dtype)
+        got = got.sort_index()  # lclib returns ids as text, sorted as text; integer ids sort otherwise
         same_index = got.index.equals(ref.index)
         exact = same_index and all(np.array_equal(got[c].to_numpy(), ref[c].to_numpy())
                                    for c in ("frequency", "recency", "T"))
