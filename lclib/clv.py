@@ -182,6 +182,46 @@ def _require(summary: pd.DataFrame, columns: tuple[str, ...]) -> None:
         raise ValueError(f"summary lacks column(s) {missing}; build it with lclib.summary.customer_summary")
 
 
+#: What each fitted parameter means, for reports (rates per the summary's time unit).
+PARAMETER_MEANINGS = {
+    ("bgnbd", "r"): "purchase rates while active: Gamma shape",
+    ("bgnbd", "alpha"): "purchase rates while active: Gamma scale (mean rate r / alpha)",
+    ("bgnbd", "a"): "chance to drop out after a purchase: Beta a (mean a / (a + b))",
+    ("bgnbd", "b"): "chance to drop out after a purchase: Beta b",
+    ("paretonbd", "s"): "drop-out rates: Gamma shape",
+    ("paretonbd", "beta"): "drop-out rates: Gamma scale (mean rate s / beta)",
+    ("gamma_gamma", "p"): "spend of one order around the customer's mean: Gamma shape",
+    ("gamma_gamma", "q"): "customers' mean order values: Gamma shape",
+    ("gamma_gamma", "v"): "customers' mean order values: Gamma scale (mean order value p v / (q - 1))",
+}
+for _name in ("r", "alpha", "a", "b"):
+    PARAMETER_MEANINGS[("mbgnbd", _name)] = PARAMETER_MEANINGS[("bgnbd", _name)]
+for _name in ("r", "alpha"):
+    PARAMETER_MEANINGS[("paretonbd", _name)] = PARAMETER_MEANINGS[("bgnbd", _name)]
+
+
+def parameter_table(fit: FitResult) -> pd.DataFrame:
+    """A fit's parameters and 95 % intervals, labelled for a report.
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter, in the model's order: ``Parameter`` (its name),
+        ``Meaning`` (:data:`PARAMETER_MEANINGS`), ``Estimate``, ``Standard error``,
+        ``95 % low``, ``95 % high`` (from ``fit.confidence_intervals``; NaN where
+        unknown). Rates are per the summary's time unit.
+    """
+    ci = fit.confidence_intervals
+    return pd.DataFrame({
+        "Parameter": list(ci.index),
+        "Meaning": [PARAMETER_MEANINGS.get((fit.model, name), "") for name in ci.index],
+        "Estimate": ci["estimate"].to_numpy(),
+        "Standard error": ci["se"].to_numpy(),
+        "95 % low": ci["lower"].to_numpy(),
+        "95 % high": ci["upper"].to_numpy(),
+    })
+
+
 def _confidence_intervals(fitter, names: tuple[str, ...]) -> pd.DataFrame:
     estimate = np.array([float(fitter.params_[k]) for k in names])
     variance = getattr(fitter, "variance_matrix_", None)  # ParetoNBDFitter has none

@@ -636,3 +636,17 @@ def test_scoring_each_distinct_history_once_gives_every_customer_its_own_values(
     np.testing.assert_array_equal(scores["p_alive"], true.conditional_probability_alive(x, t_x, age))
     np.testing.assert_array_equal(scores["expected_purchases"],
                                   true.conditional_expected_number_of_purchases_up_to_time(3 * month, x, t_x, age))
+
+
+def test_parameter_table_labels_every_parameter_in_model_order(cdnow_daily_fits):
+    bg, gg = cdnow_daily_fits
+    for fit, names in ((bg, ["r", "alpha", "a", "b"]), (gg, ["p", "q", "v"])):
+        table = clv.parameter_table(fit)
+        assert table["Parameter"].tolist() == names
+        assert list(table.columns) == ["Parameter", "Meaning", "Estimate", "Standard error", "95 % low", "95 % high"]
+        assert table["Meaning"].str.len().gt(10).all()  # every parameter explained
+        np.testing.assert_array_equal(table["Estimate"], fit.confidence_intervals["estimate"])
+        np.testing.assert_array_equal(table["95 % high"], fit.confidence_intervals["upper"])
+    for model in ("mbgnbd", "paretonbd"):
+        names = clv._FITTERS[model][1]
+        assert all(clv.PARAMETER_MEANINGS.get((model, n)) for n in names)
