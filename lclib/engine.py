@@ -242,7 +242,7 @@ LINES_CTE = """lines AS (
 #: result (integer ids hash ~1.6x faster than text on 10M lines). A purchase period is
 #: a (customer, {key}) group of lines, at the earliest {when}; {end} is the exclusive
 #: end of the window. Each customer's first period is found by ``MIN_BY`` (DuckDB and
-#: Spark SQL; the period keys sort as their times), so the repeat spend is
+#: Spark SQL) over {rank} (see _RANKS), so the repeat spend is
 #: ``total - first_spend`` without a second pass: see :func:`_repeat_means` for the
 #: rounding guard that makes this as exact as averaging the repeats. {extra_*} add
 #: the line-level columns (first/last purchase, orders, revenue) when asked for: they
@@ -261,7 +261,7 @@ by_customer AS (
            MIN(period_time) AS first_time,
            MAX(period_time) AS last_time,
            SUM(spend) AS total,
-           MIN_BY(spend, period_key) AS first_spend,
+           MIN_BY(spend, {rank}) AS first_spend,
            SUM(ABS(spend)) AS abs_total{extra_customer}
     FROM periods AS p
     GROUP BY customer_id
@@ -273,9 +273,8 @@ ORDER BY 1
 """
 
 #: Each customer's mean spend per repeat period, by averaging the periods after the
-#: first (which a join names): the reference form, used for orders (whose first is
-#: ranked by time, then id) and for the few customers where ``total - first_spend``
-#: could lose digits (:func:`_repeat_means`). {only} restricts the lines to the ids
+#: first (which a join names): the reference form, used for the few customers where
+#: ``total - first_spend`` could lose digits (:func:`_repeat_means`). {only} restricts the lines to the ids
 #: of the table ``lclib_recheck`` (or is empty).
 _SQL_REPEAT_MEANS = """
 WITH {lines},
@@ -297,6 +296,10 @@ _PERIODS = {
     "W": ("date_trunc('week', ts)", "CAST(ts AS DATE)"),  # Monday weeks (pandas W-SUN)
     "order": ("order_id", "ts"),
 }
+
+#: What orders a customer's periods in time: days and weeks by their key (keys sort as
+#: their times); orders by time, then order id (a row value: DuckDB, Spark SQL).
+_RANKS = {"D": "period_key", "W": "period_key", "order": "(period_time, period_key)"}
 
 #: Each customer's first purchase period (its key). For days and weeks keys sort
 #: as their times; orders are ranked by time, then by order id.
@@ -333,16 +336,13 @@ orders AS (
 
 
 def customer_summary_query(count_by: str, end, extras: bool = True) -> str:
-    """The SQL text of :func:`customer_summary_sql`'s main query (for reading, or another engine).
-
-    For ``count_by="order"`` its ``first_spend`` is not the first order's (order ids
-    do not sort as times): :func:`repeat_means_query` gives the mean repeat spend.
-    """
+    """The SQL text of :func:`customer_summary_sql`'s main query (for reading, or another engine)."""
     key, when = _PERIODS[count_by]
     fill = _EXTRAS if extras else dict.fromkeys(_EXTRAS, "")
     if not extras:
         fill = {**fill, "extra_orders": "\n"}
-    return _SQL_CUSTOMER_SUMMARY.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when, **fill)
+    return _SQL_CUSTOMER_SUMMARY.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when,
+                                        rank=_RANKS[count_by], **fill)
 
 
 #: Name of the table of customer ids that :func:`repeat_means_query` restricts to.
@@ -504,7 +504,7 @@ def customer_summary_sql(
     arithmetic as the pandas engine, so they are identical to it. The mean
     repeat spend is ``(total - first) / (periods - 1)``, recomputed by averaging
     the repeats for the customers where rounding could matter (see
-    :func:`_repeat_means`); for ``count_by="order"`` always by averaging.
+    :func:`_repeat_means`).
     """
     from lclib import summary as S  # the definitions (units, end of window) live there
 
@@ -531,9 +531,6 @@ def customer_summary_sql(
     total = agg["total"].to_numpy(dtype="float64")
     if monetary == "mean_all":
         money = total / periods
-    elif count_by == "order":  # order ids do not sort as times: average the repeats
-        means = query(source, repeat_means_query(count_by, end), con).set_index("customer_id")["mean_repeat"]
-        money = means.reindex(agg["customer_id"].to_numpy()).to_numpy(dtype="float64")
     else:
         money = _repeat_means(agg, source, count_by, end, con)
     columns = {

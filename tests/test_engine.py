@@ -149,6 +149,10 @@ def test_repeat_means_survive_cancellation(monkeypatch):
             lines, "customer_id", "timestamp", "amount", freq="D").sort_index()
     got.index = got.index.astype(expected.index.dtype)
     assert_same(got[["monetary_value"]], expected[["monetary_value"]])
+    rechecked.clear()  # orders: the first is ranked by time, then order id; same guard
+    by_order = E.customer_summary_sql(lines, count_by="order", time_unit="D", extras=False)
+    assert sorted(rechecked) == ["BIG", "REFUND"]
+    assert_same(by_order, customer_summary(lines, count_by="order", time_unit="D", extras=False, engine="pandas"))
 
 
 def test_repeat_mean_bound_flags_only_where_rounding_can_matter():
