@@ -237,8 +237,8 @@ LINES_CTE = """lines AS (
     WHERE customer_id IS NOT NULL AND CAST("timestamp" AS TIMESTAMP) < {end}
 )"""
 
-#: Per-customer summary (lclib.summary.customer_summary), the fast form used for day and
-#: week periods. Ids are grouped in their source type and cast to text only in the
+#: Per-customer summary (lclib.summary.customer_summary) in one pass, for days, weeks and
+#: orders alike. Ids are grouped in their source type and cast to text only in the
 #: result (integer ids hash ~1.6x faster than text on 10M lines). A purchase period is
 #: a (customer, {key}) group of lines, at {when}; {end} is the exclusive
 #: end of the window. Each customer's first period is found by ``MIN_BY`` (DuckDB and
