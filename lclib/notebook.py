@@ -53,6 +53,44 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
+def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = "-",
+          left: list[str] | None = None, caption: str | None = None):
+    """``df`` styled as a report table: one header row, text left-aligned, numbers formatted.
+
+    Named index levels become the first columns, headed by their names (an unnamed
+    default 0..n-1 index is left out), so no header row holds only an index name.
+    Text columns (and those in ``left``) are left-aligned, headers included;
+    numbers keep the right alignment of the report's CSS.
+
+    Parameters
+    ----------
+    df : the table, with reader-facing column and index names.
+    formats : format string or {column: format} for :meth:`pandas.io.formats.style.Styler.format`.
+    na_rep : shown for missing values.
+    left : further columns to left-align.
+    caption : optional table caption.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Display it (the last expression of a cell, or ``display(...)``).
+    """
+    plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    flat = df.reset_index(drop=plain_index)
+    text = [c for c in flat.columns
+            if pd.api.types.is_object_dtype(flat[c]) or pd.api.types.is_string_dtype(flat[c])
+            or isinstance(flat[c].dtype, pd.CategoricalDtype) or c in (left or [])]
+    styler = flat.style.hide(axis="index").format(formats, na_rep=na_rep)
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+        positions = [flat.columns.get_loc(c) for c in text]
+        styler = styler.set_table_styles([{"selector": f"th.col_heading.col{i}", "props": "text-align: left;"}
+                                          for i in positions], overwrite=False)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
 def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path | None:
     """Write ``df`` to ``<output_dir>/<name>.csv`` (nothing when output_dir is None).
 
