@@ -53,14 +53,23 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
+def _is_text(column: pd.Series) -> bool:
+    """Words, not numbers: a text column with a run of two letters in some value."""
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+            or isinstance(column.dtype, pd.CategoricalDtype)):
+        return False
+    return bool(column.dropna().astype(str).str.contains(r"[^\W\d_]{2}", regex=True).any())
+
+
 def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = "-",
           left: list[str] | None = None, caption: str | None = None):
     """``df`` styled as a report table: one header row, text left-aligned, numbers formatted.
 
     Named index levels become the first columns, headed by their names (an unnamed
     default 0..n-1 index is left out), so no header row holds only an index name.
-    Text columns (and those in ``left``) are left-aligned, headers included;
-    numbers keep the right alignment of the report's CSS.
+    Text columns (and those in ``left``) are left-aligned, headers included; numbers,
+    also numbers already formatted as text ("5,271", "51.2%", "1.23x"), keep the
+    right alignment of the report's CSS.
 
     Parameters
     ----------
@@ -77,9 +86,7 @@ def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = 
     """
     plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
     flat = df.reset_index(drop=plain_index)
-    text = [c for c in flat.columns
-            if pd.api.types.is_object_dtype(flat[c]) or pd.api.types.is_string_dtype(flat[c])
-            or isinstance(flat[c].dtype, pd.CategoricalDtype) or c in (left or [])]
+    text = [c for c in flat.columns if c in (left or []) or _is_text(flat[c])]
     styler = flat.style.hide(axis="index").format(formats, na_rep=na_rep)
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})

@@ -36,7 +36,8 @@ def test_export_leaves_out_a_default_index_and_does_nothing_without_a_folder(tmp
 def test_table_puts_the_index_in_the_header_row_and_left_aligns_text():
     from lclib.notebook import table
 
-    df = pd.DataFrame({"Customers": [1200, 35], "Share": [0.9, 0.1], "Note": ["big", "small"]},
+    df = pd.DataFrame({"Customers": [1200, 35], "Share": [0.9, 0.1], "Note": ["big", "small"],
+                       "Lift": ["1.23x", "0.90x"]},
                       index=pd.Index(["paid_search", "email"], name="Channel"))
     html = table(df, {"Customers": "{:,}", "Share": "{:.1%}"}).to_html()
     head = html.split("<thead>")[1].split("</thead>")[0]
@@ -44,8 +45,9 @@ def test_table_puts_the_index_in_the_header_row_and_left_aligns_text():
     assert ">Channel</th>" in head and ">Customers</th>" in head
     assert "1,200" in html and "90.0%" in html and "paid_search" in html
     css = html.split("</style>")[0]
-    # Channel (col0) and Note (col3) are text: cells and headers left-aligned; numbers are not
-    assert "th.col_heading.col0" in css and "th.col_heading.col3" in css and "col_heading.col1" not in css
+    # Channel (col0) and Note (col3) are text: cells and headers left-aligned; numbers, also formatted ones, not
+    assert "th.col_heading.col0" in css and "th.col_heading.col3" in css
+    assert "col_heading.col1" not in css and "col_heading.col4" not in css
     plain = table(pd.DataFrame({"x": [1.5]}), "{:.1f}").to_html()
     assert ">index<" not in plain and "1.5" in plain  # a default 0..n-1 index is left out
 
