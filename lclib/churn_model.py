@@ -118,6 +118,20 @@ FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], str]] = {
     "engagement": (("events_30d", "events_in_window", "days_since_event"), "events with customer_id"),
     "nps": (("nps_last", "nps_answered"), "surveys"),
 }
+#: Reader-facing names of the feature groups and features ("window" = the inactivity window W).
+GROUP_LABELS = {"rfm": "Recency, frequency, spend", "tenure": "Tenure", "inter_purchase": "Time between orders",
+                "channel": "Acquisition channel", "engagement": "Site activity", "nps": "NPS survey"}
+FEATURE_LABELS = {
+    "recency_days": "Days since last order", "frequency": "Orders so far", "monetary_total": "Total spend",
+    "monetary_mean": "Average order value", "orders_in_window": "Orders in the last window",
+    "revenue_in_window": "Spend in the last window", "tenure_days": "Days since first order",
+    "ipt_mean_days": "Average days between orders", "ipt_std_days": "Spread of days between orders",
+    "ipt_last_days": "Days between the last two orders",
+    "overdue_ratio": "Silence vs own usual gap (days since last order / average gap)",
+    ACQUISITION_CHANNEL: "Acquisition channel", "events_30d": "Site events, last 30 days",
+    "events_in_window": "Site events in the last window", "days_since_event": "Days since last site event",
+    "nps_last": "Last NPS score", "nps_answered": "NPS surveys answered",
+}
 CATEGORICAL = (ACQUISITION_CHANNEL,)
 #: Numeric features that get log1p before scaling (skewed counts, amounts and durations).
 LOG_FEATURES = ("recency_days", "frequency", "monetary_total", "monetary_mean", "orders_in_window",

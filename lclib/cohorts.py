@@ -654,16 +654,17 @@ def repeat_curve_verdict(curve: pd.DataFrame, alpha: float = 0.05, min_eligible:
     else:
         trend = "flat"
     base = (f"After a first order {p1:.0%} of customers order again within the window; after a second or "
-            f"later order {p2:.0%} do")
+            f"any later order (pooled) {p2:.0%} do")
+    diff = f"{100 * (p2 - p1):+.0f} percentage points"
     if trend == "increasing":
         sentence = (f"{base}: each purchase does make the next more likely on this data, as the literature "
-                    f"claims (difference {p2 - p1:+.0%}, {p_text(p_value)}). The first repeat purchase is the "
+                    f"claims (difference {diff}, {p_text(p_value)}). The first repeat purchase is the "
                     "hurdle worth investing in.")
     elif trend == "decreasing":
         sentence = (f"{base}: on this data the claim that each purchase makes the next more likely does "
-                    f"not hold - later returns are less likely (difference {p2 - p1:+.0%}, {p_text(p_value)}).")
+                    f"not hold - later returns are less likely (difference {diff}, {p_text(p_value)}).")
     else:
-        sentence = (f"{base}: the difference ({p2 - p1:+.0%}, {p_text(p_value)}) is not significant, so this "
+        sentence = (f"{base}: the difference ({diff}, {p_text(p_value)}) is not significant, so this "
                     "data neither confirms nor refutes that each purchase makes the next more likely.")
     return RepeatVerdict(p1, p2, p2 - p1, p_value, trend, sentence)
 

@@ -46,6 +46,25 @@ from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, C
 #: Which table each stage fact comes from.
 FACT_SOURCES = {"signup": "customers", "first_purchase": "transactions", "repeat_purchase": "transactions",
                 "referral": "referrals", "nps_promoter": "surveys"}
+#: Each stage fact in words, for reports.
+FACT_LABELS = {"signup": "sign-up date (customers table)", "first_purchase": "first order",
+               "repeat_purchase": "second order", "referral": "first referral made",
+               "nps_promoter": "NPS answer of 9 or 10"}
+
+
+def describe_entry(stage) -> str:
+    """How a person enters ``stage`` (a :class:`lclib.config.Stage`), in words.
+
+    Its event types, then its facts (:data:`FACT_LABELS`), e.g. events ``[signup,
+    add_to_cart]`` and fact ``signup``: "signup or add to cart event; or sign-up date
+    (customers table)".
+    """
+    parts = []
+    events = [e.replace("_", " ") for e in getattr(stage, "events", None) or []]
+    if events:
+        parts.append(" or ".join(events) + " event")
+    parts += [FACT_LABELS.get(f, f.replace("_", " ")) for f in getattr(stage, "facts", None) or []]
+    return "; or ".join(parts) if parts else "-"
 
 
 def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_of=None,

@@ -125,10 +125,16 @@ def _singular(unit: str) -> str:
 
 
 def headline_table(entries: list[dict] | None = None):
-    """The recorded headline numbers as a small table for the end of a report."""
+    """The recorded headline numbers as a small table for the end of a report.
+
+    Returns a styled table (:func:`lclib.notebook.table`): headline labels
+    left-aligned, values (number and unit) right-aligned, one header row.
+    """
     import pandas as pd
 
+    from lclib.notebook import table
+
     entries = recorded() if entries is None else entries
-    return pd.DataFrame(
-        [{"Headline": e["label"], "Value": format_value(e["value"], e["unit"])} for e in entries]
-    ).set_index("Headline")
+    frame = pd.DataFrame([{"Headline": e["label"], "Value": format_value(e["value"], e["unit"])} for e in entries],
+                         columns=["Headline", "Value"])
+    return table(frame, left=["Headline"]).set_properties(subset=["Value"], **{"text-align": "right"})

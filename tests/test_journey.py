@@ -318,3 +318,13 @@ def test_orders_of_lets_go_of_a_collected_frame():
     del lines
     gc.collect()
     assert "entry" not in cohorts._ORDERS_CACHE
+
+
+def test_describe_entry_names_events_and_facts_in_words():
+    from lclib.config import Stage
+    from lclib.journey import describe_entry
+
+    stage = Stage(name="acquisition", events=["signup", "add_to_cart"], facts=["signup"], kpi="lead_rate")
+    assert describe_entry(stage) == "signup or add to cart event; or sign-up date (customers table)"
+    loyal = Stage(name="advocacy", facts=["referral", "nps_promoter"], kpi="referral_rate")
+    assert describe_entry(loyal) == "first referral made; or NPS answer of 9 or 10"

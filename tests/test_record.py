@@ -64,3 +64,13 @@ def test_p_values_read_as_sentences_say_them():
 
     assert p_text(0.0) == "p < 0.001" and p_text(0.0004) == "p < 0.001"
     assert p_text(0.0321) == "p = 0.032" and p_text(0.5) == "p = 0.5"
+
+
+def test_headline_table_has_one_header_row_and_readable_alignment():
+    from lclib.record import headline_table
+
+    html = headline_table([{"label": "People who reached Retention", "value": 840, "unit": "people"},
+                           {"label": "Lead rate", "value": 51.2, "unit": "%"}]).to_html()
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    assert head.count("<tr>") == 1 and ">Headline</th>" in head and ">Value</th>" in head
+    assert "840 people" in html and "51.2 %" in html

@@ -236,7 +236,8 @@ def plot_churn_rate(rates: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Ax
     ax.plot(x, rates["churn_rate"], color=MAIN, marker="o", ms=3, label="churn rate", **kwargs)
     ax.fill_between(x, rates["lower"], rates["upper"], color=MAIN, alpha=0.2, label="95 % interval")
     ax.set_ylim(bottom=0)
-    percent(ax.yaxis)
+    ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # 2 %, 5 %, ... not 2.5 %
+    percent(ax.yaxis, decimals=1 if ax.get_ylim()[1] < 0.05 else 0)
     ax.set_xlabel("Period start")
     ax.set_ylabel("Churned during the period (% of active at its start)")
     ax.set_title("Churn rate per period")
@@ -295,14 +296,18 @@ def plot_calibration(calibration: pd.DataFrame, ax: Axes | None = None, **kwargs
     return ax
 
 
-def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int = 15, **kwargs) -> Axes:
-    """Permutation importance (drop in ROC AUC when a feature is shuffled), with its spread."""
+def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int = 15,
+                    labels: dict[str, str] | None = None, **kwargs) -> Axes:
+    """Permutation importance (drop in ROC AUC when a feature is shuffled), with its spread.
+
+    ``labels`` maps feature names to reader-facing ones (others: underscores as spaces).
+    """
     _need(importance, ("mean", "std"), "importance")
     d = importance.sort_values("mean", ascending=False).head(top)
     ax = _axes(ax, size=(9, 0.8 + 0.3 * len(d)))
     y = np.arange(len(d))
     ax.barh(y, d["mean"], xerr=d["std"], color=MAIN, capsize=2, **kwargs)
-    ax.set_yticks(y, [str(i).replace("_", " ") for i in d.index])
+    ax.set_yticks(y, [(labels or {}).get(str(i), str(i).replace("_", " ")) for i in d.index])
     ax.invert_yaxis()
     ax.axvline(0, color=GREY, lw=1)
     ax.set_xlabel("Drop in ROC AUC when the feature is shuffled (AUC points)")

@@ -76,9 +76,9 @@ def plot_sankey(counts: pd.DataFrame, ax: Axes | None = None, title: str | None 
                         va="center", ha="left", fontsize=8, color=BAD)
     ax.set_xlim(-0.5, k - 0.3)
     ax.set_ylim(drop_top - max(lost.max(), n[0] * 0.05) * 1.05, n[0] * 0.3)
-    ax.set_xticks(range(k), [f"stage {i + 1}" for i in range(k)])
+    ax.set_xticks([])  # the stage names head the columns
     ax.set_yticks([])
-    ax.set_xlabel("Lifecycle stage (band width = people)")
+    ax.set_xlabel("Lifecycle stages, left to right (band height = people)")
     ax.set_ylabel("People (band height; red = dropped out)")
     ax.grid(False)
     for side in ("top", "right", "left"):
@@ -152,7 +152,7 @@ def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFr
                     va="center", fontsize=8, color=BAD, fontweight="bold")
     ax.set_xlim(-0.5, k - 0.5)
     ax.set_ylim(max(c, 1) - 0.5, -2.7)
-    ax.set_xticks(range(k), [f"stage {j + 1}" for j in range(k)])
+    ax.set_xticks([])  # the stage names head the columns
     ax.set_yticks(range(c), channels) if c else ax.set_yticks([])
     ax.axhline(-0.5, color="#444", lw=0.8)
     ax.grid(False)
