@@ -67,6 +67,22 @@ def describe_entry(stage) -> str:
     return "; or ".join(parts) if parts else "-"
 
 
+def customer_links(events: pd.DataFrame | None) -> pd.Series:
+    """Which person (anonymous id) each customer is: the rule of :func:`stage_entries`.
+
+    A customer is the person of the first event (by time) that carries both their
+    ``customer_id`` and an ``anonymous_id``. Returns a Series customer_id ->
+    anonymous_id (empty when no event carries both ids); customers not in it are
+    persons of their own.
+    """
+    if events is None or ANONYMOUS_ID not in events or CUSTOMER_ID not in events:
+        return pd.Series(dtype="str")
+    both = events.dropna(subset=[ANONYMOUS_ID, CUSTOMER_ID])
+    if TIMESTAMP in both:
+        both = both.sort_values(TIMESTAMP, kind="stable")
+    return both.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[ANONYMOUS_ID]
+
+
 def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_of=None,
                   cohort_freq: str = "Q") -> tuple[pd.DataFrame, list[str]]:
     """One row per person with the time they entered each stage.
@@ -114,12 +130,7 @@ def stage_entries(tables: dict[str, pd.DataFrame | None], stages: Sequence, as_o
         if fast is not None:
             return fast
 
-    # customer -> person through the events that carry both ids
-    if ev is not None and ANONYMOUS_ID in ev and CUSTOMER_ID in ev:
-        both = ev.dropna(subset=[ANONYMOUS_ID, CUSTOMER_ID]).sort_values(TIMESTAMP, kind="stable")
-        link = both.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[ANONYMOUS_ID]
-    else:
-        link = pd.Series(dtype="str")
+    link = customer_links(ev)  # customer -> person through the events that carry both ids
 
     def person_of_customer(ids: pd.Series) -> pd.Series:
         if not len(link):  # no events link customers to persons: a customer is their own person

@@ -11,28 +11,54 @@ from lclib import columns as C
 from lclib.io import Dataset
 
 
+def distinct_people(df: pd.DataFrame) -> int | None:
+    """Distinct persons in one table, each counted once (None when it has no id column).
+
+    A table with both an ``anonymous_id`` and a ``customer_id`` (the events) follows
+    the person rule of :func:`lclib.journey.stage_entries`: a person is an anonymous
+    id; a row with only a customer id belongs to the anonymous id that the customer's
+    first row carrying both ids has, and is a person of its own when no row links
+    that customer. So someone who browsed anonymously and later signed up counts once.
+    Other tables count the distinct ids of their id columns together (a referrer and
+    a referred customer are both customers).
+    """
+    ids = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID, C.REFERRER_ID) if c in df]
+    if not ids:
+        return None
+    if C.ANONYMOUS_ID in df and C.CUSTOMER_ID in df:
+        from lclib.journey import customer_links  # the one person rule
+
+        link = customer_links(df)
+        anon = df[C.ANONYMOUS_ID].dropna().astype("str")
+        only_customer = df.loc[df[C.ANONYMOUS_ID].isna(), C.CUSTOMER_ID].dropna()
+        linked = only_customer.map(link)
+        unlinked = "customer:" + only_customer[linked.isna()].astype("str")  # apart from anonymous ids
+        persons = pd.concat([anon, linked.dropna().astype("str"), unlinked])
+        others = [df[c].dropna().astype("str") for c in ids if c not in (C.ANONYMOUS_ID, C.CUSTOMER_ID)]
+        return int(pd.concat([persons, *others]).nunique())
+    if len(ids) == 1:
+        return int(df[ids[0]].nunique())
+    return int(pd.concat([df[c] for c in ids]).nunique())
+
+
 def table_overview(data: Dataset) -> pd.DataFrame:
     """One row per loaded table.
 
     Returns
     -------
-    DataFrame with columns table, rows, people (distinct customer or anonymous ids
-    where the table has them), first, last (its main date column).
+    DataFrame with columns table, rows, people (distinct persons where the table has
+    ids, each counted once: see :func:`distinct_people`), first, last (its main date column).
     """
     rows = []
     for name, df in data.tables.items():
-        ids = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID, C.REFERRER_ID) if c in df]
         dates = [c for c in C.DATE_COLUMNS if c in df]
-        if not ids:
-            people = None
-        elif len(ids) == 1:
-            people = int(df[ids[0]].nunique())
-        else:
-            people = int(pd.concat([df[c] for c in ids]).nunique())
+        people = distinct_people(df)
         first = df[dates[0]].min() if dates and len(df) else pd.NaT
         last = df[dates[0]].max() if dates and len(df) else pd.NaT
         rows.append(dict(table=name, rows=len(df), people=people, first=first, last=last))
-    return pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
+    out = pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
+    out["people"] = out["people"].astype("Int64")  # a whole number, missing for tables without ids
+    return out
 
 
 def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> pd.DataFrame:

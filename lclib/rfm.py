@@ -104,7 +104,7 @@ DEFAULT_SEGMENTS: list[dict[str, Any]] = [
     {"name": "Need Attention", "r": [3, 3], "fm": [3, 3],
      "action": "Send limited-time offers personalised on past purchases before they drift away."},
     {"name": "About to Sleep", "r": [3, 3], "fm": [1, 2],
-     "action": "Reconnect with popular products and a small discount before they lapse."},
+     "action": "Reconnect with popular products and a small discount before they drift away for good."},
     {"name": "At Risk", "r": [1, 2], "fm": [3, 4],
      "action": "Send personalised win-back messages with relevant offers."},
     {"name": "Can't Lose Them", "r": [1, 2], "fm": [5, 5],
@@ -437,6 +437,41 @@ def score_ranges(scored: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return pd.concat(parts, names=["dimension", "score"])
 
 
+def score_range_labels(ranges: pd.DataFrame, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The score ranges of :func:`score_ranges` as text, one column per dimension, best score first.
+
+    A range reads ``"lo - hi"`` (``"lo"`` when both are equal, ``"-"`` for an empty
+    score). Whole-number dimensions (days, orders) have no decimals; any other
+    (money) has two, so neighbouring bands never seem to share a value (``18.40`` and
+    ``18.45``, not ``18`` twice).
+
+    Parameters
+    ----------
+    ranges : from :func:`score_ranges`.
+    names : reader-facing column names per dimension (default: the dimension names);
+        only the dimensions named are kept, in that order.
+
+    Returns
+    -------
+    DataFrame
+        Index ``Score`` (``bins..1``), one text column per dimension.
+    """
+    names = dict(names) if names is not None else {d: d for d in ranges.index.unique("dimension")}
+    cols = {}
+    for dim, label in names.items():
+        part = ranges.loc[dim]
+        values = pd.concat([part["min"], part["max"]]).dropna()
+        whole = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+        fmt = "{:,.0f}" if whole else "{:,.2f}"
+        cols[label] = pd.Series(["-" if n == 0 or pd.isna(lo) else fmt.format(lo) if lo == hi
+                                 else f"{fmt.format(lo)} - {fmt.format(hi)}"
+                                 for n, lo, hi in zip(part["customers"], part["min"], part["max"])],
+                                index=part.index)
+    out = pd.DataFrame(cols).sort_index(ascending=False)
+    out.index.name = "Score"
+    return out
+
+
 def _check_thresholds(thresholds: Mapping[str, Sequence[float]] | None, bins: int) -> dict[str, np.ndarray]:
     """Validate threshold cut points and return them as float arrays."""
     if not isinstance(thresholds, Mapping):
@@ -676,6 +711,41 @@ def segment_summary(
     out["action"] = [actions.get(name, "") for name in out.index]
     out.index.name = SEGMENT
     return out
+
+
+def segment_states(segments: pd.Series, states: pd.DataFrame) -> pd.DataFrame:
+    """How the RFM segments map to the lifecycle states: customers per segment and state.
+
+    RFM segments rank customers against each other; lifecycle states
+    (:func:`lclib.stages.customer_states`) use fixed day thresholds. An RFM "At Risk"
+    customer can therefore be *lapsed* in lifecycle terms; this table shows how often.
+
+    Parameters
+    ----------
+    segments : the ``segment`` column of :func:`score_rfm`, indexed by customer id.
+    states : from :func:`lclib.stages.customer_states` of the same data and date
+        (``customer_id`` and ``state`` columns).
+
+    Returns
+    -------
+    DataFrame
+        Index ``segment`` (the segments' order), one int column per lifecycle state
+        that holds at least one of the segments' customers (in the states' order).
+    """
+    if "state" not in states or CUSTOMER_ID not in states:
+        raise ValueError("states needs customer_id and state columns (from lclib.stages.customer_states)")
+    state_of = states.dropna(subset=[CUSTOMER_ID]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)["state"]
+    state_of.index = state_of.index.astype("str")
+    joined = pd.DataFrame({SEGMENT: segments.to_numpy(),
+                           "state": state_of.reindex(segments.index.astype("str")).to_numpy()})
+    counts = pd.crosstab(joined[SEGMENT], joined["state"])
+    if isinstance(segments.dtype, pd.CategoricalDtype):
+        counts = counts.reindex(segments.cat.categories, fill_value=0)
+    order = list(states["state"].cat.categories) if isinstance(states["state"].dtype, pd.CategoricalDtype) \
+        else sorted(counts.columns)
+    counts = counts[[c for c in order if c in counts.columns and counts[c].sum() > 0]]
+    counts.index.name, counts.columns.name = SEGMENT, None
+    return counts.astype("int64")
 
 
 def segment_migration(

@@ -238,6 +238,34 @@ def thresholds_from_config(transactions: pd.DataFrame, cfg, as_of=None) -> State
                             at_risk_quantile=cfg.states.at_risk_quantile)
 
 
+def state_label(state: str, thresholds: StateThresholds) -> str:
+    """A state's reader label with its definition in days, for headlines shown next to other reports'.
+
+    "At risk" also names an RFM segment and a churn-model group; this label says which one
+    is meant, e.g. ``"At risk (lifecycle state: no order for 31-153 days)"``.
+
+    Parameters
+    ----------
+    state : one of :data:`STATES`.
+    thresholds : from :func:`state_thresholds`.
+    """
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}; one of {list(STATES)}")
+    n, r, lap = thresholds.new_days, thresholds.at_risk_days, thresholds.lapsed_days
+    rule = {
+        "prospect": "reached, never signed up or bought",
+        "registered_no_purchase": "signed up, no order",
+        "new": f"first order less than {n} days ago",
+        "active": f"ordered within {r} days, not new",
+        "reactivated": f"back after lapsing, within {n} days",
+        "at_risk": f"no order for {r}-{lap} days",
+        "lapsed": f"no order for {lap}+ days",
+    }[state]
+    name = {"prospect": "Prospect", "registered_no_purchase": "Registered, never bought"}.get(state,
+                                                                                          STATE_LABELS[state])
+    return f"{name} (lifecycle state: {rule})"
+
+
 # ----------------------------------------------------------------------------- people and orders
 
 

@@ -391,3 +391,15 @@ def test_customer_assigned_twice_keeps_first_variant_and_is_counted():
     assert out.loc["B", "assigned_at"] == pd.Timestamp("2025-01-01") and not out.loc["B", "switched"]
     assert out.loc["A", "orders"] == 1 and out.loc["B", "revenue"] == 6.0
     assert E.describe_experiments(out.reset_index()).loc["e", "switched"] == 1
+
+
+def test_lift_plot_by_group_has_a_legend_for_its_colours(sample):
+    _, data, _, out = sample
+    seg = E.segments_at_assignment(data.experiments, data.transactions)
+    comp = E.compare_variants(out.merge(seg, on=["experiment", "customer_id"]), metrics=["converted"],
+                              by=["segment"])
+    ax = P.plot_lift(comp.loc[comp["abs_lift"].notna()], "converted", by="segment")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "too small to read" in texts and any(t.startswith("significantly") or t == "not significant"
+                                                 for t in texts)
+    plt.close("all")

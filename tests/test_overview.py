@@ -42,3 +42,26 @@ def test_engines_agree_on_the_sample():
                                   overview.monthly_activity(tx, engine="pandas"), rtol=1e-12)
     a, b = overview.headline_counts(tx, engine="duckdb"), overview.headline_counts(tx, engine="pandas")
     assert a == {k: pytest.approx(v, rel=1e-12) for k, v in b.items()}
+
+
+def test_distinct_people_counts_a_signed_up_visitor_once():
+    ev = pd.DataFrame({
+        "anonymous_id": ["v1", "v1", "v2", "v3", None, None],
+        "customer_id": [None, "c1", None, "c3", "c1", "c9"],  # c1 = v1; c9 is never linked
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05",
+                                     "2024-01-06"]),
+    })
+    # v1 (also c1), v2, v3 (also c3) and c9 (customer events only): 4 persons, not 3 + 3 ids
+    assert overview.distinct_people(ev) == 4
+    assert overview.distinct_people(pd.DataFrame({"customer_id": ["a", "b", "a"]})) == 2
+    assert overview.distinct_people(pd.DataFrame({"date": [1]})) is None
+
+
+def test_table_overview_people_on_the_sample():
+    data = load_dataset(load_config())
+    got = overview.table_overview(data).set_index("table")["people"]
+    ev = data.tables["events"]
+    assert got["events"] == ev["anonymous_id"].nunique()  # every customer's events carry an anonymous id here
+    assert got["events"] < ev["anonymous_id"].nunique() + ev["customer_id"].nunique()
+    assert got["transactions"] == data.transactions["customer_id"].nunique()
+    assert pd.isna(got["spend"])

@@ -59,7 +59,9 @@ def test_segment_shares_bars_are_the_shares(scored):
     n = len(summary)
     np.testing.assert_allclose(widths[:n], summary["share_customers"])
     np.testing.assert_allclose(widths[n:], summary["share_revenue"].fillna(0))
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(summary.index)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{s} ({n:,})" for s, n in
+                                                            zip(summary.index, summary["customers"])]
+    assert ax.get_ylabel() == "Segment (customers)"
     with pytest.raises(ValueError, match="share_revenue"):
         P.plot_segment_shares(summary.drop(columns="share_revenue"))
     with pytest.raises(ValueError, match="empty"):

@@ -854,3 +854,54 @@ def test_quantile_scores_equal_pandas_min_rank_on_ties():
         for v in (values, -values):
             expected = pd.Series(v).rank(method="min").to_numpy(dtype="int64") - 1
             np.testing.assert_array_equal(_min_rank(v), expected)
+
+
+def test_score_range_labels_never_share_a_value():
+    from lclib.rfm import score_range_labels
+    ranges = pd.DataFrame(
+        {"customers": [2, 0, 3, 1, 1], "share_customers": [0.4, 0, 0.6, 0.5, 0.5],
+         "min": [18.45, np.nan, 2.0, 3.0, 1.0], "max": [29.10, np.nan, 18.40, 5.0, 1.0]},
+        index=pd.MultiIndex.from_tuples([("monetary_total", 3), ("monetary_total", 2), ("monetary_total", 1),
+                                         ("frequency", 2), ("frequency", 1)], names=["dimension", "score"]))
+    got = score_range_labels(ranges, {"frequency": "Orders", "monetary_total": "Spent"})
+    assert list(got.columns) == ["Orders", "Spent"] and got.index.name == "Score"
+    assert got["Spent"].tolist() == ["18.45 - 29.10", "-", "2.00 - 18.40"]  # money: two decimals
+    assert got["Orders"].dropna().tolist() == ["3 - 5", "1"]  # whole numbers: none, equal ends once
+
+
+def test_score_range_labels_bands_do_not_overlap_on_the_sample():
+    from lclib.rfm import score_range_labels
+    cfg = load_config()
+    scored = score_customers(load_dataset(cfg).transactions)
+    labels = score_range_labels(score_ranges(scored, 5))
+    for column in labels:
+        bands = [b.split(" - ") for b in labels[column] if b != "-"]
+        ends = [(b[0], b[-1]) for b in bands]
+        for (lo_hi, hi_lo) in zip(ends[1:], ends[:-1]):  # a lower score's top is not the next score's bottom
+            assert lo_hi[1] != hi_lo[0]
+
+
+def test_segment_states_crosstab_by_hand():
+    from lclib.rfm import segment_states
+    segments = pd.Series(pd.Categorical(["At Risk", "At Risk", "Champions"], categories=["Champions", "At Risk"]),
+                         index=["a", "b", "c"], name="segment")
+    states = pd.DataFrame({"customer_id": ["a", "b", "c", None],
+                           "state": pd.Categorical(["lapsed", "at_risk", "active", "prospect"],
+                                                   categories=["prospect", "active", "at_risk", "lapsed"])})
+    got = segment_states(segments, states)
+    assert got.index.tolist() == ["Champions", "At Risk"] and got.columns.tolist() == ["active", "at_risk", "lapsed"]
+    assert got.loc["At Risk"].tolist() == [0, 1, 1] and got.loc["Champions"].tolist() == [1, 0, 0]
+
+
+def test_segment_states_on_the_sample_covers_every_scored_customer():
+    from lclib import stages
+    from lclib.cohorts import resolve_as_of
+    from lclib.rfm import segment_states
+    cfg = load_config()
+    data = load_dataset(cfg)
+    as_of = resolve_as_of(data.transactions, cfg.analysis.as_of)
+    scored = score_customers(data.transactions, as_of)
+    th = stages.thresholds_from_config(data.transactions, cfg, as_of)
+    got = segment_states(scored["segment"], stages.customer_states(data.tables, th, as_of))
+    assert int(got.to_numpy().sum()) == len(scored)
+    assert set(got.columns) <= {"new", "active", "reactivated", "at_risk", "lapsed"}  # buyers only

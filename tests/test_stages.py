@@ -406,3 +406,12 @@ def test_painted_month_grid_equals_the_state_of_every_cell(th):
     cellwise = st._states_at(people, orders, dates, th, codes)["state"]
     np.testing.assert_array_equal(painted, cellwise)
     assert len(set(np.unique(painted)) - {-1}) >= 5
+
+
+def test_state_label_names_the_definition():
+    from lclib.stages import StateThresholds, state_label
+    th = StateThresholds(31, 31, 153, {}, "")
+    assert state_label("at_risk", th) == "At risk (lifecycle state: no order for 31-153 days)"
+    assert state_label("lapsed", th) == "Lapsed (lifecycle state: no order for 153+ days)"
+    with pytest.raises(ValueError):
+        state_label("At Risk", th)

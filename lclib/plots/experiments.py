@@ -11,6 +11,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from lclib.experiments import METRICS
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent
@@ -46,7 +47,7 @@ def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | No
     -------
     Axes
         Green points: significantly above control; red: significantly below; blue: not
-        significant; grey: small groups.
+        significant; grey: small groups. A legend names the colours drawn (always with ``by``).
     """
     kind, label = _metric(metric)
     _need(comparisons, _LIFT_COLS + ((by,) if by else ()), "comparisons")
@@ -75,6 +76,12 @@ def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | No
         ax.errorbar(lift[yi], yi, xerr=[[lift[yi] - lo[yi]], [hi[yi] - lift[yi]]], fmt="o", color=c,
                     capsize=4, **kwargs)
     ax.axvline(0, color="black", lw=0.8)
+    meaning = {GOOD: "significantly above control", BAD: "significantly below control", MAIN: "not significant",
+               GREY: "too small to read"}
+    shown = [c for c in meaning if c in set(colour)]
+    if by or len(shown) > 1:  # a legend for the colours that are there
+        ax.legend([Line2D([], [], marker="o", ls="", color=c) for c in shown], [meaning[c] for c in shown],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_ylim(len(d) - 0.5, -0.5)

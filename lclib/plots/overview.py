@@ -10,7 +10,8 @@ from lclib.plots.base import BAD, MAIN, _axes, percent
 
 
 def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
-                 ax: Axes | None = None, color: str = "#3b75af", **kwargs) -> Axes:
+                 ax: Axes | None = None, color: str = "#3b75af", xlabel: str | None = "Month",
+                 **kwargs) -> Axes:
     """Bar chart of one column of a month-indexed frame (see :func:`lclib.overview.monthly_activity`).
 
     Parameters
@@ -19,6 +20,8 @@ def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
     column : column to draw.
     ylabel : axis label including the unit, e.g. "Revenue (EUR per month)".
     title : figure title.
+    xlabel : x-axis label; None leaves it off (the upper of two stacked charts sharing the axis).
+    The x-axis spans the months of the table, without empty room after the last one.
     """
     if column not in monthly:
         raise ValueError(f"column {column!r} not in the monthly table ({list(monthly.columns)})")
@@ -27,7 +30,10 @@ def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
     ax.bar(x, monthly[column].to_numpy(), width=25, color=color, **kwargs)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("Month")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if len(x):
+        ax.set_xlim(x.min() - pd.Timedelta(days=20), x.max() + pd.Timedelta(days=20))
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -43,7 +49,8 @@ def plot_ledger(summary: pd.DataFrame, ax: Axes | None = None) -> Axes:
     kept, dropped = summary["rows_kept"] / total, summary["rows_dropped"] / total
     y = list(range(len(summary)))
     ax.barh(y, kept, color=MAIN, label="kept")
-    ax.barh(y, dropped, left=kept, color=BAD, label="dropped")
+    if dropped.any():  # no empty legend entry when nothing was dropped
+        ax.barh(y, dropped, left=kept, color=BAD, label="dropped")
     for yi, k, d in zip(y, summary["rows_kept"], summary["rows_dropped"]):
         ax.text(0.01, yi, f"{k:,} kept" + (f", {d:,} dropped" if d else ""), va="center",
                 color="white", fontsize=9)

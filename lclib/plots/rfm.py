@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
-from lclib.plots.base import BAD, GREY, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import BAD, MAIN, SECOND, _axes, percent, thousands
 from lclib.plots.base import need_columns as _need
 
 #: One colour per segment position (11 default segments, then repeated).
@@ -85,7 +85,8 @@ def plot_segment_shares(summary: pd.DataFrame, ax: Axes | None = None, **kwargs)
     Parameters
     ----------
     summary : :func:`lclib.rfm.segment_summary` output (``share_customers``,
-        ``share_revenue``, ``customers``; one row per segment).
+        ``share_revenue``, ``customers``; one row per segment). Each tick label
+        reads "Segment (customers)".
     **kwargs : passed to both ``ax.barh`` calls.
     """
     _need(summary, ("customers", "share_customers", "share_revenue"), "summary")
@@ -94,14 +95,12 @@ def plot_segment_shares(summary: pd.DataFrame, ax: Axes | None = None, **kwargs)
     h = 0.4
     ax.barh(y - h / 2, summary["share_customers"].fillna(0), height=h, color=MAIN, label="customers", **kwargs)
     ax.barh(y + h / 2, summary["share_revenue"].fillna(0), height=h, color=SECOND, label="revenue", **kwargs)
-    for yi, n in zip(y, summary["customers"]):
-        ax.annotate(f"{int(n):,}", (0, yi - h / 2), xytext=(-3, 0), textcoords="offset points",
-                    ha="right", va="center", fontsize=7, color=GREY)
-    ax.set_yticks(y, [str(s) for s in summary.index])
+    # the customer count goes into the segment's tick label, in the ticks' own size and colour
+    ax.set_yticks(y, [f"{s} ({int(n):,})" for s, n in zip(summary.index, summary["customers"])])
     ax.invert_yaxis()
     percent(ax.xaxis)
     ax.set_xlabel("Share of all customers / of all revenue (%)")
-    ax.set_ylabel("Segment (customers counted at the left)")
+    ax.set_ylabel("Segment (customers)")
     ax.set_title("Segment size against the revenue it brings")
     ax.legend(loc="lower right", frameon=False)
     ax.grid(axis="y", visible=False)

@@ -65,7 +65,7 @@ def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, ax:
     ax.grid(axis="y", alpha=0.3)
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(above) + 1, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(above) + 1, frameon=False)  # clear of "Month"
     return ax
 
 
@@ -112,6 +112,8 @@ def plot_transitions(transitions: Transitions, ax: Axes | None = None, min_peopl
 def plot_state_counts(summary: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
     """Horizontal bars of people per state, labelled with count and share.
 
+    Shares have one decimal, as in the report's state table (0.3 %, not 0 %).
+
     Parameters
     ----------
     summary : from :func:`lclib.stages.state_summary`.
@@ -125,7 +127,7 @@ def plot_state_counts(summary: pd.DataFrame, ax: Axes | None = None, **kwargs) -
     ax.barh(y, summary["people"], color=[STATE_COLOURS[s] for s in summary.index], **kwargs)
     top = max(float(summary["people"].max()), 1.0)
     for yi, (n, sh) in enumerate(zip(summary["people"], summary["share"])):
-        ax.text(n + top * 0.01, yi, f"{n:,} ({sh:.0%})" if pd.notna(sh) else f"{n:,}", va="center", fontsize=9)
+        ax.text(n + top * 0.01, yi, f"{n:,} ({sh:.1%})" if pd.notna(sh) else f"{n:,}", va="center", fontsize=9)
     ax.set_yticks(y, [STATE_LABELS[s] for s in summary.index])
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
