@@ -436,6 +436,44 @@ def churn_metrics(y, score, is_probability: bool = True) -> dict[str, float]:
     }
 
 
+def scorer_metrics(test: pd.DataFrame) -> pd.DataFrame:
+    """Every scorer's :func:`churn_metrics` on rows of a test frame (all of them, or a subset).
+
+    Parameters
+    ----------
+    test : ``ChurnModelResult.test`` or a subset of its rows (e.g. the customers
+        still active at the cutoff: ``recency_days < window``): the label, ``p_model``,
+        ``recency_days`` and, when the baseline was fitted, ``bgnbd_p_alive`` and
+        ``bgnbd_p_no_purchase``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``scorer``: ``model``, ``recency rule``, ``base rate`` (everyone gets
+        the churn rate of these rows), ``BG/NBD 1 - P(alive)`` (no Brier score: not
+        the label's probability) and ``BG/NBD P(no purchase in window)`` when present;
+        columns of :func:`churn_metrics`. Empty without rows.
+    """
+    cols = ["roc_auc", "pr_auc", "brier", "top_decile_capture", "top_decile_lift"]
+    if test.empty:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="scorer"), dtype=float)
+    y = test[LABEL].to_numpy()
+    rows = {"model": churn_metrics(y, test["p_model"]),
+            "recency rule": churn_metrics(y, test["recency_days"], is_probability=False)}
+    base = float(y.mean())
+    rows["base rate"] = {"roc_auc": 0.5, "pr_auc": base, "brier": base * (1 - base),
+                         "top_decile_capture": 0.1, "top_decile_lift": 1.0}
+    if "bgnbd_p_alive" in test:
+        m = churn_metrics(y, 1 - test["bgnbd_p_alive"], is_probability=True)
+        m["brier"] = np.nan  # 1 - P(alive) is not the probability of the label
+        rows["BG/NBD 1 - P(alive)"] = m
+    if "bgnbd_p_no_purchase" in test:
+        rows["BG/NBD P(no purchase in window)"] = churn_metrics(y, test["bgnbd_p_no_purchase"])
+    metrics = pd.DataFrame.from_dict(rows, orient="index")[cols]
+    metrics.index.name = "scorer"
+    return metrics
+
+
 def calibration_table(y, prob, n_bins: int = 10) -> pd.DataFrame:
     """Observed churn rate vs mean predicted probability per quantile bin of the prediction.
 
@@ -729,28 +767,18 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
         p_test = pipe.predict_proba(X_test)[:, 1]
     test = test.assign(p_model=p_test)
 
-    rows = {"model": churn_metrics(y_test, p_test),
-            "recency rule": churn_metrics(y_test, test["recency_days"], is_probability=False)}
-    base = float(y_test.mean())
-    rows["base rate"] = {"roc_auc": 0.5, "pr_auc": base, "brier": base * (1 - base),
-                         "top_decile_capture": 0.1, "top_decile_lift": 1.0}
     bg = bgnbd_baseline(tx, test_cut, window_days, history=history,
                         **{"max_fit_customers": max_customers, **(bgnbd_options or {})})
     notes = []
     if bg.p_alive is not None:
         test["bgnbd_p_alive"] = bg.p_alive.reindex(test.index)
-        m = churn_metrics(y_test, 1 - test["bgnbd_p_alive"], is_probability=True)
-        m["brier"] = np.nan  # 1 - P(alive) is not the probability of the label
-        rows["BG/NBD 1 - P(alive)"] = m
         if bg.p_no_purchase is not None:
             test["bgnbd_p_no_purchase"] = bg.p_no_purchase.reindex(test.index)
-            rows["BG/NBD P(no purchase in window)"] = churn_metrics(y_test, test["bgnbd_p_no_purchase"])
         if "random sample" in bg.note:
             notes.append(bg.note)
     else:
         notes.append(bg.note)
-    metrics = pd.DataFrame.from_dict(rows, orient="index")
-    metrics.index.name = "scorer"
+    metrics = scorer_metrics(test)
 
     if n_fit_customers < n_train_customers:
         notes.append(f"The model was fitted on the snapshots of a random sample of {n_fit_customers:,} of the "

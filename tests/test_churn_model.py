@@ -327,3 +327,20 @@ def test_capped_training_builds_only_the_sampled_customers_snapshots(sample):
     full = cm.stacked_frame(data.tables, capped.train_cutoff, w, len(capped.train_cutoffs))
     # the same customers as sampling the rows of the full training frame, with the same features and labels
     pd.testing.assert_frame_equal(capped.train, full.loc[cm.sample_customers(full, 400, random_state=3)])
+
+
+def test_scorer_metrics_on_a_subset_are_the_metrics_of_those_rows():
+    from lclib.churn_model import churn_metrics, scorer_metrics
+
+    rng = np.random.default_rng(0)
+    n = 400
+    test = pd.DataFrame({"churned": rng.random(n) < 0.6, "p_model": rng.random(n),
+                         "recency_days": rng.integers(0, 400, n).astype(float), "bgnbd_p_alive": rng.random(n)})
+    active = test.loc[test["recency_days"] < 150]
+    got = scorer_metrics(active)
+    assert list(got.index) == ["model", "recency rule", "base rate", "BG/NBD 1 - P(alive)"]
+    want = churn_metrics(active["churned"], active["p_model"])
+    assert got.loc["model", "roc_auc"] == pytest.approx(want["roc_auc"])
+    assert got.loc["base rate", "brier"] == pytest.approx(active["churned"].mean() * (1 - active["churned"].mean()))
+    assert np.isnan(got.loc["BG/NBD 1 - P(alive)", "brier"])
+    assert scorer_metrics(test.iloc[:0]).empty
