@@ -56,7 +56,7 @@ DuckDB timestamps have microsecond precision (nanoseconds are truncated).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -256,7 +256,7 @@ periods AS (
     GROUP BY customer_id, {key}
 ),
 by_customer AS (
-    SELECT customer_id AS customer_id,
+    SELECT customer_id,
            COUNT(*) AS periods,
            MIN(period_time) AS first_time,
            MAX(period_time) AS last_time,
@@ -274,8 +274,8 @@ ORDER BY 1
 
 #: Each customer's mean spend per repeat period, by averaging the periods after the
 #: first (which a join names): the reference form, used for the few customers where
-#: ``total - first_spend`` could lose digits (:func:`_repeat_means`). {only} restricts the lines to the ids
-#: of the table ``lclib_recheck`` (or is empty).
+#: ``total - first_spend`` could lose digits (:func:`_repeat_means`). {only} restricts
+#: the lines to named customers (or is empty).
 _SQL_REPEAT_MEANS = """
 WITH {lines},
 periods AS (
@@ -346,20 +346,26 @@ def customer_summary_query(count_by: str, end, extras: bool = True) -> str:
                                         rank=_RANKS[count_by], **fill)
 
 
-#: Name of the table of customer ids that :func:`repeat_means_query` restricts to.
-RECHECK_TABLE = "lclib_recheck"
+#: At most this many customers are re-averaged by name; more re-average everyone (one pass).
+MAX_RECHECK_IDS = 1000
 
 
-def repeat_means_query(count_by: str, end, only_rechecked: bool = False) -> str:
+def _sql_text(value: str) -> str:
+    """A standard SQL string literal (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def repeat_means_query(count_by: str, end, ids: "Sequence[str] | None" = None) -> str:
     """SQL text of each customer's mean repeat-period spend by averaging the repeats.
 
-    With ``only_rechecked`` the lines are restricted to the customer ids (text)
-    in the table :data:`RECHECK_TABLE`.
+    ``ids``: only these customers (ids as text, quoted as SQL literals: the list
+    travels in the text, so it works on any source, a relation of another
+    connection included); None: every customer.
     """
     key, when = _PERIODS[count_by]
     firsts = _FIRSTS["order" if count_by == "order" else "time_ordered_keys"]
-    only = (f"\n    WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM {RECHECK_TABLE})"
-            if only_rechecked else "")
+    only = ("" if ids is None else
+            f"\n    WHERE CAST(customer_id AS VARCHAR) IN ({', '.join(_sql_text(i) for i in ids)})")
     return _SQL_REPEAT_MEANS.format(lines=LINES_CTE.format(end=sql_timestamp(end)), key=key, when=when,
                                     firsts=firsts, only=only)
 
@@ -386,7 +392,8 @@ def _repeat_means(agg: pd.DataFrame, source: Source, count_by: str, end,
     ``abs_total`` the sum of the periods' absolute spends). Where that bound exceeds
     :data:`REPEAT_MEAN_RTOL` of the result, as when one large first purchase dwarfs
     small repeats or refunds cancel, those customers' repeats are averaged directly
-    by a second query over their lines only. So every mean is within 1e-13
+    by a second query over their lines only (over everyone's when more than
+    :data:`MAX_RECHECK_IDS` need it). So every mean is within 1e-13
     (relative) of the average of the repeat periods, as the pandas engine and
     lifetimes compute it; on shop data the second query rarely runs.
     """
@@ -396,14 +403,11 @@ def _repeat_means(agg: pd.DataFrame, source: Source, count_by: str, end,
         mean = np.where(n > 1, repeat / (n - 1), np.nan)
     recheck = _needs_recheck(agg)
     if recheck.any():
-        ids = pd.DataFrame({CUSTOMER_ID: agg["customer_id"].to_numpy()[recheck].astype(object)})
-        con.register(RECHECK_TABLE, ids)
-        try:
-            exact = query(source, repeat_means_query(count_by, end, only_rechecked=True), con)
-        finally:
-            con.unregister(RECHECK_TABLE)
-        exact = exact.set_index("customer_id")["mean_repeat"]
-        mean[recheck] = exact.reindex(ids[CUSTOMER_ID].astype(str)).to_numpy(dtype="float64")
+        ids = agg["customer_id"].astype(str).to_numpy()[recheck]
+        sql = repeat_means_query(count_by, end, ids if len(ids) <= MAX_RECHECK_IDS else None)
+        exact = query(source, sql, con).set_index("customer_id")["mean_repeat"]
+        exact.index = exact.index.astype(str)
+        mean[recheck] = exact.reindex(ids).to_numpy(dtype="float64")
     return mean
 
 

@@ -130,14 +130,13 @@ def test_repeat_means_survive_cancellation(monkeypatch):
     assert abs(naive_big - 0.015) / 0.015 > 1e-9  # the shortcut really loses digits on BIG
 
     rechecked: list[str] = []
-    real_query = E.query
+    real_sql = E.repeat_means_query
 
-    def spy(source, sql, con=None):
-        if E.RECHECK_TABLE in sql:
-            rechecked.extend(con.sql(f"SELECT customer_id FROM {E.RECHECK_TABLE}").df()["customer_id"])
-        return real_query(source, sql, con)
+    def spy(count_by, end, ids=None):
+        rechecked.extend(ids if ids is not None else ["(everyone)"])
+        return real_sql(count_by, end, ids)
 
-    monkeypatch.setattr(E, "query", spy)
+    monkeypatch.setattr(E, "repeat_means_query", spy)
     got = E.customer_summary_sql(lines, count_by="D", time_unit="D", extras=False)
     assert sorted(rechecked) == ["BIG", "REFUND"]  # PLAIN keeps the one-pass result
     assert got.loc["BIG", "monetary_value"] == pytest.approx(0.015, rel=1e-13)
@@ -153,6 +152,13 @@ def test_repeat_means_survive_cancellation(monkeypatch):
     by_order = E.customer_summary_sql(lines, count_by="order", time_unit="D", extras=False)
     assert sorted(rechecked) == ["BIG", "REFUND"]
     assert_same(by_order, customer_summary(lines, count_by="order", time_unit="D", extras=False, engine="pandas"))
+    for cap, named in ((1000, ["BIG", "REFUND"]), (1, ["(everyone)"])):  # a relation of another connection;
+        rechecked.clear()                                                  # more customers than are named
+        monkeypatch.setattr(E, "MAX_RECHECK_IDS", cap)
+        from_relation = E.customer_summary_sql(E.relation(lines), count_by="D", time_unit="D", extras=False)
+        assert sorted(rechecked) == named
+        assert from_relation.loc["BIG", "monetary_value"] == pytest.approx(0.015, rel=1e-13)
+        assert from_relation.loc["REFUND", "monetary_value"] == 0.0
 
 
 def test_repeat_mean_bound_flags_only_where_rounding_can_matter():
