@@ -134,7 +134,7 @@ def test_model_plots_on_a_scored_frame():
 def test_survival_and_what_if():
     life = ch.churn_lifetimes(make_tx(HAND), 30, AS_OF)
     km = ch.kaplan_meier(life, min_customers=1)
-    ax = plots.plot_survival(km, title="KM")
+    ax = plots.plot_survival(km, title="KM", min_at_risk=0)
     _labelled(ax, "KM")
     assert ax.get_xlabel() == "Days since first purchase"
     with pytest.raises(ValueError, match="survival"):
@@ -158,6 +158,10 @@ def test_long_curves_are_thinned_before_drawing():
     life = pd.DataFrame({"lifetime_days": rng.exponential(100, n), "churned": rng.random(n) < 0.7})
     km = ch.kaplan_meier(life)
     assert len(km) > plots.MAX_CURVE_POINTS
-    ax = plots.plot_survival(km)
+    ax = plots.plot_survival(km, min_at_risk=0)
     x = ax.lines[0].get_xdata()
     assert len(x) <= plots.MAX_CURVE_POINTS + 1 and x[-1] == km["days"].iloc[-1]  # the end of the curve is kept
+    ax = plots.plot_survival(km)  # by default a curve stops where fewer than 10 customers are followed
+    last_followed = km.loc[km["at_risk"] >= 10, "days"].iloc[-1]
+    assert ax.lines[0].get_xdata()[-1] == last_followed < km["days"].iloc[-1]
+    assert "fewer than 10 customers" in ax.get_xlabel()

@@ -320,13 +320,15 @@ def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int =
 
 
 def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = None, max_groups: int = 8,
-                  **kwargs) -> Axes:
+                  min_at_risk: int = 10, **kwargs) -> Axes:
     """Kaplan-Meier curves of the active lifetime per group, with 95 % bands.
 
     Parameters
     ----------
     km : :func:`lclib.churn.kaplan_meier` output.
     max_groups : only the first (largest) groups are drawn.
+    min_at_risk : a curve stops where fewer customers than this are still followed
+        (``at_risk``): its tail would rest on a handful of people.
     **kwargs : passed to ``ax.step``.
 
     A curve with more than :data:`MAX_CURVE_POINTS` steps is drawn through that many
@@ -337,6 +339,10 @@ def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = 
     groups = list(dict.fromkeys(km["group"]))[:max_groups]
     for g, color in zip(groups, _PALETTE):
         d = km.loc[km["group"] == g]
+        if "at_risk" in d and min_at_risk:
+            d = d.loc[d["at_risk"] >= min_at_risk]
+            if d.empty:
+                continue
         d = d.iloc[_thin(len(d))]
         # the curve is 1 just before day 0 (one-time buyers end their lifetime at day 0)
         x = np.r_[0.0, d["days"].to_numpy()]
@@ -346,7 +352,8 @@ def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = 
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=-5)
     percent(ax.yaxis)
-    ax.set_xlabel("Days since first purchase")
+    ax.set_xlabel("Days since first purchase" + (f" (a curve stops where fewer than {min_at_risk} customers "
+                                                 "are still followed)" if min_at_risk else ""))
     ax.set_ylabel("Customers still active (%)")
     ax.set_title(title or "Time to churn (Kaplan-Meier)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
