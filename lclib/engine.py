@@ -375,10 +375,15 @@ def repeat_means_query(count_by: str, end, ids: "Sequence[str] | None" = None) -
 REPEAT_MEAN_RTOL = 1e-13
 
 
+def _repeat_spend(agg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(periods, total - first_spend) per customer of the main query's result, as floats."""
+    n = agg["periods"].to_numpy(dtype="float64")
+    return n, agg["total"].to_numpy(dtype="float64") - agg["first_spend"].to_numpy(dtype="float64")
+
+
 def _needs_recheck(agg: pd.DataFrame) -> np.ndarray:
     """Customers whose ``total - first_spend`` may be off by more than REPEAT_MEAN_RTOL (relative)."""
-    n = agg["periods"].to_numpy(dtype="float64")
-    repeat = agg["total"].to_numpy(dtype="float64") - agg["first_spend"].to_numpy(dtype="float64")
+    n, repeat = _repeat_spend(agg)
     bound = (n + 1) * (np.finfo(np.float64).eps / 2) * agg["abs_total"].to_numpy(dtype="float64")
     return (n > 1) & ~(bound <= REPEAT_MEAN_RTOL * np.abs(repeat))  # NaN bounds recheck too
 
@@ -397,8 +402,7 @@ def _repeat_means(agg: pd.DataFrame, source: Source, count_by: str, end,
     (relative) of the average of the repeat periods, as the pandas engine and
     lifetimes compute it; on shop data the second query rarely runs.
     """
-    n = agg["periods"].to_numpy(dtype="float64")
-    repeat = agg["total"].to_numpy(dtype="float64") - agg["first_spend"].to_numpy(dtype="float64")
+    n, repeat = _repeat_spend(agg)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 1, repeat / (n - 1), np.nan)
     recheck = _needs_recheck(agg)
