@@ -4,10 +4,10 @@
     python benchmarks/bench_clv.py --data benchmarks/data/tx_10M.parquet   # summary of generated lines
 
 Without ``--data`` the customer summaries are simulated from BG/NBD + Gamma-Gamma
-(:func:`lclib.clv.simulate_bgnbd_gg`, 78 weeks of observation); with it they
+(:func:`lclib.analysis.clv.simulate_bgnbd_gg`, 78 weeks of observation); with it they
 are computed from the order lines by the DuckDB engine (``count_by=D``,
-``time_unit=W``, model columns only). Then :func:`lclib.clv.fit_bgnbd`,
-:func:`lclib.clv.fit_gamma_gamma` and :func:`lclib.clv.predict_customers`
+``time_unit=W``, model columns only). Then :func:`lclib.analysis.clv.fit_bgnbd`,
+:func:`lclib.analysis.clv.fit_gamma_gamma` and :func:`lclib.analysis.clv.predict_customers`
 (12-month CLV) are timed one after the other in this process; peak memory is
 the process's ``ru_maxrss``.
 """
@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="order lines (Parquet) instead of a simulation")
     args = parser.parse_args(argv)
 
-    from lclib.clv import fit_bgnbd, fit_gamma_gamma, predict_customers, simulate_bgnbd_gg
-    from lclib.summary import customer_summary
+    from lclib.analysis.clv import fit_bgnbd, fit_gamma_gamma, predict_customers, simulate_bgnbd_gg
+    from lclib.engine.summary import customer_summary
 
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     steps = []

@@ -37,9 +37,9 @@ import time
 
 import pandas as pd
 
-from lclib import stages
+from lclib.analysis import stages
 from lclib.config import Journey
-from lclib.journey import stage_entries
+from lclib.analysis.journey import stage_entries
 from lclib.sample import simulate
 
 AS_OF = pd.Timestamp("2026-01-01")  # the day after the simulated window (2024-01-01 .. 2025-12-31)

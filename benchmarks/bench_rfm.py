@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lclib.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
-from lclib.rfm import assign_segments, rfm_scores, rfm_table, segment_summary
+from lclib.io.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.analysis.rfm import assign_segments, rfm_scores, segment_summary
+from lclib.engine.rfm_table import rfm_table
 
 #: Order lines per customer on average (10M lines -> 800k customers).
 LINES_PER_CUSTOMER = 12.5

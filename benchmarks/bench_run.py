@@ -14,7 +14,7 @@ memory of the runner, its workers and their kernels (sampled every 0.2 s with
 psutil: notebooks run ``report.workers`` at a time), and the per-notebook times
 from ``run.json``.
 
-``--load-only`` times :func:`lclib.io.load_dataset` alone (read, parse, clean,
+``--load-only`` times :func:`lclib.io.load.load_dataset` alone (read, parse, clean,
 validate) in a fresh process, with a cProfile breakdown of its slowest steps.
 """
 
@@ -122,7 +122,7 @@ from pathlib import Path
 sys.path.insert(0, {str(HERE)!r})
 from bench_run import write_config
 from lclib.config import load_config
-from lclib.io import load_dataset
+from lclib.io.load import load_dataset
 folder = Path(tempfile.mkdtemp())
 cfg = load_config(write_config(Path({str(data)!r}), folder))
 prof = cProfile.Profile()
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=HERE / "data" / "tx_10M.parquet")
     parser.add_argument("--out", type=Path, default=None, help="reports folder (default: a temporary one)")
     parser.add_argument("--only", action="append", default=[], help="run only this notebook (repeatable)")
-    parser.add_argument("--load-only", action="store_true", help="time lclib.io.load_dataset alone")
+    parser.add_argument("--load-only", action="store_true", help="time lclib.io.load.load_dataset alone")
     parser.add_argument("--profile-lines", type=int, default=40, help="lines of the loader profile shown")
     parser.add_argument("--workers", type=int, default=None,
                         help="report.workers for the run (default: the configuration's, 2)")

@@ -72,7 +72,7 @@ def child(name: str, data: str, freq: str, out: str | None) -> dict:
 
     import pandas as pd
 
-    from lclib.summary import customer_summary
+    from lclib.engine.summary import customer_summary
 
     if name == "lifetimes":
         with warnings.catch_warnings():

@@ -14,7 +14,7 @@ history ends a few days before ``--days`` and the last order may lose lines.
 About 4 % of lines repeat another line of the same order exactly (same popular
 product and quantity): :mod:`lclib.io` drops them as duplicates, the summary
 benchmarks count them as lines.
-Columns are the canonical ones of :mod:`lclib.columns` (``customer_id``,
+Columns are the canonical ones of :mod:`lclib.io.columns` (``customer_id``,
 ``order_id``, ``timestamp``, ``product``, ``quantity``, ``unit_price``,
 ``amount``, ``channel``); rows are sorted by time, as a shop export is.
 """

@@ -48,7 +48,7 @@ def make_notebook(path: Path, *sources: str) -> Path:
 @pytest.fixture(params=["pandas", "duckdb"])
 def both_engines(request):
     """Run a test once with each aggregation engine as the default (lclib.engine)."""
-    from lclib import engine
+    from lclib.engine import sql as engine
 
     engine.set_default_engine(request.param)
     yield request.param

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import attribution as A
+from lclib.analysis import attribution as A
 
 # start->a 3/4, start->b 1/4; a -> b, c, null 1/3 each; b -> conversion; c -> null.
 # P(conv) = 3/4 * 1/3 + 1/4 = 1/2. Without a: 1/4 (effect 1/2); without b: 0 (effect 1);

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from lclib import columns as C
+from lclib.io import columns as C
 from lclib.config import TableInput
-from lclib.io import DataError, load_table
-from lclib.ledger import Ledger
+from lclib.io.load import DataError, load_table
+from lclib.io.ledger import Ledger
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(p for p in CORPUS.iterdir() if (p / "case.yaml").is_file())

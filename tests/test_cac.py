@@ -1,4 +1,4 @@
-"""lclib.cac: acquisitions, CAC per channel, margin paths, CLV:CAC and payback."""
+"""lclib.analysis.cac: acquisitions, CAC per channel, margin paths, CLV:CAC and payback."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import cac
+from lclib.analysis import cac
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -164,7 +164,7 @@ def test_sample_clv_cac_equals_hand_computation(sample):
 
 
 def test_first_orders_engines_agree_on_ties_and_missing_channels():
-    from lclib import engine
+    from lclib.engine import sql as engine
 
     tx = pd.DataFrame({
         "customer_id": ["a", "a", "a", "a", "b", "b", "c", None],
@@ -190,7 +190,7 @@ def test_first_orders_engines_agree_on_ties_and_missing_channels():
 
 
 def test_light_first_purchases_and_mean_order_value_match_the_orders_table():
-    from lclib.cohorts import orders_table
+    from lclib.engine.orders import orders_table
 
     tx, customers, _ = _tiny()
     tx = pd.concat([tx, tx.assign(order_id="1", channel="late", amount=1.0).iloc[:1]])  # a 2nd line of order 1

@@ -1,4 +1,4 @@
-"""Tests for lclib.churn: inactivity window, churn rates, lifetimes, survival, what-if, drop-off.
+"""Tests for lclib.analysis.churn: inactivity window, churn rates, lifetimes, survival, what-if, drop-off.
 
 The hand-built table is the one of tests/test_cohorts.py (as_of 2024-04-01, window 30
 days); expected values are worked out in the comments.
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import churn as ch
-from lclib.cohorts import wilson_interval
-from lclib.journey import stage_entries
-from lclib.columns import ACQUISITION_CHANNEL, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.analysis import churn as ch
+from lclib.analysis.intervals import wilson_interval
+from lclib.analysis.journey import stage_entries
+from lclib.io.columns import ACQUISITION_CHANNEL, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from lclib.config import Stage, load_config
 
 from test_cohorts import AS_OF, HAND, make_tx, random_transactions
@@ -263,7 +263,7 @@ def test_stage_improvement_values_the_gap_to_target(reached):
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io import load_dataset
+    from lclib.io.load import load_dataset
 
     cfg = load_config()
     return cfg, load_dataset(cfg)
@@ -363,7 +363,8 @@ def test_survival_sample_has_the_cap_size_and_the_same_curve():
 
 
 def test_functions_given_the_orders_equal_the_ones_that_collapse_the_lines():
-    from lclib.cohorts import orders_table, repeat_purchase_curve
+    from lclib.engine.orders import orders_table
+    from lclib.analysis.cohorts import repeat_purchase_curve
 
     tx = random_transactions(7, n_customers=300)
     tx[CHANNEL] = np.random.default_rng(7).choice(["email", "search", "social"], len(tx))

@@ -1,4 +1,4 @@
-"""Tests for lclib.churn_model: features as of a cutoff, labels, time-based split, metrics, baselines.
+"""Tests for lclib.analysis.churn_model: features as of a cutoff, labels, time-based split, metrics, baselines.
 
 Hand-computed cases use the table of tests/test_cohorts.py; model checks run on the
 shipped sample (simulated from a known BG/NBD churn process with a fixed seed) with
@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import churn as ch
-from lclib import churn_model as cm
-from lclib.cohorts import resolve_as_of
-from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, SCORE,
-                           TIMESTAMP)
+from lclib.analysis import churn as ch
+from lclib.analysis import churn_model as cm
+from lclib.engine.contracts import resolve_as_of
+from lclib.io.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, SCORE, TIMESTAMP
 from lclib.config import load_config
 
 from test_cohorts import HAND, make_tx
@@ -129,7 +128,7 @@ def test_cutoffs_are_one_window_apart_and_the_test_window_must_be_complete():
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io import load_dataset
+    from lclib.io.load import load_dataset
 
     cfg = load_config()
     data = load_dataset(cfg)
@@ -286,7 +285,7 @@ def test_sample_customers_keeps_whole_customers_and_everyone_below_the_cap():
 
 
 def test_features_and_labels_from_one_history_equal_the_direct_ones(sample):
-    from lclib.cohorts import OrderHistory
+    from lclib.engine.orders import OrderHistory
 
     cfg, data, w = sample
     tx = data.transactions
@@ -330,7 +329,7 @@ def test_capped_training_builds_only_the_sampled_customers_snapshots(sample):
 
 
 def test_scorer_metrics_on_a_subset_are_the_metrics_of_those_rows():
-    from lclib.churn_model import churn_metrics, scorer_metrics
+    from lclib.analysis.churn_model import churn_metrics, scorer_metrics
 
     rng = np.random.default_rng(0)
     n = 400

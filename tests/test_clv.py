@@ -1,4 +1,4 @@
-"""lclib.clv: published CDNOW values, parameter recovery, failure modes, scoring, validation."""
+"""lclib.analysis.clv: published CDNOW values, parameter recovery, failure modes, scoring, validation."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import scipy.optimize
 
 from lclib.config import load_config
-from lclib import clv
-from lclib.clv import lifetimes
-from lclib.summary import customer_summary
+from lclib.analysis import clv
+from lclib.analysis.clv import lifetimes
+from lclib.engine.summary import customer_summary
 
-import lifetimes.datasets  # after lclib.clv, which imported lifetimes quietly
+import lifetimes.datasets  # after lclib.analysis.clv, which imported lifetimes quietly
 
 TRUE_BGNBD = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.4}
 TRUE_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
@@ -272,7 +272,7 @@ def options():
 before, filters = options(), list(warnings.filters)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    import lclib.clv
+    import lclib.analysis.clv
 after = options()
 print(json.dumps({"changed": [k for k in before if before[k] != after[k]],
                   "warnings": [str(w.message) for w in caught],
@@ -607,7 +607,7 @@ def test_holdout_validation_reuses_the_full_summary():
 
 
 def test_simple_clv_by_channel_engines_agree():
-    from lclib import engine
+    from lclib.engine import sql as engine
 
     tx = clv.simulate_transactions(2_000, **TRUE_BGNBD, **TRUE_GG, T=110, seed=9, acquisition_period=60,
                                    start="2022-01-03")

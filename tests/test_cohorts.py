@@ -1,4 +1,4 @@
-"""Tests for lclib.cohorts: cohort triangles, retention curves, the repeat-purchase curve.
+"""Tests for lclib.analysis.cohorts: cohort triangles, retention curves, the repeat-purchase curve.
 
 Hand-built table (as_of 2024-04-01, inactivity window 30 days), one order per line
 unless noted:
@@ -19,17 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib.cohorts import (
-    cohort_cells,
-    orders_table,
-    repeat_curve_verdict,
-    repeat_purchase_curve,
-    resolve_as_of,
-    retention_curve,
-    retention_triangle,
-    wilson_interval,
-)
-from lclib.columns import AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
+from lclib.engine.cohort_cells import cohort_cells
+from lclib.engine.orders import orders_table
+from lclib.analysis.cohorts import repeat_curve_verdict, repeat_purchase_curve, retention_curve, retention_triangle
+from lclib.engine.contracts import resolve_as_of
+from lclib.analysis.intervals import wilson_interval
+from lclib.io.columns import AMOUNT, CHANNEL, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 
 #: every test here runs with the pandas and the DuckDB engine
 pytestmark = pytest.mark.usefixtures("both_engines")
@@ -300,7 +295,7 @@ def test_orders_table_equals_the_reference_exactly():
 
 
 def test_order_history_gives_the_orders_table_at_every_earlier_cutoff():
-    from lclib.cohorts import OrderHistory
+    from lclib.engine.orders import OrderHistory
 
     tx = _messy_lines()
     history = OrderHistory(tx)
@@ -316,7 +311,7 @@ def test_order_history_gives_the_orders_table_at_every_earlier_cutoff():
 
 
 def test_acquisition_channel_is_the_first_orders_sorted_or_not():
-    from lclib.cohorts import acquisition_channels
+    from lclib.analysis.cohorts import acquisition_channels
 
     orders = orders_table(_messy_lines())
     fast = acquisition_channels(orders)
@@ -327,8 +322,8 @@ def test_acquisition_channel_is_the_first_orders_sorted_or_not():
 
 @pytest.mark.parametrize("count_by", ["D", "W", "order"])
 def test_compact_lines_give_the_customer_summary_of_the_lines(count_by):
-    from lclib.cohorts import OrderHistory
-    from lclib.summary import customer_summary
+    from lclib.engine.orders import OrderHistory
+    from lclib.engine.summary import customer_summary
 
     # orders spread over several times (messy), and orders of several lines at one time (random shop)
     for tx, cutoff in ((_messy_lines().dropna(subset=[CUSTOMER_ID]), pd.Timestamp("2024-08-01")),

@@ -9,6 +9,14 @@ import pytest
 import yaml
 
 from lclib.config import DEFAULT_CONFIG, ConfigError, apply_overrides, load_config, parse_override
+from lclib.io.mapping import check_mappings
+
+
+def load_and_check(path, overrides=None):
+    """What the loader does first: read the configuration, then check its column mapping."""
+    cfg = load_config(path, overrides)
+    check_mappings(cfg.inputs)
+    return cfg
 
 MINIMAL = {"inputs": {"transactions": {"path": "tx.csv", "columns": {
     "customer_id": "c", "order_id": "o", "timestamp": "t", "amount": "a"}}}}
@@ -50,16 +58,16 @@ def test_every_problem_is_reported_at_once(tmp_path):
 def test_transactions_need_amount_or_quantity_and_price(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(MINIMAL))
     del data["inputs"]["transactions"]["columns"]["amount"]
-    msg = str(pytest.raises(ConfigError, load_config, write(tmp_path, data)).value)
+    msg = str(pytest.raises(ConfigError, load_and_check, write(tmp_path, data)).value)
     assert "'amount', or both 'quantity' and 'unit_price'" in msg
     data["inputs"]["transactions"]["columns"].update(quantity="q", unit_price="p")
-    assert load_config(write(tmp_path, data)).inputs.transactions.columns["quantity"] == "q"
+    assert load_and_check(write(tmp_path, data)).inputs.transactions.columns["quantity"] == "q"
 
 
 def test_required_column_mapping_is_named(tmp_path):
     data = yaml.safe_load(yaml.safe_dump(MINIMAL))
     data["inputs"]["surveys"] = {"path": "s.csv", "columns": {"customer_id": "c", "timestamp": "t"}}
-    msg = str(pytest.raises(ConfigError, load_config, write(tmp_path, data)).value)
+    msg = str(pytest.raises(ConfigError, load_and_check, write(tmp_path, data)).value)
     assert "inputs.surveys.columns" in msg and "score" in msg
 
 
@@ -131,6 +139,6 @@ def test_secret_key_is_masked_in_the_public_dump_unless_it_names_a_variable():
 
 def test_misspelled_canonical_column_is_named_with_a_suggestion():
     with pytest.raises(ConfigError, match=r"found 'unitprice' \(did you mean 'unit_price'\?\)") as err:
-        load_config(DEFAULT_CONFIG, {"inputs.transactions.columns": {
+        load_and_check(DEFAULT_CONFIG, {"inputs.transactions.columns": {
             "customer_id": "c", "order_id": "o", "timestamp": "t", "quantity": "q", "unitprice": "p"}})
     assert "Value error" not in str(err.value)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lclib.cli import main
-from lclib.runner import NOTEBOOK_DIR
+from lclib.report.cli import main
+from lclib.report.runner import NOTEBOOK_DIR
 
 SAMPLE = Path(__file__).parents[1] / "data" / "sample"
 

@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import engine as E
-from lclib.clv import lifetimes  # imported quietly there
-from lclib.cohorts import cohort_cells
+from lclib.engine import sql as E
+from lclib.analysis.clv import lifetimes  # imported quietly there
+from lclib.engine.cohort_cells import cohort_cells
 from lclib.config import load_config
-from lclib.io import load_table
-from lclib.ledger import Ledger
-from lclib.rfm import rfm_table
-from lclib.summary import SUMMARY_COLUMNS, calibration_holdout_split, customer_summary
+from lclib.io.load import load_table
+from lclib.io.ledger import Ledger
+from lclib.engine.rfm_table import rfm_table
+from lclib.engine.contracts import SUMMARY_COLUMNS
+from lclib.engine.summary import calibration_holdout_split, customer_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lclib.config import load_config
-from lclib.io import load_dataset
+from lclib.io.load import load_dataset
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 # located without importing lifetimes (its import changes a pandas option)
@@ -62,7 +62,7 @@ def test_headerless_file_without_names_is_a_config_error():
 
 def test_cdnow_sample_through_the_clv_report_gives_the_published_bgnbd_fit(tmp_path):
     """The user's route: example config + overrides, the 05_clv notebook, the HTML a reader sees."""
-    from lclib.cli import main
+    from lclib.report.cli import main
 
     sample = CDNOW_MASTER.with_name("CDNOW_sample.txt")
     assert main(["run", "--config", str(EXAMPLES / "cdnow.yaml"), "--only", "05", "--out", str(tmp_path), "-q",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lclib.config import load_config
-from lclib.io import DataError, Dataset, load_dataset
+from lclib.io.load import DataError, Dataset, load_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRUTH = json.loads((FIXTURES / "messy_shop_export.truth.json").read_text())
@@ -138,7 +138,7 @@ def test_sample_data_loads_whole(tmp_path):
 
 
 def test_mixed_iso_dates_with_and_without_time_all_parse():
-    from lclib.io import parse_dates
+    from lclib.io.load import parse_dates
 
     got = parse_dates(pd.Series(["2024-01-02 10:00", "2024-01-03", "2024-01-04T08:30:00+01:00"]))
     assert got.tolist() == [pd.Timestamp("2024-01-02 10:00"), pd.Timestamp("2024-01-03"),
@@ -146,7 +146,7 @@ def test_mixed_iso_dates_with_and_without_time_all_parse():
 
 
 def test_day_first_dates_are_inferred_when_declared():
-    from lclib.io import parse_dates
+    from lclib.io.load import parse_dates
 
     got = parse_dates(pd.Series(["13/01/2024 08:26", "02/03/2024 09:00"]), dayfirst=True)
     assert got.tolist() == [pd.Timestamp("2024-01-13 08:26"), pd.Timestamp("2024-03-02 09:00")]
@@ -177,7 +177,7 @@ def test_space_aligned_file_without_order_ids_loads_with_one_order_per_customer_
 # Each fast path of the loader must give exactly what its reference implementation
 # (the text route the loader used before) gives: same values, same dtypes, same ledger.
 
-from lclib import io as lio  # noqa: E402
+from lclib.io import load as lio  # noqa: E402
 from lclib.config import ReadOptions  # noqa: E402
 
 TX_COLUMNS = {"customer_id": "cid", "order_id": "oid", "timestamp": "ts", "amount": "amt",

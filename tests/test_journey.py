@@ -14,12 +14,13 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
 
-from lclib import attribution as A  # noqa: E402
-from lclib import journey as J  # noqa: E402
-from lclib import kpis as K  # noqa: E402
-from lclib import cohorts  # noqa: E402
-from lclib.cohorts import resolve_as_of, wilson_interval  # noqa: E402
-from lclib.columns import CUSTOMER_ID  # noqa: E402
+from lclib.analysis import attribution as A  # noqa: E402
+from lclib.analysis import journey as J  # noqa: E402
+from lclib.analysis import kpis as K  # noqa: E402
+from lclib.engine import orders as cohorts  # noqa: E402
+from lclib.engine.contracts import resolve_as_of  # noqa: E402
+from lclib.analysis.intervals import wilson_interval
+from lclib.io.columns import CUSTOMER_ID  # noqa: E402
 from lclib.config import Stage, load_config  # noqa: E402
 from lclib.plots import journey as PJ  # noqa: E402
 
@@ -28,7 +29,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io import load_dataset
+    from lclib.io.load import load_dataset
 
     cfg = load_config()
     return cfg, load_dataset(cfg), json.loads((SAMPLE / "ground_truth.json").read_text())
@@ -270,7 +271,7 @@ def _messy_lines(rng, k: int) -> pd.DataFrame:
 
 
 def test_orders_of_is_exactly_the_orders_table():
-    from lclib.cohorts import orders_table
+    from lclib.engine.orders import orders_table
 
     rng = np.random.default_rng(3)
     for k in range(40):
@@ -322,7 +323,7 @@ def test_orders_of_lets_go_of_a_collected_frame():
 
 def test_describe_entry_names_events_and_facts_in_words():
     from lclib.config import Stage
-    from lclib.journey import describe_entry
+    from lclib.analysis.journey import describe_entry
 
     stage = Stage(name="acquisition", events=["signup", "add_to_cart"], facts=["signup"], kpi="lead_rate")
     assert describe_entry(stage) == "signup or add to cart event; or sign-up date (customers table)"

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import kpis as K
+from lclib.analysis import kpis as K
 from lclib.config import Stage, load_config
-from lclib.journey import stage_entries
+from lclib.analysis.journey import stage_entries
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 AS_OF = pd.Timestamp("2024-03-01")
@@ -83,7 +83,7 @@ def test_unknown_kpi_is_rejected_when_the_configuration_loads():
 
 
 def test_sample_kpis_equal_the_realized_truth():
-    from lclib.io import load_dataset
+    from lclib.io.load import load_dataset
 
     cfg = load_config()
     data = load_dataset(cfg)

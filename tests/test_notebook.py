@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lclib.notebook import export
+from lclib.report.notebook import export
 
 
 def test_export_round_trips_values_and_keeps_named_index(tmp_path):
@@ -34,7 +34,7 @@ def test_export_leaves_out_a_default_index_and_does_nothing_without_a_folder(tmp
 
 
 def test_table_puts_the_index_in_the_header_row_and_left_aligns_text():
-    from lclib.notebook import table
+    from lclib.report.notebook import table
 
     df = pd.DataFrame({"Customers": [1200, 35], "Share": [0.9, 0.1], "Note": ["big", "small"],
                        "Lift": ["1.23x", "0.90x"]},
@@ -53,7 +53,7 @@ def test_table_puts_the_index_in_the_header_row_and_left_aligns_text():
 
 
 def test_table_keeps_every_level_of_a_multiindex():
-    from lclib.notebook import table
+    from lclib.report.notebook import table
 
     df = pd.DataFrame({"n": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")],
                                                                       names=["Experiment", "Variant"]))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lclib import overview
+from lclib.analysis import overview
 from lclib.config import load_config
-from lclib.io import load_dataset
+from lclib.io.load import load_dataset
 
 LINES = pd.DataFrame({
     "customer_id": ["a", "a", "a", "b", "b", "c"],

@@ -11,9 +11,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lclib import churn as ch  # noqa: E402
-from lclib import churn_model as cm  # noqa: E402
-from lclib import cohorts  # noqa: E402
+from lclib.analysis import churn as ch  # noqa: E402
+from lclib.analysis import churn_model as cm  # noqa: E402
+from lclib.analysis import cohorts  # noqa: E402
+from lclib.engine.cohort_cells import cohort_cells  # noqa: E402
 from lclib.plots import churn as plots  # noqa: E402
 
 from test_churn import STAGES  # noqa: E402
@@ -69,7 +70,7 @@ def test_improvement_bars_and_basis_in_the_title(reached):
 
 
 def test_retention_heatmap_and_curves(tx):
-    cells = cohorts.cohort_cells(tx, "2024-03-17")
+    cells = cohort_cells(tx, "2024-03-17")
     tri = cohorts.retention_triangle(cells)
     ax = plots.plot_retention_heatmap(tri)
     _labelled(ax)

@@ -13,13 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.patches import PathPatch, Rectangle  # noqa: E402
 
 from lclib.plots import rfm as P  # noqa: E402
-from lclib.rfm import (  # noqa: E402
-    NEW_ROW,
-    persona_segment_table,
-    rf_heatmap_table,
-    score_customers,
-    segment_summary,
-)
+from lclib.analysis.rfm import NEW_ROW, persona_segment_table, rf_heatmap_table, score_customers, segment_summary
 
 NAMES = ["Top", "Mid", "Low"]
 

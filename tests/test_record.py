@@ -7,7 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from lclib.record import MIMETYPE, format_value, read_metrics, record, recorded
+from lclib.report.record import MIMETYPE, format_value, read_metrics, record, recorded
 
 
 def test_record_returns_value_and_cleans_numpy_and_nan():
@@ -60,14 +60,14 @@ def test_format_value(value, unit, text):
 
 
 def test_p_values_read_as_sentences_say_them():
-    from lclib.record import p_text
+    from lclib.analysis.wording import p_text
 
     assert p_text(0.0) == "p < 0.001" and p_text(0.0004) == "p < 0.001"
     assert p_text(0.0321) == "p = 0.032" and p_text(0.5) == "p = 0.5"
 
 
 def test_headline_table_has_one_header_row_and_readable_alignment():
-    from lclib.record import headline_table
+    from lclib.report.record import headline_table
 
     html = headline_table([{"label": "People who reached Retention", "value": 840, "unit": "people"},
                            {"label": "Lead rate", "value": 51.2, "unit": "%"}]).to_html()

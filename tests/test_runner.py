@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from conftest import make_notebook
-from lclib.runner import discover_notebooks, run
+from lclib.report.runner import discover_notebooks, run
 
 RECORDING = (
-    "from lclib.notebook import open_run\nfrom lclib.record import record\n"
+    "from lclib.report.notebook import open_run\nfrom lclib.report.record import record\n"
     "cfg, data = open_run(CONFIG, DATA_DIR)\n"
     "record('customers', data.transactions.customer_id.nunique(), 'Customers', 'customers')\n"
     "record('revenue', data.transactions.amount.sum(), 'Revenue', 'EUR')"
@@ -109,7 +109,7 @@ def test_only_selects_by_stem_number_or_topic(tmp_path):
 def test_secret_key_reaches_the_notebooks_but_not_the_published_reports(tiny_config, tmp_path):
     nbdir = tmp_path / "nbs"
     make_notebook(nbdir / "00_key.ipynb",
-                  "from lclib.config import load_config\nfrom lclib.record import record\n"
+                  "from lclib.config import load_config\nfrom lclib.report.record import record\n"
                   "record('key_length', len(load_config(CONFIG).rfm.pseudonymise_key))")
     result = run(tiny_config, overrides=["rfm.pseudonymise_key=s3cret-value"], notebook_dir=nbdir)
     assert result.exit_code == 0, result.message

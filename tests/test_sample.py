@@ -14,17 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib import columns as C
-from lclib.sample import (
-    TABLE_COLUMNS,
-    bgnbd_expected_repeats,
-    bgnbd_prob_no_repeat,
-    make_messy_shop_export,
-    simulate,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
-    write_sample,
-)
+from lclib.io import columns as C
+from lclib.sample import (TABLE_COLUMNS, bgnbd_expected_repeats, bgnbd_prob_no_repeat, make_messy_shop_export, simulate, simulate_bgnbd, simulate_gamma_gamma, write_sample)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "data" / "sample"

@@ -1,4 +1,4 @@
-"""Tests for lclib.stages: lifecycle states as of a date, month by month, and transitions.
+"""Tests for lclib.analysis.stages: lifecycle states as of a date, month by month, and transitions.
 
 The hand-written world below uses thresholds new 30, at risk 60, lapsed 120 days.
 Each person's state at every month end (as of the first day of the next month) is
@@ -17,10 +17,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lclib import stages as st  # noqa: E402
-from lclib.churn import FALLBACK_WINDOW_DAYS, inactivity_window  # noqa: E402
-from lclib.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID,  # noqa: E402
-                           EVENT_TYPE, ORDER_ID, SIGNUP_DATE, TIMESTAMP)
+from lclib.analysis import stages as st  # noqa: E402
+from lclib.analysis.churn import FALLBACK_WINDOW_DAYS, inactivity_window  # noqa: E402
+from lclib.io.columns import (ACQUISITION_CHANNEL, AMOUNT, ANONYMOUS_ID, CHANNEL, CUSTOMER_ID, EVENT_TYPE, ORDER_ID, SIGNUP_DATE, TIMESTAMP)
 from lclib.plots import stages as plots  # noqa: E402
 
 TH = st.StateThresholds(new_days=30, at_risk_days=60, lapsed_days=120, sources={}, sentence="")
@@ -393,7 +392,7 @@ def test_thresholds_are_read_from_the_configuration():
 @pytest.mark.parametrize("th", [st.StateThresholds(20, 45, 100, {}, ""), st.StateThresholds(60, 30, 90, {}, ""),
                                 st.StateThresholds(1, 2, 3, {}, "")])
 def test_painted_month_grid_equals_the_state_of_every_cell(th):
-    from lclib.cohorts import orders_of
+    from lclib.engine.orders import orders_of
     from lclib.sample import simulate
 
     tables = simulate(n_people=500, seed=3).tables()
@@ -409,7 +408,7 @@ def test_painted_month_grid_equals_the_state_of_every_cell(th):
 
 
 def test_state_label_names_the_definition():
-    from lclib.stages import StateThresholds, state_label
+    from lclib.analysis.stages import StateThresholds, state_label
     th = StateThresholds(31, 31, 153, {}, "")
     assert state_label("at_risk", th) == "At risk (lifecycle state: no order for 31-153 days)"
     assert state_label("lapsed", th) == "Lapsed (lifecycle state: no order for 153+ days)"

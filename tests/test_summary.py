@@ -1,4 +1,4 @@
-"""lclib.summary: hand-checked cases and exact agreement with lifetimes' summary."""
+"""lclib.engine.summary: hand-checked cases and exact agreement with lifetimes' summary."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lclib.clv import lifetimes  # imported quietly there
-from lclib.summary import SUMMARY_COLUMNS, calibration_holdout_split, customer_summary
-from lclib.summary import customer_summary as _summary
+from lclib.analysis.clv import lifetimes  # imported quietly there
+from lclib.engine.contracts import SUMMARY_COLUMNS
+from lclib.engine.summary import calibration_holdout_split, customer_summary
+from lclib.engine.summary import customer_summary as _summary
 
 
 def _tx(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:

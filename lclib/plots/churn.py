@@ -1,4 +1,4 @@
-"""Figures of the churn report (see :mod:`lclib.churn`, :mod:`lclib.cohorts`, :mod:`lclib.churn_model`).
+"""Figures of the churn report (see :mod:`lclib.analysis.churn`, :mod:`lclib.analysis.cohorts`, :mod:`lclib.analysis.churn_model`).
 
 Every function takes ``ax=None`` (a new figure when None), checks its input first
 (ValueError), titles the plot, labels both axes with units and returns the Axes.
@@ -40,7 +40,7 @@ def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str
 
     Parameters
     ----------
-    drop : :func:`lclib.churn.stage_dropoff` output (one or several groups).
+    drop : :func:`lclib.analysis.churn.stage_dropoff` output (one or several groups).
     title : defaults to "Conversion between stages against target".
     **kwargs : passed to ``ax.errorbar``.
     """
@@ -80,10 +80,10 @@ def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes 
 
     Parameters
     ----------
-    improvement : :func:`lclib.churn.stage_improvement` output.
+    improvement : :func:`lclib.analysis.churn.stage_improvement` output.
     currency : label of the money axis.
     basis : what the improvement is, in words, e.g. ``"its target"`` (default) or
-        ``"a 10 % better conversion"`` (when :func:`~lclib.churn.stage_improvement`
+        ``"a 10 % better conversion"`` (when :func:`~lclib.analysis.churn.stage_improvement`
         was called with ``lift``).
     """
     _need(improvement, ("label", "extra", "extra_revenue"), "improvement")
@@ -114,7 +114,7 @@ def plot_retention_heatmap(triangle: pd.DataFrame, ax: Axes | None = None, value
 
     Parameters
     ----------
-    triangle : :func:`lclib.cohorts.retention_triangle` output (index cohort, columns period).
+    triangle : :func:`lclib.analysis.cohorts.retention_triangle` output (index cohort, columns period).
     value_label : ``"customers"`` (share still buying) or ``"revenue"`` (revenue vs month 0).
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
     """
@@ -152,8 +152,8 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, ax: Axes 
 
     Parameters
     ----------
-    triangle : :func:`lclib.cohorts.retention_triangle` output.
-    curve : :func:`lclib.cohorts.retention_curve` output (same ``value``).
+    triangle : :func:`lclib.analysis.cohorts.retention_triangle` output.
+    curve : :func:`lclib.analysis.cohorts.retention_curve` output (same ``value``).
     **kwargs : passed to the pooled curve's ``ax.plot``.
     """
     _need(curve, ("share", "lower", "upper"), "curve")
@@ -185,7 +185,7 @@ def plot_repeat_curve(curve: pd.DataFrame, window_days: float, ax: Axes | None =
 
     Parameters
     ----------
-    curve : :func:`lclib.cohorts.repeat_purchase_curve` output.
+    curve : :func:`lclib.analysis.cohorts.repeat_purchase_curve` output.
     window_days : the window used (for the axis label).
     min_eligible : points resting on fewer customers are not drawn.
     """
@@ -325,7 +325,7 @@ def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = 
 
     Parameters
     ----------
-    km : :func:`lclib.churn.kaplan_meier` output.
+    km : :func:`lclib.analysis.churn.kaplan_meier` output.
     max_groups : only the first (largest) groups are drawn.
     min_at_risk : a curve stops where fewer customers than this are still followed
         (``at_risk``): its tail would rest on a handful of people.

@@ -1,4 +1,4 @@
-"""Figures of the CLV report (see :mod:`lclib.clv` and :mod:`lclib.cac`).
+"""Figures of the CLV report (see :mod:`lclib.analysis.clv` and :mod:`lclib.analysis.cac`).
 
 Every function takes ``ax=None`` (a new figure when None), checks its input first
 (ValueError), titles the plot, labels both axes with units and returns the Axes.
@@ -30,7 +30,7 @@ def plot_repeat_counts(counts: pd.DataFrame, ax: Axes | None = None, **kwargs) -
 
     Parameters
     ----------
-    counts : :func:`lclib.clv.repeat_count_fit` output (index frequency, ``actual``, ``model``).
+    counts : :func:`lclib.analysis.clv.repeat_count_fit` output (index frequency, ``actual``, ``model``).
     **kwargs : passed to both ``ax.bar`` calls.
     """
     _need(counts, ("actual", "model"), "counts")
@@ -80,7 +80,7 @@ def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_un
 
     Parameters
     ----------
-    matrix : :func:`lclib.clv.frequency_recency_matrix` output.
+    matrix : :func:`lclib.analysis.clv.frequency_recency_matrix` output.
     value : ``"p_alive"`` or ``"expected_purchases"``.
     time_unit : unit of ``recency`` ("D" or "W").
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
@@ -153,7 +153,7 @@ def plot_clv_by_group(table: pd.DataFrame, currency: str = "EUR", title: str = "
 
     Parameters
     ----------
-    table : :func:`lclib.clv.clv_by_group` output.
+    table : :func:`lclib.analysis.clv.clv_by_group` output.
     title, group_label : figure title and y-axis label.
     **kwargs : passed to ``ax.barh``.
     """
@@ -178,7 +178,7 @@ def plot_cac(cac_table: pd.DataFrame, currency: str = "EUR", truth: dict | None 
 
     Parameters
     ----------
-    cac_table : :func:`lclib.cac.cac_by_channel` output.
+    cac_table : :func:`lclib.analysis.cac.cac_by_channel` output.
     truth : optional {channel: known CAC}, drawn as markers (sample data).
     **kwargs : passed to ``ax.barh``.
     """
@@ -208,7 +208,7 @@ def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, ax: Axes | Non
 
     Parameters
     ----------
-    economics : :func:`lclib.cac.channel_economics` output.
+    economics : :func:`lclib.analysis.cac.channel_economics` output.
     threshold : the target ratio, drawn as a dashed line.
     **kwargs : passed to ``ax.barh``.
     """
@@ -242,7 +242,7 @@ def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", 
 
     Parameters
     ----------
-    path : month x channel cumulative margin (:func:`lclib.cac.margin_path`).
+    path : month x channel cumulative margin (:func:`lclib.analysis.cac.margin_path`).
     cac : CAC per channel; channels with a finite CAC are drawn.
     **kwargs : passed to ``ax.plot``.
     """

@@ -1,4 +1,4 @@
-"""Figures of the experiments report (see :mod:`lclib.experiments`).
+"""Figures of the experiments report (see :mod:`lclib.analysis.experiments`).
 
 Every function takes ``ax=None`` (a new figure when None), checks its input first
 (ValueError), titles the plot, labels both axes with units and returns the Axes.
@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from lclib.experiments import METRICS
+from lclib.analysis.experiments import METRICS
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent
 from lclib.plots.base import need_columns as _need
 
@@ -35,7 +35,7 @@ def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | No
 
     Parameters
     ----------
-    comparisons : output of :func:`lclib.experiments.compare_variants`.
+    comparisons : output of :func:`lclib.analysis.experiments.compare_variants`.
     metric : which metric to draw (rates in percentage points, means in ``currency``).
     by : a breakdown column of ``comparisons`` (e.g. ``"segment"``) used in the row labels;
         rows flagged ``small`` are drawn in grey.
@@ -103,7 +103,7 @@ def plot_variant_rates(summary: pd.DataFrame, metric: str = "converted", currenc
 
     Parameters
     ----------
-    summary : output of :func:`lclib.experiments.variant_summary`.
+    summary : output of :func:`lclib.analysis.experiments.variant_summary`.
     metric : which metric to draw.
     currency : unit of mean metrics.
     level : confidence level of the intervals (1 - alpha), for the title.
@@ -146,7 +146,7 @@ def plot_sample_size(curve: pd.DataFrame, current_per_group: float | None = None
 
     Parameters
     ----------
-    curve : output of :func:`lclib.experiments.sample_size_curve`.
+    curve : output of :func:`lclib.analysis.experiments.sample_size_curve`.
     current_per_group : customers per group now (a horizontal line), optional.
     target_relative_lift : the lift worth detecting (a vertical line), optional.
     kwargs : passed to ``ax.plot``.

@@ -1,4 +1,4 @@
-"""Figures of the journey map (see :mod:`lclib.journey`, :mod:`lclib.kpis`, :mod:`lclib.attribution`).
+"""Figures of the journey map (see :mod:`lclib.analysis.journey`, :mod:`lclib.analysis.kpis`, :mod:`lclib.analysis.attribution`).
 
 Every function takes ``ax=None`` (a new figure when None), checks its input first
 (ValueError), titles the plot, labels both axes with units and returns the Axes.
@@ -47,7 +47,7 @@ def plot_sankey(counts: pd.DataFrame, ax: Axes | None = None, title: str | None 
 
     Parameters
     ----------
-    counts : :func:`lclib.journey.stage_counts` output (``label``, ``people``, ``lost_after``).
+    counts : :func:`lclib.analysis.journey.stage_counts` output (``label``, ``people``, ``lost_after``).
     title : defaults to "Flow of people through the stages, and where they drop out".
     """
     _need(counts, ("label", "people", "lost_after"), "counts")
@@ -98,9 +98,9 @@ def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFr
 
     Parameters
     ----------
-    kpis : :func:`lclib.kpis.stage_kpis` output.
-    counts : :func:`lclib.journey.stage_counts` output (the stages drawn, in order).
-    matrix : :func:`lclib.journey.channel_stage_matrix` output (may be empty).
+    kpis : :func:`lclib.analysis.kpis.stage_kpis` output.
+    counts : :func:`lclib.analysis.journey.stage_counts` output (the stages drawn, in order).
+    matrix : :func:`lclib.analysis.journey.channel_stage_matrix` output (may be empty).
     max_channels : channels with the most people touched are shown.
     """
     _need(kpis, ("stage", "kpi_label", "value", "unit", "target", "status"), "kpis")
@@ -168,7 +168,7 @@ def plot_stage_times(times: pd.DataFrame, ax: Axes | None = None, title: str | N
 
     Parameters
     ----------
-    times : :func:`lclib.journey.stage_times` output.
+    times : :func:`lclib.analysis.journey.stage_times` output.
     """
     _need(times, ("label", "from_stage", "people", "p10_days", "p25_days", "median_days", "p75_days", "p90_days",
                   "mean_days"), "times")
@@ -199,7 +199,7 @@ def plot_top_paths(top: pd.DataFrame, ax: Axes | None = None, title: str | None 
 
     Parameters
     ----------
-    top : the first rows of :func:`lclib.journey.path_counts`.
+    top : the first rows of :func:`lclib.analysis.journey.path_counts`.
     """
     _need(top, ("path", "people", "conversion_rate"), "top")
     ax = _axes(ax, size=(9, 0.8 + 0.38 * len(top)))
@@ -222,7 +222,7 @@ def plot_channel_credit(credit: pd.DataFrame, ax: Axes | None = None, title: str
 
     Parameters
     ----------
-    credit : :func:`lclib.attribution.channel_credit` output.
+    credit : :func:`lclib.analysis.attribution.channel_credit` output.
     """
     _need(credit, ("channel", "first_touch", "last_touch", "markov"), "credit")
     ax = _axes(ax, size=(9, 0.9 + 0.5 * len(credit)))

@@ -1,4 +1,4 @@
-"""Figures of the data overview (see :mod:`lclib.overview`)."""
+"""Figures of the data overview (see :mod:`lclib.analysis.overview`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lclib.plots.base import BAD, MAIN, _axes, percent
 def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
                  ax: Axes | None = None, color: str = "#3b75af", xlabel: str | None = "Month",
                  **kwargs) -> Axes:
-    """Bar chart of one column of a month-indexed frame (see :func:`lclib.overview.monthly_activity`).
+    """Bar chart of one column of a month-indexed frame (see :func:`lclib.analysis.overview.monthly_activity`).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Figures of the RFM report (see :mod:`lclib.rfm`).
+"""Figures of the RFM report (see :mod:`lclib.analysis.rfm`).
 
 Every function takes ``ax=None`` (a new figure when None), checks its input first
 (ValueError), titles the plot, labels both axes with units and returns the Axes.
@@ -41,7 +41,7 @@ def plot_rfm_distribution(rfm: pd.DataFrame, column: str, currency: str = "EUR",
 
     Parameters
     ----------
-    rfm : one row per customer (:func:`lclib.rfm.rfm_table` output).
+    rfm : one row per customer (:func:`lclib.engine.rfm_table.rfm_table` output).
     column : ``"recency_days"`` (30-day bins), ``"frequency"`` (one bar per order
         count, the last bar ``max_orders`` or more) or ``"monetary_total"``
         (20 bins up to the 99th percentile, the last bar holding everything above).
@@ -84,7 +84,7 @@ def plot_segment_shares(summary: pd.DataFrame, ax: Axes | None = None, **kwargs)
 
     Parameters
     ----------
-    summary : :func:`lclib.rfm.segment_summary` output (``share_customers``,
+    summary : :func:`lclib.analysis.rfm.segment_summary` output (``share_customers``,
         ``share_revenue``, ``customers``; one row per segment). Each tick label
         reads "Segment (customers)".
     **kwargs : passed to both ``ax.barh`` calls.
@@ -112,7 +112,7 @@ def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", ax: Axes | None =
 
     Parameters
     ----------
-    heat : :func:`lclib.rfm.rf_heatmap_table` output (index ``r_score``, columns
+    heat : :func:`lclib.analysis.rfm.rf_heatmap_table` output (index ``r_score``, columns
         ``(stat, f_score)`` with stats ``customers`` and ``mean_monetary_total``).
     currency : label of the monetary unit.
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
@@ -152,7 +152,7 @@ def plot_migration_matrix(migration: pd.DataFrame, ax: Axes | None = None,
 
     Parameters
     ----------
-    migration : :func:`lclib.rfm.segment_migration` output (counts; rows segment
+    migration : :func:`lclib.analysis.rfm.segment_migration` output (counts; rows segment
         before plus ``"(new)"``, columns segment after).
     labels : names of the two snapshots, e.g. their dates (axis labels read
         "Segment on <label>"); default "before" and "after".
@@ -197,7 +197,7 @@ def plot_migration_flow(migration: pd.DataFrame, ax: Axes | None = None, min_sha
 
     Parameters
     ----------
-    migration : :func:`lclib.rfm.segment_migration` output (counts).
+    migration : :func:`lclib.analysis.rfm.segment_migration` output (counts).
     min_share : bands below this share of all customers are not drawn (the
         stacked bars still count them), to keep the picture readable.
     labels : names of the two snapshots, e.g. their dates (default: the
@@ -288,7 +288,7 @@ def plot_silhouette(silhouette: pd.Series, ax: Axes | None = None, **kwargs) -> 
 
     Parameters
     ----------
-    silhouette : :func:`lclib.rfm.kmeans_personas` third output (index ``k``).
+    silhouette : :func:`lclib.analysis.rfm.kmeans_personas` third output (index ``k``).
     **kwargs : passed to ``ax.plot``.
     """
     if not isinstance(silhouette, pd.Series) or silhouette.dropna().empty:
@@ -311,7 +311,7 @@ def plot_persona_segments(table: pd.DataFrame, ax: Axes | None = None, **kwargs)
 
     Parameters
     ----------
-    table : :func:`lclib.rfm.persona_segment_table` output (persona x segment
+    table : :func:`lclib.analysis.rfm.persona_segment_table` output (persona x segment
         counts). Drawn with segments as rows and personas as columns.
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
     """

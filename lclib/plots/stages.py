@@ -1,4 +1,4 @@
-"""Figures of lifecycle states (see :mod:`lclib.stages`)."""
+"""Figures of lifecycle states (see :mod:`lclib.analysis.stages`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands
-from lclib.stages import STATE_LABELS, STATES, Transitions
+from lclib.analysis.stages import STATE_LABELS, STATES, Transitions
 
 #: One colour per state, shared by every figure of the topic.
 STATE_COLOURS = {
@@ -31,7 +31,7 @@ def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, ax:
 
     Parameters
     ----------
-    counts : from :func:`lclib.stages.monthly_state_counts` (month x state counts and
+    counts : from :func:`lclib.analysis.stages.monthly_state_counts` (month x state counts and
         ``newly_lapsed``).
     lapsed : ``"newly"`` (default) draws the customers who lapsed during the month below
         the axis, as product-analytics lifecycle charts draw "dormant" users; ``"all"``
@@ -75,12 +75,12 @@ def plot_transitions(transitions: Transitions, ax: Axes | None = None, min_peopl
 
     Parameters
     ----------
-    transitions : from :func:`lclib.stages.transition_matrix`.
+    transitions : from :func:`lclib.analysis.stages.transition_matrix`.
     min_people : rows (origin states) with fewer people than this are left out.
     **kwargs : passed to ``Axes.imshow``.
     """
     if not isinstance(transitions, Transitions):
-        raise ValueError("transitions must come from lclib.stages.transition_matrix")
+        raise ValueError("transitions must come from lclib.analysis.stages.transition_matrix")
     counts = transitions.counts
     rows = counts.index[counts.sum(axis=1) >= min_people]
     cols = [c for c in counts.columns if counts[c].sum() > 0]
@@ -116,7 +116,7 @@ def plot_state_counts(summary: pd.DataFrame, ax: Axes | None = None, **kwargs) -
 
     Parameters
     ----------
-    summary : from :func:`lclib.stages.state_summary`.
+    summary : from :func:`lclib.analysis.stages.state_summary`.
     **kwargs : passed to ``Axes.barh``.
     """
     need = {"people", "share"}

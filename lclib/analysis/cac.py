@@ -1,0 +1,475 @@
+"""Customer acquisition cost (CAC) per channel, CLV:CAC and payback.
+
+Pipeline::
+
+    acquired = acquisitions(transactions, customers)              # one row per customer
+    cac = cac_by_channel(spend, acquired)                          # spend / new customers per channel
+    values = channel_order_values(transactions, acquired["channel"], expected_order_value)
+    path = margin_path(values, purchases, margin, discount_rate)   # cumulative margin of a new customer
+    econ = channel_economics(cac, path, horizon_months, threshold) # CLV:CAC, payback, verdict
+
+Definitions
+-----------
+Acquisition
+    A customer is acquired at their **first purchase** (default, ``basis=
+    "first_purchase"``): CAC is then the cost of a *paying* customer, which is
+    what CLV is compared with. ``basis="signup"`` uses ``customers.signup_date``
+    instead (cost per registered account, including those who never buy).
+Acquisition channel
+    ``customers.acquisition_channel`` when the customers table has it, else the
+    channel of the customer's first order
+    (:func:`lclib.analysis.cohorts.acquisition_channels`).
+Period
+    Whole calendar months. Spend of a month is compared with the customers
+    acquired in the same month; by default over every month from the first to
+    the last month of the spend table. No lag between spend and acquisition is
+    modelled.
+CAC of a channel
+    ``sum(spend) / new customers`` over the period. A channel without any spend
+    (organic, direct, ...) has no CAC (NaN, status ``"no spend"``): its
+    customers cost nothing that the spend table knows of, so CLV:CAC is
+    undefined rather than infinite. A channel with spend but no new customers
+    has status ``"spend without new customers"`` and NaN CAC.
+Payback period
+    Months from acquisition until the cumulative expected margin of a newly
+    acquired customer (first order included, discounted like the CLV) covers
+    the channel's CAC; 0 when the first order's margin already does.
+
+Everything is vectorized (group-bys, array operations); the inputs are never
+modified.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from lclib.analysis.cohorts import acquisition_channels
+from lclib.engine.orders import orders_table
+from lclib.io.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, DATE, SIGNUP_DATE, TIMESTAMP
+from lclib.io.columns import require_columns
+
+Basis = Literal["first_purchase", "signup"]
+#: Channel label of customers without a known acquisition channel.
+UNKNOWN = "(unknown)"
+#: Default CLV:CAC threshold (``clv.clv_cac_threshold`` in lclib.yaml).
+DEFAULT_THRESHOLD = 3.0
+
+
+
+
+#: Per customer: first purchase time, first order's channel and value, orders and total
+#: spend (one pass over the lines, DuckDB). Orders are (customer, order id) groups at
+#: their earliest line; an order's channel is that of its earliest line with a channel
+#: (ties by row position, ``_row``); the first order is the earliest, ties by order id:
+#: exactly :func:`lclib.engine.orders.orders_table` and :func:`lclib.analysis.cohorts.acquisition_channels`.
+_SQL_FIRST_ORDERS = """
+WITH orders AS (
+    SELECT customer_id, order_id, MIN("timestamp") AS ts, MAX("timestamp") AS last_ts, SUM(CAST(amount AS DOUBLE)) AS amount,
+           {order_channel} AS channel
+    FROM src
+    WHERE customer_id IS NOT NULL AND "timestamp" IS NOT NULL
+    GROUP BY customer_id, order_id
+)
+SELECT customer_id, MIN(ts) AS first_ts, MAX(last_ts) AS last_ts,
+       arg_min_null(channel, {{'t': ts, 'o': order_id}}) AS channel,
+       arg_min_null(amount, {{'t': ts, 'o': order_id}}) AS first_amount,
+       COUNT(*) AS orders, SUM(amount) AS total_amount
+FROM orders
+GROUP BY customer_id
+"""
+
+
+#: Per customer: first purchase time and the channel of the first line of the first order
+#: (earliest line; ties by order id, then row position), NULL kept.
+_SQL_FIRST_LINES = """
+SELECT customer_id, MIN("timestamp") AS first_ts, {channel} AS channel
+FROM src
+WHERE customer_id IS NOT NULL AND "timestamp" IS NOT NULL
+GROUP BY customer_id
+"""
+
+#: Orders (customer, order id groups) and their total value.
+_SQL_ORDER_TOTALS = """
+SELECT COUNT(*) AS orders, SUM(amount) AS amount
+FROM (SELECT customer_id, order_id, SUM(CAST(amount AS DOUBLE)) AS amount
+      FROM src WHERE customer_id IS NOT NULL AND "timestamp" IS NOT NULL GROUP BY customer_id, order_id) AS o
+"""
+
+
+def first_purchases(transactions: pd.DataFrame, channel: bool = True) -> pd.DataFrame:
+    """Each customer's first purchase time and acquisition channel by first order, in one light pass.
+
+    Same values as the ``first_purchase`` and ``channel`` columns of
+    :func:`first_orders`, at a third of its cost on millions of lines (one
+    group per customer instead of one per order): the channel is that of the
+    first order's earliest line, and only when that line has none does the
+    full :func:`first_orders` look further (rare).
+
+    Parameters
+    ----------
+    transactions : order lines.
+    channel : False to skip the channel (NaN).
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (sorted); ``first_purchase``, ``channel``.
+    """
+    has_channel = channel and CHANNEL in transactions
+    if not _use_engine(transactions):
+        return first_orders(transactions)[["first_purchase", "channel"]]
+    from lclib.engine import sql as engine
+
+    cols = [CUSTOMER_ID, "order_id", TIMESTAMP] + ([CHANNEL] if has_channel else [])
+    lines = transactions[cols].assign(_row=np.arange(len(transactions))) if has_channel else transactions[cols]
+    got = engine.query(lines, _SQL_FIRST_LINES.format(channel=(
+        f"arg_min_null({CHANNEL}, {{'t': \"timestamp\", 'o': order_id, 'r': _row}})" if has_channel
+        else "CAST(NULL AS VARCHAR)")))
+    if has_channel and got["channel"].isna().any():  # a first line without channel: look at its order's others
+        return first_orders(transactions)[["first_purchase", "channel"]]
+    out = pd.DataFrame({
+        "first_purchase": got["first_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
+        "channel": got["channel"].to_numpy(),
+    }, index=pd.Index(got["customer_id"], name=CUSTOMER_ID).astype(transactions[CUSTOMER_ID].dtype))
+    return out.sort_index()
+
+
+def mean_order_value(transactions: pd.DataFrame) -> float:
+    """Mean value of an order (sum of its lines), as ``orders_table(transactions)["amount"].mean()``.
+
+    NaN without orders. Computed by DuckDB when available (equal to
+    floating-point rounding).
+    """
+    if not _use_engine(transactions):
+        return float(orders_table(transactions)[AMOUNT].mean())
+    from lclib.engine import sql as engine
+
+    got = engine.query(transactions[[CUSTOMER_ID, "order_id", TIMESTAMP, AMOUNT]], _SQL_ORDER_TOTALS).iloc[0]
+    return float(got["amount"]) / int(got["orders"]) if int(got["orders"]) else np.nan
+
+
+def _use_engine(transactions: pd.DataFrame) -> bool:
+    from lclib.engine import sql as engine
+
+    return (engine.check_engine(None) == "duckdb" and isinstance(transactions, pd.DataFrame)
+            and pd.api.types.is_datetime64_any_dtype(transactions[TIMESTAMP])
+            and getattr(transactions[TIMESTAMP].dtype, "tz", None) is None)
+
+
+def first_orders(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's first order and order totals, from one pass over the order lines.
+
+    The same orders as :func:`lclib.engine.orders.orders_table` (lines grouped by
+    customer and order id, at their earliest line), without sorting the lines:
+    run by DuckDB (:mod:`lclib.engine`) when available, else from
+    ``orders_table``. Money sums agree with ``orders_table`` to floating-point
+    rounding.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (sorted); ``first_purchase`` (time of the first
+        order), ``last_purchase`` (latest line), ``channel`` (its channel, NaN without one or without a
+        ``channel`` column), ``first_order_value``, ``orders`` (int) and
+        ``revenue`` (all orders).
+    """
+    need = [CUSTOMER_ID, "order_id", TIMESTAMP, AMOUNT]
+    require_columns(transactions, need, "transactions")
+    has_channel = CHANNEL in transactions
+    if _use_engine(transactions):
+        from lclib.engine import sql as engine
+
+        cols = need + ([CHANNEL] if has_channel else [])
+        lines = transactions[cols].assign(_row=np.arange(len(transactions)))
+        sql = _SQL_FIRST_ORDERS.format(order_channel=(
+            f"arg_min({CHANNEL}, {{'t': \"timestamp\", 'r': _row}})" if has_channel else "CAST(NULL AS VARCHAR)"))
+        got = engine.query(lines, sql)
+        out = pd.DataFrame({
+            "first_purchase": got["first_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
+            "last_purchase": got["last_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
+            "channel": got["channel"].to_numpy(),
+            "first_order_value": got["first_amount"].to_numpy(dtype="float64"),
+            "orders": got["orders"].to_numpy(dtype="int64"),
+            "revenue": got["total_amount"].to_numpy(dtype="float64"),
+        }, index=pd.Index(got["customer_id"], name=CUSTOMER_ID).astype(transactions[CUSTOMER_ID].dtype))
+        return out.sort_index()
+    orders = orders_table(transactions)
+    first = orders.loc[orders["n"] == 1].set_index(CUSTOMER_ID)
+    by_customer = orders.groupby(CUSTOMER_ID, sort=True)
+    return pd.DataFrame({
+        "first_purchase": first[TIMESTAMP],
+        "last_purchase": transactions.loc[transactions[CUSTOMER_ID].notna()].groupby(CUSTOMER_ID)[TIMESTAMP].max(),
+        "channel": first[CHANNEL] if has_channel else pd.Series(np.nan, index=first.index, dtype=object),
+        "first_order_value": first[AMOUNT],
+        "orders": by_customer.size().astype("int64"),
+        "revenue": by_customer[AMOUNT].sum(),
+    }).rename_axis(CUSTOMER_ID).sort_index()
+
+
+def acquisitions(
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    basis: Basis = "first_purchase",
+    firsts: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """When and through which channel each customer was acquired.
+
+    Parameters
+    ----------
+    transactions : order lines (``customer_id``, ``order_id``, ``timestamp``,
+        ``amount``, optional ``channel``).
+    customers : optional customers table (``customer_id``, optional
+        ``signup_date``, ``acquisition_channel``).
+    basis : {"first_purchase", "signup"}
+        Acquisition moment, see the module docstring. ``"signup"`` needs
+        ``customers.signup_date``.
+    firsts : DataFrame, optional
+        ``first_orders(transactions)`` or ``first_purchases(transactions)``
+        when the caller already has it (saves a pass over the lines).
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id``; ``channel`` (str, "(unknown)" when no source
+        gives one), ``acquired_at`` (datetime64), ``month`` (Period[M]).
+        Customers without an acquisition moment (no order for
+        ``first_purchase``, no signup date for ``signup``) are left out.
+    """
+    if basis not in ("first_purchase", "signup"):
+        raise ValueError(f"basis must be 'first_purchase' or 'signup', got {basis!r}")
+    from_customers = (customers is not None and ACQUISITION_CHANNEL in customers
+                      and customers[ACQUISITION_CHANNEL].notna().any())
+    if firsts is None:
+        firsts = first_purchases(transactions, channel=not from_customers)
+    if from_customers:
+        channels = acquisition_channels(firsts.iloc[:0], customers)  # the customers table's channel
+    else:
+        channels = firsts["channel"] if CHANNEL in transactions else None
+    if basis == "first_purchase":
+        when = firsts["first_purchase"]
+    else:
+        require_columns(customers, (CUSTOMER_ID, SIGNUP_DATE), "customers (for basis='signup')")
+        when = customers.dropna(subset=[CUSTOMER_ID, SIGNUP_DATE]).drop_duplicates(CUSTOMER_ID).set_index(
+            CUSTOMER_ID)[SIGNUP_DATE]
+    when = pd.to_datetime(when).rename("acquired_at")
+    channel = (channels.reindex(when.index) if channels is not None else pd.Series(index=when.index, dtype=object))
+    out = pd.DataFrame({
+        "channel": channel.astype("object").where(channel.notna(), UNKNOWN).astype("str").to_numpy(),
+        "acquired_at": when.to_numpy(),
+    }, index=when.index.rename(CUSTOMER_ID))
+    out["month"] = out["acquired_at"].dt.to_period("M")
+    return out.sort_index()
+
+
+def cac_by_channel(spend: pd.DataFrame, acquired: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
+    """Spend, new customers and CAC per channel over whole months.
+
+    Parameters
+    ----------
+    spend : spend table (``date``, ``channel``, ``amount``).
+    acquired : :func:`acquisitions` output (``channel``, ``month``).
+    start, end : date-like, optional
+        First and last month counted (any day inside them). Default: the first
+        and last month of the spend table.
+
+    Returns
+    -------
+    DataFrame
+        Index ``channel`` (paid channels first, by spend); ``spend`` (float),
+        ``new_customers`` (int), ``cac`` (float, NaN unless both are positive),
+        ``share_new_customers``, ``status`` ("paid", "no spend" or "spend
+        without new customers"). ``attrs`` holds ``start`` and ``end``
+        (Period[M]) and ``months``.
+    """
+    require_columns(spend, (DATE, CHANNEL, AMOUNT), "spend")
+    require_columns(acquired, ("channel", "month"), "acquired")
+    spend_month = pd.to_datetime(spend[DATE]).dt.to_period("M")
+    if spend_month.isna().all() and (start is None or end is None):
+        raise ValueError("the spend table has no dates: pass start and end")
+    first = pd.Period(start, "M") if start is not None else spend_month.min()
+    last = pd.Period(end, "M") if end is not None else spend_month.max()
+    if last < first:
+        raise ValueError(f"end ({last}) is before start ({first})")
+    in_spend = (spend_month >= first) & (spend_month <= last)
+    in_acq = (acquired["month"] >= first) & (acquired["month"] <= last)
+    money = spend.loc[in_spend].groupby(spend.loc[in_spend, CHANNEL].astype("str"))[AMOUNT].sum()
+    new = acquired.loc[in_acq, "channel"].astype("str").value_counts()
+    out = pd.DataFrame({"spend": money, "new_customers": new}).fillna(0.0)
+    out["new_customers"] = out["new_customers"].astype("int64")
+    out["spend"] = out["spend"].astype("float64")
+    paid, buying = out["spend"] > 0, out["new_customers"] > 0
+    out["cac"] = (out["spend"] / out["new_customers"]).where(paid & buying)
+    total = out["new_customers"].sum()
+    out["share_new_customers"] = out["new_customers"] / total if total else np.nan
+    out["status"] = np.select([paid & buying, paid], ["paid", "spend without new customers"], "no spend")
+    out = out.sort_values(["spend", "new_customers"], ascending=False)
+    out.index.name = "channel"
+    out.attrs.update(start=first, end=last, months=int((last - first).n + 1))
+    return out
+
+
+def blended_cac(cac_table: pd.DataFrame, paid_only: bool = False) -> float:
+    """Total spend / total new customers: all channels (blended) or only channels with spend.
+
+    Returns NaN when there are no new customers.
+    """
+    require_columns(cac_table, ("spend", "new_customers", "status"), "cac_table")
+    rows = cac_table.loc[cac_table["status"] != "no spend"] if paid_only else cac_table
+    n = rows["new_customers"].sum()
+    return float(rows["spend"].sum() / n) if n else np.nan
+
+
+def channel_order_values(
+    transactions: pd.DataFrame,
+    channels: pd.Series,
+    expected_order_value: pd.Series | None = None,
+    firsts: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Mean first-order value and expected later order value per acquisition channel.
+
+    Parameters
+    ----------
+    transactions : order lines.
+    channels : acquisition channel per customer (index ``customer_id``).
+    expected_order_value : optional per-customer expected order value (e.g.
+        Gamma-Gamma's, :func:`lclib.analysis.clv.predict_customers`); without it the
+        mean observed value of repeat orders is used (of all orders when a
+        channel has no repeat order).
+    firsts : DataFrame, optional
+        ``first_orders(transactions)`` when the caller already has it.
+
+    Returns
+    -------
+    DataFrame
+        Index ``channel``; ``customers``, ``first_order_value``, ``order_value``.
+    """
+    first = first_orders(transactions) if firsts is None else firsts  # one row per customer, no sort of the lines
+    channel = pd.Series(first.index, index=first.index).map(channels).astype("object").fillna(UNKNOWN)
+    first = first.assign(channel=channel.to_numpy())
+    out = first.groupby("channel").agg(customers=("orders", "size"), first_order_value=("first_order_value", "mean"))
+    if expected_order_value is not None:
+        per_customer = expected_order_value.reindex(first.index.to_numpy())
+        value = pd.Series(per_customer.to_numpy(), index=first["channel"].to_numpy()).groupby(level=0).mean()
+    else:
+        sums = first.assign(repeat_orders=first["orders"] - 1,
+                            repeat_revenue=first["revenue"] - first["first_order_value"]).groupby("channel")[
+            ["repeat_orders", "repeat_revenue", "orders", "revenue"]].sum()
+        repeat = (sums["repeat_revenue"] / sums["repeat_orders"]).where(sums["repeat_orders"] > 0)
+        value = repeat.reindex(out.index).fillna(sums["revenue"] / sums["orders"])
+    out["order_value"] = value.reindex(out.index)
+    out.index.name = "channel"
+    return out
+
+
+def margin_path(
+    values: pd.DataFrame,
+    purchases: pd.Series,
+    margin: float,
+    discount_rate_annual: float = 0.0,
+) -> pd.DataFrame:
+    """Cumulative discounted margin of a newly acquired customer, month by month, per channel.
+
+    ``path[m] = margin * (first_order_value + order_value * sum_{k<=m} dX_k / (1 + d)^k)``
+    with ``dX_k`` the expected repeat purchases in month ``k`` and ``d`` the
+    monthly rate equivalent to ``discount_rate_annual`` (as
+    :func:`lclib.analysis.clv.predict_customers`). The first order is at month 0,
+    undiscounted.
+
+    Parameters
+    ----------
+    values : :func:`channel_order_values` output (``first_order_value``, ``order_value``).
+    purchases : cumulative expected repeat purchases by month 0..H
+        (:func:`lclib.analysis.clv.new_customer_purchases`).
+    margin : gross margin share.
+    discount_rate_annual : e.g. 0.1.
+
+    Returns
+    -------
+    DataFrame
+        Index ``month`` (0..H), one column per channel.
+    """
+    require_columns(values, ("first_order_value", "order_value"), "values")
+    if not 0 < margin <= 1:
+        raise ValueError(f"margin must be in (0, 1], got {margin}")
+    steps = np.arange(len(purchases))
+    monthly = (1.0 + discount_rate_annual) ** (1.0 / 12.0) - 1.0
+    increments = np.diff(purchases.to_numpy(dtype=float), prepend=0.0)
+    discounted = np.cumsum(increments / (1.0 + monthly) ** steps)
+    path = margin * (values["first_order_value"].to_numpy()[None, :]
+                     + np.outer(discounted, values["order_value"].to_numpy()))
+    return pd.DataFrame(path, index=pd.RangeIndex(len(purchases), name="month"), columns=values.index)
+
+
+def linear_margin_path(annual_margin: pd.Series, months: int) -> pd.DataFrame:
+    """Cumulative margin growing by annual margin / 12 a month (the simple-CLV view), months 0..``months``."""
+    steps = np.arange(months + 1)
+    return pd.DataFrame(np.outer(steps / 12.0, annual_margin.to_numpy(dtype=float)),
+                        index=pd.RangeIndex(months + 1, name="month"), columns=annual_margin.index)
+
+
+def payback_months(path: pd.DataFrame, cac: pd.Series) -> pd.Series:
+    """First month at which a channel's cumulative margin reaches its CAC.
+
+    Returns
+    -------
+    Series
+        Index: the channels of ``path``; float months (0 when the first month
+        already covers CAC), NaN when CAC is unknown or not reached within the path.
+    """
+    cost = cac.reindex(path.columns).to_numpy(dtype=float)
+    reached = path.to_numpy() >= cost[None, :]
+    first = reached.argmax(axis=0).astype(float)
+    first[~reached.any(axis=0) | ~np.isfinite(cost)] = np.nan
+    return pd.Series(path.index.to_numpy()[0] + first, index=path.columns, name="payback_months")
+
+
+def channel_economics(
+    cac_table: pd.DataFrame,
+    path: pd.DataFrame,
+    horizon_months: int,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> pd.DataFrame:
+    """CLV:CAC and payback per channel, flagged against a threshold.
+
+    Parameters
+    ----------
+    cac_table : :func:`cac_by_channel` output.
+    path : cumulative margin of a new customer by month and channel
+        (:func:`margin_path` or :func:`linear_margin_path`); at least
+        ``horizon_months`` + 1 rows.
+    horizon_months : the CLV horizon: ``clv`` = ``path`` at that month.
+    threshold : CLV:CAC below it is flagged (3.0 = the usual 3:1 rule).
+
+    Returns
+    -------
+    DataFrame
+        Index channel (those of ``cac_table``); ``new_customers``, ``cac``,
+        ``clv`` (margin per new customer over the horizon, before CAC),
+        ``clv_cac`` (NaN when CAC is undefined), ``payback_months``,
+        ``meets_threshold`` (boolean, NA when undefined) and ``verdict`` (words).
+    """
+    require_columns(cac_table, ("new_customers", "cac", "status"), "cac_table")
+    if horizon_months >= len(path):
+        raise ValueError(f"path has {len(path)} months, horizon_months={horizon_months} needs more")
+    if not threshold > 0:
+        raise ValueError("threshold must be positive")
+    out = cac_table[["new_customers", "cac", "status"]].copy()
+    out["clv"] = path.iloc[horizon_months].reindex(out.index)
+    out["clv_cac"] = out["clv"] / out["cac"]
+    out["payback_months"] = payback_months(path, out["cac"]).reindex(out.index)
+    meets = (out["clv_cac"] >= threshold).astype("boolean")
+    out["meets_threshold"] = meets.where(out["clv_cac"].notna(), pd.NA)
+    longest = len(path) - 1
+    out["verdict"] = np.select(
+        [out["status"] == "no spend", out["status"] != "paid", out["clv"].isna(),
+         out["clv_cac"] >= threshold, out["clv_cac"] >= 1],
+        ["no spend recorded: CAC undefined", "spend but no new customers", "no value estimate",
+         f"healthy (at least {threshold:g}:1)", f"below {threshold:g}:1 - earns back its cost but thinly"],
+        f"loses money within {horizon_months} months",
+    )
+    out.loc[out["payback_months"].isna() & (out["status"] == "paid"), "verdict"] += \
+        f"; not paid back within {longest} months"
+    return out

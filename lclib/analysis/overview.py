@@ -1,0 +1,126 @@
+"""What data was given: per-table counts and date ranges, monthly activity.
+
+Pure functions from the canonical tables (see :mod:`lclib.io.columns`) to small frames.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lclib.io import columns as C
+from lclib.io.load import Dataset
+
+
+def distinct_people(df: pd.DataFrame) -> int | None:
+    """Distinct persons in one table, each counted once (None when it has no id column).
+
+    A table with both an ``anonymous_id`` and a ``customer_id`` (the events) follows
+    the person rule of :func:`lclib.analysis.journey.stage_entries`: a person is an anonymous
+    id; a row with only a customer id belongs to the anonymous id that the customer's
+    first row carrying both ids has, and is a person of its own when no row links
+    that customer. So someone who browsed anonymously and later signed up counts once.
+    Other tables count the distinct ids of their id columns together (a referrer and
+    a referred customer are both customers).
+    """
+    ids = [c for c in (C.CUSTOMER_ID, C.ANONYMOUS_ID, C.REFERRER_ID) if c in df]
+    if not ids:
+        return None
+    if C.ANONYMOUS_ID in df and C.CUSTOMER_ID in df:
+        from lclib.analysis.journey import customer_links  # the one person rule
+
+        link = customer_links(df)
+        anon = df[C.ANONYMOUS_ID].dropna().astype("str")
+        only_customer = df.loc[df[C.ANONYMOUS_ID].isna(), C.CUSTOMER_ID].dropna()
+        linked = only_customer.map(link)
+        unlinked = "customer:" + only_customer[linked.isna()].astype("str")  # apart from anonymous ids
+        persons = pd.concat([anon, linked.dropna().astype("str"), unlinked])
+        others = [df[c].dropna().astype("str") for c in ids if c not in (C.ANONYMOUS_ID, C.CUSTOMER_ID)]
+        return int(pd.concat([persons, *others]).nunique())
+    if len(ids) == 1:
+        return int(df[ids[0]].nunique())
+    return int(pd.concat([df[c] for c in ids]).nunique())
+
+
+def table_overview(data: Dataset) -> pd.DataFrame:
+    """One row per loaded table.
+
+    Returns
+    -------
+    DataFrame with columns table, rows, people (distinct persons where the table has
+    ids, each counted once: see :func:`distinct_people`), first, last (its main date column).
+    """
+    rows = []
+    for name, df in data.tables.items():
+        dates = [c for c in C.DATE_COLUMNS if c in df]
+        people = distinct_people(df)
+        first = df[dates[0]].min() if dates and len(df) else pd.NaT
+        last = df[dates[0]].max() if dates and len(df) else pd.NaT
+        rows.append(dict(table=name, rows=len(df), people=people, first=first, last=last))
+    out = pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
+    out["people"] = out["people"].astype("Int64")  # a whole number, missing for tables without ids
+    return out
+
+
+def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> pd.DataFrame:
+    """Orders, buying customers, new customers and revenue per calendar month.
+
+    Parameters
+    ----------
+    transactions : canonical transactions (customer_id, order_id, timestamp, amount).
+    engine : ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+
+    Returns
+    -------
+    DataFrame indexed by ``month`` (Period[M]) with columns orders, customers,
+    new_customers (first purchase in that month), revenue, average_order_value.
+    Months without any purchase inside the range appear with zeros.
+    """
+    from lclib.engine import sql as _engine
+
+    tx = transactions
+    if _engine.check_engine(engine) == "duckdb" and len(tx):
+        out = _engine.monthly_activity_sql(tx)
+    else:
+        month = tx[C.TIMESTAMP].dt.to_period("M")
+        first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
+        g = tx.groupby(month)
+        out = pd.DataFrame({
+            "orders": g[C.ORDER_ID].nunique(),
+            "customers": g[C.CUSTOMER_ID].nunique(),
+            "revenue": g[C.AMOUNT].sum(),
+        })
+        out["new_customers"] = first_month.value_counts().reindex(out.index, fill_value=0)
+    full = pd.period_range(out.index.min(), out.index.max(), freq="M", name="month")
+    out = out.reindex(full, fill_value=0)
+    out["average_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+    return out[["orders", "customers", "new_customers", "revenue", "average_order_value"]]
+
+
+def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> dict[str, float]:
+    """Customers, orders, revenue, repeat-customer share and the covered period in days.
+
+    ``engine``: ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+    """
+    from lclib.engine import sql as _engine
+
+    tx = transactions
+    if _engine.check_engine(engine) == "duckdb" and len(tx):
+        got = _engine.headline_counts_sql(tx)
+        customers = int(got["customers"])
+        return {
+            "customers": customers,
+            "orders": int(got["orders"]),
+            "order_lines": int(got["order_lines"]),
+            "revenue": float(got["revenue"]),
+            "repeat_customer_share": float(got["repeat_customers"] / customers * 100) if customers else float("nan"),
+            "days_covered": int((pd.Timestamp(got["last_time"]) - pd.Timestamp(got["first_time"])).days + 1),
+        }
+    orders_per_customer = tx.groupby(C.CUSTOMER_ID)[C.ORDER_ID].nunique()
+    return {
+        "customers": int(orders_per_customer.size),
+        "orders": int(tx[C.ORDER_ID].nunique()),
+        "order_lines": int(len(tx)),
+        "revenue": float(tx[C.AMOUNT].sum()),
+        "repeat_customer_share": float((orders_per_customer > 1).mean() * 100),
+        "days_covered": int((tx[C.TIMESTAMP].max() - tx[C.TIMESTAMP].min()).days + 1),
+    }

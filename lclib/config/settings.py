@@ -1,0 +1,449 @@
+"""Load, override and validate ``lclib.yaml``.
+
+The configuration is the one home of every parameter. It is validated on load
+with pydantic models that forbid unknown keys, so a typo such as
+``inputs.transactions.colums`` is reported with its dotted key instead of
+being silently ignored.
+
+Overrides use dotted keys and YAML values (``-p analysis.as_of=2025-06-30``,
+``-p inputs.events.path=null``, ``-p report.notebooks=[00_data_overview]``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from lclib.config.kpi_catalogue import KPIS  # the one list of KPI names
+from lclib.config.segment_rules import validate_segment_rules
+
+#: Where the repository's default configuration lives.
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "lclib.yaml"
+
+
+#: Keys whose values are secrets: masked in published reports (config.yaml, run.json).
+SECRET_KEYS = ("rfm.pseudonymise_key",)
+REDACTED = "***"
+
+
+def redact_overrides(overrides: list[str] | None) -> list[str]:
+    """``-p key=value`` overrides with the values of secret keys masked."""
+    out = []
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        out.append(f"{key}={REDACTED}" if key in SECRET_KEYS and not item.split("=", 1)[-1].strip().startswith(
+            "env:") else item)
+    return out
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ReadOptions(_Strict):
+    """How to parse one input file."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    dayfirst: bool = False
+    date_format: str | None = None
+    decimal: str = "."
+    header: bool = True  # false: the file has no header row; name its columns in `names`
+    names: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _headerless_files_need_names(self) -> "ReadOptions":
+        if not self.header and not self.names:
+            raise ValueError("header: false needs `names`, the file's column names in order")
+        return self
+    thousands: str | None = None
+    sheet: str | None = None  # reserved for spreadsheet inputs
+
+
+class CleanRules(_Strict):
+    """Cleaning rules for one table; each is applied where its columns exist.
+
+    ``drop`` removes the rows and counts them in the ledger, ``keep`` leaves them,
+    ``error`` stops the load with a message naming file, column and rows.
+    """
+
+    missing_id: Literal["drop", "error"] = "drop"
+    duplicates: Literal["drop", "keep"] = "drop"
+    unparsable_dates: Literal["drop", "error"] = "drop"
+    # more unreadable dates than this share of a column is an error (a wrong date_format or
+    # dayfirst, not a few bad rows)
+    max_unparsable_share: float = Field(0.05, ge=0, le=1)
+    future_dates: Literal["drop", "keep", "error"] = "drop"
+    cancellations: Literal["drop", "keep"] = "drop"
+    cancellation_prefix: str | None = "C"
+    nonpositive_price: Literal["drop", "keep", "error"] = "drop"
+    non_product_codes: list[str] = Field(default_factory=list)
+    score_range: tuple[float, float] = (0, 10)
+    out_of_range: Literal["drop", "error"] = "drop"
+
+
+class TableInput(_Strict):
+    """One input table: file, column mapping, parsing and cleaning."""
+
+    path: Path | None = None
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    columns: dict[str, str] = Field(default_factory=dict)
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    clean: CleanRules = Field(default_factory=CleanRules)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _drop_unmapped(cls, v: Any) -> Any:
+        # ``quantity: null`` means "I do not have that column".
+        if isinstance(v, dict):
+            return {k: val for k, val in v.items() if val is not None}
+        return v
+
+
+class Inputs(_Strict):
+    transactions: TableInput
+    events: TableInput | None = None
+    customers: TableInput | None = None
+    spend: TableInput | None = None
+    referrals: TableInput | None = None
+    surveys: TableInput | None = None
+    experiments: TableInput | None = None
+
+
+
+class Analysis(_Strict):
+    as_of: dt.date | None = None
+    currency: str = "EUR"
+    margin: float = Field(0.30, gt=0, le=1)
+    engine: Literal["duckdb", "pandas"] = "duckdb"  # who computes the heavy aggregations (lclib.engine)
+
+
+FACTS = ("signup", "first_purchase", "repeat_purchase", "referral", "nps_promoter")
+
+
+class Stage(_Strict):
+    """One lifecycle stage: who is in it, and the KPI that measures it.
+
+    A person enters the stage at the first of ``events`` (event types of the events
+    table) or ``facts`` (derived from the other tables: ``signup`` = a customers row,
+    ``first_purchase``, ``repeat_purchase`` = second order, ``referral`` = made a
+    referral, ``nps_promoter`` = answered 9 or 10).
+    """
+
+    name: str
+    label: str | None = None
+    events: list[str] = Field(default_factory=list)
+    facts: list[Literal[FACTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    kpi: str
+    #: a share 0-1 for rates; for kpi: nps, the NPS as a share (-1 to 1; 0.3 = NPS 30)
+    target: float | None = Field(None, ge=-1, le=1)
+
+    @model_validator(mode="after")
+    def _needs_a_definition(self) -> "Stage":
+
+        if not self.events and not self.facts:
+            raise ValueError(f"stage {self.name!r} needs 'events' or 'facts' that put a person in it")
+        if not self.name.isidentifier():
+            raise ValueError(f"stage name {self.name!r} must be a snake_case word; use 'label' for display")
+        if self.kpi not in KPIS:
+            raise ValueError(f"stage {self.name!r}: unknown kpi {self.kpi!r}; choose one of {', '.join(KPIS)}")
+        if self.target is not None and self.target < 0 and self.kpi != "nps":
+            raise ValueError(f"stage {self.name!r}: target {self.target} must be a share between 0 and 1")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+def _default_stages() -> list[Stage]:
+    return [
+        Stage(name="reach", label="Reach / awareness", events=["impression", "visit"], kpi="visits"),
+        Stage(name="acquisition", label="Acquisition", events=["signup", "add_to_cart"], facts=["signup"],
+              kpi="lead_rate", target=0.30),
+        Stage(name="conversion", label="Conversion", facts=["first_purchase"], kpi="conversion_rate",
+              target=0.60),
+        Stage(name="retention", label="Retention", facts=["repeat_purchase"], kpi="retention_rate",
+              target=0.40),
+        Stage(name="advocacy", label="Loyalty / advocacy", facts=["referral", "nps_promoter"],
+              kpi="referral_rate", target=0.25),
+    ]
+
+
+class Journey(_Strict):
+    """Journey mapping: the ordered stages and how paths are read."""
+
+    stages: list[Stage] = Field(default_factory=_default_stages)
+    conversion_window_days: int | None = Field(None, gt=0)
+    top_paths: int = Field(10, gt=0)
+    max_path_length: int = Field(8, gt=0)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Journey":
+        names = [s.name for s in self.stages]
+        if len(names) < 2:
+            raise ValueError("journey.stages needs at least two stages")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"journey.stages: stage names must be unique, repeated: {dup}")
+        return self
+
+
+class States(_Strict):
+    """Lifecycle states as of a date; null thresholds are derived from inter-purchase times."""
+
+    new_days: int | None = Field(None, gt=0)
+    at_risk_days: int | None = Field(None, gt=0)
+    lapsed_days: int | None = Field(None, gt=0)  # null = the churn inactivity window
+    at_risk_quantile: float = Field(0.5, gt=0, lt=1)  # at_risk_days: null = this quantile of order gaps
+
+
+class Rfm(_Strict):
+    bins: int = Field(5, ge=2, le=10)
+    method: Literal["quantile", "thresholds"] = "quantile"
+    thresholds: dict[str, list[float]] | None = None
+    segments: list[dict[str, Any]] | None = None  # null = lclib.config.segment_rules.DEFAULT_SEGMENTS
+    compare_days: int = Field(90, gt=0)  # segment migration: as_of minus this many days
+    kmeans: bool = True
+    kmeans_k: tuple[int, int] = (2, 8)  # smallest and largest number of personas tried
+    # k-means is fitted on a random sample (seeded by random_state) of at most this many
+    # customers; every customer is then assigned to the nearest persona
+    kmeans_max_customers: int = Field(50_000, ge=100)
+    random_state: int = 0
+    export_lists: dict[str, list[str]] | None = None  # null = lclib.analysis.rfm.DEFAULT_EXPORT_LISTS
+    pseudonymise_key: str | None = None  # set to share exports with hashed customer ids
+
+    @model_validator(mode="after")
+    def _rules_cover_every_score(self) -> "Rfm":
+
+        if self.kmeans_k[0] < 2 or self.kmeans_k[1] < self.kmeans_k[0]:
+            raise ValueError(f"rfm.kmeans_k {list(self.kmeans_k)} must be [lo, hi] with 2 <= lo <= hi")
+        if self.segments is None:
+            if self.bins != 5:
+                raise ValueError("the default segments are defined on scores 1-5: with rfm.bins "
+                                 f"{self.bins}, write your own rfm.segments")
+        else:
+            validate_segment_rules(self.segments, self.bins)
+        if self.method == "thresholds":
+            if not self.thresholds:
+                raise ValueError("rfm.method 'thresholds' needs rfm.thresholds")
+            for dim, cuts in self.thresholds.items():
+                if len(cuts) != self.bins - 1:
+                    raise ValueError(f"rfm.thresholds.{dim} needs {self.bins - 1} cut points for "
+                                     f"{self.bins} scores, got {len(cuts)}")
+        return self
+
+
+class Churn(_Strict):
+    inactivity_days: int | None = Field(None, gt=0)  # null = derived from inter-purchase times
+    inactivity_quantile: float = Field(0.9, gt=0, lt=1)
+    test_cutoff: dt.date | None = None  # null = as_of minus the inactivity window
+    what_if_reduction: float = Field(0.05, gt=0, lt=1)
+    random_state: int = 0
+    # above this many customers the churn model is fitted on the snapshots of a uniform random
+    # sample of them (seeded by random_state); every customer is still scored; null = all
+    max_model_customers: int | None = Field(50_000, ge=1000)
+    # permutation importance on a random sample of at most this many test customers; null = all
+    max_importance_customers: int | None = Field(20_000, ge=1000)
+    # Kaplan-Meier curves and log-rank tests on a random sample of at most this many customers; null = all
+    max_survival_customers: int | None = Field(200_000, ge=1000)
+
+
+class Clv(_Strict):
+    model: Literal["bgnbd", "mbgnbd", "paretonbd"] = "bgnbd"
+    count_by: Literal["D", "W", "order"] = "D"
+    time_unit: Literal["D", "W"] = "W"
+    penalizer: float = Field(0.0, ge=0)
+    horizon_months: int = Field(12, gt=0)
+    discount_rate_annual: float = Field(0.10, ge=0)
+    calibration_end: dt.date | None = None  # null = two thirds of the way through the data
+    calibration_share: float = Field(2 / 3, gt=0, lt=1)  # with calibration_end null: this share of the days
+    min_repeat_customers: int = Field(50, gt=0)
+    cac_basis: Literal["first_purchase", "signup"] = "first_purchase"  # when a customer counts as acquired
+    clv_cac_threshold: float = Field(3.0, gt=0)
+    payback_max_months: int = Field(60, gt=0)
+    top_customers: int = Field(100, gt=0)
+    # above this many customers the models are fitted on a uniform random sample of them (fixed seed);
+    # every customer is still scored; null = always fit on all customers
+    max_fit_customers: int | None = Field(100_000, ge=1000)
+
+
+class Experiments(_Strict):
+    outcome_window_days: int = Field(60, gt=0)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
+    target_relative_lift: float = Field(0.10, gt=0)
+    srm_alpha: float = Field(0.001, gt=0, lt=1)  # sample-ratio mismatch flagged below this p-value
+    min_group_size: int = Field(30, gt=0)  # smaller groups (e.g. segments) are shown but flagged
+    expected_shares: dict[str, dict[str, float]] = Field(default_factory=dict)  # {experiment: {variant: share}}
+
+
+class Report(_Strict):
+    out: Path = Path("reports")
+    notebooks: list[str] = Field(default_factory=list)
+    timeout_seconds: int = Field(1200, gt=0)
+    # notebooks executed at the same time (each its own kernel; capped by the CPU count).
+    # Memory grows with it: each kernel holds its own copy of the transactions.
+    workers: int = Field(2, ge=1, le=32)
+
+
+class Config(_Strict):
+    """The whole validated configuration. ``base_dir`` anchors relative paths."""
+
+    inputs: Inputs
+    analysis: Analysis = Field(default_factory=Analysis)
+    journey: Journey = Field(default_factory=Journey)
+    states: States = Field(default_factory=States)
+    rfm: Rfm = Field(default_factory=Rfm)
+    churn: Churn = Field(default_factory=Churn)
+    clv: Clv = Field(default_factory=Clv)
+    experiments: Experiments = Field(default_factory=Experiments)
+    report: Report = Field(default_factory=Report)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the file resolve against."""
+        return self._base_dir
+
+    def table(self, name: str) -> TableInput | None:
+        """The input block of table ``name``, or None when it is not configured."""
+        t = getattr(self.inputs, name)
+        return t if t is not None and t.path is not None else None
+
+    def resolve(self, p: Path) -> Path:
+        """A path from the config, made absolute against the config's folder."""
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def public_dump(self) -> dict:
+        """The configuration as plain data with secrets (:data:`SECRET_KEYS`) masked.
+
+        A secret given as ``env:NAME`` names a variable, not the secret, and is kept.
+        """
+        data = self.model_dump(mode="json")
+        for dotted in SECRET_KEYS:
+            section, key = dotted.split(".")
+            value = data[section].get(key)
+            if value is not None and not str(value).startswith("env:"):
+                data[section][key] = REDACTED
+        return data
+
+    def to_yaml(self, absolute_paths: bool = True, redact: bool = False) -> str:
+        """The configuration as YAML (paths made absolute by default; secrets masked if ``redact``)."""
+        data = self.public_dump() if redact else self.model_dump(mode="json")
+        if absolute_paths:
+            for name, t in data["inputs"].items():
+                if t and t.get("path"):
+                    t["path"] = str(self.resolve(Path(t["path"])))
+            data["report"]["out"] = str(self.resolve(Path(data["report"]["out"])))
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Split ``key.sub=value`` into the dotted key and its YAML-parsed value."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key=value, e.g. analysis.as_of=2025-06-30")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {item!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML ({e})") from None
+    return key, value
+
+
+def apply_overrides(data: dict, overrides: list[str] | dict[str, Any] | None) -> dict:
+    """Return a copy of ``data`` with dotted-key overrides applied.
+
+    Parameters
+    ----------
+    data : dict
+        Raw configuration mapping (as read from YAML).
+    overrides : list of "key=value" strings or dict of {dotted key: value}
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides or [])
+    for key, value in items:
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                if node.get(part) is not None:
+                    raise ConfigError(f"override {key}: {part!r} is not a section")
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return out
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see README 'Configuration')"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        value = e.get("input")
+        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"  - {loc or '<top level>'}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> Config:
+    """Read, override and validate a configuration file.
+
+    Parameters
+    ----------
+    path : path to a YAML file; defaults to the repository's ``lclib.yaml``.
+    overrides : ``["key=value", ...]`` or ``{"key": value}`` with dotted keys.
+
+    Returns
+    -------
+    Config
+        Validated configuration; relative paths resolve against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the dotted key and what is wrong.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (inputs, analysis, report)")
+    data = apply_overrides(data, overrides)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, str(path))) from None
+    cfg._base_dir = path.resolve().parent
+    return cfg

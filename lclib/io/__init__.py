@@ -1,0 +1,10 @@
+"""Reading the user's files: column mapping, parsing, cleaning with a ledger, canonical columns.
+
+``columns`` names the canonical tables and columns; ``mapping`` checks a
+configuration's column mapping against them; ``load`` reads, parses, validates
+and cleans each table; ``ledger`` counts every row a cleaning rule removes.
+Imports only :mod:`lclib.config` of lclib.
+"""
+
+from lclib.io.ledger import Ledger  # noqa: F401
+from lclib.io.load import DataError, Dataset, InputInfo, load_dataset, load_table  # noqa: F401
