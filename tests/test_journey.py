@@ -315,10 +315,23 @@ def test_orders_of_lets_go_of_a_collected_frame():
 
     lines = _messy_lines(np.random.default_rng(9), 1)
     cohorts.orders_of(lines)
-    assert "entry" in cohorts._ORDERS_CACHE
+    assert len(cohorts.ORDERS_CACHE) == 1
     del lines
     gc.collect()
-    assert "entry" not in cohorts._ORDERS_CACHE
+    assert len(cohorts.ORDERS_CACHE) == 0
+
+
+def test_orders_cache_counts_hits_and_can_be_cleared_or_bypassed():
+    lines = _messy_lines(np.random.default_rng(4), 1)
+    cache = cohorts.OrdersCache()
+    first = cohorts.orders_of(lines, cache=cache)
+    assert cohorts.orders_of(lines, cache=cache) is first
+    assert cache.info() == {"hits": 1, "misses": 1, "entries": 1}
+    assert cohorts.orders_of(lines, pd.Timestamp("2024-01-05"), cache=cache) is not first  # another key
+    cache.clear()
+    assert cache.info() == {"hits": 0, "misses": 0, "entries": 0}
+    assert cohorts.orders_of(lines, cache=None) is not cohorts.orders_of(lines, cache=None)
+    pd.testing.assert_frame_equal(cohorts.orders_of(lines, cache=None), first)
 
 
 def test_describe_entry_names_events_and_facts_in_words():

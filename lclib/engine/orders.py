@@ -431,14 +431,68 @@ def _build_orders(tx: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray]:
     return out, (np.cumsum(new_c) - 1).astype("int64")
 
 
-_ORDERS_CACHE: dict = {}
+class OrdersCache:
+    """The order table of the last transactions frame asked for, kept for the next caller.
+
+    Keyed explicitly by the frame (held weakly: a collected frame frees its entry), the
+    ``as_of`` date and a fingerprint of the frame's contents (shape, columns, checksums
+    of times and amounts), so a frame changed in place is rebuilt. One entry: a report
+    asks for one table many times, never for many tables.
+
+    Examples
+    --------
+    >>> cache = OrdersCache()
+    >>> cache.info()
+    {'hits': 0, 'misses': 0, 'entries': 0}
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple | None = None
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, transactions: pd.DataFrame, as_of) -> tuple:
+        """``(id of the frame, as_of, fingerprint)``: what an entry is looked up by."""
+        return id(transactions), as_of, _fingerprint(transactions)
+
+    def get(self, transactions: pd.DataFrame, as_of):
+        """The kept ``(orders, codes)`` for this frame and date, or None."""
+        key = self.key(transactions, as_of)
+        entry = self._entry
+        if entry is not None and entry[0]() is transactions and entry[1] == key:
+            self.hits += 1
+            return entry[2]
+        self.misses += 1
+        return None
+
+    def put(self, transactions: pd.DataFrame, as_of, value) -> None:
+        """Keep ``value`` for this frame and date (replacing the previous entry)."""
+        self._entry = (weakref.ref(transactions, self._forget), self.key(transactions, as_of), value)
+
+    def _forget(self, ref) -> None:
+        if self._entry is not None and self._entry[0] is ref:
+            self._entry = None
+
+    def clear(self) -> None:
+        """Drop the kept table (and reset the counters)."""
+        self._entry = None
+        self.hits = self.misses = 0
+
+    def info(self) -> dict:
+        """Hits, misses and entries kept (0 or 1)."""
+        return {"hits": self.hits, "misses": self.misses, "entries": int(self._entry is not None)}
+
+    def __len__(self) -> int:
+        return int(self._entry is not None)
 
 
-def _forget(ref) -> None:
-    """Drop the kept orders when their transactions frame is garbage-collected."""
-    entry = _ORDERS_CACHE.get("entry")
-    if entry is not None and entry[0] is ref:
-        _ORDERS_CACHE.pop("entry", None)
+#: The cache :func:`orders_of` uses unless given another (``cache=None`` disables it).
+ORDERS_CACHE = OrdersCache()
+
+
+def clear_orders_cache() -> None:
+    """Forget the order table kept by :func:`orders_of` (e.g. after changing a frame in place)."""
+    ORDERS_CACHE.clear()
 
 
 def _fingerprint(tx: pd.DataFrame) -> tuple:
@@ -448,7 +502,8 @@ def _fingerprint(tx: pd.DataFrame) -> tuple:
     return (tx.shape, tuple(tx.columns), int(ts.sum(dtype="int64")), float(np.nansum(amount)))
 
 
-def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False):
+def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False, *,
+              cache: OrdersCache | None = ORDERS_CACHE):
     """:func:`lclib.engine.orders.orders_table` of the order lines, computed once per frame.
 
     The same table as ``orders_table(transactions, as_of)`` (columns, dtypes, row
@@ -465,6 +520,8 @@ def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False):
     as_of : only lines with ``timestamp < as_of`` (default: all).
     codes : also return the customers' dense codes (int64 per order row, in
         customer-id order), for group-bys without hashing ids again.
+    cache : where the table is kept (default :data:`ORDERS_CACHE`; clear it with
+        :func:`clear_orders_cache`); None builds it afresh and keeps nothing.
 
     Returns
     -------
@@ -478,12 +535,11 @@ def orders_of(transactions: pd.DataFrame, as_of=None, codes: bool = False):
         out = orders_table(transactions, stamp)
         c = pd.factorize(out[CUSTOMER_ID])[0].astype("int64")  # run numbers: rows are by customer
         return (out, c) if codes else out
-    hit = _ORDERS_CACHE.get("entry")
-    fp = _fingerprint(transactions)
-    if hit is not None and hit[0]() is transactions and hit[1] == stamp and hit[2] == fp:
-        out, c = hit[3], hit[4]
+    hit = None if cache is None else cache.get(transactions, stamp)
+    if hit is not None:
+        out, c = hit
     else:
-        _ORDERS_CACHE.pop("entry", None)
         out, c = _build_orders(transactions, stamp)
-        _ORDERS_CACHE["entry"] = (weakref.ref(transactions, _forget), stamp, fp, out, c)
+        if cache is not None:
+            cache.put(transactions, stamp, (out, c))
     return (out, c) if codes else out
