@@ -34,8 +34,7 @@ def _thin(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
 # ----------------------------------------------------------------------------- drop-off
 
 
-def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str | None = None,
-                          **kwargs) -> Axes:
+def plot_stage_conversion(drop: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None, **kwargs) -> Axes:
     """Conversion of each stage step with 95 % intervals, per group, against the target.
 
     Parameters
@@ -74,8 +73,8 @@ def plot_stage_conversion(drop: pd.DataFrame, ax: Axes | None = None, title: str
     return ax
 
 
-def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes | None = None,
-                     basis: str = "its target", **kwargs) -> Axes:
+def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", *, basis: str = "its target",
+                     ax: Axes | None = None, **kwargs) -> Axes:
     """Revenue gained by lifting each stage to its target (bars), labelled with people gained.
 
     Parameters
@@ -108,8 +107,8 @@ def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", ax: Axes 
 # ----------------------------------------------------------------------------- cohorts and repeat purchases
 
 
-def plot_retention_heatmap(triangle: pd.DataFrame, ax: Axes | None = None, value_label: str = "customers",
-                           title: str | None = None, **kwargs) -> Axes:
+def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "customers", title: str | None = None,
+                           ax: Axes | None = None, **kwargs) -> Axes:
     """Cohort triangle as a heatmap; grey cells are not observable yet.
 
     Parameters
@@ -146,8 +145,8 @@ def plot_retention_heatmap(triangle: pd.DataFrame, ax: Axes | None = None, value
     return ax
 
 
-def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, ax: Axes | None = None,
-                          value_label: str = "customers", **kwargs) -> Axes:
+def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_label: str = "customers",
+                          ax: Axes | None = None, **kwargs) -> Axes:
     """Each cohort's retention (thin grey lines) and the size-weighted pooled curve with its interval.
 
     Parameters
@@ -179,8 +178,8 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, ax: Axes 
     return ax
 
 
-def plot_repeat_curve(curve: pd.DataFrame, window_days: float, ax: Axes | None = None,
-                      min_eligible: int = 10, **kwargs) -> Axes:
+def plot_repeat_curve(curve: pd.DataFrame, window_days: float, *, min_eligible: int = 10, ax: Axes | None = None,
+                      **kwargs) -> Axes:
     """P(next order within the window | n orders so far) with 95 % Wilson intervals.
 
     Parameters
@@ -211,8 +210,7 @@ def plot_repeat_curve(curve: pd.DataFrame, window_days: float, ax: Axes | None =
 # ----------------------------------------------------------------------------- churn definition and rates
 
 
-def plot_gap_distribution(gaps: pd.Series, window_days: float, ax: Axes | None = None, bins: int = 40,
-                          **kwargs) -> Axes:
+def plot_gap_distribution(gaps: pd.Series, window_days: float, *, bins: int = 40, ax: Axes | None = None, **kwargs) -> Axes:
     """Histogram of inter-purchase gaps with the inactivity window marked."""
     if not isinstance(gaps, pd.Series) or gaps.empty:
         raise ValueError("gaps must be a non-empty Series of days between orders")
@@ -228,7 +226,7 @@ def plot_gap_distribution(gaps: pd.Series, window_days: float, ax: Axes | None =
     return ax
 
 
-def plot_churn_rate(rates: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_churn_rate(rates: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Churn rate per period with its 95 % interval."""
     _need(rates, ("churn_rate", "lower", "upper"), "rates")
     ax = _axes(ax)
@@ -248,7 +246,7 @@ def plot_churn_rate(rates: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Ax
 # ----------------------------------------------------------------------------- model
 
 
-def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned", ax: Axes | None = None) -> Axes:
+def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned", *, ax: Axes | None = None) -> Axes:
     """ROC curves of several scores on the test period.
 
     Parameters
@@ -277,7 +275,7 @@ def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned",
     return ax
 
 
-def plot_calibration(calibration: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Observed churn rate against predicted probability per bin, with 95 % intervals."""
     _need(calibration, ("predicted", "observed", "lower", "upper"), "calibration")
     ax = _axes(ax, size=(5.5, 5))
@@ -296,8 +294,8 @@ def plot_calibration(calibration: pd.DataFrame, ax: Axes | None = None, **kwargs
     return ax
 
 
-def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int = 15,
-                    labels: dict[str, str] | None = None, **kwargs) -> Axes:
+def plot_importance(importance: pd.DataFrame, *, top: int = 15, labels: dict[str, str] | None = None,
+                    ax: Axes | None = None, **kwargs) -> Axes:
     """Permutation importance (drop in ROC AUC when a feature is shuffled), with its spread.
 
     ``labels`` maps feature names to reader-facing ones (others: underscores as spaces).
@@ -319,8 +317,8 @@ def plot_importance(importance: pd.DataFrame, ax: Axes | None = None, top: int =
 # ----------------------------------------------------------------------------- survival and what-if
 
 
-def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = None, max_groups: int = 8,
-                  min_at_risk: int = 10, **kwargs) -> Axes:
+def plot_survival(km: pd.DataFrame, *, title: str | None = None, max_groups: int = 8, min_at_risk: int = 10,
+                  ax: Axes | None = None, **kwargs) -> Axes:
     """Kaplan-Meier curves of the active lifetime per group, with 95 % bands.
 
     Parameters
@@ -360,7 +358,7 @@ def plot_survival(km: pd.DataFrame, ax: Axes | None = None, title: str | None = 
     return ax
 
 
-def plot_what_if(curve: pd.DataFrame, reduction: float, currency: str = "EUR", horizon_months: int = 12,
+def plot_what_if(curve: pd.DataFrame, reduction: float, currency: str = "EUR", horizon_months: int = 12, *,
                  ax: Axes | None = None, **kwargs) -> Axes:
     """Extra margin over the horizon against the churn reduction, the configured one marked."""
     _need(curve, ("extra_margin", "extra_revenue"), "curve")

@@ -25,7 +25,7 @@ def _money(axis, currency: str) -> None:
     axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
-def plot_repeat_counts(counts: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_repeat_counts(counts: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Customers by number of repeat purchases: actual (bars) against the model (bars beside).
 
     Parameters
@@ -49,7 +49,7 @@ def plot_repeat_counts(counts: pd.DataFrame, ax: Axes | None = None, **kwargs) -
     return ax
 
 
-def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "holdout window",
+def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "holdout window", *,
                               ax: Axes | None = None, **kwargs) -> Axes:
     """Mean purchases in the holdout window by calibration purchases: actual vs predicted.
 
@@ -74,7 +74,7 @@ def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "hol
     return ax
 
 
-def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_unit: str = "W",
+def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_unit: str = "W", *,
                            ax: Axes | None = None, **kwargs) -> Axes:
     """Heatmap of P(alive) or expected purchases over repeat purchases x recency.
 
@@ -117,7 +117,7 @@ def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_un
     return ax
 
 
-def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30, ax: Axes | None = None,
+def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30, *, ax: Axes | None = None,
                           **kwargs) -> Axes:
     """Histogram of customer lifetime values (counts per bin), clipped at the 99th percentile.
 
@@ -148,7 +148,7 @@ def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30,
 
 
 def plot_clv_by_group(table: pd.DataFrame, currency: str = "EUR", title: str = "Mean CLV by group",
-                      group_label: str = "Group", ax: Axes | None = None, **kwargs) -> Axes:
+                      group_label: str = "Group", *, ax: Axes | None = None, **kwargs) -> Axes:
     """Horizontal bars of mean CLV per group, labelled with customers and share of total CLV.
 
     Parameters
@@ -172,7 +172,7 @@ def plot_clv_by_group(table: pd.DataFrame, currency: str = "EUR", title: str = "
     return ax
 
 
-def plot_cac(cac_table: pd.DataFrame, currency: str = "EUR", truth: dict | None = None, ax: Axes | None = None,
+def plot_cac(cac_table: pd.DataFrame, currency: str = "EUR", truth: dict | None = None, *, ax: Axes | None = None,
              **kwargs) -> Axes:
     """CAC per channel (bars); channels without spend are named but have no bar.
 
@@ -203,7 +203,7 @@ def plot_cac(cac_table: pd.DataFrame, currency: str = "EUR", truth: dict | None 
     return ax
 
 
-def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, *, ax: Axes | None = None, **kwargs) -> Axes:
     """CLV:CAC per paid channel against the threshold (green: meets it, red: below).
 
     Parameters
@@ -236,8 +236,7 @@ def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, ax: Axes | Non
     return ax
 
 
-def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", ax: Axes | None = None,
-                     **kwargs) -> Axes:
+def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", *, ax: Axes | None = None, **kwargs) -> Axes:
     """Cumulative margin of a new customer by month per paid channel, with its CAC as a dashed line.
 
     Parameters

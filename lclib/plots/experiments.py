@@ -28,9 +28,8 @@ def _metric(metric: str) -> tuple[str, str]:
     return METRICS[metric]
 
 
-def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | None = None,
-              currency: str = "EUR", level: float = 0.95, ax: Axes | None = None, title: str | None = None,
-              **kwargs) -> Axes:
+def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | None = None, currency: str = "EUR",
+              level: float = 0.95, *, title: str | None = None, ax: Axes | None = None, **kwargs) -> Axes:
     """Absolute lift against control with its interval, one row per variant (or group).
 
     Parameters
@@ -98,7 +97,7 @@ def plot_lift(comparisons: pd.DataFrame, metric: str = "converted", by: str | No
 
 
 def plot_variant_rates(summary: pd.DataFrame, metric: str = "converted", currency: str = "EUR",
-                       level: float = 0.95, ax: Axes | None = None, title: str | None = None, **kwargs) -> Axes:
+                       level: float = 0.95, *, title: str | None = None, ax: Axes | None = None, **kwargs) -> Axes:
     """Outcome of every variant (rate or mean) with its interval, grouped by experiment.
 
     Parameters
@@ -140,8 +139,8 @@ def plot_variant_rates(summary: pd.DataFrame, metric: str = "converted", currenc
 
 
 def plot_sample_size(curve: pd.DataFrame, current_per_group: float | None = None,
-                     target_relative_lift: float | None = None, ax: Axes | None = None,
-                     title: str | None = None, **kwargs) -> Axes:
+                     target_relative_lift: float | None = None, *, title: str | None = None,
+                     ax: Axes | None = None, **kwargs) -> Axes:
     """Customers needed per group against the relative lift to detect.
 
     Parameters

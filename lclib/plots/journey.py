@@ -42,7 +42,7 @@ def _ribbon(ax: Axes, x0: float, x1: float, top0: float, bot0: float, top1: floa
     ax.fill_between(x, bot0 + (bot1 - bot0) * s, top0 + (top1 - top0) * s, linewidth=0, **kw)
 
 
-def plot_sankey(counts: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_sankey(counts: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None) -> Axes:
     """Flows between stages and drop-out, drawn from stage counts (matplotlib only).
 
     Parameters
@@ -87,8 +87,8 @@ def plot_sankey(counts: pd.DataFrame, ax: Axes | None = None, title: str | None 
     return ax
 
 
-def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFrame, ax: Axes | None = None,
-                     title: str | None = None, max_channels: int = 10) -> Axes:
+def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFrame, *, title: str | None = None,
+                     max_channels: int = 10, ax: Axes | None = None) -> Axes:
     """The ten-second journey map: stages across, channels down, KPI per stage on top, drop-off marked.
 
     Cells: share of the stage's people the channel touched while they were in it
@@ -163,7 +163,7 @@ def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFr
     return ax
 
 
-def plot_stage_times(times: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_stage_times(times: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None) -> Axes:
     """Time from stage to stage: median, quartiles (box) and 10-90 % (whiskers), log scale.
 
     Parameters
@@ -194,7 +194,7 @@ def plot_stage_times(times: pd.DataFrame, ax: Axes | None = None, title: str | N
     return ax
 
 
-def plot_top_paths(top: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_top_paths(top: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None) -> Axes:
     """Most common touchpoint paths: people per path (bar) and their conversion rate (label).
 
     Parameters
@@ -217,7 +217,7 @@ def plot_top_paths(top: pd.DataFrame, ax: Axes | None = None, title: str | None 
     return ax
 
 
-def plot_channel_credit(credit: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_channel_credit(credit: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None) -> Axes:
     """Conversions credited per channel by first touch, last touch and Markov removal effect.
 
     Parameters

@@ -9,9 +9,8 @@ from matplotlib.axes import Axes
 from lclib.plots.base import BAD, MAIN, _axes, percent
 
 
-def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
-                 ax: Axes | None = None, color: str = "#3b75af", xlabel: str | None = "Month",
-                 **kwargs) -> Axes:
+def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str, *, color: str = "#3b75af",
+                 xlabel: str | None = "Month", ax: Axes | None = None, **kwargs) -> Axes:
     """Bar chart of one column of a month-indexed frame (see :func:`lclib.analysis.overview.monthly_activity`).
 
     Parameters
@@ -39,7 +38,7 @@ def plot_monthly(monthly: pd.DataFrame, column: str, ylabel: str, title: str,
     return ax
 
 
-def plot_ledger(summary: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_ledger(summary: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Share of rows kept and dropped per table (from ``Ledger.summary()``), labelled with counts."""
     need = {"table", "rows_in", "rows_kept", "rows_dropped"}
     if not need <= set(summary.columns):

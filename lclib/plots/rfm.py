@@ -35,8 +35,8 @@ def _colours(names: Sequence[str]) -> dict[str, str]:
     return {name: SEGMENT_COLOURS[i % len(SEGMENT_COLOURS)] for i, name in enumerate(names)}
 
 
-def plot_rfm_distribution(rfm: pd.DataFrame, column: str, currency: str = "EUR", ax: Axes | None = None,
-                          max_orders: int = 10, **kwargs) -> Axes:
+def plot_rfm_distribution(rfm: pd.DataFrame, column: str, currency: str = "EUR", *, max_orders: int = 10,
+                          ax: Axes | None = None, **kwargs) -> Axes:
     """Customers by recency, frequency or monetary value (bars of binned counts).
 
     Parameters
@@ -79,7 +79,7 @@ def plot_rfm_distribution(rfm: pd.DataFrame, column: str, currency: str = "EUR",
     return ax
 
 
-def plot_segment_shares(summary: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_segment_shares(summary: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Share of customers and share of revenue per segment, side by side.
 
     Parameters
@@ -107,7 +107,7 @@ def plot_segment_shares(summary: pd.DataFrame, ax: Axes | None = None, **kwargs)
     return ax
 
 
-def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", ax: Axes | None = None, **kwargs) -> Axes:
+def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, ax: Axes | None = None, **kwargs) -> Axes:
     """R x F grid shaded by mean monetary value, each cell labelled with its customers.
 
     Parameters
@@ -146,8 +146,8 @@ def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", ax: Axes | None =
     return ax
 
 
-def plot_migration_matrix(migration: pd.DataFrame, ax: Axes | None = None,
-                          labels: tuple[str, str] | None = None, **kwargs) -> Axes:
+def plot_migration_matrix(migration: pd.DataFrame, *, labels: tuple[str, str] | None = None,
+                          ax: Axes | None = None, **kwargs) -> Axes:
     """Where each segment's customers went: row shares shaded, counts written.
 
     Parameters
@@ -186,9 +186,8 @@ def plot_migration_matrix(migration: pd.DataFrame, ax: Axes | None = None,
     return ax
 
 
-def plot_migration_flow(migration: pd.DataFrame, ax: Axes | None = None, min_share: float = 0.0,
-                        labels: tuple[str, str] | None = None, title: str | None = None,
-                        **kwargs) -> Axes:
+def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labels: tuple[str, str] | None = None,
+                        title: str | None = None, ax: Axes | None = None, **kwargs) -> Axes:
     """Flow diagram of segment migration: stacked segments before (left) and after (right).
 
     Each band joins a segment before to a segment after with a width
@@ -283,7 +282,7 @@ def plot_migration_flow(migration: pd.DataFrame, ax: Axes | None = None, min_sha
     return ax
 
 
-def plot_silhouette(silhouette: pd.Series, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_silhouette(silhouette: pd.Series, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Mean silhouette score per number of clusters, the chosen k marked.
 
     Parameters
@@ -306,7 +305,7 @@ def plot_silhouette(silhouette: pd.Series, ax: Axes | None = None, **kwargs) -> 
     return ax
 
 
-def plot_persona_segments(table: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_persona_segments(table: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Which rule segments each k-means persona is made of (share of the persona).
 
     Parameters

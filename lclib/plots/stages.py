@@ -25,8 +25,7 @@ STATE_COLOURS = {
 ABOVE = ("new", "reactivated", "active", "at_risk")
 
 
-def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, ax: Axes | None = None,
-                   **kwargs) -> Axes:
+def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Monthly lifecycle bars: buyer states stacked above the axis, lapsed customers below.
 
     Parameters
@@ -69,8 +68,7 @@ def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, ax:
     return ax
 
 
-def plot_transitions(transitions: Transitions, ax: Axes | None = None, min_people: int = 1,
-                     **kwargs) -> Axes:
+def plot_transitions(transitions: Transitions, *, min_people: int = 1, ax: Axes | None = None, **kwargs) -> Axes:
     """Heat map of month-to-month transition shares, each cell labelled with share and count.
 
     Parameters
@@ -109,7 +107,7 @@ def plot_transitions(transitions: Transitions, ax: Axes | None = None, min_peopl
     return ax
 
 
-def plot_state_counts(summary: pd.DataFrame, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_state_counts(summary: pd.DataFrame, *, ax: Axes | None = None, **kwargs) -> Axes:
     """Horizontal bars of people per state, labelled with count and share.
 
     Shares have one decimal, as in the report's state table (0.3 %, not 0 %).
