@@ -219,7 +219,7 @@ def test_calibration_holdout_split_engines_agree(tx):
 
 def test_bad_inputs_raise(tx, tmp_path):
     with pytest.raises(ValueError, match="engine"):
-        customer_summary(tx, engine="spark")
+        customer_summary(tx, engine="sparkle")
     with pytest.raises(ValueError, match="amount"):
         E.customer_summary_sql(tx.drop(columns="amount"))
     with pytest.raises(ValueError, match="count_by"):

@@ -43,8 +43,8 @@ def cohort_cells(transactions: pd.DataFrame, as_of=None, engine: str | None = No
     from lclib.engine import sql as _engine
 
     as_of = resolve_as_of(transactions, as_of)
-    if _engine.check_engine(engine) == "duckdb" and len(transactions):
-        return _engine.cohort_cells_sql(transactions, as_of)
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(transactions):
+        return _engine.cohort_cells_sql(transactions, as_of, con=_engine.connection_for(engine))
     orders = orders_table(transactions, as_of)
     if orders.empty:
         return empty_cohort_cells()

@@ -92,6 +92,17 @@ def _empty_summary_of(id_dtype, extras: bool = True) -> pd.DataFrame:
     return out if extras else out[list(MODEL_COLUMNS)]
 
 
+def as_of_after(last_timestamp) -> pd.Timestamp:
+    """The default analysis date: midnight after the day of the last timestamp (the one rule).
+
+    Examples
+    --------
+    >>> as_of_after("2025-12-31 23:59:59")
+    Timestamp('2026-01-01 00:00:00')
+    """
+    return pd.Timestamp(last_timestamp).normalize() + _DAY
+
+
 def resolve_as_of(transactions: pd.DataFrame, as_of=None) -> pd.Timestamp:
     """The analysis date: ``as_of`` if given, else midnight after the last transaction.
 
@@ -109,7 +120,7 @@ def resolve_as_of(transactions: pd.DataFrame, as_of=None) -> pd.Timestamp:
         return pd.Timestamp(as_of)
     if TIMESTAMP not in transactions or transactions[TIMESTAMP].isna().all():
         raise ValueError("transactions have no timestamps; pass as_of explicitly")
-    return pd.Timestamp(transactions[TIMESTAMP].max()).normalize() + pd.Timedelta(days=1)
+    return as_of_after(transactions[TIMESTAMP].max())
 
 
 def _month_number(ts: pd.Series) -> pd.Series:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lclib.engine.contracts import (
+from lclib.engine.contracts import (as_of_after,
     FIRST_PURCHASE,
     FREQUENCY,
     LAST_PURCHASE,
@@ -72,16 +72,16 @@ def rfm_table(
     require_columns(transactions, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT), "transactions")
     from lclib.engine import sql as _engine
 
-    if _engine.check_engine(engine) == "duckdb" and len(transactions) and \
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(transactions) and \
             pd.api.types.is_datetime64_any_dtype(transactions[TIMESTAMP]):
-        return _engine.rfm_table_sql(transactions, as_of)
+        return _engine.rfm_table_sql(transactions, as_of, con=_engine.connection_for(engine))
     ts = transactions[TIMESTAMP]
     if not pd.api.types.is_datetime64_any_dtype(ts):
         raise ValueError(f"transactions[{TIMESTAMP!r}] must be datetime64, got {ts.dtype}")
     if as_of is None:
         if ts.isna().all():
             raise ValueError("transactions has no timestamps; pass as_of explicitly")
-        as_of = ts.max().normalize() + pd.Timedelta(days=1)
+        as_of = as_of_after(ts.max())
     as_of = _timestamp_like(as_of, ts)
 
     counted = transactions.loc[ts < as_of]
@@ -179,7 +179,7 @@ def rfm_snapshots(
     ts = transactions[TIMESTAMP]
     one_pass = (
         len(stamps) > 1
-        and _engine.check_engine(engine) == "duckdb"
+        and _engine.check_engine(engine) in _engine.SQL_ENGINES
         and len(transactions) > 0
         and pd.api.types.is_datetime64_any_dtype(ts)
         and getattr(ts.dtype, "tz", None) is None
@@ -196,7 +196,7 @@ def rfm_snapshots(
         order_columns=",".join(_SQL_SNAPSHOT_ORDERS.format(i=i, cond=c) for i, c in enumerate(conds)),
         result_columns=",".join(_SQL_SNAPSHOT_RESULT.format(i=i) for i in range(len(stamps))),
     )
-    agg = _engine.query(transactions, sql)
+    agg = _engine.query(transactions, sql, _engine.connection_for(engine))
     ids = pd.Index(agg["customer_id"].astype(transactions[CUSTOMER_ID].dtype), name=CUSTOMER_ID)
     tables = []
     for i, as_of in enumerate(stamps):

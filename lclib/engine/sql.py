@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from lclib.engine import contracts as S  # definitions shared with the pandas paths
+from lclib.engine import spark as spark_backend
 from lclib.io.columns import AMOUNT, ANONYMOUS_ID, CUSTOMER_ID, EVENT_TYPE, ID_COLUMNS, ORDER_ID, TIMESTAMP
 
 try:  # duckdb is a dependency; the pandas paths still work without it
@@ -94,22 +95,48 @@ def set_default_engine(engine: str | None) -> None:
     _DEFAULT = None if engine is None else check_engine(engine)
 
 
-def default_engine() -> Literal["duckdb", "pandas"]:
+def default_engine() -> Literal["duckdb", "pandas", "spark"]:
     """The engine set by :func:`set_default_engine`, else ``"duckdb"`` when installed, else ``"pandas"``."""
     if _DEFAULT is not None:
         return _DEFAULT  # type: ignore[return-value]
     return "duckdb" if available() else "pandas"
 
 
-def check_engine(engine: str | None) -> Literal["duckdb", "pandas"]:
+#: Engines that run the SQL texts of this module (the others: the pandas references).
+SQL_ENGINES = ("duckdb", "spark")
+
+
+def check_engine(engine: str | None) -> Literal["duckdb", "pandas", "spark"]:
     """Resolve ``engine`` (None = :func:`default_engine`) and validate it."""
     if engine is None:
         return default_engine()
-    if engine not in ("duckdb", "pandas"):
-        raise ValueError(f"engine must be 'duckdb' or 'pandas', got {engine!r}")
+    if engine not in ("duckdb", "pandas", "spark"):
+        raise ValueError(f"engine must be 'duckdb', 'pandas' or 'spark', got {engine!r}")
     if engine == "duckdb" and not available():
         raise ValueError("engine='duckdb' needs the duckdb package: pip install duckdb")
+    if engine == "spark" and not spark_backend.available():
+        raise ValueError("engine='spark' needs the pyspark package: pip install pyspark")
     return engine
+
+
+def connection_for(engine: str | None):
+    """What runs this module's SQL for ``engine``: a DuckDB cursor or the Spark backend.
+
+    ``"pandas"`` (and None when the default is pandas) gets a DuckDB cursor too: the
+    few SQL-only steps (exports, reading files) always run on DuckDB.
+    """
+    if check_engine(engine) == "spark":
+        return spark_backend.backend()
+    return connection()
+
+
+def _on_spark(source, con) -> bool:
+    """Whether a query over ``source`` with ``con`` runs on Spark."""
+    if isinstance(con, spark_backend.SparkBackend):
+        return True
+    if hasattr(source, "sparkSession") and hasattr(source, "createOrReplaceTempView"):
+        return True
+    return con is None and default_engine() == "spark"
 
 
 # ----------------------------------------------------------------------------- sources
@@ -173,12 +200,21 @@ def relation(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> 
 
 
 def query(source: Source, sql: str, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
-    """Run ``sql``, which reads the table ``src``, over ``source``; return a pandas frame."""
+    """Run ``sql``, which reads the table ``src``, over ``source``; return a pandas frame.
+
+    ``con``: a DuckDB connection, or a :class:`lclib.engine.spark.SparkBackend`
+    (None: the default engine's, see :func:`connection_for`). On Spark the text is
+    transpiled from DuckDB's dialect (:func:`lclib.engine.spark.to_spark_sql`).
+    """
+    if _on_spark(source, con):
+        return (con if isinstance(con, spark_backend.SparkBackend) else spark_backend.backend()).query(source, sql)
     return relation(source, con).query(SOURCE, sql).df()
 
 
 def _query_arrow(source: Source, sql: str, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
     """:func:`query` through Arrow: faster for large results with text columns (dates stay datetime64)."""
+    if _on_spark(source, con):
+        return query(source, sql, con)  # Spark results always come through Arrow
     table = relation(source, con).query(SOURCE, sql).to_arrow_table()
     return table.to_pandas(date_as_object=False)
 
@@ -195,6 +231,8 @@ def columns_of(source: Source) -> list[str]:
     """Column names of ``source`` without reading its rows."""
     if isinstance(source, pd.DataFrame):
         return list(source.columns)
+    if _on_spark(source, None):
+        return spark_backend.backend().columns(source)
     return list(relation(source).columns)
 
 
@@ -518,7 +556,7 @@ def customer_summary_sql(
     """
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
     S._check_options(count_by, time_unit, monetary)
-    con = connection() if con is None else con
+    con = connection_for(None) if con is None else con
     last, missing, n_rows = time_range(source, con)
     if missing:
         raise ValueError("transactions have missing timestamps")
@@ -568,7 +606,7 @@ def _default_as_of(source: Source, as_of, con=None) -> pd.Timestamp:
         last, _, _ = time_range(source, con)
         if last is None:
             raise ValueError("transactions have no timestamps; pass as_of explicitly")
-        as_of = last.normalize() + _DAY
+        as_of = S.as_of_after(last)
     return pd.Timestamp(as_of)
 
 

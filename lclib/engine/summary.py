@@ -140,8 +140,9 @@ def customer_summary(
     """
     from lclib.engine import sql as E
 
-    if E.check_engine(engine) == "duckdb":
-        return E.customer_summary_sql(transactions, observation_end, count_by, time_unit, monetary, extras)
+    if E.check_engine(engine) in E.SQL_ENGINES:
+        return E.customer_summary_sql(transactions, observation_end, count_by, time_unit, monetary, extras,
+                                      con=E.connection_for(engine))
     _check(transactions, count_by, time_unit, monetary)
     ts = pd.to_datetime(transactions[TIMESTAMP])
     if ts.isna().any():

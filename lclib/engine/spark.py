@@ -1,0 +1,252 @@
+"""The Spark backend: the engine's SQL, written once for DuckDB, run on a SparkSession.
+
+Every heavy aggregation of :mod:`lclib.engine.sql` is one SQL text in DuckDB's
+dialect. :func:`to_spark_sql` transpiles it with sqlglot (quoted identifiers to
+backticks, ``VARCHAR`` to ``STRING``, ``TIMESTAMP '...'`` literals to
+``TIMESTAMP_NTZ``, ``date_trunc('week', ...)`` stays a Monday week) and
+:class:`SparkBackend` runs it against a temporary view named ``src``. The small
+result (one row per customer or per cell) comes back through Arrow, and the same
+pandas post-processing as on DuckDB makes the output contract identical: counts,
+dates and times exactly, money to floating-point rounding (Spark adds in another
+order).
+
+Why SQL + sqlglot and not Ibis: the queries already exist as plain SQL tested
+against the pandas references; transpiling them keeps one text per aggregation
+(no second formulation to keep in step), sqlglot is a pure-Python dependency,
+and the text a user reads in the code is the text every engine runs.
+
+Sources
+-------
+A pandas DataFrame (sent to Spark through Arrow, kept for the next query on the
+same frame), a Spark DataFrame (used as it is: a table of a cluster or a
+lakehouse), or a path: ``.parquet``/``.pq`` or a folder of Parquet files,
+``delta:/path/to/table`` for a Delta table (needs the delta-spark package on the
+session), any other path CSV with a header row.
+
+Session
+-------
+:func:`session` reuses the active SparkSession when there is one (a Databricks
+notebook, a cluster job) and otherwise starts a local one on ``spark.master``
+(``local[*]``), with the session time zone UTC so that naive timestamps round-trip
+unchanged. Point at a cluster with ``spark.master: spark://host:7077`` (or
+``yarn``) and add settings under ``spark.conf`` in lclib.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+#: Settings of a session lclib starts itself (a session that already runs keeps its own).
+SESSION_DEFAULTS: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",  # naive timestamps come back as they went in
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # no progress bars in reports and logs
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "4g",
+}
+
+#: Name of the temporary view the SQL texts read.
+SOURCE = "src"
+
+
+def available() -> bool:
+    """True when pyspark is installed."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _quiet_imports():
+    """pyspark (and sqlglot, which probes for it) warn about pandas 3 when their modules load:
+    noise for report readers (lclib's own tests check the results). Returns an entered
+    ``warnings.catch_warnings`` context; the caller exits it."""
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+    return ctx
+
+
+def _quietly(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        ctx = _quiet_imports()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            ctx.__exit__(None, None, None)
+    return wrapper
+
+
+@functools.lru_cache(maxsize=256)
+def to_spark_sql(sql: str) -> str:
+    """``sql`` (DuckDB's dialect, as written in :mod:`lclib.engine.sql`) in Spark SQL.
+
+    Examples
+    --------
+    >>> to_spark_sql('SELECT CAST("timestamp" AS VARCHAR) AS t FROM src')
+    'SELECT CAST(`timestamp` AS STRING) AS t FROM src'
+    """
+    ctx = _quiet_imports()
+    try:
+        import sqlglot
+    finally:
+        ctx.__exit__(None, None, None)
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+
+def session(master: str | None = None, conf: Mapping[str, Any] | None = None, app_name: str = "lclib"):
+    """The active SparkSession, or a new one on ``master`` (default ``local[*]``).
+
+    Parameters
+    ----------
+    master : Spark master URL (``local[*]``, ``local[2]``, ``spark://host:7077``,
+        ``yarn``...); ignored when a session is already active.
+    conf : extra Spark settings (``{"spark.executor.memory": "8g"}``), on top of
+        :data:`SESSION_DEFAULTS`.
+    """
+    if not available():
+        raise ValueError("analysis.engine 'spark' needs the pyspark package: pip install pyspark")
+    ctx = _quiet_imports()
+    try:
+        from pyspark.sql import SparkSession
+    finally:
+        ctx.__exit__(None, None, None)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.master(master or "local[*]").appName(app_name)
+    for key, value in {**SESSION_DEFAULTS, **dict(conf or {})}.items():
+        builder = builder.config(key, str(value))
+    with _jvm_stderr_to(log_path()):
+        spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def log_path() -> Path:
+    """Where the local Spark JVM writes its own messages (start-up notes, warnings).
+
+    The JVM inherits the Python process's standard error; in a notebook kernel that
+    would put Java log lines into the published report. ``$TMPDIR/lclib-spark-<pid>.log``
+    instead; errors still reach Python as exceptions.
+    """
+    import os
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"lclib-spark-{os.getpid()}.log"
+
+
+@contextlib.contextmanager
+def _jvm_stderr_to(path: Path):
+    """Point file descriptor 2 at ``path`` while the JVM starts (it keeps that descriptor)."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError):  # pragma: no cover - closed or replaced stderr
+        pass
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.dup2(log, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(log)
+
+
+class SparkBackend:
+    """Runs the engine's SQL texts on Spark; see the module docstring.
+
+    Parameters
+    ----------
+    spark : SparkSession, optional
+        Default: :func:`session` with ``master`` and ``conf``.
+    master, conf : as for :func:`session` (used only to start a session).
+    """
+
+    def __init__(self, spark=None, master: str | None = None, conf: Mapping[str, Any] | None = None):
+        self._spark = spark
+        self.master = master
+        self.conf = dict(conf or {})
+        self._kept: tuple | None = None  # (weakref to the pandas frame, its Spark DataFrame)
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            self._spark = session(self.master, self.conf)
+        return self._spark
+
+    @_quietly
+    def frame(self, source):
+        """A Spark DataFrame over ``source`` (see the module docstring)."""
+        if hasattr(source, "sparkSession") and hasattr(source, "createOrReplaceTempView"):
+            return source
+        if isinstance(source, pd.DataFrame):
+            kept = self._kept
+            if kept is not None and kept[0]() is source and kept[2] == source.shape:
+                return kept[1]
+            import pyarrow as pa
+
+            table = pa.Table.from_pandas(source, preserve_index=False)
+            sdf = self.spark.createDataFrame(table)
+            self._kept = (weakref.ref(source), sdf, source.shape)
+            return sdf
+        if isinstance(source, (str, Path)):
+            path = str(source)
+            if path.startswith("delta:"):
+                return self.spark.read.format("delta").load(path[len("delta:"):])
+            if path.lower().endswith((".parquet", ".pq")) or (Path(path).is_dir()):
+                return self.spark.read.parquet(path)
+            if not any(ch in path for ch in "*?[") and not Path(path).is_file():
+                raise ValueError(f"{path}: file not found")
+            # ids stay text: no schema inference (types are cast in the SQL)
+            return self.spark.read.option("header", True).option("inferSchema", False).csv(path)
+        raise ValueError(f"source must be a DataFrame, a path or a Spark DataFrame, got {type(source).__name__}")
+
+    def columns(self, source) -> list[str]:
+        """Column names of ``source`` (no rows read)."""
+        if isinstance(source, pd.DataFrame):
+            return list(source.columns)
+        return list(self.frame(source).columns)
+
+    @_quietly
+    def query(self, source, sql: str) -> pd.DataFrame:
+        """Run ``sql`` (DuckDB dialect, reading ``src``) over ``source`` on Spark; a pandas frame back."""
+        self.frame(source).createOrReplaceTempView(SOURCE)
+        table = self.spark.sql(to_spark_sql(sql)).toArrow()
+        return table.to_pandas(date_as_object=False)
+
+
+_DEFAULT: SparkBackend | None = None
+_SETTINGS: dict = {}
+
+
+def configure(master: str | None = None, conf: Mapping[str, Any] | None = None) -> None:
+    """Set the master and settings of the backend :func:`backend` returns (from lclib.yaml ``spark``)."""
+    global _DEFAULT
+    new = {"master": master, "conf": dict(conf or {})}
+    if new != _SETTINGS:
+        _SETTINGS.clear()
+        _SETTINGS.update(new)
+        _DEFAULT = None
+
+
+def backend() -> SparkBackend:
+    """The process's Spark backend (one session per process: starting one costs seconds)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = SparkBackend(master=_SETTINGS.get("master"), conf=_SETTINGS.get("conf"))
+    return _DEFAULT
