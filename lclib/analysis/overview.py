@@ -78,8 +78,8 @@ def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> p
     from lclib.engine import sql as _engine
 
     tx = transactions
-    if _engine.check_engine(engine) == "duckdb" and len(tx):
-        out = _engine.monthly_activity_sql(tx)
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(tx):
+        out = _engine.monthly_activity_sql(tx, con=_engine.connection_for(engine))
     else:
         month = tx[C.TIMESTAMP].dt.to_period("M")
         first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
@@ -104,8 +104,8 @@ def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> di
     from lclib.engine import sql as _engine
 
     tx = transactions
-    if _engine.check_engine(engine) == "duckdb" and len(tx):
-        got = _engine.headline_counts_sql(tx)
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(tx):
+        got = _engine.headline_counts_sql(tx, con=_engine.connection_for(engine))
         customers = int(got["customers"])
         return {
             "customers": customers,
