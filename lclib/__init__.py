@@ -8,7 +8,7 @@ Typical use in a notebook::
 """
 
 from lclib.config import ConfigError, load_config
-from lclib.io import DataError, Dataset, load_dataset
+from lclib.io import DataError, Dataset, canonical, load_dataset
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "DataError", "Dataset", "load_config", "load_dataset", "__version__"]
+__all__ = ["ConfigError", "DataError", "Dataset", "canonical", "load_config", "load_dataset", "__version__"]

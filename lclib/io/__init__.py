@@ -2,9 +2,11 @@
 
 ``columns`` names the canonical tables and columns; ``mapping`` checks a
 configuration's column mapping against them; ``load`` reads, parses, validates
-and cleans each table; ``ledger`` counts every row a cleaning rule removes.
+and cleans each table; ``ledger`` counts every row a cleaning rule removes;
+``frames.canonical`` makes a plain DataFrame with other column names a canonical table.
 Imports only :mod:`lclib.config` of lclib.
 """
 
+from lclib.io.frames import canonical  # noqa: F401
 from lclib.io.ledger import Ledger  # noqa: F401
 from lclib.io.load import DataError, Dataset, InputInfo, load_dataset, load_table  # noqa: F401
