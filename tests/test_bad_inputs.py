@@ -3,7 +3,8 @@
 A case either expects a DataError whose message names the file, the column and
 the rows (``expect.error``: fragments that must all appear), or a clean load
 whose ledger counts exactly the rows dropped per reason (``expect.dropped``),
-with rows read = rows kept + rows dropped.
+with rows read = rows kept + rows dropped. ``timezone`` sets ``analysis.timezone``;
+``expect.notes`` lists fragments of the ledger's notes (changes that kept every row).
 """
 
 from __future__ import annotations
@@ -48,20 +49,23 @@ def test_bad_input_case(folder: Path):
     path = folder / case["path"]
     if "error" in expect:
         with pytest.raises(DataError) as err:
-            load_table(case["table"], spec, path, ledger, now=NOW)
+            load_table(case["table"], spec, path, ledger, now=NOW, timezone=case.get("timezone"))
         message = str(err.value)
         missing = [frag for frag in expect["error"] if frag not in message]
         assert not missing, f"message lacks {missing}:\n{message}"
         wrong = [frag for frag in expect.get("absent", []) if frag in message]
         assert not wrong, f"message should not say {wrong}:\n{message}"
         return
-    df, info = load_table(case["table"], spec, path, ledger, now=NOW)
+    df, info = load_table(case["table"], spec, path, ledger, now=NOW, timezone=case.get("timezone"))
     entry = ledger.tables[case["table"]]
     assert len(df) == expect["kept"] == info.rows_kept
     assert entry.dropped == expect["dropped"]
     assert entry.rows_in == len(df) + sum(entry.dropped.values())
     for reason, lines in expect.get("lines", {}).items():
         assert entry.examples[reason] == lines
+    notes = " ".join(entry.notes.values())
+    assert [n for n in expect.get("notes", []) if n not in notes] == [], notes
+    assert bool(entry.notes) == bool(expect.get("notes")), notes
     for col, values in expect.get("values", {}).items():
         got = df[col]
         if col in C.DATE_COLUMNS:

@@ -39,13 +39,36 @@ REDACTED = "***"
 
 
 def redact_overrides(overrides: list[str] | None) -> list[str]:
-    """``-p key=value`` overrides with the values of secret keys masked."""
+    """``-p key=value`` overrides with the values of secret keys masked.
+
+    A secret set through a section (``-p "rfm={pseudonymise_key: ...}"``) is caught
+    too: the whole value is masked. A secret given as ``env:NAME`` is kept.
+    """
     out = []
     for item in overrides or []:
         key = item.split("=", 1)[0].strip()
-        out.append(f"{key}={REDACTED}" if key in SECRET_KEYS and not item.split("=", 1)[-1].strip().startswith(
-            "env:") else item)
+        try:
+            value = parse_override(item)[1]
+        except ConfigError:
+            value = REDACTED  # unreadable: mask it if it could hold a secret
+        out.append(f"{key}={REDACTED}" if _holds_secret(key, value) else item)
     return out
+
+
+def _holds_secret(key: str, value: Any) -> bool:
+    """Whether ``-p key=value`` sets a secret of :data:`SECRET_KEYS` (other than ``env:NAME``)."""
+    for dotted in SECRET_KEYS:
+        if key == dotted:
+            found = value
+        elif dotted.startswith(key + "."):
+            found = value
+            for part in dotted[len(key) + 1:].split("."):
+                found = found.get(part) if isinstance(found, dict) else (found if found == REDACTED else None)
+        else:
+            continue
+        if found is not None and not str(found).startswith("env:"):
+            return True
+    return False
 
 
 class ConfigError(ValueError):
@@ -96,6 +119,27 @@ class CleanRules(_Strict):
     non_product_codes: list[str] = Field(default_factory=list)
     score_range: tuple[float, float] = (0, 10)
     out_of_range: Literal["drop", "error"] = "drop"
+    # an order is (customer, order id). unique: an order id names one customer's order, so one
+    # shared by several customers is an error; per_customer: order numbers restart for each
+    # customer (1, 2, 3 ...) and are made unique as <customer_id>/<order_id>
+    order_ids: Literal["unique", "per_customer"] = "unique"
+    missing_amount: Literal["drop", "error"] = "drop"  # empty amount (or quantity / unit price)
+    # infinite amounts, or a line amount (quantity x unit price) larger than max_amount
+    nonfinite_amount: Literal["drop", "error"] = "drop"
+    max_amount: float = Field(1e12, gt=0)
+    zero_quantity: Literal["drop", "keep", "error"] = "drop"
+    # dates before the first or after the last day of date_range (inclusive)
+    out_of_range_dates: Literal["drop", "error"] = "drop"
+    date_range: tuple[dt.date, dt.date] = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+
+    @field_validator("date_range")
+    @classmethod
+    def _dates_a_timestamp_can_hold(cls, v: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+        lo, hi = v
+        if not dt.date(1678, 1, 1) <= lo < hi <= dt.date(2261, 12, 31):
+            raise ValueError("must be [first, last] with 1678-01-01 <= first < last <= 2261-12-31 "
+                             "(the range of a nanosecond timestamp)")
+        return v
 
 
 class TableInput(_Strict):
@@ -131,7 +175,23 @@ class Analysis(_Strict):
     as_of: dt.date | None = None
     currency: str = "EUR"
     margin: float = Field(0.30, gt=0, le=1)
-    engine: Literal["duckdb", "pandas"] = "duckdb"  # who computes the heavy aggregations (lclib.engine)
+    engine: Literal["duckdb", "pandas", "spark"] = "duckdb"  # who computes the heavy aggregations (lclib.engine)
+    # null: times are the wall time as written (an offset or a Parquet time zone is dropped);
+    # a zone name (Europe/Paris, UTC): times with an offset or zone are converted to it,
+    # times without one are taken as already in it
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(v)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Paris or UTC") from None
+        return v
 
 
 FACTS = ("signup", "first_purchase", "repeat_purchase", "referral", "nps_promoter")
@@ -218,6 +278,9 @@ class Rfm(_Strict):
     bins: int = Field(5, ge=2, le=10)
     method: Literal["quantile", "thresholds"] = "quantile"
     thresholds: dict[str, list[float]] | None = None
+    # true: the recency score follows the lifecycle state (lapsed R=1, at risk R=2, other buyers
+    # R=3..bins), so RFM segments and lifecycle states never disagree; false: recency by `method` alone
+    recency_from_states: bool = True
     segments: list[dict[str, Any]] | None = None  # null = lclib.config.segment_rules.DEFAULT_SEGMENTS
     compare_days: int = Field(90, gt=0)  # segment migration: as_of minus this many days
     kmeans: bool = True
@@ -227,11 +290,14 @@ class Rfm(_Strict):
     kmeans_max_customers: int = Field(50_000, ge=100)
     random_state: int = 0
     export_lists: dict[str, list[str]] | None = None  # null = lclib.analysis.rfm.DEFAULT_EXPORT_LISTS
-    pseudonymise_key: str | None = None  # set to share exports with hashed customer ids
+    pseudonymise_key: str | None = None  # deprecated: privacy.pseudonymise (a key set here turns it on)
 
     @model_validator(mode="after")
     def _rules_cover_every_score(self) -> "Rfm":
 
+        if self.recency_from_states and self.bins < 3:
+            raise ValueError(f"rfm.recency_from_states needs rfm.bins >= 3 (lapsed 1, at risk 2, others 3+), "
+                             f"got {self.bins}")
         if self.kmeans_k[0] < 2 or self.kmeans_k[1] < self.kmeans_k[0]:
             raise ValueError(f"rfm.kmeans_k {list(self.kmeans_k)} must be [lo, hi] with 2 <= lo <= hi")
         if self.segments is None:
@@ -266,7 +332,7 @@ class Churn(_Strict):
 
 
 class Clv(_Strict):
-    model: Literal["bgnbd", "mbgnbd", "paretonbd"] = "bgnbd"
+    model: Literal["bgnbd", "mbgnbd", "paretonbd", "auto"] = "bgnbd"  # auto: lowest BIC of the three
     count_by: Literal["D", "W", "order"] = "D"
     time_unit: Literal["D", "W"] = "W"
     penalizer: float = Field(0.0, ge=0)
@@ -282,6 +348,21 @@ class Clv(_Strict):
     # above this many customers the models are fitted on a uniform random sample of them (fixed seed);
     # every customer is still scored; null = always fit on all customers
     max_fit_customers: int | None = Field(100_000, ge=1000)
+    # when a model is ok / weak / unusable (lclib.analysis.clv.trust.TrustLimits has the same names)
+    min_customers: int = Field(500, gt=0)  # fewer customers: the purchase model is at most weak
+    min_calibration_weeks: float = Field(13.0, gt=0)  # a shorter fitted history: unusable
+    min_holdout_weeks: float = Field(8.0, gt=0)  # a shorter holdout: no holdout error, model at most weak
+    min_holdout_purchases: int = Field(20, gt=0)  # fewer holdout repeat purchases: the same
+    max_quiet_weeks: float = Field(8.0, gt=0)  # longer without any purchase at the end of the data: unusable
+    weak_interval_ratio: float = Field(10.0, gt=1)  # a parameter's 95 % interval high / low above it: weak
+    unusable_interval_ratio: float = Field(1000.0, gt=1)  # above it: unusable
+    holdout_error_weak_pct: float = Field(15.0, gt=0)  # |holdout error| above it: weak
+    holdout_error_unusable_pct: float = Field(50.0, gt=0)  # above it: unusable
+    max_excluded_share: float = Field(0.01, ge=0, lt=1)  # customers with undefined predictions above it: unusable
+    # intervals of the top customers' CLV: parameter draws from the fits' sampling distribution (0 = none)
+    bootstrap_draws: int = Field(200, ge=0)
+    bootstrap_seed: int = 0
+    interval_level: float = Field(0.9, gt=0, lt=1)
 
 
 class Experiments(_Strict):
@@ -294,13 +375,44 @@ class Experiments(_Strict):
     expected_shares: dict[str, dict[str, float]] = Field(default_factory=dict)  # {experiment: {variant: share}}
 
 
+class Privacy(_Strict):
+    """Pseudonymised ids: with ``pseudonymise``, every customer and anonymous id is replaced by
+    a keyed HMAC-SHA256 pseudonym right after loading (``lclib.io.privacy``). The key is read
+    from the file ``key_file`` when set, else from the environment variable named ``key_env``;
+    it never appears in the configuration or anything a run writes."""
+
+    pseudonymise: bool = False
+    key_env: str = "LCLIB_PSEUDONYM_KEY"  # the name of the variable, not the key
+    key_file: Path | None = None  # a file holding the key (relative: to the configuration's folder)
+
+    @model_validator(mode="after")
+    def _key_env_is_a_name(self) -> "Privacy":
+        import re
+
+        # checked here, not per field, so that a key written by mistake is not echoed in the message
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.key_env):
+            raise ValueError("privacy.key_env must be the name of an environment variable (letters, digits, _), "
+                             "not the key itself")
+        return self
+
+
 class Report(_Strict):
     out: Path = Path("reports")
     notebooks: list[str] = Field(default_factory=list)
-    timeout_seconds: int = Field(1200, gt=0)
+    timeout_seconds: int = Field(1200, gt=0)  # per notebook: all its cells together, kernel start included
     # notebooks executed at the same time (each its own kernel; capped by the CPU count).
     # Memory grows with it: each kernel holds its own copy of the transactions.
     workers: int = Field(2, ge=1, le=32)
+
+
+class Spark(_Strict):
+    """Where ``analysis.engine: spark`` runs (lclib.engine.spark)."""
+
+    # Spark master URL: local[*] (all cores of this machine), local[2], spark://host:7077, yarn...
+    # An already active SparkSession (Databricks, a cluster job) is used as it is.
+    master: str = "local[*]"
+    # extra Spark settings for a session lclib starts, e.g. {spark.driver.memory: 8g}
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class Config(_Strict):
@@ -315,7 +427,16 @@ class Config(_Strict):
     clv: Clv = Field(default_factory=Clv)
     experiments: Experiments = Field(default_factory=Experiments)
     report: Report = Field(default_factory=Report)
+    privacy: Privacy = Field(default_factory=Privacy)
+    spark: Spark = Field(default_factory=Spark)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _rfm_key_means_pseudonymise(self) -> "Config":
+        # deprecated alias: rfm.pseudonymise_key now pseudonymises every id at load (lclib.io.privacy)
+        if self.rfm.pseudonymise_key and not self.privacy.pseudonymise:
+            self.privacy.pseudonymise = True
+        return self
 
     @property
     def base_dir(self) -> Path:
@@ -352,7 +473,28 @@ class Config(_Strict):
                 if t and t.get("path"):
                     t["path"] = str(self.resolve(Path(t["path"])))
             data["report"]["out"] = str(self.resolve(Path(data["report"]["out"])))
+            if data["privacy"].get("key_file"):
+                data["privacy"]["key_file"] = str(self.resolve(Path(data["privacy"]["key_file"])))
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` except that a date-looking value that is no calendar date
+    (``2024-13-45``) stays text, so that the schema reports it with its dotted key."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -364,7 +506,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     if not key:
         raise ConfigError(f"override {item!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _yaml_load(raw) if raw.strip() else None
     except yaml.YAMLError as e:
         raise ConfigError(f"override {key}: value {raw!r} is not valid YAML ({e})") from None
     return key, value
@@ -406,7 +548,8 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         elif e["type"] == "missing":
             msg = "required key is missing"
         value = e.get("input")
-        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" (got {value!r})"
+        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) or loc in SECRET_KEYS \
+            else f" (got {value!r})"
         lines.append(f"  - {loc or '<top level>'}: {msg}{shown}")
     return "\n".join(lines)
 
@@ -435,9 +578,12 @@ def load_config(
     if not path.is_file():
         raise ConfigError(f"configuration file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _yaml_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the configuration "
+                          "as UTF-8") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections (inputs, analysis, report)")
     data = apply_overrides(data, overrides)

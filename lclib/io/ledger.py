@@ -16,9 +16,13 @@ REASONS: dict[str, str] = {
     "missing_id": "no customer id",
     "duplicates": "exact duplicate row",
     "unparsable_dates": "date could not be read",
+    "out_of_range_dates": "date outside clean.date_range",
     "future_dates": "dated in the future",
+    "missing_amount": "no amount (or quantity, unit price)",
+    "nonfinite_amount": "infinite or implausibly large amount",
     "cancellations": "cancellation or return",
     "non_product_codes": "not a product (fee, postage...)",
+    "zero_quantity": "zero quantity",
     "nonpositive_price": "zero or negative price",
     "out_of_range": "score out of range",
     "duplicate_key": "repeated key (first row kept)",
@@ -34,6 +38,8 @@ class TableLedger:
     rows_in: int
     dropped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[int]] = field(default_factory=dict)
+    #: what the loader changed without dropping rows (e.g. order ids made per customer): {key: sentence}
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
@@ -72,6 +78,10 @@ class Ledger:
                 int(i) for i in frame.index[mask.to_numpy()][:5]
             )
         return frame.loc[~mask.to_numpy()]
+
+    def note(self, table: str, key: str, text: str) -> None:
+        """Record a change to ``table`` that kept every row (shown beside the counts, saved in run.json)."""
+        self.tables[table].notes[key] = text
 
     def check(self, table: str, rows_kept: int) -> None:
         """Assert the books balance: rows_in - dropped == rows actually kept."""
@@ -127,7 +137,7 @@ class Ledger:
         return df
 
     def to_dict(self) -> dict:
-        """JSON-ready form (saved as ``ledger`` in run.json)."""
+        """JSON-ready form (saved as ``ledger`` in run.json); ``notes`` only where there are some."""
         return {
             t.table: {
                 "source": t.source,
@@ -135,6 +145,7 @@ class Ledger:
                 "rows_kept": t.rows_kept,
                 "dropped": dict(t.dropped),
                 "example_lines": {k: v for k, v in t.examples.items()},
+                **({"notes": dict(t.notes)} if t.notes else {}),
             }
             for t in self.tables.values()
         }
@@ -146,4 +157,5 @@ class Ledger:
             e = led.open(table, d["source"], d["rows_in"])
             e.dropped = {k: int(v) for k, v in d["dropped"].items()}
             e.examples = {k: list(v) for k, v in d.get("example_lines", {}).items()}
+            e.notes = dict(d.get("notes", {}))
         return led

@@ -2,25 +2,36 @@
 
 For each table configured under ``inputs`` in ``lclib.yaml``:
 
-1. read the CSV file with every column as text, or the Parquet file with its
+1. refuse what is not a data file (a directory, an Excel workbook, a zip or
+   compressed file) and a header that names a mapped column twice;
+2. read the CSV file with every column as text, or the Parquet file with its
    typed columns (ids always end as text: ``17850.0`` becomes ``17850``, never a
    float). A typed Parquet column gives exactly what its text would have given
    (numbers cast, timestamps kept to the second); the text is built only where
-   needed (messages quote the value as written, unusual column types);
-2. check the mapped columns exist and rename them to the canonical names
+   needed (messages quote the value as written, unusual column types). Missing
+   values: an empty field (or a Parquet null) everywhere; in number and date
+   columns also the texts of :data:`NA_VALUES`. In text columns (ids, channels,
+   event types, attributes) ``NA``, ``None``, ``null`` are values like any other;
+3. check the mapped columns exist and rename them to the canonical names
    of :mod:`lclib.io.columns`;
-3. parse numbers and dates; problems that cannot be cleaned (a text in a number
-   column, a missing order id, any rule set to ``error``) are collected over all
-   columns with a lazy pandera schema and raised together as :class:`DataError`,
-   naming the file, the column and the source lines;
-4. apply the cleaning rules in a fixed order, counting every dropped row in the
+4. parse numbers (a thousands separator must group three digits) and dates (one
+   time-zone rule for text and Parquet: ``analysis.timezone``); problems that
+   cannot be cleaned (a text in a number column, a missing order id, any rule set
+   to ``error``) are collected over all columns with a lazy pandera schema and
+   raised together as :class:`DataError`, naming the file, the column and the
+   source lines;
+5. apply the cleaning rules in a fixed order, counting every dropped row in the
    :class:`~lclib.io.ledger.Ledger`: missing id -> exact duplicates -> unparsable
-   dates -> future dates -> cancellations -> non-product codes -> non-positive
+   dates -> dates out of range -> future dates -> missing amounts -> non-finite
+   amounts -> cancellations -> non-product codes -> zero quantities -> non-positive
    prices -> scores out of range -> repeated keys (customers table);
-5. check the result against the canonical contract (pandera).
+6. transactions: an order is (customer, order id): an order id shared by several
+   customers is an error unless ``clean.order_ids: per_customer`` scopes it;
+7. check the result against the canonical contract (pandera).
 
 Source line numbers: for CSV the header is line 1, so the first data row is
-line 2; for Parquet, row 1 is the first row.
+line 2, counted as an editor counts lines (blank lines and line breaks inside
+quoted fields included); for Parquet, row 1 is the first row.
 
 Speed: every step is vectorised (pyarrow compute for text, pyarrow's CSV reader
 when it reads the file exactly as pandas' C engine would, which is the fallback).
@@ -31,16 +42,24 @@ Each fast path keeps a reference implementation beside it (``_read_csv_c``,
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():  # pandera imports pyspark.pandas when pyspark is installed; it warns about pandas 3
+    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+    import pandera.pandas as pa
+    import pandera.backends.pandas.builtin_checks  # noqa: F401  (the lazy import that loads pyspark.pandas)
 import pyarrow
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -48,9 +67,11 @@ from pandera.errors import SchemaErrors
 
 from lclib.io import columns as C
 from lclib.config import CleanRules, Config, ReadOptions, TableInput, load_config
-from lclib.io.ledger import Ledger
+from lclib.io.ledger import REASONS, Ledger
 from lclib.io.mapping import check_mappings
 
+#: Texts that mean "missing" in number and date columns (an empty field is missing everywhere).
+#: Text columns keep them as written: a customer id "NA" or a country "NA" (Namibia) is a value.
 NA_VALUES = ["", "NA", "N/A", "NULL", "null", "NaN", "nan", "None", "none", "#N/A"]
 _FLOAT_ID = re.compile(r"^(-?\d+)\.0+$")
 #: the same pattern for pyarrow (RE2): Python's ``\d`` on text is any Unicode decimal digit
@@ -127,12 +148,33 @@ class Dataset:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Hex SHA-256 of a file (computed with its line count, see :func:`_scan`)."""
+    return _scan(path)[0]
+
+
+#: (path, size, mtime) -> (sha256, newlines, last byte) of the last files scanned
+_SCANS: dict[tuple, tuple[str, int, bytes]] = {}
+
+
+def _scan(path: Path) -> tuple[str, int, bytes]:
+    """One pass over a file: its SHA-256, its number of line feeds and its last byte.
+
+    Kept for the few last files (by size and modification time), so that the loader reads a
+    file once for both its line count (:func:`_csv_source_lines`) and its hash (:class:`InputInfo`).
+    """
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SCANS:
+        h, newlines, last = hashlib.sha256(), 0, b""
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+                newlines += block.count(b"\n")
+                last = block[-1:]
+        while len(_SCANS) >= 8:
+            _SCANS.pop(next(iter(_SCANS)))
+        _SCANS[key] = (h.hexdigest(), newlines, last)
+    return _SCANS[key]
 
 
 def _where(table: str, path: Path) -> str:
@@ -147,23 +189,213 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
     their types (no text round trip); :func:`_parquet_column_as_text` gives the
     text a CSV would have held where it is needed (messages, unusual types).
     """
-    if not path.is_file():
-        raise DataError(f"{_where(table, path)}: file not found")
+    _check_data_file(table, spec, path)
     if _format(spec, path) == "parquet":
+        _check_parquet_columns(table, spec, path)
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # pyarrow raises many types
             raise DataError(f"{_where(table, path)}: cannot read as Parquet: {e}") from None
-        offset = 1
-    else:
-        opts = spec.read
-        df = _read_csv_pyarrow(path, opts)
-        if df is None:
-            df = _read_csv_c(table, path, opts)
-        df.columns = [str(c).strip() for c in df.columns]
-        offset = 2 if opts.header else 1
-    df.index = pd.RangeIndex(offset, offset + len(df), name="line")
+        df.index = pd.RangeIndex(1, 1 + len(df), name="line")
+        return df, 1
+    opts = spec.read
+    if not opts.header:
+        repeated = sorted({n for n in opts.names or [] if (opts.names or []).count(n) > 1})
+        if repeated:
+            raise DataError(f"{_where(table, path)}: inputs.{table}.read.names repeats "
+                            f"{', '.join(map(repr, repeated))}; give every column its own name")
+    df = _read_csv_pyarrow(path, opts)
+    if df is None:
+        df = _read_csv_c(table, path, opts)
+    df.columns = _header_names(table, spec, path, list(df.columns))
+    offset = 2 if opts.header else 1
+    lines = _csv_source_lines(path, len(df), opts.header)
+    df.index = pd.RangeIndex(offset, offset + len(df), name="line") if lines is None \
+        else pd.Index(lines, name="line")
     return df, offset
+
+
+#: first bytes of files that are not CSV text: (signature, kind)
+_SIGNATURES = (
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
+    (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"PAR1", "parquet"),
+)
+
+
+def _check_data_file(table: str, spec: TableInput, path: Path) -> None:
+    """Raise a :class:`DataError` saying what ``path`` is when it cannot be a CSV or Parquet input."""
+    where = _where(table, path)
+    if path.is_dir():
+        raise DataError(f"{where}: is a directory, not a file; point inputs.{table}.path at the CSV or "
+                        "Parquet file inside it")
+    if not path.exists():
+        raise DataError(f"{where}: file not found")
+    if not path.is_file():
+        raise DataError(f"{where}: is not a regular file")
+    with open(path, "rb") as fh:  # unreadable (permissions): the OSError itself, exit code 3 in the CLI
+        head = fh.read(8)
+    kind = next((k for sig, k in _SIGNATURES if head.startswith(sig)), None)
+    if kind == "zip":
+        kind = _zip_kind(path)
+    export = f"export it as CSV (UTF-8) and point inputs.{table}.path at the CSV file"
+    message = {
+        "xlsx": f"looks like an Excel workbook (.xlsx), not a CSV or Parquet file: {export}",
+        "xls": f"looks like an Excel workbook (.xls, or another old Office file), not a CSV file: {export}",
+        "ods": f"looks like an OpenDocument spreadsheet, not a CSV file: {export}",
+        "zip": f"is a zip archive, not a CSV or Parquet file: extract the file from it and point "
+               f"inputs.{table}.path at it",
+    }.get(kind)
+    if kind in ("gzip", "bzip2", "xz", "7z"):
+        message = f"is a {kind}-compressed file: decompress it and point inputs.{table}.path at the CSV or Parquet file"
+    if kind == "parquet" and _format(spec, path) == "csv":
+        message = f"is a Parquet file: give it the extension .parquet or set inputs.{table}.format: parquet"
+    if message:
+        raise DataError(f"{where}: {message}")
+
+
+def _zip_kind(path: Path) -> str:
+    """``xlsx``, ``ods`` or ``zip``: what a zip container holds."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "zip"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    if "content.xml" in names and "mimetype" in names:
+        return "ods"
+    return "zip"
+
+
+def _check_parquet_columns(table: str, spec: TableInput, path: Path) -> None:
+    """A Parquet schema that repeats a mapped column name is an error (which one would be used?)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception:  # unreadable: read_raw words the error
+        return
+    _refuse_repeated_columns(table, spec, path, names, "schema")
+
+
+def _refuse_repeated_columns(table: str, spec: TableInput, path: Path, names: list[str],
+                             where_named: str = "header") -> None:
+    where: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        where.setdefault(name, []).append(i)
+    mapped = set(spec.columns.values())
+    repeated = {n: pos for n, pos in where.items() if len(pos) > 1 and n in mapped}
+    if repeated:
+        parts = [f"column {n!r} appears {len(pos)} times (columns {', '.join(map(str, pos))})"
+                 for n, pos in repeated.items()]
+        raise DataError(
+            f"{_where(table, path)}: {'; '.join(parts)} in the {where_named}; lclib cannot tell which one to use: "
+            "rename or remove the others",
+            [dict(file=str(path), table=table, column=n, check="column name is unique") for n in repeated],
+        )
+
+
+def _header_names(table: str, spec: TableInput, path: Path, columns: list) -> list[str]:
+    """The column names as written (trimmed), each once; a mapped name written twice is an error.
+
+    pandas renames a repeated name (``amount``, ``amount.1``) and would silently use the
+    first; the header is then read again as written to tell a repeat from a real ``amount.1``.
+    """
+    names = [str(c).strip() for c in columns]
+    suffixed = [n for n in names if re.fullmatch(r".+\.[0-9]+", n) and n.rsplit(".", 1)[0] in names]
+    if not suffixed and len(set(names)) == len(names):
+        return names
+    if spec.read.header:
+        header = _raw_header(path, spec.read)
+        _refuse_repeated_columns(table, spec, path, names if header is None else header)
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:  # unmapped repeats (after trimming): made unique as pandas does
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}.{k}")
+    return out
+
+
+def _raw_header(path: Path, opts: ReadOptions) -> list[str] | None:
+    """The header row's fields as written (trimmed), or None when it cannot be read."""
+    try:
+        row = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True,
+                          sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter, encoding=opts.encoding)
+    except Exception:
+        return None
+    return [str(v).strip() for v in row.iloc[0]]
+
+
+def _csv_source_lines(path: Path, n_rows: int, header: bool) -> np.ndarray | None:
+    """The source line of each data row of a CSV file, or None when it is row number + offset.
+
+    The readers skip blank lines and read a quoted field across line breaks, so the
+    n-th row is not always on line n + 1. Counting the newlines (one fast pass) tells
+    whether it is; only when it is not are the records found: a newline outside
+    quotes ends a record (quotes counted in blocks with numpy), empty records are
+    blank lines. None as well when the records found do not match the rows read
+    (unusual quoting), so a message never cites a line computed wrongly twice over.
+    Lines end with a line feed (LF or CRLF); a lone carriage return does not end one.
+    """
+    _, newlines, last = _scan(path)
+    lines = newlines + (last not in (b"", b"\n"))
+    if lines == n_rows + header:
+        return None
+    if last == b"\n":  # blank lines at the end only (a common export habit): nothing moves
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 4096))
+            tail = fh.read()
+        content = tail.rstrip(b"\r\n")
+        if content and lines - (tail[len(content):].count(b"\n") - 1) == n_rows + header:
+            return None
+    starts = _record_start_lines(path)
+    if len(starts) != n_rows + header:
+        return None
+    return starts[int(header):]
+
+
+#: bytes read at a time when looking for records (small in tests, to cross block ends)
+_BLOCK = 1 << 24
+
+
+def _record_start_lines(path: Path) -> np.ndarray:
+    """1-based line numbers where the non-blank records of a CSV file start (``"`` quotes).
+
+    A line feed outside quotes ends a record; a record whose last line holds only
+    spaces, tabs or a carriage return is a blank line, which the readers skip (a record
+    spanning lines ends with its closing quote, so it is never blank).
+    """
+    ordinals, blanks = [], []
+    parity, seen, offset = 0, 0, 0
+    content = tail = False  # a non-blank byte so far on the current line / since the last record's end
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_BLOCK), b""):
+            a = np.frombuffer(block, dtype=np.uint8)
+            quotes = np.flatnonzero(a == 0x22)
+            nl = np.flatnonzero(a == 0x0A)
+            solid = (a != 0x20) & (a != 0x09) & (a != 0x0D) & (a != 0x0A)
+            if len(nl):
+                cuts = np.r_[0, nl + 1]
+                filled = np.add.reduceat(solid[:nl[-1] + 1], cuts[:-1], dtype=np.int64) > 0  # line by line
+                filled[0] |= content
+                content = bool(solid[nl[-1] + 1:].any())
+            else:
+                filled = np.zeros(0, dtype=bool)
+                content = content or bool(solid.any())
+            outside = (np.searchsorted(quotes, nl) + parity) % 2 == 0
+            last_end = nl[outside][-1] if outside.any() else -1
+            tail = bool(solid[last_end + 1:].any()) or (tail and last_end < 0)
+            ordinals.append(np.flatnonzero(outside) + seen + 1)
+            blanks.append(~filled[outside])
+            parity = (parity + len(quotes)) % 2
+            seen += len(nl)
+            offset += len(a)
+    ordinal = np.concatenate(ordinals) if ordinals else np.zeros(0, dtype=np.int64)
+    blank = np.r_[np.concatenate(blanks) if blanks else np.zeros(0, dtype=bool), not tail]
+    line = np.r_[1, ordinal + 1]  # record j starts on the line after the feed that ended record j - 1
+    return line[~blank]
 
 
 def _format(spec: TableInput, path: Path) -> str:
@@ -179,28 +411,41 @@ def _read_csv_c(table: str, path: Path, opts: ReadOptions) -> pd.DataFrame:
             path, dtype=str, sep=r"\s+" if opts.delimiter == "whitespace" else opts.delimiter,
             encoding=opts.encoding, header=0 if opts.header else None,
             names=None if opts.header else opts.names,
-            keep_default_na=False, na_values=NA_VALUES, skipinitialspace=True,
+            keep_default_na=False, na_values=[""], skipinitialspace=True,
         )
     except UnicodeDecodeError as e:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        hint = "e.g. utf-16 (the file starts with a UTF-16 byte-order mark)" \
+            if head in (b"\xff\xfe", b"\xfe\xff") else "e.g. latin-1 or cp1252"
         raise DataError(
             f"{_where(table, path)}: the file is not valid {opts.encoding} text "
-            f"(byte {e.start}: {e.reason}); set inputs.{table}.read.encoding, "
-            f"e.g. latin-1 or cp1252"
+            f"(byte {e.start}: {e.reason}); set inputs.{table}.read.encoding, {hint}"
         ) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{_where(table, path)}: the file is empty (no header row)") from None
     except pd.errors.ParserError as e:
+        if "EOF inside string" in str(e):
+            starts = _record_start_lines(path)  # the last record runs from its quote to the end
+            line = f" on line {starts[-1]}" if len(starts) else ""
+            raise DataError(
+                f"{_where(table, path)}: a field opened with a quote (\"){line} is never closed, so the rest "
+                f"of the file would be one value; the file may be cut short or hold a stray quote"
+            ) from None
         raise DataError(
             f"{_where(table, path)}: cannot split the file into columns: {e}. "
             f"Check inputs.{table}.read.delimiter (now {opts.delimiter!r})"
         ) from None
+    except LookupError:
+        raise DataError(f"{_where(table, path)}: unknown encoding {opts.encoding!r} "
+                        f"(inputs.{table}.read.encoding)") from None
 
 
 def _read_csv_pyarrow(path: Path, opts: ReadOptions) -> pd.DataFrame | None:
     """Fast multi-threaded read giving exactly what :func:`_read_csv_c` gives, or None.
 
-    pyarrow reads every field as text with no missing-value conversion; the
-    ``NA_VALUES`` are then mapped to missing exactly as the C engine does. Whenever
+    pyarrow reads every field as text with no missing-value conversion; empty
+    fields are then made missing exactly as the C engine does. Whenever
     the result could differ from the C engine's, None is returned and the caller
     uses the C engine: a whitespace or multi-character delimiter, a field starting
     with a space or tab (``skipinitialspace``), ragged rows, empty, padded or
@@ -235,13 +480,11 @@ def _read_csv_pyarrow(path: Path, opts: ReadOptions) -> pd.DataFrame | None:
             return None
     except Exception:  # any doubt: the C engine decides (and words the error)
         return None
-    na = pyarrow.array(NA_VALUES, pyarrow.string())
     cols = {}
     for name, arr in zip(tbl.column_names, tbl.columns):
         if pc.any(pc.or_(pc.starts_with(arr, " "), pc.starts_with(arr, "\t"))).as_py():
             return None  # skipinitialspace would change it: leave it to the C engine
-        cols[name] = pd.Series(pd.arrays.ArrowStringArray(
-            pc.if_else(pc.is_in(arr, value_set=na), _NULL_TEXT, arr)), copy=False).astype(str)
+        cols[name] = pd.Series(pd.arrays.ArrowStringArray(_empty_to_null(arr)), copy=False).astype(str)
     return pd.DataFrame(cols)
 
 
@@ -268,12 +511,12 @@ def _ends_inside_quotes(path: Path, tbl: pyarrow.Table, encoding: str) -> bool:
 
 
 def _whole_floats(s: pd.Series) -> bool:
-    """True for a float column whose values are all whole numbers (read as integers)."""
+    """True for a float column whose values are all whole numbers an int64 holds (read as integers)."""
     if not pd.api.types.is_float_dtype(s):
         return False
-    whole = s.dropna()
+    whole = s.dropna().to_numpy()
     with np.errstate(invalid="ignore"):  # inf is not whole
-        return bool(len(whole) and np.all(np.mod(whole.to_numpy(), 1) == 0))
+        return bool(len(whole) and np.all(np.mod(whole, 1) == 0) and np.all(np.abs(whole) < 2.0 ** 63))
 
 
 def _parquet_column_as_text(s: pd.Series, whole: bool | None = None) -> pd.Series:
@@ -287,18 +530,44 @@ def _parquet_column_as_text(s: pd.Series, whole: bool | None = None) -> pd.Serie
     if pd.api.types.is_float_dtype(s) and whole:
         return s.astype("Int64").astype("string").astype(object).where(s.notna(), None)
     if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(s.notna(), None)
+        fmt = "%Y-%m-%d %H:%M:%S" if getattr(s.dt, "tz", None) is None else "%Y-%m-%d %H:%M:%S%z"
+        return s.dt.strftime(fmt).astype(object).where(s.notna(), None)
     return s.astype(object).where(s.notna(), None).map(lambda v: v if v is None else str(v))
 
 
-def _datetime_to_seconds(s: pd.Series) -> pd.Series:
-    """Typed timestamps as the text round trip reads them: wall time, whole seconds, ns."""
+def _datetime_to_seconds(s: pd.Series, timezone: str | None = None) -> pd.Series:
+    """Typed timestamps as the text round trip reads them: whole seconds, ns, naive.
+
+    A time-zone-aware column gives its wall time in its own zone, or with ``timezone``
+    (``analysis.timezone``) the wall time in that zone; a naive column is kept as it is.
+    Times outside the nanosecond range become :data:`_FAR_PAST` / :data:`_FAR_FUTURE`.
+    """
     if getattr(s.dt, "tz", None) is not None:
+        if timezone:
+            s = s.dt.tz_convert(timezone)
         s = s.dt.tz_localize(None)
-    return s.dt.floor("s").astype("datetime64[ns]")
+    return _as_ns(s.dt.floor("s"))
 
 
-def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions) -> pd.Series:
+#: what a date outside the datetime64[ns] range (1677-09-21 .. 2262-04-11) becomes: it is
+#: kept as a date far out of any ``clean.date_range`` (dropped as out of range, never as unreadable)
+_FAR_PAST, _FAR_FUTURE = np.datetime64("1677-09-22", "ns"), np.datetime64("2262-04-11", "ns")
+
+
+def _as_ns(out: pd.Series) -> pd.Series:
+    """Naive timestamps of any unit as ``datetime64[ns]``, those out of its range clamped."""
+    if out.dtype == "datetime64[ns]":
+        return out
+    v = out.to_numpy()
+    lo, hi = v < _FAR_PAST, v > _FAR_FUTURE
+    if lo.any() or hi.any():
+        v = v.copy()
+        v[lo] = _FAR_PAST
+        v[hi] = _FAR_FUTURE
+    return pd.Series(v.astype("datetime64[ns]"), index=out.index, name=out.name)
+
+
+def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions, timezone: str | None = None) -> pd.Series:
     """Parse one typed Parquet column to its canonical type without a text round trip.
 
     Gives exactly what :func:`parse_text_column` gives on the column's text
@@ -320,20 +589,20 @@ def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions) -> pd.Series
             return s.astype("float64")
     elif col in C.DATE_COLUMNS:
         if pd.api.types.is_datetime64_any_dtype(s):  # typed timestamps need no date_format
-            return _datetime_to_seconds(s)
+            return _datetime_to_seconds(s, timezone)
     elif is_text:
         return _strip_text(s)
-    return parse_text_column(col, _parquet_column_as_text(s), opts)
+    return parse_text_column(col, _parquet_column_as_text(s), opts, timezone)
 
 
-def parse_text_column(col: str, s: pd.Series, opts: ReadOptions) -> pd.Series:
+def parse_text_column(col: str, s: pd.Series, opts: ReadOptions, timezone: str | None = None) -> pd.Series:
     """Parse one text column to its canonical type (ids, numbers, dates, other text)."""
     if col in C.ID_COLUMNS:
         return normalize_ids(s)
     if col in C.NUMERIC_COLUMNS:
         return parse_numbers(s, opts.decimal, opts.thousands)
     if col in C.DATE_COLUMNS:
-        return parse_dates(s, opts.dayfirst, opts.date_format)
+        return parse_dates(s, opts.dayfirst, opts.date_format, timezone)
     return _strip_text(s)
 
 
@@ -420,35 +689,129 @@ def parse_numbers(s: pd.Series, decimal: str = ".", thousands: str | None = None
 
 
 def _parse_numbers_text(s: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
-    """The reference parser of :func:`parse_numbers` (pandas on cleaned text)."""
+    """The reference parser of :func:`parse_numbers` (pandas on cleaned text).
+
+    With ``thousands``, a value holding that separator must group three digits
+    after each one (``1,234,567.5``) with only digits after the decimal separator;
+    any other (``12,50`` with thousands ``,``: a decimal comma) cannot be read, so
+    it fails "is a number" instead of being read 100 times too large.
+    """
     t = s.astype("string").str.strip()
+    misgrouped = None
     if thousands:
+        u = t.str.replace(r"[$€£¥]", "", regex=True).str.strip()
+        grouped = rf"[+-]?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+(?:{re.escape(decimal)}[0-9]*)?"
+        misgrouped = (u.str.contains(thousands, regex=False) & ~u.str.fullmatch(grouped)).fillna(False)
         t = t.str.replace(thousands, "", regex=False)
     t = t.str.replace(r"[\s$€£¥]", "", regex=True)
     if decimal != ".":
         t = t.str.replace(decimal, ".", regex=False)
-    return pd.to_numeric(t, errors="coerce").astype("float64")
+    out = pd.to_numeric(t, errors="coerce").astype("float64")
+    if misgrouped is not None and misgrouped.any():
+        out[misgrouped.to_numpy(dtype=bool)] = np.nan
+    return out
 
 
-def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = None) -> pd.Series:
-    """Parse text to naive timestamps (UTC when the text has an offset); failures become NaT.
+def _number_hint(table: str, values: pd.Series, opts: ReadOptions) -> str:
+    """A hint on ``read.decimal`` / ``read.thousands`` when failing number texts suggest one."""
+    v = values.dropna().astype(str).str.replace(r"[\s$€£¥]", "", regex=True)
+    if v.empty:
+        return ""
+    comma_decimal = v.str.fullmatch(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),[0-9]+")
+    comma_thousands = v.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+    read = f"inputs.{table}.read"
+    if opts.decimal != "," and (comma_decimal & ~comma_thousands).any():
+        also = ' and thousands: "."' if v.str.contains(r"\.[0-9]{3},", regex=True).any() \
+            else (" and thousands: null" if opts.thousands == "," else "")
+        return f'; they look like decimal-comma numbers: set {read}.decimal: ","{also}'
+    if opts.thousands != "," and (comma_thousands & ~comma_decimal).any():
+        also = ' and decimal: "."' if opts.decimal == "," else ""
+        return f'; they look like numbers with "," between thousands: set {read}.thousands: ","{also}'
+    if opts.decimal != "," and opts.thousands != "," and comma_decimal.all():
+        return (f'; "," may be the decimal separator (set {read}.decimal: ",") or the thousands separator '
+                f'(set {read}.thousands: ",")')
+    return ""
+
+
+def parse_dates(s: pd.Series, dayfirst: bool = False, date_format: str | None = None,
+                timezone: str | None = None) -> pd.Series:
+    """Parse text to naive timestamps; failures become NaT.
 
     With ``date_format`` that format is used. Without it, ISO 8601 (which allows
     ``2024-01-03`` beside ``2024-01-02 10:00``) and pandas' inference from the first
     value (honouring ``dayfirst``) are both tried and the one reading more values wins.
+
+    Time zones (``analysis.timezone``): a trailing UTC offset (``Z``, ``+02:00``,
+    ``+0200``, ``+02``, ``UTC``) is read apart from the wall time. Without
+    ``timezone`` the wall time as written is kept (``2024-01-01T10:00:00+02:00`` is
+    10:00); with it, a time with an offset is converted to that zone (08:00 UTC is
+    09:00 in Europe/Paris in winter) and a time without one is taken as already
+    in it. Dates outside the nanosecond range (before 1677-09-22, after 2262-04-10)
+    become :data:`_FAR_PAST` / :data:`_FAR_FUTURE`: out of any ``clean.date_range``.
     """
     t = s.astype("string").str.strip()
+    t, offsets = _split_offsets(t)
+    if date_format and offsets is not None:
+        date_format = re.sub(r"\s*%[zZ]", "", date_format)
     if date_format:
-        out = _to_datetime(t, format=date_format)
+        out = _to_datetime(t, timezone, format=date_format)
     else:
-        iso = _iso_dates(t)
+        iso = _iso_dates(t, timezone)
         failures = int((iso.isna() & t.notna()).sum())
         out = iso
         if failures:
-            inferred = _to_datetime(t, dayfirst=dayfirst)
+            inferred = _to_datetime(t, timezone, dayfirst=dayfirst)
             if int((inferred.isna() & t.notna()).sum()) < failures:
                 out = inferred
-    return out.astype("datetime64[ns]")
+    out = _as_ns(out)
+    if offsets is not None and timezone:
+        shifted = ~np.isnan(offsets) & out.notna().to_numpy()
+        utc = out[shifted] - pd.to_timedelta(offsets[shifted], unit="min")
+        out = out.copy()
+        out[shifted] = utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None).astype(
+            "datetime64[ns]")
+    return out
+
+
+#: a date-time ending in a UTC offset: the wall time (t) and the offset (z)
+_OFFSET = (r"^(?P<t>.*[0-9]:[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]+)?)?)\s*"
+           r"(?P<z>Z|z|UTC|GMT|[+-][01][0-9](?::?[0-5][0-9])?)$")
+_OFFSET_PARTS = r"^(?P<sign>[+-])(?P<h>[0-9]{2}):?(?P<m>[0-9]{2})?$"
+
+
+def _split_offsets(t: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+    """Date-times with a trailing UTC offset split into the wall time as written and the offset.
+
+    Returns the text without offsets and the offsets in minutes (NaN where a value
+    has none), or ``(t, None)`` when no value has one. Values 10 or 19 characters long
+    (``2024-01-02``, ``2024-01-02 10:00:00``) cannot hold one and are not searched.
+    """
+    a = _arrow(t)
+    n = pc.utf8_length(a)
+    maybe = pc.fill_null(pc.and_(pc.not_equal(n, 10), pc.not_equal(n, 19)), False)
+    if not pc.any(maybe).as_py():
+        return t, None
+    rows = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    parts = pc.extract_regex(a.filter(maybe), _OFFSET).combine_chunks()
+    found = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    if not found.any():
+        return t, None
+    parts = parts.filter(pyarrow.array(found))
+    z = pc.extract_regex(parts.field("z"), _OFFSET_PARTS)
+    numeric = pc.is_valid(z).to_numpy(zero_copy_only=False)
+
+    def number(name: str) -> np.ndarray:  # a group that did not take part is null or ""
+        text = pc.fill_null(z.field(name), "")
+        return pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pyarrow.int64()).to_numpy(zero_copy_only=False)
+
+    hours, mins = number("h"), number("m")
+    sign = np.where(pc.fill_null(pc.equal(z.field("sign"), "-"), False).to_numpy(zero_copy_only=False), -1, 1)
+    offsets = np.full(len(t), np.nan)
+    offsets[rows[found]] = np.where(numeric, sign * (hours * 60 + mins), 0)
+    mask = np.zeros(len(t), dtype=bool)
+    mask[rows[found]] = True
+    naive = pc.replace_with_mask(a.combine_chunks(), pyarrow.array(mask), parts.field("t"))
+    return _from_arrow(pyarrow.chunked_array([naive]), t.index), offsets
 
 
 _YEAR, _MD = r"(1[7-9]|2[01])[0-9]{2}", r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
@@ -460,7 +823,7 @@ _ISO_FAST = (
 )
 
 
-def _iso_dates(t: pd.Series) -> pd.Series:
+def _iso_dates(t: pd.Series, timezone: str | None = None) -> pd.Series:
     """``_to_datetime(t, format="ISO8601")`` as ``datetime64[ns]``, fast for the common shapes.
 
     Values shaped ``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD`` are parsed by pyarrow and
@@ -482,17 +845,27 @@ def _iso_dates(t: pd.Series) -> pd.Series:
         done |= ok
     rest = ~done
     if rest.any():
-        out[rest] = _to_datetime(t[rest], format="ISO8601").astype("datetime64[ns]").to_numpy()
+        out[rest] = _as_ns(_to_datetime(t[rest], timezone, format="ISO8601")).to_numpy()
     return pd.Series(out, index=t.index)
 
 
-def _to_datetime(t: pd.Series, **kwargs) -> pd.Series:
+def _to_datetime(t: pd.Series, timezone: str | None = None, **kwargs) -> pd.Series:
+    """``pd.to_datetime`` made naive: offsets the text still holds follow ``analysis.timezone``.
+
+    One offset throughout: its wall time (or, with ``timezone``, converted to it). Mixed
+    offsets (pandas needs ``utc=True``): UTC, or converted to ``timezone``. The common
+    offset forms are read apart beforehand (:func:`_split_offsets`); this covers the rest.
+    """
+    mixed = False
     try:
         out = pd.to_datetime(t, errors="coerce", **kwargs)
     except (ValueError, TypeError):  # e.g. offsets mixed with naive values
         out = pd.to_datetime(t, errors="coerce", utc=True, **kwargs)
+        mixed = True
     if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+        if timezone or mixed:
+            out = out.dt.tz_convert(timezone or "UTC")
+        out = out.dt.tz_localize(None)
     return out
 
 
@@ -510,20 +883,40 @@ def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
         cols.setdefault(col, pa.Column(nullable=True, checks=[]))
         cols[col].checks.append(check)
 
+    amounts = _amount_sources(table, df)
     for col in df.columns:
         if col in C.NUMERIC_COLUMNS:
             r = raw[col]
             add(col, pa.Check(lambda s, r=r: s.notna() | r.isna(), name="is a number"))
         is_id = col in C.ID_COLUMNS and col != C.PRODUCT
         if col in required and not (is_id and col in (C.CUSTOMER_ID, C.REFERRER_ID, C.REFERRED_ID)) \
-                and col not in C.DATE_COLUMNS:
-            add(col, pa.Check(lambda s, r=raw[col]: r.notna(), name="is present"))
+                and col not in C.DATE_COLUMNS and col not in amounts:
+            # numbers: present as written; text: present once trimmed (an id of spaces is missing)
+            add(col, pa.Check((lambda s, r=raw[col]: r.notna()) if col in C.NUMERIC_COLUMNS
+                              else (lambda s: s.notna()), name="is present"))
     if rules.missing_id == "error":
         for col in _id_columns(table, df):
-            add(col, pa.Check(lambda s, r=raw[col]: r.notna(), name="is present"))
+            add(col, pa.Check(lambda s: s.notna(), name="is present"))
     if rules.unparsable_dates == "error":
         for col in _date_columns(table, df):
             add(col, pa.Check(lambda s: s.notna(), name="is a date"))
+    if rules.out_of_range_dates == "error":
+        lo, hi = rules.date_range
+        for col in _date_columns(table, df):
+            add(col, pa.Check(lambda s: ~_outside(s, rules.date_range), name=f"is between {lo} and {hi}"))
+    if rules.missing_amount == "error":
+        for col in amounts:
+            add(col, pa.Check(lambda s, r=raw[col]: r.notna(), name="is present"))
+    if rules.nonfinite_amount == "error":
+        top = rules.max_amount
+        for col in amounts:
+            add(col, pa.Check(lambda s: s.isna() | (np.isfinite(s) & (s.abs() <= top)),
+                              name=f"is finite and at most {top:g}"))
+        if amounts == [C.QUANTITY, C.UNIT_PRICE]:
+            add(C.UNIT_PRICE, pa.Check(lambda s, q=df[C.QUANTITY]: ~_too_big(q * s, top),
+                                       name=f"times quantity is at most {top:g}"))
+    if table == "transactions" and rules.zero_quantity == "error" and C.QUANTITY in df:
+        add(C.QUANTITY, pa.Check(lambda s: s != 0, name="is not zero"))
     if rules.future_dates == "error":
         for col in _date_columns(table, df):
             add(col, pa.Check(lambda s: ~(s > now), name=f"is not after {now:%Y-%m-%d %H:%M}"))
@@ -575,8 +968,10 @@ def _duplicate_key(rows: pd.DataFrame) -> pd.DataFrame:
             else:
                 bits = s.to_numpy(dtype="float64").view("int64")
                 key[col] = pd.Series(pd.array(bits, dtype="Int64"), index=s.index).mask(s.isna())
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            key[col] = _datetime_to_seconds(s)
+        elif pd.api.types.is_datetime64_any_dtype(s):  # the instant to the second, in any unit
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            key[col] = s.dt.floor("s")
         elif (pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)) \
                 or isinstance(s.dtype, pd.StringDtype):
             key[col] = s
@@ -599,9 +994,12 @@ def _format_failures(table: str, path: Path, spec: TableInput, raw: pd.DataFrame
             shown.append(f"line {line} ({'empty' if v is None or pd.isna(v) else repr(v)})")
         more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
         user = user_name.get(col, col)
+        hint = ""
+        if check == "is a number" and col in raw.columns and not typed:
+            hint = _number_hint(table, raw[col].loc[rows], spec.read)
         lines.append(
             f"  - column {user!r}{'' if user == col else f' ({col})'}: {len(rows)} row(s) fail "
-            f"'{check}': {', '.join(shown)}{more}"
+            f"'{check}': {', '.join(shown)}{more}{hint}"
         )
         problems.append(dict(file=str(path), table=table, column=user_name.get(col, col),
                              canonical=col, check=check, rows=len(rows), lines=rows[:100]))
@@ -656,11 +1054,33 @@ def _date_columns(table: str, df: pd.DataFrame) -> list[str]:
     return [c for c in C.DATE_COLUMNS if c in df]
 
 
+def _amount_sources(table: str, df: pd.DataFrame) -> list[str]:
+    """The columns an amount comes from: ``amount``, or quantity and unit price (transactions, spend)."""
+    if table not in ("transactions", "spend"):
+        return []
+    if C.AMOUNT in df:
+        return [C.AMOUNT]
+    return [C.QUANTITY, C.UNIT_PRICE] if C.QUANTITY in df and C.UNIT_PRICE in df else []
+
+
+def _outside(s: pd.Series, date_range: tuple[dt.date, dt.date]) -> pd.Series:
+    """Dates before the first or after the last day of ``date_range`` (missing dates are not)."""
+    lo, hi = date_range
+    return (s < pd.Timestamp(lo)) | (s >= pd.Timestamp(hi) + pd.Timedelta(days=1))
+
+
+def _too_big(amount: pd.Series, top: float) -> pd.Series:
+    """Amounts that are infinite, the NaN of inf x 0, or larger than ``top`` (missing stays False)."""
+    v = amount.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return pd.Series(~np.isfinite(v) | (np.abs(v) > top), index=amount.index)
+
+
 # ----------------------------------------------------------------------------- cleaning
 
 
 def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
-               now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, InputInfo]:
+               now: pd.Timestamp | None = None, timezone: str | None = None) -> tuple[pd.DataFrame, InputInfo]:
     """Read, validate and clean one table.
 
     Parameters
@@ -669,7 +1089,9 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     spec : its ``inputs.<table>`` block of the configuration.
     path : absolute path of the file.
     ledger : the run's ledger; this table's counts are added to it.
-    now : the clock for the future-date rule (default: the current time).
+    now : the clock for the future-date rule (default: the current time, in ``timezone``).
+    timezone : ``analysis.timezone``: times with an offset or a zone are converted to it
+        and made naive; None keeps the wall time as written (see :func:`parse_dates`).
 
     Returns
     -------
@@ -682,16 +1104,16 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     DataError
         Naming the file, the column(s) and the source lines.
     """
-    now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+    now = _clock(now, timezone)
     rules = spec.clean
     raw_all, _ = read_raw(table, spec, path)
-    raw = select_columns(table, spec, raw_all, path)
+    raw = _na_as_missing(select_columns(table, spec, raw_all, path))
     ledger.open(table, str(path), len(raw))
 
     # -- parse (the source frame kept beside for messages: text for CSV, typed for Parquet)
     typed = _format(spec, path) == "parquet"
     parse = parse_parquet_column if typed else parse_text_column
-    df = pd.DataFrame({col: parse(col, raw[col], spec.read) for col in raw.columns}, index=raw.index)
+    df = pd.DataFrame({col: parse(col, raw[col], spec.read, timezone) for col in raw.columns}, index=raw.index)
 
     try:
         _hard_check_schema(table, df, raw, rules, now).validate(df, lazy=True)
@@ -717,9 +1139,12 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     del raw, raw_all
     for col in _date_columns(table, df):
         df = drop(df, df[col].isna(), "unparsable_dates")
+    for col in _date_columns(table, df):
+        df = drop(df, _outside(df[col], rules.date_range), "out_of_range_dates")
     if rules.future_dates == "drop":
         for col in _date_columns(table, df):
             df = drop(df, df[col] > now, "future_dates")
+    df = _clean_amounts(table, df, rules, drop)
     if table == "transactions":
         df = _clean_transactions(df, rules, drop)
     if table == "surveys":
@@ -727,6 +1152,8 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
         df = drop(df, ~df[C.SCORE].between(lo, hi), "out_of_range")
     if table == "customers":
         df = drop(df, df[C.CUSTOMER_ID].duplicated(keep="first"), "duplicate_key")
+    if table == "transactions" and C.ORDER_ID in spec.columns:
+        df = _order_ids_per_customer(table, spec, path, df, ledger)
 
     ledger.check(table, len(df))
     df = _contract(table).validate(df.reset_index(drop=True), lazy=False)
@@ -739,6 +1166,31 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     return df, info
 
 
+def _clock(now: pd.Timestamp | None, timezone: str | None) -> pd.Timestamp:
+    """The naive clock of the future-date rule: now (or ``now``) as wall time in ``timezone``."""
+    stamp = pd.Timestamp.now(tz=timezone) if now is None else pd.Timestamp(now)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(timezone).tz_localize(None) if timezone else stamp.tz_localize(None)
+    return stamp
+
+
+def _na_as_missing(raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with the texts of :data:`NA_VALUES` made missing in its number and date columns.
+
+    Text columns (ids included) keep them: only an empty field is a missing id.
+    """
+    na = pyarrow.array(NA_VALUES, pyarrow.string())
+    out = {}
+    for col in raw.columns:
+        s = raw[col]
+        if (col in C.NUMERIC_COLUMNS or col in C.DATE_COLUMNS) and isinstance(s.dtype, pd.StringDtype):
+            a = _arrow(s)
+            hit = pc.is_in(a, value_set=na)
+            if pc.any(hit).as_py():
+                out[col] = _from_arrow(pc.if_else(hit, _NULL_TEXT, a), s.index)
+    return raw.assign(**out) if out else raw
+
+
 def _dropper(ledger: Ledger, table: str):
     """``ledger.drop`` for ``table``, skipping the copy of the frame when nothing is dropped."""
     def drop(df: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
@@ -748,8 +1200,99 @@ def _dropper(ledger: Ledger, table: str):
     return drop
 
 
+def _clean_amounts(table: str, df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFrame:
+    """Missing and non-finite amounts (transactions, spend).
+
+    Missing: an empty amount, or quantity or unit price when the amount is derived.
+    Non-finite: infinite, or larger than ``clean.max_amount`` (``1e308`` would sum to
+    infinity; quantity x unit price may overflow).
+    """
+    sources = _amount_sources(table, df)
+    if not sources:
+        return df
+    df = drop(df, df[sources].isna().any(axis=1), "missing_amount")
+    with np.errstate(over="ignore", invalid="ignore"):
+        amount = df[C.AMOUNT] if C.AMOUNT in df else df[C.QUANTITY] * df[C.UNIT_PRICE]
+    return drop(df, _too_big(amount, rules.max_amount), "nonfinite_amount")
+
+
+def _order_ids_per_customer(table: str, spec: TableInput, path: Path, df: pd.DataFrame,
+                            ledger: Ledger) -> pd.DataFrame:
+    """Make sure an order id names one customer's order (``clean.order_ids``).
+
+    Reports count orders as distinct order ids; an id shared by several customers
+    (order numbers restarting per customer: 1, 2, 3 ...) would merge their orders.
+    ``unique`` (default): such an id is an error naming the column, the customers and
+    lines. ``per_customer``: every order id becomes ``<customer_id>/<order_id>``.
+    """
+    shared = _shared_order_ids(df[C.ORDER_ID], df[C.CUSTOMER_ID])
+    if spec.clean.order_ids == "unique":
+        if shared is not None:
+            raise _shared_order_ids_error(table, spec, path, df, shared)
+        return df
+    ledger.note(table, "order_ids", (
+        f"order ids read per customer (clean.order_ids: per_customer) and written <customer_id>/<order_id>; "
+        f"{0 if shared is None else len(shared):,} order id(s) were used by several customers"))
+    cust, order = _arrow(df[C.CUSTOMER_ID]), _arrow(df[C.ORDER_ID])
+    ids = pc.binary_join_element_wise(cust, order.cast(cust.type), pyarrow.scalar("/", cust.type))
+    return df.assign(**{C.ORDER_ID: _from_arrow(ids, df.index)})
+
+
+def _shared_order_ids(order: pd.Series, customer: pd.Series) -> pyarrow.Array | None:
+    """The order ids used by more than one customer (first-seen order), or None.
+
+    Fast for the usual export, where the lines of an order are adjacent: the rows are
+    cut into runs of one (order, customer); when no order id starts two runs (checked
+    without hashing when the ids increase), none is shared. Otherwise the runs'
+    customers are compared per order id (min and max code).
+    """
+    if len(order) < 2:
+        return None
+    o, c = _arrow(order), _arrow(customer)
+    same = pc.and_(pc.equal(o[1:], o[:-1]), pc.equal(c[1:], c[:-1]))
+    start = np.r_[True, ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)]
+    ro, rc = o.filter(pyarrow.array(start)), c.filter(pyarrow.array(start))
+    if len(ro) < 2 or pc.all(pc.fill_null(pc.greater(ro[1:], ro[:-1]), False)).as_py():
+        return None  # increasing order ids (the usual export): none starts two runs
+    if pc.count_distinct(ro).as_py() == len(ro):
+        return None
+    od = pc.dictionary_encode(ro).combine_chunks()
+    ci = pc.dictionary_encode(rc).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    oi = od.indices.to_numpy(zero_copy_only=False)
+    lo = np.full(len(od.dictionary), np.iinfo(np.int64).max)
+    hi = np.full(len(od.dictionary), -1)
+    np.minimum.at(lo, oi, ci)
+    np.maximum.at(hi, oi, ci)
+    shared = lo != hi
+    return od.dictionary.filter(pyarrow.array(shared)) if shared.any() else None
+
+
+def _shared_order_ids_error(table: str, spec: TableInput, path: Path, df: pd.DataFrame,
+                            shared: pyarrow.Array) -> DataError:
+    user_o, user_c = spec.columns[C.ORDER_ID], spec.columns[C.CUSTOMER_ID]
+    on_shared = df[df[C.ORDER_ID].isin(shared.to_pylist())]
+    examples, lines = [], []
+    for oid in shared[:3].to_pylist():
+        firsts = on_shared[on_shared[C.ORDER_ID] == oid].groupby(C.CUSTOMER_ID, sort=False).head(1)
+        who = [f"customer {c!r} (line {line})" for line, c in firsts[C.CUSTOMER_ID].head(2).items()]
+        more = f" and {len(firsts) - 2} more" if len(firsts) > 2 else ""
+        examples.append(f"order id {oid!r}: {' and '.join(who)}{more}")
+        lines += [int(i) for i in firsts.index[:2]]
+    n, people = len(shared), on_shared[C.CUSTOMER_ID].nunique()
+    return DataError(
+        f"{_where(table, path)}: column {user_o!r}{'' if user_o == C.ORDER_ID else ' (order_id)'}: "
+        f"{n:,} order id(s) are used by more than one customer (column {user_c!r}; {people:,} customers "
+        f"involved), e.g. {'; '.join(examples)}. "
+        f"Reports count an order per order id, so these customers' orders would be merged. If order numbers "
+        f"restart for each customer (1, 2, 3 ...), set inputs.{table}.clean.order_ids: per_customer; "
+        f"otherwise map a column that identifies one order.",
+        [dict(file=str(path), table=table, column=user_o, canonical=C.ORDER_ID,
+              check="used by one customer", rows=int(len(on_shared)), lines=lines)],
+    )
+
+
 def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFrame:
-    """Cancellations, non-product codes, derived amount and order id, non-positive prices.
+    """Cancellations, non-product codes, zero quantities, derived amount and order id, non-positive prices.
 
     ``drop(df, mask, reason)`` removes rows and counts them (see :func:`_dropper`).
     """
@@ -764,6 +1307,8 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFra
     if rules.non_product_codes and C.PRODUCT in df:
         codes = {c.strip() for c in rules.non_product_codes}
         df = drop(df, df[C.PRODUCT].isin(codes), "non_product_codes")
+    if rules.zero_quantity == "drop" and C.QUANTITY in df:
+        df = drop(df, df[C.QUANTITY] == 0, "zero_quantity")
     if C.AMOUNT not in df:
         df = df.assign(**{C.AMOUNT: df[C.QUANTITY] * df[C.UNIT_PRICE]})
     if C.ORDER_ID not in df:
@@ -798,6 +1343,16 @@ def _contract(table: str) -> pa.DataFrameSchema:
 # ----------------------------------------------------------------------------- dataset
 
 
+def _ledger_sentence(entry) -> str:
+    """One table's ledger in words, for a message printed where the ledger is not."""
+    if not entry.dropped:
+        return f"{entry.rows_in:,} rows read (the file has no data rows)"
+    parts = [f"{REASONS[r]} ({r}): {n:,}, e.g. line(s) {', '.join(map(str, entry.examples.get(r, [])[:3]))}"
+             for r, n in entry.dropped.items()]
+    return f"{entry.rows_in:,} rows read, all dropped: " + "; ".join(parts) + \
+        f". Check the cleaning rules (inputs.{entry.table}.clean; README 'Cleaning rules and the ledger')"
+
+
 def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Path | None = None,
                  now: pd.Timestamp | None = None) -> Dataset:
     """Load every configured table (or read the runner's cleaned copy).
@@ -828,7 +1383,8 @@ def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Pat
         if spec is None:
             continue
         try:
-            df, info = load_table(name, spec, cfg.resolve(spec.path), ledger, now=now)
+            df, info = load_table(name, spec, cfg.resolve(spec.path), ledger, now=now,
+                                  timezone=cfg.analysis.timezone)
         except DataError as e:
             errors.append(e)
             continue
@@ -838,5 +1394,5 @@ def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Pat
         raise DataError("\n".join(str(e) for e in errors), [p for e in errors for p in e.problems])
     if len(tables["transactions"]) == 0:
         raise DataError(f"{cfg.resolve(cfg.inputs.transactions.path)} (inputs.transactions): "
-                        "no transactions left after cleaning; see the ledger")
+                        f"no transactions left after cleaning: {_ledger_sentence(ledger.tables['transactions'])}")
     return Dataset(cfg, tables, ledger, infos)
