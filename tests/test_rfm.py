@@ -727,6 +727,15 @@ def test_resolve_secret_reads_env_references():
         resolve_secret("env:RFM_KEY", {})
 
 
+def test_pseudonym_helpers_moved_to_lclib_io_privacy_and_stay_importable_here():
+    from lclib.io import privacy
+
+    assert pseudonymise is privacy.pseudonymise and resolve_secret is privacy.resolve_secret
+    ids = pd.Series(["a", None, "b"], dtype="string")
+    hashed = pseudonymise(ids, key="k")
+    assert hashed.dtype == ids.dtype and pd.isna(hashed[1])  # a string dtype and missing values kept
+
+
 # --------------------------------------------------------------------------
 # Scale: one pass for several snapshots, sampled k-means, fast export order
 # --------------------------------------------------------------------------

@@ -42,8 +42,6 @@ FM=2). The resulting grid (Potential Loy. = Potential Loyalists)::
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,6 +53,7 @@ from lclib.config.segment_rules import DEFAULT_SEGMENTS, F_SCORE, M_SCORE, R_SCO
 from lclib.engine.contracts import FREQUENCY, MONETARY_TOTAL, RECENCY_DAYS
 from lclib.engine.rfm_table import rfm_snapshots, rfm_table
 from lclib.io.columns import require_columns
+from lclib.io.privacy import pseudonymise, resolve_secret  # noqa: F401 - moved there, re-exported
 
 SEGMENT = "segment"
 PERSONA = "persona"
@@ -86,6 +85,7 @@ def rfm_scores(
     bins: int = 5,
     method: str = "quantile",
     thresholds: Mapping[str, Sequence[float]] | None = None,
+    states: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Add ``r_score``, ``f_score`` and ``m_score`` (ints 1..bins, high = good).
 
@@ -124,12 +124,36 @@ def rfm_scores(
         ``<= 1`` order, F=2 for 2, F=3 for 3-4, F=4 for 5-8, F=5 above 8. For
         recency the order is reversed: ``[30, 90, 180, 365]`` gives R=5 for
         ``<= 30`` days, ..., R=1 for more than 365 days.
+    states : Series, optional
+        Each customer's lifecycle state at the same date (``state`` of
+        :func:`lclib.analysis.stages.customer_states`, indexed by customer id).
+        Given, the recency score follows the state so that RFM and the lifecycle
+        never disagree: ``lapsed`` scores R=1, ``at_risk`` R=2 and every other
+        buyer (new, active, reactivated) R=3..bins by ``method`` among those
+        buyers only (bins - 2 levels shifted up by 2). Then no Champion, Loyal
+        Customer or other segment written for R >= 3 can be at risk or lapsed,
+        and the At Risk, Hibernating and Lost segments hold exactly the at-risk
+        and lapsed customers. Needs ``bins >= 3`` and a state for every customer.
 
     Returns
     -------
     DataFrame
         A copy of ``rfm`` with int64 columns ``r_score``, ``f_score`` and
         ``m_score`` in ``1..bins``.
+
+    Examples
+    --------
+    >>> rfm = pd.DataFrame({"recency_days": [3, 40, 200, 10], "frequency": [5, 1, 2, 1],
+    ...                     "monetary_total": [500.0, 20.0, 80.0, 35.0]},
+    ...                    index=pd.Index(["a", "b", "c", "d"], name="customer_id"))
+    >>> states = pd.Series(["active", "at_risk", "lapsed", "new"], index=rfm.index)
+    >>> rfm_scores(rfm, states=states)[["r_score", "f_score", "m_score"]]
+                 r_score  f_score  m_score
+    customer_id
+    a                  4        4        4
+    b                  2        1        1
+    c                  1        3        3
+    d                  3        1        2
 
     Raises
     ------
@@ -161,7 +185,36 @@ def rfm_scores(
             n_cuts_below = np.searchsorted(thresholds[column], values, side="left")
             score = 1 + n_cuts_below if higher_is_better else bins - n_cuts_below
         out[score_column] = np.asarray(score, dtype="int64")
+    if states is not None:
+        out[R_SCORE] = _recency_from_states(rfm, states, bins, method, thresholds)
     return out
+
+
+#: Recency score of each lifecycle state that is past its purchase cycle (see rfm_scores).
+STATE_RECENCY = {"lapsed": 1, "at_risk": 2}
+
+
+def _recency_from_states(rfm: pd.DataFrame, states: pd.Series, bins: int, method: str,
+                         thresholds: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """R scores tied to the lifecycle: 1 lapsed, 2 at risk, 3..bins the other buyers by ``method``."""
+    if bins < 3:
+        raise ValueError(f"recency scores tied to lifecycle states need bins >= 3, got {bins}")
+    state = pd.Series(states).reindex(rfm.index)
+    missing = state.isna()
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} customers of the RFM table have no lifecycle state "
+                         f"(e.g. {list(rfm.index[missing.to_numpy()][:3])}): compute both at the same date")
+    state = state.astype(str).to_numpy()
+    score = np.select([state == s for s in STATE_RECENCY], list(STATE_RECENCY.values()), default=0)
+    rest = score == 0
+    days = rfm[RECENCY_DAYS].to_numpy(dtype="float64")[rest]
+    levels = bins - 2
+    if method == "quantile":
+        score[rest] = 3 + (levels * _min_rank(-days)) // max(int(rest.sum()), 1)
+    else:  # the top bins - 2 of the configured recency cut points, shifted
+        cuts = np.asarray(thresholds[RECENCY_DAYS], dtype="float64")[: levels - 1]
+        score[rest] = bins - np.searchsorted(cuts, days, side="left")
+    return score.astype("int64")
 
 
 def score_ranges(scored: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
@@ -347,13 +400,15 @@ def score_rfm(
     method: str = "quantile",
     thresholds: Mapping[str, Sequence[float]] | None = None,
     rules: Sequence[Mapping[str, Any]] | None = None,
+    states: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Scores and segment for an RFM table already computed (e.g. by :func:`rfm_snapshots`).
 
-    ``assign_segments(rfm_scores(rfm, bins, method, thresholds), rules, bins)``:
-    :func:`score_customers` without the aggregation over the order lines.
+    ``assign_segments(rfm_scores(rfm, bins, method, thresholds, states), rules, bins)``:
+    :func:`score_customers` without the aggregation over the order lines. ``states``
+    ties the recency score to the lifecycle state (see :func:`rfm_scores`).
     """
-    return assign_segments(rfm_scores(rfm, bins, method, thresholds), rules, bins)
+    return assign_segments(rfm_scores(rfm, bins, method, thresholds, states), rules, bins)
 
 
 def segment_summary(
@@ -745,79 +800,7 @@ def persona_segment_table(personas: pd.Series, segments: pd.Series) -> pd.DataFr
 # --------------------------------------------------------------------------
 
 
-def pseudonymise(ids: pd.Series, key: str, length: int = 16) -> pd.Series:
-    """Replace identifiers by a keyed hash.
-
-    Each value is written as ``str(value)``, UTF-8 encoded and hashed with
-    HMAC-SHA256 under ``key``; the pseudonym is the first ``length`` hex
-    characters of the digest. The mapping is deterministic for a given key,
-    cannot be reversed or recomputed without the key, and differs between
-    keys. Note ``1`` and ``"1"`` map to the same pseudonym. With the default
-    16 hex characters (64 bits) collisions are negligible below billions of
-    ids.
-
-    Parameters
-    ----------
-    ids : Series
-        Identifiers; missing values stay missing.
-    key : str
-        Secret key, non-empty. Keep it out of the output and version control.
-    length : int, default 16
-        Hex characters kept, 1..64.
-
-    Returns
-    -------
-    Series
-        ``str`` dtype pseudonyms with the index and name of ``ids``.
-    """
-    if not isinstance(key, str) or not key:
-        raise ValueError("key must be a non-empty string")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 1 <= length <= 64:
-        raise ValueError(f"length must be an integer in 1..64, got {length!r}")
-    secret = key.encode("utf-8")
-    # One HMAC per distinct id; hashing has no vectorized form.
-    pseudonyms = {
-        value: hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:length]
-        for value in ids.dropna().unique()
-    }
-    return ids.map(pseudonyms).astype("str")
-
-
-def resolve_secret(value: str | None, environ: Mapping[str, str] | None = None) -> str | None:
-    """The pseudonymisation key from the configuration, read from the environment if asked.
-
-    ``rfm.pseudonymise_key`` may hold the key itself or ``"env:NAME"``; the
-    latter keeps the secret out of ``lclib.yaml`` and out of the copies of the
-    configuration that ``lclib run`` writes next to the reports.
-
-    Parameters
-    ----------
-    value : str or None
-        The configured value. None (or an empty string) means no pseudonymisation.
-    environ : mapping, optional
-        Environment to read (default ``os.environ``).
-
-    Returns
-    -------
-    str or None
-        The key, or None.
-
-    Raises
-    ------
-    ValueError
-        If ``"env:NAME"`` names an unset or empty variable.
-    """
-    if not value:
-        return None
-    if not value.startswith("env:"):
-        return value
-    import os
-
-    name = value[len("env:"):].strip()
-    secret = (os.environ if environ is None else environ).get(name, "")
-    if not name or not secret:
-        raise ValueError(f"rfm.pseudonymise_key is {value!r} but the environment variable {name!r} is not set")
-    return secret
+# ``pseudonymise`` and ``resolve_secret`` live in lclib.io.privacy (imported above, re-exported here).
 
 
 #: Customer lists exported next to the full table: list name -> segments.
@@ -843,8 +826,10 @@ def export_tables(
         Output of :func:`assign_segments` / :func:`score_customers`, indexed by
         ``customer_id``.
     key : str, optional
-        Secret for :func:`pseudonymise`. When given, the index holds keyed
-        hashes instead of customer ids and is named ``customer_pseudonym``.
+        Secret for :func:`lclib.io.privacy.pseudonymise`. When given, the index holds
+        keyed hashes instead of customer ids and is named ``customer_pseudonym``.
+        Reports do not use it: with ``privacy.pseudonymise`` the ids are already
+        pseudonyms when the data are loaded.
     lists : mapping, optional
         List name -> segment names. Every name must be a segment of
         ``scored``. Default :data:`DEFAULT_EXPORT_LISTS`, keeping only the

@@ -6,13 +6,23 @@ and one call per question.
 
 from __future__ import annotations
 
+import html
+import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lclib.config import Config, load_config
 from lclib.io.load import Dataset, load_dataset
+
+#: Characters that make a CSV cell a formula in a spreadsheet (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = r"^[=+\-@\t\r]"
+#: ... unless the whole cell is a plain number (``-12``, ``+3.5``, ``1e-5``): that is no formula.
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"})
 
 
 def setup_notebook() -> None:
@@ -43,14 +53,46 @@ def open_run(config: str | Path | None, data_dir: str | Path | None = None) -> t
     setup_notebook()
     cfg = load_config(config)
     engine.set_default_engine(cfg.analysis.engine)
-    return cfg, load_dataset(cfg, cache_dir=data_dir)
+    if cfg.analysis.engine == "spark":
+        from lclib.engine import spark
+
+        spark.configure(cfg.spark.master, cfg.spark.conf)
+    cached = data_dir is not None and (Path(data_dir) / "dataset.json").is_file()
+    data = load_dataset(cfg, cache_dir=data_dir)
+    if cfg.privacy.pseudonymise and not cached:
+        # run on its own (not by lclib run, whose cache already holds pseudonyms): the kernel reads the key
+        from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
+
+        pseudonymise_dataset(data, pseudonym_key(cfg))
+    return cfg, data
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as Markdown that shows every character as written and makes no HTML, link or image.
+
+    ``&``, ``<`` and ``>`` become HTML entities (no raw HTML tag or autolink can form),
+    ``[`` and ``]`` too (no ``[text](url)`` link, ``![alt](src)`` image or reference),
+    and the ``:`` of ``://`` and the ``.`` of ``www.`` (no bare URL is turned into a link).
+    Markdown emphasis (``**bold**``, ``*italic*``, `` `code` ``) keeps working, so a report
+    sentence can be built with an f-string from data and still be safe to display; only
+    inside a code span do the entities show as written.
+    """
+    text = str(text).translate(_MARKDOWN_ESCAPES)
+    text = re.sub(r":(?=//)", "&#58;", text)
+    return re.sub(r"(?i)\b(www)\.", r"\1&#46;", text)
 
 
 def say(text: str) -> None:
-    """Show a sentence of the report as Markdown (numbers already formatted)."""
+    """Show a sentence of the report as Markdown (numbers already formatted).
+
+    The text is escaped with :func:`escape_markdown` first: names from the data or the
+    configuration (channels, campaigns, ids, the currency label) are shown as text and
+    can never add HTML, a link or an image to the published report. Write emphasis in
+    Markdown (``**...**``), never in HTML.
+    """
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(escape_markdown(text)))
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -85,17 +127,94 @@ def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = 
         Display it (the last expression of a cell, or ``display(...)``).
     """
     plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
-    flat = df.reset_index(drop=plain_index)
+    flat = _as_text_where_not_scalar(df.reset_index(drop=plain_index))
     text = [c for c in flat.columns if c in (left or []) or _is_text(flat[c])]
-    styler = flat.style.hide(axis="index").format(formats, na_rep=na_rep)
+    # every text value and header is HTML-escaped (Styler does not by default): names from the
+    # data can never add markup to a report; a format applies after the escaping
+    styler = (flat.style.hide(axis="index").format(None, na_rep=na_rep, escape="html")
+              .format_index(escape="html", axis="columns"))
+    if formats is not None:
+        styler = styler.format(formats, na_rep=na_rep, escape="html")
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
         positions = [flat.columns.get_loc(c) for c in text]
         styler = styler.set_table_styles([{"selector": f"th.col_heading.col{i}", "props": "text-align: left;"}
                                           for i in positions], overwrite=False)
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(html.escape(caption))
     return styler
+
+
+def _as_text_where_not_scalar(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values of object columns that are neither text, numbers nor dates (lists, tuples...)
+    as their text, so that the table's HTML escaping applies to them too."""
+    import datetime as dt
+    import numbers
+
+    plain = (str, numbers.Number, dt.date, dt.timedelta, pd.Timestamp, pd.Timedelta, pd.Period, type(None))
+    out = frame
+    for i, column in enumerate(frame.columns):
+        s = frame.iloc[:, i]
+        if s.dtype == object and not s.map(lambda v: isinstance(v, plain) or v is pd.NA).all():
+            if out is frame:
+                out = frame.copy()
+            out.isetitem(i, s.map(lambda v: v if isinstance(v, plain) or v is pd.NA else str(v)))
+    return out
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell (and column name) that a spreadsheet would read as a formula
+    prefixed by an apostrophe ``'``.
+
+    A text value starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    (:data:`FORMULA_PREFIXES`, OWASP's CSV-injection list) becomes ``'=...``; a text that is
+    a plain number (``-12``, ``+3.5``, ``1e-5``) is no formula and stays. Number, boolean and
+    date columns are never changed (``-3.5`` in a number column stays a number) and text
+    columns stay text. Vectorised (pyarrow regex): only the cells that need it are rewritten.
+    Returns ``df`` itself when nothing needs changing, else a copy.
+    """
+    out = df
+    for i, column in enumerate(df.columns):
+        s = df.iloc[:, i]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            if not _formula_cells(pd.Series(s.cat.categories)).any():
+                continue
+            s = s.astype(object)
+        flagged = _formula_cells(s)
+        if flagged.any():
+            values = s.to_numpy(dtype=object, copy=True)
+            values[flagged] = ["'" + v for v in values[flagged]]
+            if out is df:
+                out = df.copy()
+            out.isetitem(i, pd.Series(values, index=s.index, name=s.name,
+                                      dtype=s.dtype if isinstance(s.dtype, pd.StringDtype) else object))
+    names = [("'" + c) if isinstance(c, str) and _formula_cells(pd.Series([c], dtype=object))[0] else c
+             for c in out.columns]
+    if names != list(out.columns):
+        out = out.copy() if out is df else out
+        out.columns = names
+    return out
+
+
+def _formula_cells(s: pd.Series) -> np.ndarray:
+    """Boolean mask: text cells of ``s`` that a spreadsheet would run as a formula."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind == "string":
+        is_text = None
+    elif kind.startswith("mixed"):  # text among numbers or other objects: only the text counts
+        is_text = np.fromiter((isinstance(v, str) for v in s.to_numpy(dtype=object)), bool, len(s))
+        if not is_text.any():
+            return np.zeros(len(s), dtype=bool)
+    else:
+        return np.zeros(len(s), dtype=bool)
+    values = s.to_numpy(dtype=object) if is_text is None else np.where(is_text, s.to_numpy(dtype=object), None)
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    formula = pc.and_(pc.match_substring_regex(arr, _FORMULA),
+                      pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER)))
+    return formula.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path | None:
@@ -107,6 +226,12 @@ def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path |
     ``YYYY-MM-DD HH:MM:SS[.ffffff]``. Written by DuckDB (an 800k-customer table in about
     1 s instead of 7 s with pandas); a frame DuckDB cannot take (exotic column types)
     is written by pandas.
+
+    Formula injection: a text cell (or column name) starting with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return gets a leading apostrophe (``'=HYPERLINK(...)``), so a
+    spreadsheet shows it as text instead of running it (:func:`neutralise_formulas`).
+    Numbers stay numbers (``-3.5`` in a number column is written as it is), a text that is
+    a plain number (``-12``) is left as it is, and ids stay text.
     """
     if output_dir is None:
         return None
@@ -115,6 +240,7 @@ def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path |
     plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
     flat = df.reset_index(drop=plain_index)
     flat.columns = [str(c) for c in flat.columns]
+    flat = neutralise_formulas(flat)
     try:
         from lclib.engine import sql as engine
 
