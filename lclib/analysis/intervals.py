@@ -36,6 +36,9 @@ def wilson_interval(successes, trials, z: float = _Z95) -> tuple[np.ndarray, np.
         denom = 1.0 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    lower, upper = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # the interval always holds p; rounding can put a bound a hair past it (at k = n the upper
+    # bound comes out as 1 - 1e-16), which would make an error bar of negative length
+    lower = np.clip(np.minimum(centre - half, p), 0, 1)
+    upper = np.clip(np.maximum(centre + half, p), 0, 1)
     bad = ~(n > 0)
     return np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)

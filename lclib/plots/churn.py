@@ -22,6 +22,13 @@ _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf",
 MAX_CURVE_POINTS = 2000
 
 
+def _error_bars(value: pd.Series, lower: pd.Series, upper: pd.Series) -> list[np.ndarray]:
+    """``[below, above]`` error bar lengths of an interval around ``value``, never negative
+    (matplotlib refuses a bound that rounding put a hair on the wrong side of the value)."""
+    v = np.asarray(value, dtype=float)
+    return [np.clip(v - np.asarray(lower, dtype=float), 0, None), np.clip(np.asarray(upper, dtype=float) - v, 0, None)]
+
+
 def _thin(n: int, max_points: int = MAX_CURVE_POINTS) -> np.ndarray:
     """Indices of at most ``max_points`` evenly spread points of a curve of ``n`` (first and last kept)."""
     if n <= max_points:
@@ -53,7 +60,7 @@ def plot_stage_conversion(drop: pd.DataFrame, *, title: str | None = None, ax: A
     for g, off, color in zip(groups, offsets, _PALETTE * 4):
         d = drop.loc[drop["group"] == g]
         y = d["step"].map(y0).to_numpy() + off
-        ax.errorbar(d["conversion"], y, xerr=[d["conversion"] - d["lower"], d["upper"] - d["conversion"]],
+        ax.errorbar(d["conversion"], y, xerr=_error_bars(d["conversion"], d["lower"], d["upper"]),
                     fmt="o", color=color, ms=5, capsize=2, label=None if g == "all" else str(g), **kwargs)
     targets = drop.drop_duplicates("step").set_index("step")["target"]
     for s, t in targets.items():
@@ -193,7 +200,7 @@ def plot_repeat_curve(curve: pd.DataFrame, window_days: float, *, min_eligible: 
     if d.empty:
         raise ValueError(f"no n with at least {min_eligible} eligible customers")
     ax = _axes(ax)
-    ax.errorbar(d.index, d["p_next"], yerr=[d["p_next"] - d["lower"], d["upper"] - d["p_next"]], fmt="o-",
+    ax.errorbar(d.index, d["p_next"], yerr=_error_bars(d["p_next"], d["lower"], d["upper"]), fmt="o-",
                 color=MAIN, capsize=3, **kwargs)
     for n, row in d.iterrows():
         ax.annotate(f"n={int(row['eligible']):,}", (n, row["lower"]), textcoords="offset points", xytext=(0, -11),
@@ -281,7 +288,7 @@ def plot_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None, **kwa
     ax = _axes(ax, size=(5.5, 5))
     ax.plot([0, 1], [0, 1], color=GREY, ls="--", lw=1, label="perfect calibration")
     c = calibration
-    ax.errorbar(c["predicted"], c["observed"], yerr=[c["observed"] - c["lower"], c["upper"] - c["observed"]],
+    ax.errorbar(c["predicted"], c["observed"], yerr=_error_bars(c["observed"], c["lower"], c["upper"]),
                 fmt="o-", color=MAIN, capsize=3, label="model (test period)", **kwargs)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)

@@ -1,13 +1,19 @@
 """The ``lclib`` command: ``run``, ``validate`` and ``sample``.
 
-Exit codes: 0 success; 1 a notebook failed (nothing published); 2 the
-configuration or the input data are invalid (the message says where).
+Exit codes: 0 success; 1 a notebook failed or ran out of time (nothing published);
+2 the configuration or the input data are invalid (the message says where); 3 a file
+or folder could not be read or written (disk full, read-only or missing folder,
+unreadable input; the message names it); 130 stopped by Ctrl-C (SIGINT), 143 by
+SIGTERM, 129 by SIGHUP (128 + the signal number): the notebook kernels are stopped
+and nothing is published or left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -43,6 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _stop_signals_raise():
+    """SIGTERM and SIGHUP raise :class:`~lclib.report.runner.Interrupted` (as Ctrl-C raises
+    KeyboardInterrupt), so that the runner can stop its workers and clean up."""
+    from lclib.report.runner import Interrupted
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    saved = {}
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[s] = signal.signal(s, stop)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from lclib.report.runner import run
 
@@ -50,8 +78,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    result = run(args.config, args.params, out=args.out, only=args.only, progress=progress)
-    if result.exit_code:
+    with _stop_signals_raise():
+        result = run(args.config, args.params, out=args.out, only=args.only, progress=progress)
+    if result.status == "storage":
+        print(f"lclib run: file error: {result.message}; nothing was published", file=sys.stderr)
+    elif result.exit_code:
         print(f"lclib run: {result.status}: {result.message}", file=sys.stderr)
         if result.folder:
             print(f"nothing was published; details kept in {result.folder}", file=sys.stderr)
@@ -65,9 +96,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     from lclib.config import load_config
     from lclib.io.load import load_dataset
+    from lclib.io.privacy import pseudonym_key
+    from lclib.report.runner import check_enough_data
 
     cfg = load_config(args.config, args.params)
+    # a missing key is reported here as in `lclib run` (exit 2); the ledger holds no ids, so
+    # nothing is pseudonymised for it and the key is not kept
+    pseudonymised = pseudonym_key(cfg) is not None
     data = load_dataset(cfg)
+    check_enough_data(cfg, data)
     with pd.option_context("display.width", 160, "display.max_colwidth", 60, "display.max_rows", 200):
         print("Ledger (rows read = rows kept + rows dropped):")
         print(data.ledger.to_frame().drop(columns="source").to_string(index=False))
@@ -75,6 +112,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         summary = data.ledger.summary()
         summary["share_dropped"] = summary["share_dropped"].map(lambda v: f"{v:.1%}")
         print(summary.to_string(index=False))
+    if pseudonymised:
+        print("\nids will be pseudonymised (privacy.pseudonymise): the key was found")
     print("\ndata OK")
     return 0
 
@@ -95,14 +134,25 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lclib`` console script."""
     from lclib.config import ConfigError
     from lclib.io.load import DataError
+    from lclib.report.runner import Interrupted, storage_message
 
     args = build_parser().parse_args(argv)
     commands = {"run": _cmd_run, "validate": _cmd_validate, "sample": _cmd_sample}
+    after = "; nothing was published" if args.command == "run" else ""
     try:
         return commands[args.command](args)
     except (ConfigError, DataError) as e:
         print(f"lclib {args.command}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. an unreadable configuration or input file
+        print(f"lclib {args.command}: file error: {storage_message(e)}{after}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"lclib {args.command}: stopped by Ctrl-C (SIGINT){after}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Interrupted as e:
+        print(f"lclib {args.command}: {e}{after}", file=sys.stderr)
+        return 128 + e.signum
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,16 @@
 ``lclib run`` (see :func:`run`):
 
 1. loads and validates the configuration, then loads and cleans the data once
-   (a data error stops the run before any notebook starts);
+   (a data error stops the run before any notebook starts); with
+   ``privacy.pseudonymise`` every customer and anonymous id is replaced by its
+   keyed pseudonym here, before the tables are cached (the key stays in this
+   process: no file, log or notebook gets it);
 2. executes ``notebooks/NN_*.ipynb`` with papermill, ``report.workers`` at a
-   time (each in its own kernel; with one worker in order, in this process),
-   passing ``CONFIG`` (the resolved configuration), ``DATA_DIR`` (the cleaned
-   tables) and ``OUTPUT_DIR`` (where the notebook writes its exports);
+   time (each in its own kernel, driven by a spawned worker process; with one
+   worker in order, by a thread of this process), each within
+   ``report.timeout_seconds`` as a whole, passing ``CONFIG`` (the resolved
+   configuration), ``DATA_DIR`` (the cleaned tables) and ``OUTPUT_DIR`` (where
+   the notebook writes its exports);
 3. exports each executed notebook twice with nbconvert: ``NN_name.html`` for
    business readers (code hidden) and ``NN_name.analyst.html`` (with code);
 4. writes ``run.json`` and ``index.html`` and renames the finished folder from
@@ -17,6 +22,17 @@
 A failing notebook stops the run: nothing is published, the partial folder is
 moved to ``reports/failed/<run-id>/`` with ``error.txt`` and the executed
 notebook that failed, and :func:`run` returns a non-zero exit code.
+
+Failure is clean: a file that cannot be read or written (disk full, read-only
+or missing folder, unreadable input) ends the run with status ``"storage"``
+(exit code 3), a message naming the path, and the unfinished folder removed. An
+interrupt (Ctrl-C raises KeyboardInterrupt; the CLI turns SIGTERM and SIGHUP into
+:class:`Interrupted`) ends the notebook workers and their kernels, removes the
+unfinished folder and propagates. A run killed outright (``kill -9``) cannot
+clean up: its ``.building-<run-id>`` folder records the owning process
+(:data:`OWNER_FILE`) and the next run in the same reports folder removes it once
+that process is gone; its workers stop when the runner dies (Linux), and each
+kernel stops when its worker does.
 """
 
 from __future__ import annotations
@@ -25,10 +41,15 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +58,7 @@ from typing import Callable
 from lclib import __version__
 from lclib.config import ConfigError, load_config, redact_overrides
 from lclib.io.load import DataError, load_dataset
+from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report.record import MIMETYPE, format_value, read_metrics
 
 #: Folder of the notebooks shipped with lclib (the repository's ``notebooks/``).
@@ -68,7 +90,37 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status == "ok" else (2 if self.status == "invalid" else 1)
+        """0 ok, 1 a notebook failed, 2 invalid configuration or data, 3 a file could not be read or written."""
+        return EXIT_CODES.get(self.status, 1)
+
+
+#: Exit code of each run status (README "Command line"); an interrupted run exits 128 + the signal number.
+EXIT_CODES = {"ok": 0, "failed": 1, "invalid": 2, "storage": 3}
+
+#: File in ``.building-<run-id>/`` naming the process that builds it (removed before publishing).
+OWNER_FILE = ".owner.json"
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (the CLI raises it for SIGTERM and SIGHUP; Ctrl-C is
+    KeyboardInterrupt). Like KeyboardInterrupt it is not an ``Exception``."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class StorageError(Exception):
+    """A file or folder could not be read or written; the message names it (exit code 3)."""
+
+
+def storage_message(e: OSError, path: str | Path | None = None) -> str:
+    """``<path>: <reason>`` for an OSError: its own file name, else ``path``."""
+    name = e.filename if e.filename is not None else path
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.filename2 is not None:
+        name = f"{name} -> {e.filename2}"
+    return f"{name}: {reason}" if name is not None else reason
 
 
 def discover_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
@@ -91,13 +143,101 @@ def discover_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = Non
 
 
 def new_run_id(out_root: Path) -> str:
-    """A sortable, unique run id such as ``20261123-094501``."""
-    base = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_id, n = base, 1
-    while (out_root / run_id).exists() or (out_root / f".building-{run_id}").exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+    """A run id such as ``20261123-094501-3f9a``: the start time (sortable to the second)
+    and 4 random hex digits, so that runs started in the same second differ. Not yet used
+    in ``out_root`` (published, building or failed); :func:`_new_building` claims it."""
+    while True:
+        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        if not any(p.exists() for p in (out_root / run_id, out_root / f".building-{run_id}",
+                                        out_root / "failed" / run_id)):
+            return run_id
+
+
+def _new_building(out_root: Path) -> tuple[str, Path]:
+    """Claim a new run id: create ``.building-<run-id>`` (exclusively) with its owner file."""
+    while True:
+        run_id = new_run_id(out_root)
+        building = out_root / f".building-{run_id}"
+        try:
+            building.mkdir()
+        except FileExistsError:  # another run took it between the check and now
+            continue
+        try:
+            (building / OWNER_FILE).write_text(json.dumps(_owner()), encoding="utf-8")
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return run_id, building
+
+
+def _record_scratch(building: Path, scratch: Path) -> None:
+    """Note the run's temporary folder in its owner file (a later run removes both if killed)."""
+    owner = json.loads((building / OWNER_FILE).read_text(encoding="utf-8"))
+    (building / OWNER_FILE).write_text(json.dumps({**owner, "scratch": str(scratch)}), encoding="utf-8")
+
+
+def _reports_folder_problem(out_root: Path, e: OSError) -> str:
+    if out_root.exists() and not out_root.is_dir():
+        return f"cannot use {out_root} as the reports folder: it is a file"
+    return f"cannot create or write the reports folder: {storage_message(e, out_root)}"
+
+
+def _owner(pid: int | None = None) -> dict:
+    """Who builds a folder: host, process id and the process's start time (against pid reuse)."""
+    pid = os.getpid() if pid is None else pid
+    return {"host": socket.gethostname(), "pid": pid, "started": _process_started(pid)}
+
+
+def _process_started(pid: int) -> float | None:
+    """Start time of process ``pid`` (psutil's create_time), or None when it cannot be told."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # psutil missing, or no such process
+        return None
+
+
+def _is_stale(building: Path) -> bool:
+    """True when ``building`` belongs to a run on this host whose process is gone."""
+    try:
+        owner = json.loads((building / OWNER_FILE).read_text(encoding="utf-8"))
+        pid, host = int(owner["pid"]), owner["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no owner (an older lclib, or just being created): leave it
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    started = owner.get("started")
+    return started is not None and _process_started(pid) not in (None, started)  # pid reused
+
+
+def remove_stale_builds(out_root: Path, progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Remove the ``.building-*`` folders (and their temporary folders) of killed runs."""
+    removed = []
+    for building in sorted(out_root.glob(".building-*")):
+        if building.is_dir() and _is_stale(building):
+            scratch = _scratch_of(building)
+            shutil.rmtree(building, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            _log(progress, f"removed {building.name}, left by a run that was killed")
+            removed.append(building)
+    return removed
+
+
+def _scratch_of(building: Path) -> Path | None:
+    try:
+        scratch = json.loads((building / OWNER_FILE).read_text(encoding="utf-8")).get("scratch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    # only ever a folder this runner made (lclib-<run-id>-*)
+    return Path(scratch) if scratch and Path(scratch).name.startswith(f"lclib-{building.name[10:]}-") else None
 
 
 def package_versions() -> dict[str, str]:
@@ -146,7 +286,20 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str) -> No
     exporter.register_preprocessor(DropOutputs(drop_stderr=not with_code), enabled=True)
     nb = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    target.write_text(body, encoding="utf-8")
+    _write_whole(target, body)
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` whole or not at all (a full disk leaves no truncated file)."""
+    part = target.with_name(f".{target.name}.part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, target)
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        if e.filename is None:
+            e.filename = str(target)
+        raise
 
 
 def notebook_title(path: Path) -> str:
@@ -187,8 +340,14 @@ def run(
     Returns
     -------
     RunResult
-        ``exit_code`` is 0 when everything was published, 1 when a notebook failed,
-        2 when the configuration or the data were invalid.
+        ``exit_code`` is 0 when everything was published, 1 when a notebook failed
+        (or ran out of ``report.timeout_seconds``), 2 when the configuration or the data
+        were invalid, 3 when a file could not be read or written (``status`` ``"storage"``).
+
+    Raises
+    ------
+    KeyboardInterrupt, Interrupted
+        After ending the workers and removing the unfinished folder.
     """
     started = dt.datetime.now()
     t0 = time.perf_counter()
@@ -196,29 +355,48 @@ def run(
         cfg = load_config(config, overrides)
         out_root = Path(out).resolve() if out else cfg.resolve(cfg.report.out)
         notebooks = discover_notebooks(notebook_dir, only or cfg.report.notebooks or None)
+        # read now (a missing key is a configuration error, before any work), kept in memory only
+        key = pseudonym_key(cfg)
     except ConfigError as e:
         return RunResult("", "invalid", None, [], str(e))
-    out_root.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(out_root)
-    building = out_root / f".building-{run_id}"
-    building.mkdir()
-    scratch = Path(tempfile.mkdtemp(prefix=f"lclib-{run_id}-"))
     results = [NotebookResult(p.stem, notebook_title(p)) for p in notebooks]
     try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        remove_stale_builds(out_root, progress)
+        run_id, building = _new_building(out_root)
+    except OSError as e:
+        return RunResult("", "storage", None, results, _reports_folder_problem(out_root, e))
+    scratch: Path | None = None
+    try:
+        try:
+            scratch = Path(tempfile.mkdtemp(prefix=f"lclib-{run_id}-"))
+        except OSError as e:
+            raise StorageError(f"cannot create a temporary folder: {storage_message(e, tempfile.gettempdir())}") from e
+        _record_scratch(building, scratch)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
             data = load_dataset(cfg)
+            check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
             _move_to_failed(building, out_root, run_id)
             return RunResult(run_id, "invalid", out_root / "failed" / run_id, results, str(e))
-        data_dir = data.save(scratch / "data")
+        if key is not None:
+            # before anything is cached or published: the notebooks only ever see pseudonyms
+            pseudonymise_dataset(data, key)
+            key = None
+            _log(progress, "  customer and anonymous ids pseudonymised (privacy.pseudonymise)")
+        try:
+            data_dir = data.save(scratch / "data")
+        except OSError as e:
+            raise StorageError(f"cannot write the cleaned data to the temporary folder: "
+                               f"{storage_message(e, scratch)}") from e
         for info in data.inputs:
             _log(progress, f"  {info.table:<13} {info.rows_in:>10,} rows in, {info.rows_kept:>10,} kept")
-        # notebooks read the full configuration from the scratch folder; the published
-        # copy has its secrets masked
+        # notebooks read the configuration from the scratch folder: secrets masked there too (the
+        # tables are already pseudonymised, no notebook needs a key; a killed run leaves no key behind)
         resolved = scratch / "config.yaml"
-        resolved.write_text(cfg.to_yaml(), encoding="utf-8")
+        resolved.write_text(cfg.to_yaml(redact=True), encoding="utf-8")
         (building / "config.yaml").write_text(cfg.to_yaml(redact=True), encoding="utf-8")
         (building / "exports").mkdir()
         (building / "notebooks").mkdir()
@@ -232,6 +410,8 @@ def run(
         if failed is not None:
             res = results[failed]
             path = notebooks[failed]
+            if res.status == "storage":
+                raise StorageError(f"{path.name}: {res.error}")
             (building / "error.txt").write_text(
                 f"notebook {path.name} failed after {res.seconds:.1f} s\n\n{res.error}\n", encoding="utf-8")
             _move_to_failed(building, out_root, run_id)
@@ -247,6 +427,7 @@ def run(
             "config_file": str(Path(config).resolve()) if config else str(cfg.base_dir / "lclib.yaml"),
             "overrides": redact_overrides(overrides),
             "config": json.loads(json.dumps(cfg.public_dump())),
+            "privacy": privacy_note(cfg),
             "inputs": [i.__dict__ for i in data.inputs],
             "ledger": data.ledger.to_dict(),
             "notebooks": [
@@ -260,57 +441,130 @@ def run(
         (building / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
         (building / "index.html").write_text(render_index(record, data.ledger.to_frame()), encoding="utf-8")
         final = out_root / run_id
+        (building / OWNER_FILE).unlink()
         os.rename(building, final)
         _point_latest(out_root, run_id)
         _log(progress, f"published {final} in {record['seconds']:.0f} s")
         return RunResult(run_id, "ok", final, results)
-    except BaseException:
-        if building.exists():
-            (building / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-            _move_to_failed(building, out_root, run_id)
+    except (StorageError, OSError) as e:
+        with _signals_ignored():
+            shutil.rmtree(building, ignore_errors=True)
+        message = str(e) if isinstance(e, StorageError) else storage_message(e, out_root)
+        return RunResult(run_id, "storage", None, results, message)
+    except Exception:  # a bug: keep what there is, with the traceback, in failed/
+        with _signals_ignored():
+            _keep_failure(building, out_root, run_id, traceback.format_exc())
+        raise
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): the workers are ended; nothing stays
+        with _signals_ignored():
+            shutil.rmtree(building, ignore_errors=True)
         raise
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
                      timeout: int) -> tuple[str, float, str | None]:
     """Execute one notebook into ``building/notebooks`` and export its two HTML files.
 
-    Runs in a worker process when the runner executes notebooks in parallel, so it
-    takes and returns plain values: ``(status, seconds, error)`` with status
-    ``"ok"`` or ``"failed"``, the execution time, and the short error text.
+    Runs in a worker process or thread (see :func:`_execute_all`), so it takes and
+    returns plain values: ``(status, seconds, error)`` with status ``"ok"``, ``"failed"`` (the notebook
+    raised, or ran out of time) or ``"storage"`` (a file could not be written; the error
+    names it), the execution time, and the short error text.
+
+    ``timeout`` (``report.timeout_seconds``) bounds the whole notebook, kernel start
+    included: papermill's ``execution_timeout`` is per cell, so every cell is given what
+    is left of the notebook's time.
     """
     import papermill as pm
 
     executed = building / "notebooks" / path.name
     t = time.perf_counter()
+    deadline = time.monotonic() + timeout
     try:
         pm.execute_notebook(
             str(path), str(executed), parameters=parameters,
             kernel_name="python3", cwd=cwd, progress_bar=False,
             log_output=False, execution_timeout=timeout,
+            timeout_func=lambda cell: max(0.01, deadline - time.monotonic()),
+            kernel_manager_class=_quiet_kernel_manager(),
             # the kernel's own start-up chatter is not the reader's business
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
+    except TimeoutError as e:  # nbclient's CellTimeoutError (an OSError too: checked first)
+        seconds = time.perf_counter() - t
+        if time.monotonic() >= deadline - 1:
+            return "failed", seconds, (f"TimeoutError: the notebook ran out of time: report.timeout_seconds is "
+                                       f"{timeout} s for the whole notebook (stopped after {seconds:.0f} s)")
+        return "failed", seconds, _short_error(e)
+    except OSError as e:  # papermill could not write the executed notebook
+        return "storage", time.perf_counter() - t, storage_message(e, executed)
     except Exception as e:  # papermill raises PapermillExecutionError and others
+        if _is_out_of_space(e):  # a cell could not write (an export): the disk, not the notebook
+            return "storage", time.perf_counter() - t, f"{e.ename}: {e.evalue}"
         return "failed", time.perf_counter() - t, _short_error(e)
     seconds = time.perf_counter() - t
     title = notebook_title(path)
-    export_html(executed, building / f"{path.stem}.html", with_code=False, title=title)
-    export_html(executed, building / f"{path.stem}.analyst.html", with_code=True, title=title)
+    try:
+        export_html(executed, building / f"{path.stem}.html", with_code=False, title=title)
+        export_html(executed, building / f"{path.stem}.analyst.html", with_code=True, title=title)
+    except OSError as e:
+        return "storage", seconds, storage_message(e, building)
     return "ok", seconds, None
+
+
+#: errno values of a cell's OSError that mean the disk, not the notebook, failed:
+#: ENOSPC, EDQUOT, EFBIG (file size limit), EROFS.
+_OUT_OF_SPACE = ("[Errno 28]", "[Errno 122]", "[Errno 27]", "[Errno 30]")
+
+
+def _is_out_of_space(e: Exception) -> bool:
+    return (getattr(e, "ename", None) in ("OSError", "IOError")
+            and str(getattr(e, "evalue", "")).startswith(_OUT_OF_SPACE))
+
+
+_QUIET_KERNEL_MANAGER = None
+
+
+def _quiet_kernel_manager():
+    """jupyter_client's AsyncKernelManager without the interrupt it sends before a shutdown.
+
+    jupyter_client (7+) interrupts every kernel (SIGINT) before asking it to shut down;
+    when the signal lands while the idle kernel is handling a message, ipykernel logs
+    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal. A
+    notebook that has finished needs no interrupt; a busy kernel (a timeout, a stopped
+    run) is asked to shut down and killed after ``shutdown_wait_time``.
+    """
+    global _QUIET_KERNEL_MANAGER
+    if _QUIET_KERNEL_MANAGER is None:
+        from jupyter_client.manager import AsyncKernelManager
+        from traitlets import Float
+
+        class QuietShutdownKernelManager(AsyncKernelManager):
+            shutdown_wait_time = Float(3.0, config=True)
+
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        _QUIET_KERNEL_MANAGER = QuietShutdownKernelManager
+    return _QUIET_KERNEL_MANAGER
 
 
 def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
                  progress: Callable[[str], None] | None) -> int | None:
     """Run the notebooks, ``workers`` at a time; return the index of the first failure or None.
 
-    With one worker the notebooks run one after the other in this process and the
-    first failure stops the run (the rest stay ``pending``). With more, each runs
-    in a spawned worker process (own kernel); after a failure no further notebook
-    starts, those already running finish (their folder must be complete before it
-    moves to ``failed/``), and the run fails.
+    With one worker the notebooks run one after the other, each driven by a thread of
+    this process (:func:`_run_in_thread`), and the first failure stops the run (the rest
+    stay ``pending``). With more, each runs in a spawned worker process
+    (:func:`_worker_init`, own kernel); after a failure no further notebook starts, those
+    already running finish (their folder must be complete before it moves to
+    ``failed/``), and the run fails. Either way the main thread only waits, so that an
+    interrupt (KeyboardInterrupt, :class:`Interrupted`) reaches it at once: the kernels
+    (and workers) are ended before it propagates.
     """
     n = len(jobs)
 
@@ -329,7 +583,7 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     if workers == 1:
         for i, job in enumerate(jobs):
             _log(progress, f"[{i + 1}/{n}] {job[0].stem} ...")
-            if not finish(i, execute_notebook(*job)):
+            if not finish(i, _run_in_thread(job)):
                 return i
         return None
 
@@ -338,10 +592,10 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
 
     first_failure: int | None = None
     # spawn, not fork: the runner process holds DuckDB / Arrow thread pools
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {}
-        for i, job in enumerate(jobs):
-            pending[pool.submit(execute_notebook, *job)] = i
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        pending = {pool.submit(_run_job, *job): i for i, job in enumerate(jobs)}
         _log(progress, f"running {n} notebooks, {workers} at a time")
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -356,7 +610,185 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
             if first_failure is not None:
                 for future in pending:
                     future.cancel()  # not started yet: stays pending
+    except BaseException:
+        with _signals_ignored():
+            _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
     return first_failure
+
+
+def _run_in_thread(job: tuple) -> tuple[str, float, str | None]:
+    """:func:`execute_notebook` driven by a thread of this process, the main thread waiting.
+
+    The main thread stays free for signals (nbclient, run in the main thread, would take
+    SIGINT and SIGTERM over). On an interrupt the kernel the thread drives is ended, the
+    thread given a moment to finish, and the interrupt propagates.
+    """
+    import threading
+
+    before = set(_child_pids())
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = execute_notebook(*job)
+        except BaseException as e:  # handed to the main thread
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name=f"lclib-{job[0].stem}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.25)
+    except BaseException:
+        with _signals_ignored():
+            _end_processes([pid for pid in _child_pids() if pid not in before])
+            thread.join(10)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["outcome"]
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+#: The runner's process id, in a notebook worker (set by :func:`_worker_init`).
+_RUNNER_PID: int | None = None
+
+
+def _worker_init(runner_pid: int) -> None:
+    """Set up a notebook worker process.
+
+    - Ctrl-C is the runner's to handle (the terminal sends SIGINT to every process of
+      the group): the worker ignores it;
+    - on SIGTERM it ends its kernel and exits (the runner sends it when it is stopped);
+    - on Linux it gets SIGTERM when the runner dies, even by ``kill -9``; a kernel
+      exits within a second of its worker (ipykernel watches its parent process).
+    """
+    global _RUNNER_PID
+    _RUNNER_PID = runner_pid
+    _worker_signals()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != runner_pid:  # the runner is already gone
+        os._exit(1)
+
+
+def _worker_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+
+
+def _worker_stop(signum: int, frame) -> None:
+    """SIGTERM in a worker between notebooks or while exporting: end its kernels, exit."""
+    _end_processes(_child_pids())
+    os._exit(128 + signum)
+
+
+def _run_job(*job) -> tuple[str, float, str | None]:
+    """:func:`execute_notebook` in a worker.
+
+    While a notebook runs, nbclient handles SIGINT and SIGTERM itself (it shuts the kernel
+    down, and the notebook fails) and afterwards resets them to the defaults: the
+    worker's own handling is set again after every notebook.
+    """
+    try:
+        return execute_notebook(*job)
+    finally:
+        _worker_signals()
+        if _RUNNER_PID is not None and os.getppid() != _RUNNER_PID:
+            os._exit(1)  # the runner died meanwhile: nobody wants the result
+
+
+def _stop_workers(pool) -> None:
+    """End the worker processes of ``pool`` and their kernels (after an interrupt)."""
+    procs = [p for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
+    kernels = [pid for p in procs for pid in _child_pids(p.pid)]
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()  # SIGTERM: the worker shuts its kernel down and exits
+    deadline = time.monotonic() + 10
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1)
+    _end_processes(kernels, grace=1.0)
+
+
+def _child_pids(pid: int | None = None) -> list[int]:
+    """Process ids of the descendants of ``pid`` (default: this process)."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+    try:  # Linux without psutil: direct children only
+        tasks = Path(f"/proc/{pid}/task")
+        return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _end_processes(pids: list[int], grace: float = 3.0) -> None:
+    """SIGTERM ``pids``, then SIGKILL those still running after ``grace`` seconds."""
+    def alive(pid: int) -> bool:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)  # a child of this process: reap it
+            return done == 0
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    running = [p for p in pids if alive(p)]
+    while running and time.monotonic() < deadline:
+        time.sleep(0.05)
+        running = [p for p in running if alive(p)]
+    for pid in running:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+@contextmanager
+def _signals_ignored():
+    """Let a clean-up finish: SIGINT, SIGTERM and SIGHUP are ignored meanwhile (main thread only)."""
+    saved = {}
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[s] = signal.signal(s, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            if handler is not None:
+                signal.signal(s, handler)
 
 
 def _worker_failure(error: BaseException) -> tuple[str, float, str]:
@@ -378,7 +810,50 @@ def _short_error(e: Exception) -> str:
 def _move_to_failed(building: Path, out_root: Path, run_id: str) -> None:
     failed = out_root / "failed"
     failed.mkdir(exist_ok=True)
+    (building / OWNER_FILE).unlink(missing_ok=True)
     os.rename(building, failed / run_id)
+
+
+def _keep_failure(building: Path, out_root: Path, run_id: str, error: str) -> None:
+    """Move an unfinished folder to ``failed/<run-id>/`` with ``error.txt``; remove it if
+    that cannot be written (a full disk must not leave an empty error.txt behind)."""
+    if not building.exists():
+        return
+    try:
+        _write_whole(building / "error.txt", error)
+        _move_to_failed(building, out_root, run_id)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+
+
+def check_enough_data(cfg, data) -> None:
+    """Stop on transactions too few to report on (DataError: exit code 2, before any notebook).
+
+    The reports compare customers and read purchase cycles and trends over time: they need
+    orders of at least two customers on at least two different days before ``analysis.as_of``.
+    """
+    from lclib.io.columns import CUSTOMER_ID, TIMESTAMP
+
+    tx = data.transactions
+    where = f"{cfg.resolve(cfg.inputs.transactions.path)} (inputs.transactions)"
+    as_of = cfg.analysis.as_of
+    if as_of is not None:
+        first = tx[TIMESTAMP].min()
+        tx = tx.loc[tx[TIMESTAMP] < dt.datetime.combine(as_of, dt.time())]
+        if tx.empty:
+            raise DataError(f"{where}: no order before analysis.as_of {as_of}: the data start on "
+                            f"{first:%Y-%m-%d}; set analysis.as_of after that date, or leave it null "
+                            "(the day after the last order)")
+    before = f" before analysis.as_of {as_of}" if as_of is not None else ""
+    customers = tx[CUSTOMER_ID].nunique()
+    if customers < 2:
+        raise DataError(f"{where}: only one customer{before}: the reports compare customers (segments, "
+                        "churn, lifetime value) and need orders of at least 2 customers")
+    days = tx[TIMESTAMP].dt.normalize().nunique()
+    if days < 2:
+        raise DataError(f"{where}: only one purchase date ({tx[TIMESTAMP].min():%Y-%m-%d}){before}: the "
+                        "reports read purchase cycles and trends over time and need orders on at least 2 "
+                        "different days")
 
 
 def _point_latest(out_root: Path, run_id: str) -> None:
@@ -393,11 +868,25 @@ def _point_latest(out_root: Path, run_id: str) -> None:
         (out_root / "LATEST").write_text(run_id + "\n", encoding="utf-8")
 
 
-def render_index(record: dict, ledger_frame) -> str:
-    """The run's ``index.html``: headlines, notebooks, inputs, ledger, config, versions."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+def privacy_note(cfg) -> str:
+    """One sentence for ``run.json`` and ``index.html``: are the ids in this run pseudonyms?"""
+    if cfg.privacy.pseudonymise:
+        return ("Customer and anonymous ids are pseudonymised: every id in the reports and exports is a keyed "
+                "HMAC-SHA256 pseudonym (16 hex characters), replaced right after loading (privacy.pseudonymise).")
+    return ("Customer and anonymous ids are shown as in the input data (privacy.pseudonymise is off): "
+            "treat the reports and exports as personal data.")
 
-    env = Environment(loader=PackageLoader("lclib.report", "templates"), autoescape=select_autoescape())
+
+def render_index(record: dict, ledger_frame) -> str:
+    """The run's ``index.html``: headlines, notebooks, inputs, ledger, config, versions.
+
+    Every value is HTML-escaped (autoescape is forced on: the template's ``.j2`` name
+    would leave jinja's ``select_autoescape()`` off), so names from the data or the
+    configuration (file names, the currency label, overrides) are shown as text.
+    """
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader("lclib.report", "templates"), autoescape=True)
     env.filters["num"] = lambda v, unit="": format_value(v, unit)
     return env.get_template("index.html.j2").render(
         run=record, ledger=ledger_frame.to_dict("records"),
