@@ -125,3 +125,27 @@ def test_margin_path_draws_paid_channels():
     assert ax.get_ylabel() == "Cumulative margin per new customer (EUR)"
     with pytest.raises(ValueError, match="no channel"):
         plots.plot_margin_path(path, pd.Series({"ads": np.nan}))
+
+
+def test_clv_figures_refuse_undefined_values_instead_of_dropping_them():
+    with pytest.raises(ValueError, match="1 of 3 CLV values are NaN"):
+        plots.plot_clv_distribution(pd.Series([1.0, np.nan, 3.0]))
+    table = pd.DataFrame({"customers": [3, 1], "mean_clv": [10.0, np.nan], "share_clv": [0.86, 0.14]},
+                         index=["Champions", "Lost"])
+    with pytest.raises(ValueError, match="finite"):
+        plots.plot_clv_by_group(table)
+
+
+def test_tracking_lines_and_calibration_marker():
+    tracking = pd.DataFrame({"week_end": pd.date_range("2024-01-08", periods=4, freq="7D"),
+                             "actual": [1.0, 2, 3, 4], "model": [1.5, 2, 2.5, 3]})
+    tracking["actual_cumulative"], tracking["model_cumulative"] = tracking["actual"].cumsum(), tracking["model"].cumsum()
+    tracking.attrs["calibration_end"] = pd.Timestamp("2024-01-20")
+    ax = plots.plot_tracking(tracking)
+    assert [line.get_label() for line in ax.lines] == ["actual", "model", "end of calibration"]
+    assert ax.lines[0].get_ydata()[-1] == 10.0
+    assert ax.get_ylabel() == "Repeat purchases, cumulative (count)"
+    weekly = plots.plot_tracking(tracking, cumulative=False)
+    assert weekly.get_title() == "Weekly repeat purchases: actual vs model"
+    with pytest.raises(ValueError):
+        plots.plot_tracking(tracking.drop(columns="model"), cumulative=False)

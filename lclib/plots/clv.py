@@ -8,6 +8,7 @@ Figures draw aggregates (counts per bin, means per group), never one mark per cu
 from __future__ import annotations
 
 
+import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
@@ -123,16 +124,21 @@ def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30,
 
     Parameters
     ----------
-    clv : CLV per customer.
+    clv : CLV per customer, every value finite: a missing value is refused
+        (ValueError), not dropped, so the histogram counts every customer it is given.
     currency : label of the x axis.
     bins : number of bins.
     **kwargs : passed to ``ax.bar``.
     """
-    if not isinstance(clv, pd.Series) or clv.dropna().empty:
+    if not isinstance(clv, pd.Series) or clv.empty:
         raise ValueError("clv must be a non-empty Series")
     if bins < 2:
         raise ValueError("bins must be at least 2")
-    values = clv.dropna().to_numpy(dtype=float)
+    values = clv.to_numpy(dtype=float)
+    undefined = int((~np.isfinite(values)).sum())
+    if undefined:
+        raise ValueError(f"{undefined:,} of {len(values):,} CLV values are NaN or infinite: leave those customers "
+                         "out and say how many (predict_customers(..., undefined='exclude'))")
     top = float(np.quantile(values, 0.99))
     counts, edges = np.histogram(np.clip(values, None, top), bins=bins, range=(min(values.min(), 0.0), top))
     ax = _axes(ax)
@@ -158,6 +164,8 @@ def plot_clv_by_group(table: pd.DataFrame, currency: str = "EUR", title: str = "
     **kwargs : passed to ``ax.barh``.
     """
     _need(table, ("customers", "mean_clv", "share_clv"), "table")
+    if not np.isfinite(table[["mean_clv", "share_clv"]].to_numpy(dtype=float)).all():
+        raise ValueError("mean_clv and share_clv must be finite (an empty bar would hide a missing value)")
     ax = _axes(ax, size=(9, 0.8 + 0.38 * len(table)))
     y = np.arange(len(table))
     ax.barh(y, table["mean_clv"], color=MAIN, **kwargs)
@@ -260,4 +268,37 @@ def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", 
     _money(ax.yaxis, currency)
     ax.set_title("Payback: cumulative margin (lines) against CAC (dashed)")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
+
+
+def plot_tracking(tracking: pd.DataFrame, cumulative: bool = True, *, ax: Axes | None = None, **kwargs) -> Axes:
+    """Repeat purchases week by week (or cumulated): actual against the model, calibration end marked.
+
+    Parameters
+    ----------
+    tracking : :func:`lclib.analysis.clv.weekly_tracking` output (``week_end``,
+        ``actual``, ``model``, ``actual_cumulative``, ``model_cumulative``;
+        ``attrs["calibration_end"]`` draws the dashed line where the holdout starts).
+    cumulative : cumulative totals (True) or purchases per week.
+    **kwargs : passed to both ``ax.plot`` calls.
+    """
+    columns = ("actual_cumulative", "model_cumulative") if cumulative else ("actual", "model")
+    _need(tracking, ("week_end", *columns), "tracking")
+    if tracking.empty:
+        raise ValueError("tracking must have at least one week")
+    ax = _axes(ax)
+    ax.plot(tracking["week_end"], tracking[columns[0]], color=MAIN, label="actual", **kwargs)
+    ax.plot(tracking["week_end"], tracking[columns[1]], color=SECOND, ls="--", label="model", **kwargs)
+    split = tracking.attrs.get("calibration_end")
+    if split is not None:
+        ax.axvline(pd.Timestamp(split), color=GREY, ls=":", label="end of calibration")
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("Week ending (date)")
+    ax.set_ylabel("Repeat purchases, cumulative (count)" if cumulative else "Repeat purchases per week (count)")
+    thousands(ax.yaxis)
+    ax.set_title("Cumulative repeat purchases: actual vs model" if cumulative
+                 else "Weekly repeat purchases: actual vs model")
+    ax.legend(frameon=False)
     return ax
