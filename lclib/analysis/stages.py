@@ -548,6 +548,37 @@ def customer_states(tables: dict[str, pd.DataFrame | None], thresholds: StateThr
     return out.loc[state >= 0]
 
 
+def buyer_states(states: pd.DataFrame) -> pd.Series:
+    """Each buyer's lifecycle state, indexed by customer id (the RFM table's index).
+
+    Parameters
+    ----------
+    states : DataFrame
+        :func:`customer_states` output (index ``person``; ``customer_id``,
+        ``state``, ``orders``).
+
+    Returns
+    -------
+    Series
+        ``state`` as text for every person with an order and a customer id,
+        index ``customer_id`` (sorted, unique): the input of
+        :func:`lclib.analysis.rfm.rfm_scores`'s ``states``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customer_id": ["b", None, "a"], "state": ["lapsed", "prospect", "active"],
+    ...                   "orders": [1, 0, 4]}, index=pd.Index(["p1", "p2", "p3"], name="person"))
+    >>> buyer_states(s).to_dict()
+    {'a': 'active', 'b': 'lapsed'}
+    """
+    buyers = states.loc[(states["orders"].to_numpy() > 0) & states[CUSTOMER_ID].notna().to_numpy()]
+    out = pd.Series(buyers["state"].astype(str).to_numpy(), index=pd.Index(buyers[CUSTOMER_ID], name=CUSTOMER_ID),
+                    name="state")
+    if out.index.has_duplicates:
+        raise ValueError(f"customer ids with more than one person: {list(out.index[out.index.duplicated()][:3])}")
+    return out.sort_index()
+
+
 def state_summary(states: pd.DataFrame) -> pd.DataFrame:
     """The counts per state marketers ask for.
 
