@@ -21,7 +21,8 @@ SHOP_CONFIG = {
         "columns": {"customer_id": "CustomerID", "order_id": "InvoiceNo", "timestamp": "InvoiceDate",
                     "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode"},
         "read": {"encoding": "latin-1", "date_format": "%d/%m/%Y %H:%M"},
-        "clean": {"non_product_codes": ["POST", "M", "BANK CHARGES"]},
+        # the planted-defect truth counts cancellations dropped; netting them is tests/test_refunds.py
+        "clean": {"non_product_codes": ["POST", "M", "BANK CHARGES"], "cancellations": "drop"},
     }}
 }
 
@@ -205,7 +206,7 @@ def _typed_frame() -> pd.DataFrame:
 
 def _load(tmp_path: Path, name: str) -> Dataset:
     cfg = load_config_from({"inputs": {"transactions": {"path": name, "columns": TX_COLUMNS, "clean": {
-        "non_product_codes": ["POST"]}}}}, tmp_path)
+        "non_product_codes": ["POST"], "cancellations": "drop"}}}}, tmp_path)
     return load_dataset(cfg, now=pd.Timestamp("2026-01-01"))
 
 

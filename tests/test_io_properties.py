@@ -67,7 +67,7 @@ def exports(draw):
         "missing_amount": draw(st.sampled_from(["drop", "drop", "error"])),
         "zero_quantity": "drop",
         "duplicates": draw(st.sampled_from(["drop", "keep"])),
-        "cancellations": draw(st.sampled_from(["drop", "keep"])),
+        "cancellations": draw(st.sampled_from(["net", "drop", "keep"])),
         "nonpositive_price": draw(st.sampled_from(["drop", "keep"])),
         "future_dates": draw(st.sampled_from(["drop", "keep"])),
     }

@@ -6,7 +6,7 @@ schema and :func:`load_config`; ``kpi_catalogue`` the KPI names a stage may use;
 """
 
 from lclib.config.settings import (  # noqa: F401
-    DEFAULT_CONFIG, FACTS, REDACTED, SECRET_KEYS, Analysis, Churn, CleanRules, Clv, Config, ConfigError, Experiments,
+    DEFAULT_CONFIG, FACTS, REDACTED, SECRET_KEYS, Analysis, Churn, CleanRules, Clv, Config, ConfigError, Experiments, is_assumed,
     Inputs, Journey, Privacy, ReadOptions, Report, Rfm, Stage, States, TableInput, apply_overrides, load_config, parse_override,
     redact_overrides,
 )

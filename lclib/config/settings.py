@@ -12,6 +12,7 @@ Overrides use dotted keys and YAML values (``-p analysis.as_of=2025-06-30``,
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,22 @@ from lclib.config.segment_rules import validate_segment_rules
 
 #: Where the repository's default configuration lives.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "lclib.yaml"
+
+#: Environment variable naming the configuration file used when none is given
+#: (``lclib run`` without ``--config``, a notebook with ``CONFIG = None``).
+CONFIG_ENV = "LCLIB_CONFIG"
+
+
+def default_config_path() -> Path:
+    """The configuration file used when none is given.
+
+    The file named by the environment variable ``LCLIB_CONFIG`` when it is set (a relative
+    name is taken from the current directory), else the repository's ``lclib.yaml``, found
+    from the location of the lclib package (so the same file from any working directory:
+    the repository root, ``notebooks/``, a scheduler's folder or JupyterLab).
+    """
+    named = os.environ.get(CONFIG_ENV, "").strip()
+    return Path(named).expanduser().resolve() if named else DEFAULT_CONFIG
 
 
 #: Keys whose values are secrets: masked in published reports (config.yaml, run.json).
@@ -113,7 +130,11 @@ class CleanRules(_Strict):
     # dayfirst, not a few bad rows)
     max_unparsable_share: float = Field(0.05, ge=0, le=1)
     future_dates: Literal["drop", "keep", "error"] = "drop"
-    cancellations: Literal["drop", "keep"] = "drop"
+    # net: a cancellation line (order id starting with cancellation_prefix, or negative quantity /
+    # amount) is subtracted from the same customer's earlier purchase lines of the same product,
+    # most recent first; an order refunded in full is no order (README "Cleaning rules").
+    # drop: cancellation lines are removed and never subtracted; keep: left as they are
+    cancellations: Literal["net", "drop", "keep"] = "net"
     cancellation_prefix: str | None = "C"
     nonpositive_price: Literal["drop", "keep", "error"] = "drop"
     non_product_codes: list[str] = Field(default_factory=list)
@@ -176,6 +197,9 @@ class Analysis(_Strict):
     currency: str = "EUR"
     margin: float = Field(0.30, gt=0, le=1)
     engine: Literal["duckdb", "pandas", "spark"] = "duckdb"  # who computes the heavy aggregations (lclib.engine)
+    # customers whose first order in the data falls in its first this-many days may be long-standing
+    # customers (left truncation): their cohorts are marked and left out of pooled cohort curves; 0 = off
+    left_truncation_days: int = Field(30, ge=0)
     # null: times are the wall time as written (an offset or a Parquet time zone is dropped);
     # a zone name (Europe/Paris, UTC): times with an offset or zone are converted to it,
     # times without one are taken as already in it
@@ -329,6 +353,10 @@ class Churn(_Strict):
     max_importance_customers: int | None = Field(20_000, ge=1000)
     # Kaplan-Meier curves and log-rank tests on a random sample of at most this many customers; null = all
     max_survival_customers: int | None = Field(200_000, ge=1000)
+    # the churn model's at-risk list: active customers with a churn probability at or above
+    # at_risk_min_probability whose recent revenue is at or above this quantile of active buyers'
+    at_risk_min_probability: float = Field(0.5, gt=0, lt=1)
+    at_risk_value_quantile: float = Field(0.75, ge=0, lt=1)
 
 
 class Clv(_Strict):
@@ -538,18 +566,44 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any] | None) ->
     return out
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def _dotted_keys(model: type[BaseModel] = None, prefix: str = "") -> list[str]:
+    """Every dotted key of the schema (sections and their settings; list items left out)."""
+    model = Config if model is None else model
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys.extend(_dotted_keys(candidate, f"{prefix}{name}."))
+                break
+    return keys
+
+
+def _unknown_key_hint(loc: str) -> str:
+    """``did you mean clv.horizon_months?`` for an unknown key whose last part is a known setting."""
+    import difflib
+
+    keys = _dotted_keys()
+    last = loc.rsplit(".", 1)[-1]
+    near = [k for k in keys if k.rsplit(".", 1)[-1] == last and k != loc] or difflib.get_close_matches(loc, keys, 3, 0.8)
+    return f"; did you mean {' or '.join(near[:3])}?" if near else ""
+
+
+def _format_validation_error(err: ValidationError, source: str, overridden: list[str] | None = None) -> str:
     lines = [f"{source}: invalid configuration"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see README 'Configuration')"
+            msg = f"unknown key (check the spelling{_unknown_key_hint(loc)}; see README 'Configuration')"
         elif e["type"] == "missing":
             msg = "required key is missing"
         value = e.get("input")
         shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) or loc in SECRET_KEYS \
             else f" (got {value!r})"
+        origin = next((k for k in overridden or [] if loc == k or loc.startswith(k + ".")), None)
+        shown += f" (set by the override {origin})" if origin else ""
         lines.append(f"  - {loc or '<top level>'}: {msg}{shown}")
     return "\n".join(lines)
 
@@ -561,8 +615,11 @@ def load_config(
 
     Parameters
     ----------
-    path : path to a YAML file; defaults to the repository's ``lclib.yaml``.
-    overrides : ``["key=value", ...]`` or ``{"key": value}`` with dotted keys.
+    path : path to a YAML file; default :func:`default_config_path` (the file named by
+        ``LCLIB_CONFIG``, else the repository's ``lclib.yaml``).
+    overrides : ``["key=value", ...]`` (the CLI's ``-p``, values read as YAML) or
+        ``{"key": value}`` (a notebook's ``OVERRIDES``) with dotted keys; applied by
+        :func:`apply_overrides` before validation, so an unknown key is an error naming it.
 
     Returns
     -------
@@ -574,9 +631,14 @@ def load_config(
     ConfigError
         Naming the file, the dotted key and what is wrong.
     """
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    given = path is not None
+    path = Path(path).expanduser() if given else default_config_path()
     if not path.is_file():
-        raise ConfigError(f"configuration file not found: {path}")
+        if given:
+            raise ConfigError(f"configuration file not found: {path}")
+        how = (f"named by the environment variable {CONFIG_ENV}" if os.environ.get(CONFIG_ENV, "").strip()
+               else f"the repository's default; set {CONFIG_ENV} or pass the path of your lclib.yaml")
+        raise ConfigError(f"configuration file not found: {path} ({how})")
     try:
         data = _yaml_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
@@ -590,6 +652,29 @@ def load_config(
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e, str(path))) from None
+        keys = list(overrides) if isinstance(overrides, dict) else [parse_override(o)[0] for o in overrides or []]
+        raise ConfigError(_format_validation_error(e, str(path), keys)) from None
     cfg._base_dir = path.resolve().parent
     return cfg
+
+
+def is_assumed(cfg: BaseModel, key: str) -> bool:
+    """True when the dotted ``key`` was set neither in the configuration file nor by an override.
+
+    Its value is then lclib's default, and a report must call it an *assumed default*
+    ("a 30 % margin, assumed: set analysis.margin"), never the user's setting.
+
+    Examples
+    --------
+    >>> cfg = Config.model_validate({"inputs": {"transactions": {"path": "tx.csv"}}, "analysis": {"currency": "GBP"}})
+    >>> is_assumed(cfg, "analysis.currency"), is_assumed(cfg, "analysis.margin"), is_assumed(cfg, "journey.stages")
+    (False, True, True)
+    """
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, BaseModel) or part not in type(node).model_fields:
+            raise KeyError(f"unknown configuration key {key!r}")
+        if part not in node.model_fields_set:
+            return True
+        node = getattr(node, part)
+    return False

@@ -11,6 +11,13 @@ transactions (required)
     ``<customer_id>@<timestamp>``), ``timestamp`` (datetime64), ``amount`` (float,
     line total in the report currency; derived as ``quantity * unit_price`` when
     not given), optional ``quantity``, ``unit_price``, ``channel``, ``product``.
+    With ``clean.cancellations: net`` (the default) cancellations are netted from
+    the purchase lines they reverse: ``amount`` (and ``quantity``) are then net of
+    refunds and the derived column ``refunded_amount`` (float, >= 0, never
+    missing) holds the amount netted from each line (0 on lines nothing was
+    refunded from), so a line's gross amount is ``amount + refunded_amount``.
+    Orders refunded in full are not in the table (the ledger counts them). With
+    ``drop`` or ``keep`` the column is absent. It is computed, never mapped.
 events (optional)
     One row per touchpoint. ``anonymous_id`` and/or ``customer_id`` (str; at
     least one per row), ``timestamp``, ``event_type`` (str), optional
@@ -50,6 +57,8 @@ SCORE = "score"
 EXPERIMENT = "experiment"
 VARIANT = "variant"
 ASSIGNED_AT = "assigned_at"
+#: transactions, derived by ``clean.cancellations: net``: the amount netted from the line (>= 0)
+REFUNDED_AMOUNT = "refunded_amount"
 
 #: Canonical columns per table as the user maps them: (required, optional).
 #: ``amount`` in transactions is required *or* derivable from quantity and

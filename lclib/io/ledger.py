@@ -24,8 +24,17 @@ REASONS: dict[str, str] = {
     "non_product_codes": "not a product (fee, postage...)",
     "zero_quantity": "zero quantity",
     "nonpositive_price": "zero or negative price",
+    # clean.cancellations: net (applied after the rules above; README "Cleaning rules and the ledger")
+    "cancellations_netted": "cancellation or return netted from the purchase it reverses",
+    "cancellations_unmatched": "cancellation or return with no earlier purchase in the data to net from",
+    "fully_refunded": "line of an order refunded in full",
     "out_of_range": "score out of range",
     "duplicate_key": "repeated key (first row kept)",
+}
+
+#: Ledger notes that explain reasons: note key -> its reasons (see :meth:`Ledger.to_frame`).
+NOTE_REASONS: dict[str, tuple[str, ...]] = {
+    "refunds": ("cancellations_netted", "cancellations_unmatched", "fully_refunded"),
 }
 
 
@@ -95,15 +104,21 @@ class Ledger:
     def to_frame(self) -> pd.DataFrame:
         """One row per (table, reason) with the dropped count, plus a 'kept' row per table.
 
+        A note that explains a reason (:data:`NOTE_REASONS`: the amounts of refunds netted)
+        is added in brackets to the description of the first of its reasons present.
+
         Columns: table, source, reason, description, rows, example_lines.
         """
         rows = []
         for t in self.tables.values():
             rows.append(dict(table=t.table, source=t.source, reason="rows_in",
                              description="rows read", rows=t.rows_in, example_lines=""))
+            told = {next(r for r in reasons if r in t.dropped): t.notes[key]
+                    for key, reasons in NOTE_REASONS.items() if key in t.notes and set(reasons) & set(t.dropped)}
             for reason, n in t.dropped.items():
                 rows.append(dict(table=t.table, source=t.source, reason=reason,
-                                 description=REASONS[reason], rows=-n,
+                                 description=REASONS[reason] + (f" ({told[reason]})" if reason in told else ""),
+                                 rows=-n,
                                  example_lines=", ".join(map(str, t.examples.get(reason, [])))))
             rows.append(dict(table=t.table, source=t.source, reason="rows_kept",
                              description="rows kept", rows=t.rows_kept, example_lines=""))

@@ -24,7 +24,11 @@ For each table configured under ``inputs`` in ``lclib.yaml``:
    :class:`~lclib.io.ledger.Ledger`: missing id -> exact duplicates -> unparsable
    dates -> dates out of range -> future dates -> missing amounts -> non-finite
    amounts -> cancellations -> non-product codes -> zero quantities -> non-positive
-   prices -> scores out of range -> repeated keys (customers table);
+   prices -> scores out of range -> repeated keys (customers table). With
+   ``clean.cancellations: net`` (the default) the cancellation lines are marked where
+   ``drop`` would remove them and netted from the purchases they reverse after the
+   non-positive prices (:func:`net_cancellations`: cancellations netted -> unmatched ->
+   orders fully refunded);
 6. transactions: an order is (customer, order id): an order id shared by several
    customers is an error unless ``clean.order_ids: per_customer`` scopes it;
 7. check the result against the canonical contract (pandera).
@@ -1146,7 +1150,7 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
             df = drop(df, df[col] > now, "future_dates")
     df = _clean_amounts(table, df, rules, drop)
     if table == "transactions":
-        df = _clean_transactions(df, rules, drop)
+        df = _clean_transactions(df, rules, drop, lambda key, text: ledger.note(table, key, text))
     if table == "surveys":
         lo, hi = rules.score_range
         df = drop(df, ~df[C.SCORE].between(lo, hi), "out_of_range")
@@ -1291,18 +1295,28 @@ def _shared_order_ids_error(table: str, spec: TableInput, path: Path, df: pd.Dat
     )
 
 
-def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFrame:
+def _cancellation_mask(df: pd.DataFrame, rules: CleanRules) -> pd.Series:
+    """Cancellation lines: order id starting with ``clean.cancellation_prefix``, or a negative quantity or amount."""
+    cancel = pd.Series(False, index=df.index)
+    if rules.cancellation_prefix and C.ORDER_ID in df:
+        cancel |= df[C.ORDER_ID].str.startswith(rules.cancellation_prefix).fillna(False)
+    for col in (C.QUANTITY, C.AMOUNT):
+        if col in df:
+            cancel |= df[col] < 0
+    return cancel
+
+
+def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop, note=None) -> pd.DataFrame:
     """Cancellations, non-product codes, zero quantities, derived amount and order id, non-positive prices.
 
-    ``drop(df, mask, reason)`` removes rows and counts them (see :func:`_dropper`).
+    ``drop(df, mask, reason)`` removes rows and counts them (see :func:`_dropper`);
+    ``note(key, text)`` records a ledger note. ``clean.cancellations: drop`` removes the
+    cancellation lines first; ``net`` marks them first and nets them last (after
+    non-product codes, zero quantities and non-positive prices, so that refunds are netted
+    only from purchase lines that are kept; see :func:`net_cancellations`).
     """
+    cancel = _cancellation_mask(df, rules) if rules.cancellations != "keep" else None
     if rules.cancellations == "drop":
-        cancel = pd.Series(False, index=df.index)
-        if rules.cancellation_prefix and C.ORDER_ID in df:
-            cancel |= df[C.ORDER_ID].str.startswith(rules.cancellation_prefix).fillna(False)
-        for col in (C.QUANTITY, C.AMOUNT):
-            if col in df:
-                cancel |= df[col] < 0
         df = drop(df, cancel, "cancellations")
     if rules.non_product_codes and C.PRODUCT in df:
         codes = {c.strip() for c in rules.non_product_codes}
@@ -1317,8 +1331,222 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop) -> pd.DataFra
         df = df.assign(**{C.ORDER_ID: df[C.CUSTOMER_ID] + "@" + stamp})
     if rules.nonpositive_price == "drop":
         col = C.UNIT_PRICE if C.UNIT_PRICE in df else C.AMOUNT
-        df = drop(df, df[col] <= 0, "nonpositive_price")
+        bad = df[col] <= 0
+        if rules.cancellations == "net" and col == C.AMOUNT:
+            bad &= ~cancel.loc[df.index]  # a negative amount is what makes a refund line, netted below
+        df = drop(df, bad, "nonpositive_price")
+    if rules.cancellations == "net":
+        if C.REFUNDED_AMOUNT in df:
+            raise DataError(f"inputs.transactions.columns maps {C.REFUNDED_AMOUNT!r}, which "
+                            "clean.cancellations: net computes; map that column under another name")
+        net = net_cancellations(df, cancel.loc[df.index])
+        df = drop(net.lines, net.cancellation_netted, "cancellations_netted")
+        df = drop(df, net.cancellation_unmatched.loc[df.index], "cancellations_unmatched")
+        df = drop(df, net.fully_refunded.loc[df.index], "fully_refunded")
+        if note is not None and net.cancellations:
+            note("refunds", net.sentence())
     return df
+
+
+#: relative tolerance of the refund arithmetic (quantities and amounts are sums of floats)
+_REFUND_TOL = 1e-9
+
+
+@dataclass
+class NetResult:
+    """What :func:`net_cancellations` did: the lines (purchases netted, cancellations still in) and figures.
+
+    The boolean masks share the index of ``lines``; the loader drops the rows they mark,
+    each under its own ledger reason.
+    """
+
+    lines: pd.DataFrame
+    cancellation_netted: pd.Series      # cancellation lines of which some quantity was netted
+    cancellation_unmatched: pd.Series   # cancellation lines with no earlier purchase to net from
+    fully_refunded: pd.Series           # lines of orders refunded in full
+    cancellations: int = 0              # cancellation lines
+    gross: float = 0.0                  # purchase amount before netting (lines kept by the other rules)
+    netted: float = 0.0                 # amount netted from purchase lines (sum of refunded_amount)
+    orders_netted: int = 0              # orders with at least one line netted (fully refunded included)
+    orders_fully_refunded: int = 0
+    unmatched: float = 0.0              # amount of the cancellation lines that matched nothing
+    excess: float = 0.0                 # amount of netted cancellation lines beyond what was bought before
+    excess_lines: int = 0               # netted cancellation lines with such an excess
+    basis: str = ""                     # how a cancellation finds its purchases, in words
+
+    @property
+    def net(self) -> float:
+        return self.gross - self.netted
+
+    def sentence(self) -> str:
+        """The ledger note: how much was netted from how many orders, what could not be matched."""
+        n_net, n_unm = int(self.cancellation_netted.sum()), int(self.cancellation_unmatched.sum())
+        n_full = int(self.fully_refunded.sum())
+        text = (f"{self.netted:,.2f} of refunds netted from {self.orders_netted:,} orders ({n_net:,} cancellation "
+                f"lines; clean.cancellations: net, matched on the {self.basis}); "
+                f"{self.orders_fully_refunded:,} orders fully refunded ({n_full:,} lines removed); "
+                f"revenue {self.gross:,.2f} gross, {self.net:,.2f} net")
+        if n_unm:
+            text += (f"; {self.unmatched:,.2f} of cancellations unmatched ({n_unm:,} lines with no earlier "
+                     f"purchase in the data to reverse), dropped and not netted")
+        if self.excess_lines:
+            text += (f"; {self.excess:,.2f} of netted cancellation lines exceeded what was bought before them "
+                     f"({self.excess_lines:,} lines): that part was not netted")
+        return text
+
+
+def net_cancellations(df: pd.DataFrame, cancel: pd.Series) -> NetResult:
+    """Net cancellation lines from the purchases they reverse (``clean.cancellations: net``).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Canonical transaction lines (``amount`` and ``order_id`` present), purchases and
+        cancellations together, indexed by source line.
+    cancel : Series of bool
+        Which lines are cancellations (:func:`_cancellation_mask`), same index.
+
+    Returns
+    -------
+    NetResult
+        ``lines``: ``df`` with purchase lines reduced by what was refunded and a column
+        ``refunded_amount`` (>= 0; 0 on lines nothing was netted from and on the
+        cancellation lines), plus the masks of the lines to drop and the figures.
+
+    The rule. A cancellation line reverses earlier purchase lines of the same customer and
+    *item*: the same ``product`` when the column is mapped; without one, the same unit price
+    when quantities are given (``unit_price``, or ``amount / quantity``), else the same
+    amount (a whole line, to the 6th decimal). It takes, most recent first, from the lines
+    dated on or before it (at the same time purchases come first; among lines of one time
+    the later source line is the more recent), consuming quantity (without a quantity
+    column: amount; without product or quantity: one line per cancellation line), so one
+    cancellation may span several earlier lines and a partial one reduces a line. A line's
+    quantity and amount are reduced in proportion; ``refunded_amount`` holds what was taken,
+    so gross = amount + refunded_amount and net = amount. Earlier cancellations consume
+    first. A cancellation of which nothing could be matched is *unmatched*; the part of a
+    cancellation beyond what was bought before it is not netted (stated in the note). An
+    order whose every line was refunded in full is marked ``fully_refunded``.
+
+    Vectorised: for each item the lines are sorted by time and the matching is the
+    reflected running sum (Lindley's recursion ``A = max(0, A_prev + x)``, closed form
+    ``S - min(0, cummin(S))``) forwards for what each cancellation takes and backwards for
+    what each purchase gives; both give the same last-in-first-out matching.
+    """
+    cancel = cancel.astype(bool).to_numpy()
+    out = df.assign(**{C.REFUNDED_AMOUNT: 0.0})
+    none = pd.Series(False, index=df.index)
+    has_q, has_p = C.QUANTITY in df, C.PRODUCT in df
+    basis = ("same customer and product" if has_p else
+             "same customer and unit price (no product column)" if has_q else
+             "same customer and amount, a whole line (no product or quantity column)")
+    purchase_amount = df[C.AMOUNT].to_numpy(dtype=float)[~cancel]
+    res = NetResult(out, none, none.copy(), none.copy(), cancellations=int(cancel.sum()),
+                    gross=float(purchase_amount.sum()), basis=basis)
+    if not cancel.any():
+        return res
+
+    amount = df[C.AMOUNT].to_numpy(dtype=float)
+    if has_q:
+        units = np.abs(df[C.QUANTITY].to_numpy(dtype=float))
+    elif has_p:
+        units = np.abs(amount)
+    else:
+        units = np.ones(len(df))
+    if has_p:
+        item = df[C.PRODUCT]
+    elif has_q:
+        price = df[C.UNIT_PRICE] if C.UNIT_PRICE in df else df[C.AMOUNT] / df[C.QUANTITY]
+        item = price.abs().round(6).where(np.isfinite(price))
+    else:
+        item = df[C.AMOUNT].abs().round(6)
+
+    # only purchases of customers who cancelled something take part
+    cust = df[C.CUSTOMER_ID]
+    involved = cancel | cust.isin(cust[cancel].unique()).to_numpy()
+    rows = np.flatnonzero(involved)
+    keys = pd.DataFrame({"c": cust.iloc[rows].reset_index(drop=True), "i": item.iloc[rows].reset_index(drop=True)})
+    group = keys.groupby(["c", "i"], sort=False, dropna=True).ngroup()
+    group = group.fillna(-1).to_numpy(dtype=np.int64)  # -1: no item (an empty product), never matched
+    ok = group >= 0
+    rows, group = rows[ok], group[ok]
+    is_cancel = cancel[rows]
+    stamp = df[C.TIMESTAMP].to_numpy()[rows].astype("datetime64[ns]").view("int64")
+    order = np.lexsort((rows, is_cancel, stamp, group))  # by item, time, purchases first, source line
+    rows, group, is_cancel = rows[order], group[order], is_cancel[order]
+    u = units[rows]
+
+    def taken(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Per row, ``A_prev - A`` of the reflected running sum ``A = max(0, A_prev + x)`` within groups."""
+        s = pd.Series(x).groupby(g).cumsum()
+        low = s.groupby(g).cummin().clip(upper=0.0)
+        level = (s - low).to_numpy()
+        prev = pd.Series(level).groupby(g).shift(1, fill_value=0.0).to_numpy()
+        return np.clip(prev - level, 0.0, None)
+
+    # forwards: stock bought minus taken; a cancellation takes min(its units, stock)
+    took = taken(np.where(is_cancel, -u, u), group)
+    # backwards: demand of later cancellations; a purchase gives min(its units, demand)
+    back = slice(None, None, -1)
+    gave = taken(np.where(is_cancel, u, -u)[back], group[back])[back]
+    tol = _REFUND_TOL * np.maximum(u, 1.0)
+    took = np.where(took <= tol, 0.0, np.where(took >= u - tol, u, took))
+    gave = np.where(gave <= tol, 0.0, np.where(gave >= u - tol, u, gave))
+
+    # purchases: reduce quantity and amount by the share given
+    p_rows, p_gave, p_u = rows[~is_cancel], gave[~is_cancel], u[~is_cancel]
+    p_rows, p_gave, p_u = p_rows[p_gave > 0], p_gave[p_gave > 0], p_u[p_gave > 0]
+    full = p_gave >= p_u
+    if has_p and not has_q:
+        refunded = p_gave.copy()  # units are money
+    else:
+        refunded = amount[p_rows] * (p_gave / p_u)
+    refunded[full] = amount[p_rows][full]
+    refunded_col = np.zeros(len(df))
+    refunded_col[p_rows] = refunded
+    new_amount = amount.copy()
+    new_amount[p_rows] = np.where(full, 0.0, amount[p_rows] - refunded)
+    changes = {C.AMOUNT: new_amount, C.REFUNDED_AMOUNT: refunded_col}
+    if has_q:
+        qty = df[C.QUANTITY].to_numpy(dtype=float).copy()
+        qty[p_rows] = np.where(full, 0.0, qty[p_rows] - p_gave)
+        changes[C.QUANTITY] = qty
+    out = df.assign(**changes)
+
+    # cancellations: netted (something taken) or unmatched (nothing)
+    c_rows, c_took, c_u = rows[is_cancel], took[is_cancel], u[is_cancel]
+    took_all = np.zeros(len(df))
+    took_all[c_rows] = c_took
+    netted_c = cancel & (took_all > 0)
+    unmatched_c = cancel & ~netted_c
+    share_left = np.ones(len(df))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_left[c_rows] = np.where(c_u > 0, (c_u - c_took) / c_u, 1.0)
+    c_amount = np.abs(amount) * share_left
+
+    # orders refunded in full: every line of the order gave all its units (only orders netted from are looked at)
+    line_full = np.zeros(len(df), dtype=bool)
+    line_full[p_rows[full]] = True
+    oid = df[C.ORDER_ID]
+    candidates = np.flatnonzero(~cancel & oid.isin(oid.iloc[p_rows].unique()).to_numpy())
+    orders = pd.DataFrame({"c": cust.iloc[candidates].reset_index(drop=True),
+                           "o": oid.iloc[candidates].reset_index(drop=True), "full": line_full[candidates]})
+    per_order = orders.groupby(["c", "o"], sort=False)["full"]
+    gone = np.zeros(len(df), dtype=bool)
+    gone[candidates[per_order.transform("all").to_numpy(dtype=bool)]] = True
+    order_full = per_order.all()
+
+    res.lines = out
+    res.cancellation_netted = pd.Series(netted_c, index=df.index)
+    res.cancellation_unmatched = pd.Series(unmatched_c, index=df.index)
+    res.fully_refunded = pd.Series(gone, index=df.index)
+    res.netted = float(refunded_col.sum())
+    res.orders_netted = int(len(pd.DataFrame({"c": cust.iloc[p_rows].to_numpy(), "o": oid.iloc[p_rows].to_numpy()})
+                                .drop_duplicates()))
+    res.orders_fully_refunded = int(order_full.sum())
+    res.unmatched = float(c_amount[unmatched_c].sum())
+    excess = netted_c & (share_left > 0)
+    res.excess, res.excess_lines = float(c_amount[excess].sum()), int(excess.sum())
+    return res
 
 
 def _contract(table: str) -> pa.DataFrameSchema:
@@ -1335,6 +1563,7 @@ def _contract(table: str) -> pa.DataFrameSchema:
     if table == "transactions":
         cols[C.AMOUNT] = pa.Column(float, nullable=False, required=True)
         cols[C.ORDER_ID] = pa.Column(nullable=False, required=True)
+        cols[C.REFUNDED_AMOUNT] = pa.Column(float, pa.Check.ge(0), nullable=False, required=False)
     if table == "events":
         cols[C.CUSTOMER_ID] = pa.Column(nullable=True, required=False)
     return pa.DataFrameSchema(cols, strict=False)
