@@ -107,12 +107,12 @@ def test_only_selects_by_stem_number_or_topic(tmp_path):
 
 
 def test_secret_key_reaches_neither_the_notebooks_nor_the_published_reports(tiny_config, tmp_path):
-    # the ids are pseudonymised before the notebooks start: they get the key masked
-    # (tests/test_untrusted_output.py::test_notebooks_get_neither_the_key_nor_raw_ids)
+    # the ids are pseudonymised before the notebooks start: they get the key masked in OVERRIDES,
+    # the run's -p overrides (tests/test_untrusted_output.py::test_notebooks_get_neither_the_key_nor_raw_ids)
     nbdir = tmp_path / "nbs"
     make_notebook(nbdir / "00_key.ipynb",
                   "from lclib.config import load_config\nfrom lclib.report.record import record\n"
-                  "record('key_length', len(load_config(CONFIG).rfm.pseudonymise_key))")
+                  "record('key_length', len(load_config(CONFIG, OVERRIDES).rfm.pseudonymise_key))")
     result = run(tiny_config, overrides=["rfm.pseudonymise_key=s3cret-value"], notebook_dir=nbdir)
     assert result.exit_code == 0, result.message
     folder = tmp_path / "reports" / result.run_id

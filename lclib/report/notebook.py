@@ -1,20 +1,33 @@
 """Helpers for the report notebooks: set-up, data access, sentences.
 
-Notebooks stay thin: a parameters cell, then ``cfg, data = open_run(CONFIG, DATA_DIR)``
+Notebooks stay thin: a parameters cell, then ``cfg, data = open_run(CONFIG, DATA_DIR, OVERRIDES)``
 and one call per question.
+
+The parameters of every report notebook (the cell tagged ``parameters``; papermill's
+``--help-notebook`` lists them with their types)::
+
+    CONFIG: str | None = None  # path to lclib.yaml (None: $LCLIB_CONFIG, else the repository's lclib.yaml)
+    OVERRIDES: dict = {}  # dotted lclib.yaml keys -> values, applied like `lclib run -p key=value`
+    DATA_DIR: str | None = None  # cleaned tables cached by lclib run (None or gone: load the files named in CONFIG)
+    OUTPUT_DIR: str | None = None  # folder for CSV exports (None: no exports)
+
+Nothing here changes a global setting of pandas or of the warnings module: tables are
+formatted by :func:`table`, warnings are silenced only around the calls that raise them.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from lclib.config import Config, load_config
+from lclib.config import REDACTED, SECRET_KEYS, Config, ConfigError, load_config, parse_override, redact_overrides
+from lclib.config.settings import default_config_path
 from lclib.io.load import Dataset, load_dataset
 
 #: Characters that make a CSV cell a formula in a spreadsheet (OWASP "CSV injection").
@@ -26,32 +39,126 @@ _MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": 
 
 
 def setup_notebook() -> None:
-    """Plot style and table display for reports (affects this kernel only)."""
+    """Plot style of the reports (matplotlib and seaborn).
+
+    Pandas display options and warning filters are left as they are: the reports format
+    their tables with :func:`table` and numbers in their sentences themselves.
+    """
     import matplotlib as mpl
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
     mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
-    pd.set_option("display.float_format", lambda v: f"{v:,.2f}")
-    pd.set_option("display.max_columns", 30)
-    pd.set_option("display.width", 140)
-    # Library deprecation chatter is for maintainers, not report readers.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def open_run(config: str | Path | None, data_dir: str | Path | None = None) -> tuple[Config, Dataset]:
+def notebook_overrides(overrides: dict | str | list | None) -> dict[str, Any]:
+    """A notebook's ``OVERRIDES`` as ``{dotted key: value}``.
+
+    Accepts a dict (``{"clv.horizon_months": 24}``), the same as YAML text
+    (``papermill -p OVERRIDES "{clv.horizon_months: 24}"``) or a list of the CLI's
+    ``"key=value"`` items; None or empty means none. Raises ConfigError otherwise.
+    """
+    if overrides is None:
+        return {}
+    if isinstance(overrides, str):
+        if not overrides.strip():
+            return {}
+        try:
+            parsed = yaml.safe_load(overrides)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"OVERRIDES {overrides!r} is not a YAML mapping of dotted keys to values ({e})") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"OVERRIDES {overrides!r} must be a mapping of dotted lclib.yaml keys to values, "
+                              "e.g. {clv.horizon_months: 24}")
+        overrides = parsed
+    if isinstance(overrides, (list, tuple)):
+        if not all(isinstance(item, str) for item in overrides):
+            raise ConfigError("OVERRIDES as a list holds key=value texts, e.g. ['clv.horizon_months=24']")
+        return dict(parse_override(item) for item in overrides)
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"OVERRIDES must be a dict of dotted lclib.yaml keys to values, not {type(overrides).__name__}")
+    bad = [k for k in overrides if not isinstance(k, str) or not k.strip()]
+    if bad:
+        raise ConfigError(f"OVERRIDES keys must be dotted lclib.yaml keys such as 'clv.horizon_months', not {bad[0]!r}")
+    return {k.strip(): v for k, v in overrides.items()}
+
+
+def notebook_parameters(config: str | Path | None, overrides: list[str] | None, data_dir: str | Path,
+                        output_dir: str | Path) -> dict[str, Any]:
+    """The parameters ``lclib run`` passes to every report notebook.
+
+    ``CONFIG`` is the run's configuration file (absolute) and ``OVERRIDES`` its ``-p``
+    overrides (secret values masked as in ``run.json``): both outlive the run, so an
+    executed notebook of a published run re-runs as it is, from any folder. ``DATA_DIR``
+    (the cleaned tables in the run's temporary folder) and ``OUTPUT_DIR`` (the exports of
+    the folder being built) do not: once they are gone, :func:`open_run` loads the files
+    named in CONFIG and :func:`export` writes nothing into a published run.
+    """
+    path = Path(config).expanduser().resolve() if config is not None else default_config_path()
+    items = {}
+    for given, shown in zip(overrides or [], redact_overrides(overrides)):
+        key, value = parse_override(given)
+        items[key] = value if shown == given else _masked(key, value)  # a secret never lands in a notebook
+    return {"CONFIG": str(path), "OVERRIDES": items, "DATA_DIR": str(data_dir), "OUTPUT_DIR": str(output_dir)}
+
+
+def _masked(key: str, value: Any) -> Any:
+    """``value`` of the override ``key`` with the secrets in it (:data:`SECRET_KEYS`) masked:
+    the whole value, or inside a section (``rfm={pseudonymise_key: ...}``) only the secret."""
+    import copy
+
+    if not isinstance(value, dict):
+        return REDACTED
+    value = copy.deepcopy(value)
+    for dotted in SECRET_KEYS:
+        if dotted.startswith(key + "."):
+            *path, last = dotted[len(key) + 1:].split(".")
+            node = value
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and node.get(last) is not None and not str(node[last]).startswith("env:"):
+                node[last] = REDACTED
+    return value
+
+
+_NOT_GIVEN: Any = object()
+
+
+def open_run(config: str | Path | None = None, data_dir: str | Path | None = None,
+             overrides: dict | str | list | None = _NOT_GIVEN) -> tuple[Config, Dataset]:
     """Load the configuration and the cleaned data a notebook works on.
+
+    Works from any working directory (the repository root, ``notebooks/``, JupyterLab,
+    a scheduler's folder): a relative ``config`` is taken from the current directory,
+    None means :func:`lclib.config.settings.default_config_path` (the file named by the
+    environment variable ``LCLIB_CONFIG``, else the repository's ``lclib.yaml``), and
+    relative paths inside the file resolve against the file's folder.
 
     Parameters
     ----------
-    config : path of the configuration (the runner passes the resolved copy).
-    data_dir : cleaned tables cached by ``lclib run``; None loads from the raw files.
+    config : path of the configuration (``lclib run`` passes the run's configuration file).
+    data_dir : cleaned tables cached by ``lclib run`` (used as they are: overrides of
+        ``inputs`` do not reload them); None, or a folder without them (the run's
+        temporary folder is removed when the run ends), loads and cleans the files
+        named in the configuration.
+    overrides : ``{dotted key: value}`` applied on top of the file exactly like
+        ``lclib run -p key=value`` (:func:`lclib.config.apply_overrides`); an unknown
+        key or a bad value is a ConfigError naming it. See :func:`notebook_overrides`.
+        Not given (a notebook written before ``OVERRIDES``, ``open_run(CONFIG, DATA_DIR)``):
+        the ``OVERRIDES`` papermill injected into the calling notebook, if any, so that
+        ``lclib run -p`` reaches such a notebook too.
+
+    Changes no pandas option and no warning filter of the kernel (only the plot style,
+    :func:`setup_notebook`).
     """
     from lclib.engine import sql as engine
 
+    if overrides is _NOT_GIVEN:
+        import sys
+
+        overrides = sys._getframe(1).f_globals.get("OVERRIDES")  # noqa: SLF001 - the notebook's namespace
+    cfg = load_config(config, notebook_overrides(overrides))
     setup_notebook()
-    cfg = load_config(config)
     engine.set_default_engine(cfg.analysis.engine)
     if cfg.analysis.engine == "spark":
         from lclib.engine import spark
@@ -63,6 +170,9 @@ def open_run(config: str | Path | None, data_dir: str | Path | None = None) -> t
         # run on its own (not by lclib run, whose cache already holds pseudonyms): the kernel reads the key
         from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 
+        if cfg.rfm.pseudonymise_key == REDACTED:
+            raise ConfigError("rfm.pseudonymise_key is masked (***) in these parameters: give the key through "
+                              "privacy.key_env or privacy.key_file, or as OVERRIDES {'rfm.pseudonymise_key': 'env:NAME'}")
         pseudonymise_dataset(data, pseudonym_key(cfg))
     return cfg, data
 
@@ -217,8 +327,32 @@ def _formula_cells(s: pd.Series) -> np.ndarray:
     return formula.fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path | None:
-    """Write ``df`` to ``<output_dir>/<name>.csv`` (nothing when output_dir is None).
+def _in_finished_build(folder: Path) -> bool:
+    """Whether ``folder`` lies in a ``.building-<run-id>`` folder of ``lclib run`` that no longer exists."""
+    for part in (folder, *folder.parents):
+        if part.name.startswith(".building-"):
+            return not part.is_dir()
+    return False
+
+
+def read_export(name: str, output_dir: str | Path | None) -> pd.DataFrame | None:
+    """Read back ``<output_dir>/<name>.parquet`` written by an earlier report of the run.
+
+    None when there is no output folder or the file is not there (the report that writes
+    it found nothing to write, or did not run before this one): the caller says so.
+    """
+    if output_dir is None:
+        return None
+    path = Path(output_dir) / f"{name}.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def export(df: pd.DataFrame, name: str, output_dir: str | Path | None, *, parquet: bool = False) -> Path | None:
+    """Write ``df`` to ``<output_dir>/<name>.csv`` (nothing when output_dir is None, or lies in
+    the build folder of a run that has finished since: see the end).
+
+    With ``parquet=True`` also ``<name>.parquet`` (typed columns, the index levels as
+    columns; text cells as they are: Parquet is read by code, not by a spreadsheet).
 
     CSV with a header row, comma-separated, ``"``-quoted where needed, UTF-8; named
     index levels become the first columns (an unnamed default 0..n-1 index is left out);
@@ -232,14 +366,22 @@ def export(df: pd.DataFrame, name: str, output_dir: str | Path | None) -> Path |
     spreadsheet shows it as text instead of running it (:func:`neutralise_formulas`).
     Numbers stay numbers (``-3.5`` in a number column is written as it is), a text that is
     a plain number (``-12``) is left as it is, and ids stay text.
+
+    An ``output_dir`` inside the folder of a run being built (``<out>/.building-<run-id>/``,
+    what ``lclib run`` passes) that is gone writes nothing and returns None.
     """
-    if output_dir is None:
+    if output_dir is None or _in_finished_build(Path(output_dir)):
+        # a run's build folder that is gone: that run was published (or failed) since, and a
+        # re-run of one of its executed notebooks neither changes its exports nor revives the folder
         return None
     path = Path(output_dir) / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
     flat = df.reset_index(drop=plain_index)
     flat.columns = [str(c) for c in flat.columns]
+    flat.attrs = {}  # report-side notes (thresholds, dates) are not part of the file
+    if parquet:
+        flat.to_parquet(path.with_suffix(".parquet"), index=False)
     flat = neutralise_formulas(flat)
     try:
         from lclib.engine import sql as engine
