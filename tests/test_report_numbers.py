@@ -81,7 +81,7 @@ COVERED = {
         "state_prospect": "truth+raw", "state_registered_no_purchase": "truth+raw", "state_new": "raw",
         "state_active": "raw", "state_reactivated": "raw", "state_at_risk": "raw", "state_lapsed": "raw",
         "at_risk_share_of_buyers": "raw", "lapsed_share_of_buyers": "raw", "at_risk_revenue_to_date": "raw",
-        "monthly_gained_customers": "raw", "monthly_lapsed_customers": "raw", "at_risk_to_lapsed_rate": "raw",
+        "monthly_inflow_customers": "raw", "monthly_lapsed_customers": "raw", "at_risk_to_lapsed_rate": "raw",
         "lapsed_to_reactivated_rate": "raw",
     },
     "03_rfm": {
@@ -119,10 +119,14 @@ COVERED = {
         "experiments_keep_running": "raw", "best_lift_pts": "truth+raw", "best_lift_low_pts": "truth+raw",
         "best_lift_high_pts": "truth+raw",
     },
+    "07_customer_scores": {
+        "customers_scored": "truth+raw", "at_risk_state_customers": "raw", "at_risk_rfm_customers": "raw",
+        "at_risk_model_customers": "raw", "campaign_list_customers": "raw", "vip_lapsed": "raw",
+    },
 }
 
 
-def test_every_recorded_number_of_reports_01_to_06_is_pinned_here(metrics):
+def test_every_recorded_number_of_reports_01_to_07_is_pinned_here(metrics):
     """A metric added to a notebook must get a check here (and one removed must leave this list)."""
     for notebook, names in COVERED.items():
         assert set(metrics[notebook]) == set(names), notebook
@@ -257,12 +261,18 @@ def test_at_risk_revenue_to_date_sums_raw_order_amounts_of_at_risk_customers(met
 def test_monthly_flows_and_transition_rates_equal_month_end_states_on_raw_orders(metrics, raw, thresholds):
     grid = ref.month_end_states(raw, thresholds)  # customers x month ends (NaN before the first order)
     last12 = grid.columns[-12:]
-    gained = np.mean([grid[c].isin(["new", "reactivated"]).sum() for c in last12])
     lapsed = grid.eq("lapsed")
     newly = (lapsed & ~lapsed.shift(axis=1, fill_value=False)).sum()
+    # flows into the live base: buyers not lapsed now who were not live at the previous month end
+    live = grid.isin(["new", "active", "reactivated", "at_risk"])
+    came_in = (live & ~live.shift(axis=1, fill_value=False)).sum()
     m = metrics["02_stages"]
-    assert m["monthly_gained_customers"] == round(gained)
+    assert m["monthly_inflow_customers"] == round(came_in[last12].mean())
     assert m["monthly_lapsed_customers"] == round(newly[last12].mean())
+    # stock and flows add up: the live base changes by what came in minus what lapsed
+    before = grid.columns[-13] if len(grid.columns) > 12 else None
+    start = live[before].sum() if before is not None else 0
+    assert live[last12[-1]].sum() - start == came_in[last12].sum() - newly[last12].sum()
     a, b = grid.iloc[:, :-1].to_numpy(), grid.iloc[:, 1:].to_numpy()  # pairs of consecutive month ends, pooled
     rate = lambda x, y: 100 * ((a == x) & (b == y)).sum() / (a == x).sum()  # noqa: E731
     assert m["at_risk_to_lapsed_rate"] == rounded(rate("at_risk", "lapsed"), 1)
@@ -280,17 +290,6 @@ def rules(raw) -> list[dict]:
     return DEFAULT_SEGMENTS
 
 
-#: Finding (issue 15 item 7): lclib.yaml sets ``rfm.recency_from_states: true`` (the settings default too), but
-#: 03_rfm scores without the lifecycle states (plain recency quantiles), so its segment shares are not the ones
-#: the configuration asks for. Expected to fail until the notebook reads the setting; the marker lifts itself
-#: when it does (then these tests must pass).
-RFM_IGNORES_STATES = pytest.mark.xfail(
-    yaml.safe_load(CONFIG.read_text())["rfm"].get("recency_from_states", False)
-    and "recency_from_states" not in (Path(__file__).parents[1] / "notebooks" / "03_rfm.ipynb").read_text(),
-    reason="03_rfm ignores rfm.recency_from_states: true (R from plain recency quantiles, not from lifecycle states)",
-    strict=True)
-
-
 def _rfm(raw, rules, thresholds, date) -> pd.DataFrame:
     # rfm.recency_from_states: R = 1 lapsed, 2 at risk, 3-5 the other buyers (lifecycle states at that date)
     states = ref.buyer_states(raw, date, thresholds) if raw.cfg["rfm"].get("recency_from_states", False) else None
@@ -306,7 +305,6 @@ def test_rfm_scores_every_buyer(metrics, rfm_now, truth):
     assert metrics["03_rfm"]["rfm_customers"] == len(rfm_now) == truth["realized"]["totals"]["converted"]
 
 
-@RFM_IGNORES_STATES
 def test_rfm_segment_shares_equal_quintile_rules_on_raw_files(metrics, rfm_now):
     share = rfm_now["segment"].value_counts(normalize=True).reindex(["Champions", "At Risk", "Lost"], fill_value=0)
     m = metrics["03_rfm"]
@@ -315,7 +313,6 @@ def test_rfm_segment_shares_equal_quintile_rules_on_raw_files(metrics, rfm_now):
     assert m["share_lost"] == rounded(100 * share["Lost"], 1)
 
 
-@RFM_IGNORES_STATES
 def test_rfm_champion_revenue_share_equals_quintile_rules_on_raw_files(metrics, rfm_now):
     champions = rfm_now.loc[rfm_now["segment"] == "Champions", "monetary_total"].sum()
     assert metrics["03_rfm"]["champions_revenue_share"] == rounded(100 * champions / rfm_now["monetary_total"].sum(), 1)
@@ -327,7 +324,6 @@ def test_rfm_one_order_share_equals_single_order_customers(metrics, rfm_now, tru
     assert metrics["03_rfm"]["one_order_share"] == rounded(100 * (1 - real["retained"] / real["converted"]), 1)
 
 
-@RFM_IGNORES_STATES
 def test_rfm_segment_stayed_share_compares_scores_90_days_apart(metrics, raw, rules, thresholds, rfm_now):
     before = _rfm(raw, rules, thresholds, raw.as_of - pd.Timedelta(days=raw.cfg["rfm"]["compare_days"]))
     stayed = (before["segment"] == rfm_now["segment"].reindex(before.index)).mean()
@@ -736,3 +732,66 @@ def test_bgnbd_new_customer_purchases_equal_hardies_excel_sheet(cdnow_fit):
     daily = clv.new_customer_purchases(cdnow_fit, 78 * 7, days_per_month=1.0)  # one step per day
     got = daily.loc[[1, 7, 21, 223, 224, 546]].to_numpy()
     np.testing.assert_array_almost_equal(got, [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576], decimal=3)
+
+
+# ----------------------------------------------------------------------------- 07 one customer view
+
+
+@pytest.fixture(scope="module")
+def customer_table(run_record) -> pd.DataFrame:
+    return pd.read_parquet(run_record["folder"] / "exports" / "customer_scores.parquet").set_index("customer_id")
+
+
+def test_customer_table_has_one_row_per_buyer_with_raw_orders_and_revenue(metrics, raw, customer_table, truth):
+    o = raw.orders.loc[raw.orders["ts"] < raw.as_of]
+    g = o.groupby("customer_id")
+    assert customer_table.index.is_unique
+    assert metrics["07_customer_scores"]["customers_scored"] == len(customer_table) == g.ngroups
+    assert len(customer_table) == truth["realized"]["totals"]["converted"]
+    assert (customer_table["orders"] == g.size().reindex(customer_table.index)).all()
+    lines = raw.tx.loc[raw.tx["timestamp"] < raw.as_of].groupby("customer_id")["amount"].sum()
+    np.testing.assert_allclose(customer_table["revenue"], lines.reindex(customer_table.index), rtol=1e-9)
+    # the sample has no netted refunds: gross equals net
+    np.testing.assert_allclose(customer_table["revenue_gross"], customer_table["revenue"], rtol=1e-12)
+    assert (customer_table["last_order"] == g["ts"].max().reindex(customer_table.index)).all()
+
+
+def test_customer_table_states_and_segments_are_the_lifecycle_and_rfm_reports(metrics, raw, customer_table, rfm_now,
+                                                                              thresholds):
+    states = ref.buyer_states(raw, raw.as_of, thresholds)
+    assert (customer_table["state"] == states.reindex(customer_table.index)).all()
+    assert (customer_table["segment"] == rfm_now["segment"].reindex(customer_table.index)).all()
+    m = metrics["07_customer_scores"]
+    assert m["at_risk_state_customers"] == m["campaign_list_customers"] == (states == "at_risk").sum()
+    assert m["at_risk_state_customers"] == metrics["02_stages"]["state_at_risk"]
+    assert m["at_risk_rfm_customers"] == rfm_now["segment"].isin(["At Risk", "Can't Lose Them"]).sum()
+    vip = rfm_now["segment"].isin(["Champions", "Loyal Customers"])
+    assert m["vip_lapsed"] == (vip & states.reindex(rfm_now.index).isin(["at_risk", "lapsed"])).sum() == 0
+
+
+def test_customer_table_model_columns_are_the_churn_and_clv_reports_exports(metrics, run_record, customer_table, raw,
+                                                                            thresholds):
+    exports = run_record["folder"] / "exports"
+    churn = pd.read_parquet(exports / "churn_scores.parquet").set_index("customer_id")
+    clv_ = pd.read_parquet(exports / "clv_scores.parquet").set_index("customer_id")
+    t = customer_table
+    np.testing.assert_allclose(t["churn_probability"], churn["p_churn"].reindex(t.index), rtol=1e-12)
+    np.testing.assert_allclose(t["predicted_clv"], clv_["clv"].reindex(t.index), rtol=1e-12)
+    np.testing.assert_allclose(t["p_alive"], clv_["p_alive"].reindex(t.index), rtol=1e-12)
+    top = pd.read_csv(exports / "top_customers_clv.csv", dtype={"customer_id": str}).set_index("customer_id")
+    np.testing.assert_allclose(top["clv"], t.loc[top.index, "predicted_clv"], rtol=1e-9)
+    # the churn model's flag: ordered within the churn window (= lapsed threshold), probability >= 0.5
+    p_min = raw.cfg["churn"]["at_risk_min_probability"]
+    recent = (raw.as_of - t["last_order"]) / pd.Timedelta(days=1) < thresholds["lapsed_days"]
+    flagged = recent & (t["churn_probability"] >= p_min)
+    assert metrics["07_customer_scores"]["at_risk_model_customers"] == flagged.sum() == t["at_risk_model"].sum()
+    assert not (t["at_risk_model"] & t["state"].eq("lapsed")).any()
+    # the churn report's list is the model's flag narrowed to high recent value
+    listed = pd.read_csv(exports / "churn_at_risk_customers.csv", dtype={"customer_id": str})["customer_id"]
+    assert t.loc[listed, "at_risk_model"].all()
+
+
+def test_campaign_list_is_the_lifecycle_at_risk_customers_most_valuable_first(run_record, customer_table):
+    campaign = pd.read_csv(run_record["folder"] / "exports" / "at_risk_campaign.csv", dtype={"customer_id": str})
+    assert set(campaign["customer_id"]) == set(customer_table.index[customer_table["state"] == "at_risk"])
+    assert campaign["predicted_clv"].is_monotonic_decreasing

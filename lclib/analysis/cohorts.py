@@ -87,7 +87,51 @@ def retention_triangle(cells: pd.DataFrame, value: str = "customers") -> pd.Data
     return wide.astype("float64")
 
 
-def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: int = 1) -> pd.DataFrame:
+def left_truncated_cohorts(cells: pd.DataFrame, data_start, days: int) -> list:
+    """Cohorts mostly made of first orders in the data's first ``days`` days.
+
+    The data start in the middle of customers' histories: a customer whose first order
+    *in the data* falls in its first weeks may have bought for years (left truncation).
+    A cohort is flagged when at least half of its observed days (from the data start or
+    its month's start, to its month's end) fall in those first ``days`` days: it mixes
+    new and long-standing customers and keeps far more of them, so it is left out of
+    pooled curves and marked in tables and charts. ``days = 0``: none.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"cohort": pd.PeriodIndex(["2024-01", "2024-02", "2024-03"], freq="M")})
+    >>> left_truncated_cohorts(cells, pd.Timestamp("2024-01-10"), 30)  # Feb: 8 of 29 days in the window
+    [Period('2024-01', 'M')]
+    >>> left_truncated_cohorts(cells, pd.Timestamp("2024-01-25"), 30)  # Feb: 23 of 29 days
+    [Period('2024-01', 'M'), Period('2024-02', 'M')]
+    """
+    if days <= 0:
+        return []
+    start = pd.Timestamp(data_start)
+    end = start + pd.Timedelta(days=days)
+    out = []
+    for c in sorted(pd.PeriodIndex(pd.unique(cells["cohort"]), freq="M")):  # months, not customers
+        lo, hi = max(c.start_time, start), (c + 1).start_time
+        inside = (min(hi, end) - lo) / (hi - lo) if hi > lo else 0.0
+        if inside >= 0.5:
+            out.append(c)
+    return out
+
+
+def left_truncation_sentence(cohorts: list, days: int) -> str:
+    """Say which cohorts :func:`left_truncated_cohorts` left out of the pooled curves, and why ("" for none)."""
+    if not cohorts:
+        return ""
+    many = len(cohorts) > 1
+    names = ", ".join(f"{c:%B %Y}" for c in cohorts)
+    return (f"The cohort{'s' if many else ''} of {names} (marked *) {'fall' if many else 'falls'} mostly within the "
+            f"data's first {days} days, so {'they' if many else 'it'} also {'hold' if many else 'holds'} customers who "
+            f"bought before the data begin and return more often than new ones: {'they are' if many else 'it is'} left "
+            "out of the pooled curves (`analysis.left_truncation_days`).")
+
+
+def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: int = 1,
+                    exclude=()) -> pd.DataFrame:
     """Retention by months since first purchase, pooled over the cohorts that can show it.
 
     Parameters
@@ -95,6 +139,7 @@ def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: 
     cells : output of :func:`cohort_cells`.
     value : ``"customers"`` or ``"revenue"`` (see :func:`retention_triangle`).
     min_cohorts : periods observable in fewer cohorts are left out.
+    exclude : cohorts left out of the pooling (e.g. :func:`left_truncated_cohorts`).
 
     Returns
     -------
@@ -112,7 +157,7 @@ def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: 
     """
     if value not in ("customers", "revenue"):
         raise ValueError(f"value must be 'customers' or 'revenue', got {value!r}")
-    seen = cells.loc[cells["observable"]]
+    seen = cells.loc[cells["observable"] & ~cells["cohort"].isin(list(exclude))]
     base_col = "cohort_size" if value == "customers" else "cohort_revenue0"
     out = seen.groupby("period").agg(cohorts=("cohort", "nunique"), base=(base_col, "sum"),
                                      active=(value, "sum"))

@@ -581,7 +581,7 @@ def power_analysis(outcomes: pd.DataFrame, alpha: float = 0.05, power: float = 0
 
 
 def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame, bins: int = 5,
-                           method: str = "quantile", thresholds=None, rules=None) -> pd.DataFrame:
+                           method: str = "quantile", thresholds=None, rules=None, states_at=None) -> pd.DataFrame:
     """RFM segment of every assigned customer on the day their experiment started.
 
     Parameters
@@ -590,6 +590,9 @@ def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame
     transactions : order lines.
     bins, method, thresholds, rules : as in :func:`lclib.analysis.rfm.rfm_scores` and
         :func:`lclib.analysis.rfm.assign_segments` (``cfg.rfm``).
+    states_at : callable, optional
+        Date -> each buyer's lifecycle state (:func:`lclib.analysis.customer_view.states_for_rfm`):
+        recency then follows the state as in the RFM report (``rfm.recency_from_states``).
 
     Returns
     -------
@@ -608,7 +611,8 @@ def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame
         rfm = rfm_table(transactions, as_of=start)
         seg = pd.Series(dtype=object, name=SEGMENT)
         if len(rfm):
-            seg = assign_segments(rfm_scores(rfm, bins=bins, method=method, thresholds=thresholds),
+            states = {"states": states_at(start)} if states_at is not None else {}
+            seg = assign_segments(rfm_scores(rfm, bins=bins, method=method, thresholds=thresholds, **states),
                                   rules=rules, bins=bins)[SEGMENT]
         cats = list(seg.cat.categories) if isinstance(seg.dtype, pd.CategoricalDtype) else []
         s = g[CUSTOMER_ID].map(seg.astype(object)).fillna(NO_HISTORY)

@@ -123,6 +123,9 @@ AT_RISK_QUANTILE = 0.5
 _DAY_NS = 86_400 * 10**9
 _CODE = {s: i for i, s in enumerate(STATES)}
 
+#: The live customer base: buyers who have not lapsed.
+LIVE_STATES: tuple[str, ...] = ("new", "active", "reactivated", "at_risk")
+
 
 # ----------------------------------------------------------------------------- thresholds
 
@@ -669,7 +672,25 @@ def monthly_state_counts(grid: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Index ``month`` (Period); one int column per state of :data:`STATES`, and
         ``newly_lapsed``: people lapsed at the end of the month who were not lapsed
-        (or not yet seen) at the end of the previous one.
+        (or not yet seen) at the end of the previous one. Flows of the live base (new,
+        active, reactivated or at risk; ``live`` is its stock at the month end):
+        ``joined`` (live now, never a buyer at the previous month end: first orders),
+        ``returned`` (live now, lapsed at the previous month end: reactivations) and
+        ``newly_lapsed`` (the only way out), so that ``live`` of a month minus ``live``
+        of the previous one is ``joined + returned - newly_lapsed`` (the first month
+        starts from zero).
+
+    Examples
+    --------
+    >>> cells = {"2024-01": ["new", None, "at_risk"], "2024-02": ["active", "new", "lapsed"],
+    ...          "2024-03": ["at_risk", "active", "reactivated"]}
+    >>> grid = pd.DataFrame({pd.Period(m, "M"): pd.Categorical(v, categories=STATES) for m, v in cells.items()})
+    >>> monthly_state_counts(grid)[["live", "joined", "returned", "newly_lapsed"]]  # doctest: +NORMALIZE_WHITESPACE
+             live  joined  returned  newly_lapsed
+    month
+    2024-01     2       2         0             0
+    2024-02     2       1         0             1
+    2024-03     3       0         1             0
     """
     codes = _codes(grid)
     K = len(STATES)
@@ -679,7 +700,62 @@ def monthly_state_counts(grid: pd.DataFrame) -> pd.DataFrame:
     lap = codes == _CODE["lapsed"]
     before = np.column_stack([np.zeros(len(grid), bool), lap[:, :-1]]) if codes.shape[1] else lap
     out["newly_lapsed"] = (lap & ~before).sum(axis=0)
+    live = np.isin(codes, [_CODE[s] for s in LIVE_STATES])
+    was_live = np.column_stack([np.zeros(len(grid), bool), live[:, :-1]]) if codes.shape[1] else live
+    out["live"] = live.sum(axis=0)
+    out["joined"] = (live & ~was_live & ~before).sum(axis=0)
+    out["returned"] = (live & before).sum(axis=0)
     return out.astype("int64")
+
+
+def base_flows(counts: pd.DataFrame, months: int = 12) -> dict:
+    """The live base's flows over the last ``months`` month ends, and its stock before and after.
+
+    Parameters
+    ----------
+    counts : :func:`monthly_state_counts` output.
+    months : how many of the last month ends to sum.
+
+    Returns
+    -------
+    dict
+        ``months`` (used), ``start`` (period of the month end before the window, None when
+        the window starts with the data), ``end`` (last month end), ``live_start`` (stock
+        before the window, 0 when None), ``live_end``, ``joined``, ``returned``,
+        ``lapsed`` (sums over the window) and ``per_month_in`` / ``per_month_out`` (the
+        flows in and out per month). ``live_end - live_start == joined + returned - lapsed``.
+    """
+    window = counts.tail(months)
+    n = len(window)
+    before = counts.iloc[-n - 1] if len(counts) > n else None
+    out = {"months": n, "start": counts.index[-n - 1] if before is not None else None,
+           "end": counts.index[-1] if n else None,
+           "live_start": int(before["live"]) if before is not None else 0,
+           "live_end": int(window["live"].iloc[-1]) if n else 0,
+           "joined": int(window["joined"].sum()), "returned": int(window["returned"].sum()),
+           "lapsed": int(window["newly_lapsed"].sum())}
+    out["per_month_in"] = (out["joined"] + out["returned"]) / n if n else float("nan")
+    out["per_month_out"] = out["lapsed"] / n if n else float("nan")
+    return out
+
+
+def base_flow_sentence(flows: dict) -> str:
+    """The flows of :func:`base_flows` in words: in, out, and the stock they add up to."""
+    n = flows["months"]
+    if not n:
+        return "The data does not yet cover a full month, so there is no monthly history of states."
+    since = (f"from **{flows['live_start']:,}** at the end of {flows['start'].strftime('%B %Y')}"
+             if flows["start"] is not None else "from zero before the first month of the data")
+    gained = flows["joined"] + flows["returned"]
+    text = (f"Over the last {n} months **{gained:,} customers came into the live base** (new, active, reactivated "
+            f"or at risk): {flows['joined']:,} first-time buyers and {flows['returned']:,} lapsed customers who came "
+            f"back, **{flows['per_month_in']:,.0f} a month**. **{flows['lapsed']:,} lapsed** "
+            f"(**{flows['per_month_out']:,.0f} a month**). So the live base went {since} to "
+            f"**{flows['live_end']:,}** at the end of {flows['end'].strftime('%B %Y')} "
+            f"({flows['live_start']:,} + {gained:,} - {flows['lapsed']:,}). ")
+    if flows["lapsed"] >= 0.9 * gained:
+        return text + "Growth has almost stopped: keeping customers from lapsing now matters as much as winning new ones."
+    return text + "Acquisition is carrying growth, and every customer kept from lapsing adds to it."
 
 
 @dataclass

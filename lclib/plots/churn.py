@@ -115,6 +115,7 @@ def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", *, basis:
 
 
 def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "customers", title: str | None = None,
+                           sizes: pd.Series | None = None, min_size: int = 50, marked=(),
                            ax: Axes | None = None, **kwargs) -> Axes:
     """Cohort triangle as a heatmap; grey cells are not observable yet.
 
@@ -122,6 +123,10 @@ def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "custom
     ----------
     triangle : :func:`lclib.analysis.cohorts.retention_triangle` output (index cohort, columns period).
     value_label : ``"customers"`` (share still buying) or ``"revenue"`` (revenue vs month 0).
+    sizes : customers per cohort (index cohort): written beside each cohort's label; cohorts
+        below ``min_size`` are labelled "small" in grey, so that their noise is not read as signal.
+    marked : cohorts to flag with "*" (e.g. left-truncated: their first order in the data is
+        not their first order), explained in the x label.
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
     """
     if not isinstance(triangle, pd.DataFrame) or triangle.empty:
@@ -143,8 +148,20 @@ def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "custom
                 ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6,
                         color="white" if v > 0.6 * vmax else "black")
     ax.set_xticks(range(triangle.shape[1]), [str(c) for c in triangle.columns], fontsize=8)
-    ax.set_yticks(range(triangle.shape[0]), [str(c) for c in triangle.index], fontsize=8)
-    ax.set_xlabel("Months since first purchase (month 0 = the first month; colour scale set by months 1+)")
+    marked = set(marked)
+    labels = []
+    for c in triangle.index:
+        n = int(sizes.get(c, 0)) if sizes is not None else None
+        label = str(c) + (f"  n={n:,}" if n is not None else "") + (" small" if n is not None and n < min_size else "")
+        labels.append(label + (" *" if c in marked else ""))
+    ax.set_yticks(range(triangle.shape[0]), labels, fontsize=8)
+    for tick, c in zip(ax.get_yticklabels(), triangle.index):
+        if sizes is not None and int(sizes.get(c, 0)) < min_size:
+            tick.set_color("#888888")
+    xlabel = "Months since first purchase (month 0 = the first month; colour scale set by months 1+)"
+    if marked:
+        xlabel += "\n* first month of the data: holds long-standing customers too, left out of the pooled curve"
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Cohort (month of first purchase)")
     ax.set_title(title or ("Cohort retention: share of each cohort buying, by month" if value_label == "customers"
                            else "Revenue retention: cohort revenue relative to its first month"))
