@@ -1,4 +1,10 @@
-"""The ``lclib`` command: ``run``, ``validate`` and ``sample``.
+"""The ``lclib`` command: ``run``, ``runs``, ``validate`` and ``sample``.
+
+``lclib runs [--out DIR]`` lists the runs of a reports folder (default ``report.out`` of the
+configuration, i.e. ``reports/``), published and failed, newest first: run id, status (``ok``,
+``failed``, ``invalid``), start time, seconds and the headline numbers of each published run
+(a failed run shows the first line of its error instead). Plain text; exit code 0 (an empty or
+missing folder prints ``no runs in DIR``).
 
 Exit codes: 0 success; 1 a notebook failed or ran out of time (nothing published);
 2 the configuration or the input data are invalid (the message says where); 3 a file
@@ -35,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--only", action="append", default=None, metavar="NOTEBOOK",
                        help="run only this notebook (stem, number or topic; repeatable)")
     p_run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+    p_runs = sub.add_parser("runs", help="list the past runs of a reports folder with their headline numbers")
+    p_runs.add_argument("--config", "-c", type=Path, default=None,
+                        help="configuration file whose report.out is the folder (default: lclib.yaml of the repository)")
+    p_runs.add_argument("--out", "-o", type=Path, default=None,
+                        help="reports root folder (default: report.out of the configuration)")
 
     p_val = sub.add_parser("validate", help="load and check the data, print the ledger; run nothing")
     _add_config_args(p_val)
@@ -91,6 +103,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from lclib.report.history import runs_table
+
+    if args.out is not None:
+        out_root = args.out
+    else:
+        from lclib.config import load_config
+
+        cfg = load_config(args.config)
+        out_root = cfg.resolve(cfg.report.out)
+    print(runs_table(out_root))
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -137,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from lclib.report.runner import Interrupted, storage_message
 
     args = build_parser().parse_args(argv)
-    commands = {"run": _cmd_run, "validate": _cmd_validate, "sample": _cmd_sample}
+    commands = {"run": _cmd_run, "runs": _cmd_runs, "validate": _cmd_validate, "sample": _cmd_sample}
     after = "; nothing was published" if args.command == "run" else ""
     try:
         return commands[args.command](args)

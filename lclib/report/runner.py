@@ -15,7 +15,9 @@
    the notebook writes its exports);
 3. exports each executed notebook twice with nbconvert: ``NN_name.html`` for
    business readers (code hidden) and ``NN_name.analyst.html`` (with code);
-4. writes ``run.json`` and ``index.html`` and renames the finished folder from
+4. writes ``run.json`` and ``index.html`` (the headline numbers compared with the previous
+   successful run of the same reports folder, the actions, the trend: :mod:`~lclib.report.history`,
+   :mod:`~lclib.report.summary`) and renames the finished folder from
    ``reports/.building-<run-id>`` to ``reports/<run-id>``, then points
    ``reports/latest`` at it.
 
@@ -57,8 +59,10 @@ from typing import Callable
 
 from lclib import __version__
 from lclib.config import ConfigError, load_config, redact_overrides
+from lclib.config.headlines import HEADLINES
 from lclib.io.load import DataError, load_dataset
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
+from lclib.report import history, summary
 from lclib.report.record import MIMETYPE, format_value, read_metrics
 
 #: Folder of the notebooks shipped with lclib (the repository's ``notebooks/``).
@@ -379,6 +383,7 @@ def run(
             check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
+            _write_failure_record(building, run_id, "invalid", started, t0, str(e), results)
             _move_to_failed(building, out_root, run_id)
             return RunResult(run_id, "invalid", out_root / "failed" / run_id, results, str(e))
         if key is not None:
@@ -404,7 +409,9 @@ def run(
         # the notebooks read the cached tables; the runner needs only the ledger and inputs now
         data.tables = {}
         workers = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
-        parameters = {"CONFIG": str(resolved), "DATA_DIR": str(data_dir), "OUTPUT_DIR": str(building / "exports")}
+        from lclib.report.notebook import notebook_parameters  # CONFIG and OVERRIDES outlive the run: re-runnable
+
+        parameters = notebook_parameters(config, overrides, data_dir, building / "exports")
         jobs = [(path, building, parameters, str(notebook_dir), cfg.report.timeout_seconds) for path in notebooks]
         failed = _execute_all(jobs, results, workers, progress)
         if failed is not None:
@@ -414,6 +421,8 @@ def run(
                 raise StorageError(f"{path.name}: {res.error}")
             (building / "error.txt").write_text(
                 f"notebook {path.name} failed after {res.seconds:.1f} s\n\n{res.error}\n", encoding="utf-8")
+            _write_failure_record(building, run_id, "failed", started, t0,
+                                  f"{path.name} failed: {(res.error or '').strip()}", results)
             _move_to_failed(building, out_root, run_id)
             return RunResult(run_id, "failed", out_root / "failed" / run_id, results,
                              f"{path.name} failed: {res.error}")
@@ -434,12 +443,25 @@ def run(
                 {k: v for k, v in r.__dict__.items() if k != "headlines"} for r in results
             ],
             "metrics": {r.name: {h["name"]: h["value"] for h in r.headlines} for r in results},
-            "headlines": {r.name: r.headlines for r in results},
+            "recorded": summary.recorded_with_kinds({r.name: r.headlines for r in results}),
             "versions": package_versions(),
             "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
         }
+        # run over run: the newest published run started before this one (failed runs never count)
+        earlier = history.successful_runs(out_root, before=run_id, limit=history.TREND_RUNS - 1)
+        previous = earlier[-1].record if earlier else None
+        record["previous_run"] = earlier[-1].run_id if earlier else None
+        record["comparison"] = history.compare(previous, record)
+        record["headlines"] = summary.headlines(record["metrics"], record["recorded"], previous, record["config"])
+        record["actions"] = summary.actions(record["metrics"], record["recorded"], record["config"], building)
+        try:
+            trend = history.trend_png([r.record for r in earlier] + [record], record["headlines"])
+        except Exception as e:  # a chart is not worth a failed run: the table has the numbers
+            trend = None
+            _log(progress, f"  trend chart left out: {type(e).__name__}: {e}")
         (building / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        (building / "index.html").write_text(render_index(record, data.ledger.to_frame()), encoding="utf-8")
+        (building / "index.html").write_text(
+            render_index(record, data.ledger.to_frame(), trend, len(earlier) + 1), encoding="utf-8")
         final = out_root / run_id
         (building / OWNER_FILE).unlink()
         os.rename(building, final)
@@ -553,6 +575,14 @@ def _quiet_kernel_manager():
     return _QUIET_KERNEL_MANAGER
 
 
+def notebook_after(path: Path) -> list[str]:
+    """The notebooks ``path`` reads exports from (its metadata ``lclib.after``, e.g.
+    ``["04_churn", "05_clv"]``): in a run it starts only once those have finished. In
+    the sequential order of the numbers they already come first."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return [str(name) for name in meta.get("lclib", {}).get("after", [])]
+
+
 def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
                  progress: Callable[[str], None] | None) -> int | None:
     """Run the notebooks, ``workers`` at a time; return the index of the first failure or None.
@@ -594,13 +624,25 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     # spawn, not fork: the runner process holds DuckDB / Arrow thread pools
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(os.getpid(),))
+    names = [job[0].stem for job in jobs]
+    waits = {i: {names.index(d) for d in notebook_after(job[0]) if d in names} for i, job in enumerate(jobs)}
+    waiting, finished = set(range(n)), set()
+    pending: dict = {}
+
+    def submit_ready() -> None:  # a notebook starts once those it reads from (metadata lclib.after) are done
+        for i in sorted(waiting):
+            if waits[i] <= finished:
+                waiting.discard(i)
+                pending[pool.submit(_run_job, *jobs[i])] = i
+
     try:
-        pending = {pool.submit(_run_job, *job): i for i, job in enumerate(jobs)}
+        submit_ready()
         _log(progress, f"running {n} notebooks, {workers} at a time")
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 i = pending.pop(future)
+                finished.add(i)
                 if future.cancelled():
                     continue
                 error = future.exception()
@@ -608,8 +650,14 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
                 if not finish(i, outcome) and (first_failure is None or i < first_failure):
                     first_failure = i
             if first_failure is not None:
+                waiting.clear()  # never started: stay pending
                 for future in pending:
                     future.cancel()  # not started yet: stays pending
+            else:
+                submit_ready()
+        if waiting:
+            raise ConfigError("notebooks wait for each other (metadata lclib.after): "
+                              + ", ".join(names[i] for i in sorted(waiting)))
     except BaseException:
         with _signals_ignored():
             _stop_workers(pool)
@@ -807,6 +855,28 @@ def _short_error(e: Exception) -> str:
     return f"{head}\n\n{text}" if text and text != head else head
 
 
+def _write_failure_record(building: Path, run_id: str, status: str, started: dt.datetime, t0: float,
+                          error: str, results: list[NotebookResult]) -> None:
+    """``run.json`` of a failed run (``lclib runs`` lists it): status, start, seconds, the
+    error's first line and the notebooks' outcomes. Best effort: a full disk leaves none."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if " failed: " not in first:  # a data error: its lines say together what is wrong where
+        first = " ".join(lines)
+    elif len(lines) > 1 and ": " not in first.partition(" failed: ")[2]:
+        first = f"{first.rstrip(':')}: {lines[1]}"  # "TypeError" alone: its message is the next line
+    record = {
+        "run_id": run_id, "status": status, "started": started.isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - t0, 2), "lclib_version": __version__,
+        "error": first[:300],
+        "notebooks": [{k: v for k, v in r.__dict__.items() if k != "headlines"} for r in results],
+    }
+    try:
+        _write_whole(building / "run.json", json.dumps(record, indent=2, default=str))
+    except OSError:
+        pass
+
+
 def _move_to_failed(building: Path, out_root: Path, run_id: str) -> None:
     failed = out_root / "failed"
     failed.mkdir(exist_ok=True)
@@ -877,21 +947,39 @@ def privacy_note(cfg) -> str:
             "treat the reports and exports as personal data.")
 
 
-def render_index(record: dict, ledger_frame) -> str:
-    """The run's ``index.html``: headlines, notebooks, inputs, ledger, config, versions.
+def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend_runs: int = 0) -> str:
+    """The run's ``index.html``: the summary (headline numbers with their change since the
+    previous run, the trend of the last runs, recommended actions), reports, the other numbers
+    per report (collapsed), settings, inputs, ledger, config, versions.
 
+    ``trend_png`` is the base64 PNG of :func:`lclib.report.history.trend_png` (None: no chart)
+    drawn from ``trend_runs`` runs.
     Every value is HTML-escaped (autoescape is forced on: the template's ``.j2`` name
     would leave jinja's ``select_autoescape()`` off), so names from the data or the
-    configuration (file names, the currency label, overrides) are shown as text.
+    configuration (file names, the currency label, overrides, metric texts) are shown as text.
     """
     from jinja2 import Environment, PackageLoader
 
+    recorded = record.get("recorded")
+    heads = record.get("headlines")
+    if recorded is None and isinstance(heads, dict):  # a record of lclib before the summary
+        recorded, heads = summary.recorded_with_kinds(heads), None
+    recorded = recorded or {}
+    if heads is None:
+        heads = summary.headlines(record.get("metrics") or {}, recorded, None, record.get("config") or {})
     env = Environment(loader=PackageLoader("lclib.report", "templates"), autoescape=True)
     env.filters["num"] = lambda v, unit="": format_value(v, unit)
     return env.get_template("index.html.j2").render(
         run=record, ledger=ledger_frame.to_dict("records"),
         config_yaml=_yaml(record["config"]),
         titles={nb["name"]: nb.get("title") or nb["name"] for nb in record["notebooks"]},
+        headlines=heads, actions=record.get("actions") or [],
+        comparison=record.get("comparison") or history.compare(None, record),
+        details={nb: [e for e in entries if e.get("kind") == "detail"] for nb, entries in recorded.items()},
+        settings=[(nb, e) for nb, entries in recorded.items() for e in entries if e.get("kind") == "setting"],
+        trend_png=trend_png, trend_runs=trend_runs,
+        headlines_missing=len({(h.notebook, h.name) for h in HEADLINES}
+                              - {(h["notebook"], h["name"]) for h in heads if isinstance(h, dict)}),
     )
 
 

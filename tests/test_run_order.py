@@ -1,0 +1,50 @@
+"""Notebooks that read another report's exports start after it (notebook metadata ``lclib.after``)."""
+
+from __future__ import annotations
+
+import nbformat
+from conftest import make_notebook
+
+from lclib.report.runner import notebook_after, run
+
+SLOW_WRITER = """
+import time, pathlib
+time.sleep(4)
+pathlib.Path(OUTPUT_DIR, "scores.txt").write_text("written")
+"""
+
+READER = """
+import pathlib
+assert pathlib.Path(OUTPUT_DIR, "scores.txt").read_text() == "written", "started before its input was written"
+"""
+
+
+def _after(path, names):
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata["lclib"] = {"after": names}
+    nbformat.write(nb, str(path))
+
+
+def test_a_notebook_waits_for_the_notebooks_it_reads_even_with_free_workers(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_writer.ipynb", SLOW_WRITER)
+    _after(make_notebook(nbdir / "01_reader.ipynb", READER), ["00_writer"])
+    assert notebook_after(nbdir / "01_reader.ipynb") == ["00_writer"]
+    assert notebook_after(nbdir / "00_writer.ipynb") == []
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert result.exit_code == 0, result.message
+    assert [r.status for r in result.notebooks] == ["ok", "ok"]
+
+
+def test_the_customer_view_report_runs_after_churn_and_clv():
+    from lclib.report.runner import NOTEBOOK_DIR
+
+    assert notebook_after(NOTEBOOK_DIR / "07_customer_scores.ipynb") == ["04_churn", "05_clv"]
+
+
+def test_a_dependency_left_out_of_the_run_does_not_block(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    make_notebook(nbdir / "00_other.ipynb", "x = 1")
+    _after(make_notebook(nbdir / "01_reader.ipynb", "y = 2"), ["05_not_in_this_run"])
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert result.exit_code == 0, result.message
