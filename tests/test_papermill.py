@@ -185,3 +185,16 @@ def test_the_executed_notebook_of_a_published_run_re_runs_as_it_is(tmp_path):
     _no_errors_or_warnings(again)
     assert sorted(p.name for p in reports.iterdir()) == sorted(["latest", published.name])  # no build folder back
     assert sorted(p.name for p in (published / "exports").iterdir()) == exports
+
+
+def test_overrides_with_dates_are_written_as_json_the_configuration_parses_back():
+    import json
+
+    from lclib.config import load_config
+    from lclib.report.notebook import notebook_parameters
+
+    params = notebook_parameters(None, ["analysis.as_of=2025-12-01", "clv.calibration_end=2025-06-30"], "/d", "/o")
+    assert params["OVERRIDES"] == {"analysis.as_of": "2025-12-01", "clv.calibration_end": "2025-06-30"}
+    json.dumps(params)  # papermill writes the parameters as JSON
+    cfg = load_config(params["CONFIG"], params["OVERRIDES"])
+    assert str(cfg.analysis.as_of) == "2025-12-01"

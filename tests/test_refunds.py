@@ -59,7 +59,7 @@ A,C1,2024-01-09 10:00,X,-4,2.00
     assert entry.dropped == {"cancellations_netted": 1}
     assert entry.examples["cancellations_netted"] == [4]
     note = entry.notes["refunds"]
-    assert "8.00 of refunds netted from 1 orders (1 cancellation lines" in note
+    assert "8.00 of refunds netted from 1 order (1 cancellation line" in note
     assert "0 orders fully refunded" in note and "revenue 25.00 gross, 17.00 net" in note
     assert (df["amount"] + df["refunded_amount"]).sum() == 25.0
 
@@ -99,8 +99,8 @@ B,O12,2024-02-01 10:00,X,1,5.00
     assert entry.dropped == {"cancellations_netted": 2, "fully_refunded": 2}
     assert entry.examples["fully_refunded"] == [2, 3]
     note = entry.notes["refunds"]
-    assert "13.00 of refunds netted from 1 orders (2 cancellation lines" in note
-    assert "1 orders fully refunded (2 lines removed)" in note
+    assert "13.00 of refunds netted from 1 order (2 cancellation lines" in note
+    assert "1 order fully refunded (2 lines removed)" in note
     assert "revenue 18.00 gross, 5.00 net" in note
 
 
@@ -139,7 +139,7 @@ A,C2,2024-01-09 10:00,X,-5,5.00
     assert lines(df, "product", "quantity", "amount", "refunded_amount") == [
         ("X", 0.0, 0.0, 10.0), ("Y", 1.0, 1.0, 0.0)]
     assert entry.dropped == {"cancellations_netted": 1}
-    assert "15.00 of netted cancellation lines exceeded what was bought before them (1 lines)" \
+    assert "15.00 of netted cancellation lines exceeded what was bought before them (1 line)" \
         in entry.notes["refunds"]
 
 

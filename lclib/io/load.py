@@ -1382,16 +1382,19 @@ class NetResult:
         """The ledger note: how much was netted from how many orders, what could not be matched."""
         n_net, n_unm = int(self.cancellation_netted.sum()), int(self.cancellation_unmatched.sum())
         n_full = int(self.fully_refunded.sum())
-        text = (f"{self.netted:,.2f} of refunds netted from {self.orders_netted:,} orders ({n_net:,} cancellation "
-                f"lines; clean.cancellations: net, matched on the {self.basis}); "
-                f"{self.orders_fully_refunded:,} orders fully refunded ({n_full:,} lines removed); "
+        def n(count: int, word: str) -> str:
+            return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+        text = (f"{self.netted:,.2f} of refunds netted from {n(self.orders_netted, 'order')} "
+                f"({n(n_net, 'cancellation line')}; clean.cancellations: net, matched on the {self.basis}); "
+                f"{n(self.orders_fully_refunded, 'order')} fully refunded ({n(n_full, 'line')} removed); "
                 f"revenue {self.gross:,.2f} gross, {self.net:,.2f} net")
         if n_unm:
-            text += (f"; {self.unmatched:,.2f} of cancellations unmatched ({n_unm:,} lines with no earlier "
+            text += (f"; {self.unmatched:,.2f} of cancellations unmatched ({n(n_unm, 'line')} with no earlier "
                      f"purchase in the data to reverse), dropped and not netted")
         if self.excess_lines:
             text += (f"; {self.excess:,.2f} of netted cancellation lines exceeded what was bought before them "
-                     f"({self.excess_lines:,} lines): that part was not netted")
+                     f"({n(self.excess_lines, 'line')}): that part was not netted")
         return text
 
 

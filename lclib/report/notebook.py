@@ -98,8 +98,22 @@ def notebook_parameters(config: str | Path | None, overrides: list[str] | None, 
     items = {}
     for given, shown in zip(overrides or [], redact_overrides(overrides)):
         key, value = parse_override(given)
-        items[key] = value if shown == given else _masked(key, value)  # a secret never lands in a notebook
+        items[key] = _json_safe(value if shown == given else _masked(key, value))  # never a secret
     return {"CONFIG": str(path), "OVERRIDES": items, "DATA_DIR": str(data_dir), "OUTPUT_DIR": str(output_dir)}
+
+
+def _json_safe(value: Any) -> Any:
+    """An override value papermill can write into a notebook: dates and times as ISO text
+    (the configuration parses them back), containers converted item by item."""
+    import datetime as dt
+
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _masked(key: str, value: Any) -> Any:
@@ -214,7 +228,8 @@ def _is_text(column: pd.Series) -> bool:
 
 
 def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = "-",
-          left: list[str] | None = None, caption: str | None = None):
+          left: list[str] | None = None, caption: str | None = None,
+          names: dict | None = None, name_columns: list[str] | None = None):
     """``df`` styled as a report table: one header row, text left-aligned, numbers formatted.
 
     Named index levels become the first columns, headed by their names (an unnamed
@@ -230,6 +245,13 @@ def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = 
     na_rep : shown for missing values.
     left : further columns to left-align.
     caption : optional table caption.
+    names : show channel, segment and state values in words: the run's ``cfg.display_names``
+        (``{value: words}``; a value not in it and written in snake_case becomes words,
+        ``paid_search`` -> ``Paid search``: :func:`lclib.analysis.wording.display_name`).
+        Given (even empty), the index values (unless the index is the plain 0..n-1) and the values
+        of ``name_columns`` are shown so; the data and the exports keep the raw values.
+    name_columns : further columns holding channel, segment or state values (never ids: a
+        pseudonym such as ``a3f0...`` would look like snake_case).
 
     Returns
     -------
@@ -237,6 +259,8 @@ def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = 
         Display it (the last expression of a cell, or ``display(...)``).
     """
     plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    if names is not None:
+        df = _in_words(df, names, name_columns, plain_index)
     flat = _as_text_where_not_scalar(df.reset_index(drop=plain_index))
     text = [c for c in flat.columns if c in (left or []) or _is_text(flat[c])]
     # every text value and header is HTML-escaped (Styler does not by default): names from the
@@ -253,6 +277,29 @@ def table(df: pd.DataFrame, formats: dict | str | None = None, *, na_rep: str = 
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler
+
+
+def _in_words(df: pd.DataFrame, names: dict, columns: list[str] | None, plain_index: bool) -> pd.DataFrame:
+    """``df`` with its index values (unless ``plain_index``) and the values of ``columns``
+    as display names (:func:`lclib.analysis.wording.display_name`)."""
+    from lclib.analysis.wording import display_name
+
+    def words(values):
+        return [display_name(v, names) for v in values]
+
+    out = df.copy()
+    if not plain_index:
+        if isinstance(out.index, pd.MultiIndex):
+            out.index = pd.MultiIndex.from_arrays([words(out.index.get_level_values(i)) for i in range(out.index.nlevels)],
+                                                  names=out.index.names)
+        else:
+            out.index = pd.Index(words(out.index), name=out.index.name)
+    for c in columns or []:
+        if c in out.columns:
+            s = out[c]
+            out[c] = s.map(lambda v: display_name(v, names)) if not isinstance(s.dtype, pd.CategoricalDtype) \
+                else s.astype(object).map(lambda v: display_name(v, names))
+    return out
 
 
 def _as_text_where_not_scalar(frame: pd.DataFrame) -> pd.DataFrame:
