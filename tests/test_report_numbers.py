@@ -795,3 +795,11 @@ def test_campaign_list_is_the_lifecycle_at_risk_customers_most_valuable_first(ru
     campaign = pd.read_csv(run_record["folder"] / "exports" / "at_risk_campaign.csv", dtype={"customer_id": str})
     assert set(campaign["customer_id"]) == set(customer_table.index[customer_table["state"] == "at_risk"])
     assert campaign["predicted_clv"].is_monotonic_decreasing
+
+
+def test_index_glossary_defines_at_risk_with_the_runs_own_thresholds(run_record, metrics):
+    index = (run_record["folder"] / "index.html").read_text(encoding="utf-8")
+    m = metrics["02_stages"]
+    assert 'id="glossary-at-risk"' in index and 'id="glossary-lapsed"' in index
+    assert (f"No order for {m['states_at_risk_days']} days or more but fewer than "
+            f"{m['states_lapsed_days']}") in index

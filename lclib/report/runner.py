@@ -59,6 +59,7 @@ from typing import Callable
 
 from lclib import __version__
 from lclib.config import ConfigError, load_config, redact_overrides
+from lclib.config.glossary import glossary_entries
 from lclib.config.headlines import HEADLINES
 from lclib.io.load import DataError, load_dataset
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
@@ -978,6 +979,7 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
         details={nb: [e for e in entries if e.get("kind") == "detail"] for nb, entries in recorded.items()},
         settings=[(nb, e) for nb, entries in recorded.items() for e in entries if e.get("kind") == "setting"],
         trend_png=trend_png, trend_runs=trend_runs,
+        glossary=glossary_entries(record.get("metrics"), record.get("config")),
         headlines_missing=len({(h.notebook, h.name) for h in HEADLINES}
                               - {(h["notebook"], h["name"]) for h in heads if isinstance(h, dict)}),
     )
