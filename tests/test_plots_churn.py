@@ -137,7 +137,7 @@ def test_survival_and_what_if():
     km = ch.kaplan_meier(life, min_customers=1)
     ax = plots.plot_survival(km, title="KM", min_at_risk=0)
     _labelled(ax, "KM")
-    assert ax.get_xlabel() == "Days since first purchase"
+    assert ax.get_xlabel().startswith("Days since first purchase")  # then how to read the at-risk table
     with pytest.raises(ValueError, match="survival"):
         plots.plot_survival(km.drop(columns="survival"))
     months = pd.period_range("2024-01", periods=12, freq="M")

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import matplotlib as mpl
 import matplotlib.colors as mcolors
+import matplotlib.patches as mpatches
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands, words
 from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
 #: Curves with more points than this are thinned before drawing (a figure cannot show more).
 MAX_CURVE_POINTS = 2000
+#: Survival curves drawn on one Axes at most (:func:`plot_survival`); more get small multiples.
+MAX_OVERLAID = 3
 
 
 def _error_bars(value: pd.Series, lower: pd.Series, upper: pd.Series) -> list[np.ndarray]:
@@ -117,48 +120,67 @@ def plot_improvement(improvement: pd.DataFrame, currency: str = "EUR", *, basis:
 def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "customers", title: str | None = None,
                            sizes: pd.Series | None = None, min_size: int = 50, marked=(),
                            ax: Axes | None = None, **kwargs) -> Axes:
-    """Cohort triangle as a heatmap; grey cells are not observable yet.
+    """Cohort triangle as a heatmap, each cell labelled with its value; grey cells are not observable yet.
+
+    Values are written in every observable cell from month 1 on whenever they fit at the
+    figure's size (8 pt, down to 6.5 pt; left off below). A cohort whose first month is not
+    over yet has no observable cell and says so.
 
     Parameters
     ----------
     triangle : :func:`lclib.analysis.cohorts.retention_triangle` output (index cohort, columns period).
     value_label : ``"customers"`` (share still buying) or ``"revenue"`` (revenue vs month 0).
     sizes : customers per cohort (index cohort): written beside each cohort's label; cohorts
-        below ``min_size`` are labelled "small" in grey, so that their noise is not read as signal.
+        below ``min_size`` are labelled "small" in grey and their row is faded (and left out of
+        the colour scale), so that their noise is not read as signal.
     marked : cohorts to flag with "*" (e.g. left-truncated: their first order in the data is
         not their first order), explained in the x label.
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
     """
     if not isinstance(triangle, pd.DataFrame) or triangle.empty:
         raise ValueError("triangle must be a non-empty DataFrame (cohorts x months since first purchase)")
-    ax = _axes(ax, size=(10, 1.5 + 0.25 * len(triangle)))
+    n_rows, n_cols = triangle.shape
+    ax = _axes(ax, size=(10, max(3.4, 1.6 + 0.28 * n_rows)))
     values = triangle.to_numpy(dtype=float)
-    later = values[:, 1:] if values.shape[1] > 1 else values
-    vmax = np.nanquantile(later, 0.98) if np.isfinite(later).any() else 1.0
+    size_of = (lambda c: int(sizes.get(c, 0))) if sizes is not None else (lambda c: None)
+    small = np.array([sizes is not None and size_of(c) < min_size for c in triangle.index])
+    later = values[:, 1:] if n_cols > 1 else values
+    scale_rows = later[~small] if (~small).any() and np.isfinite(later[~small]).any() else later
+    vmax = np.nanquantile(scale_rows, 0.98) if np.isfinite(scale_rows).any() else 1.0
+    vmax = max(vmax, 1e-9)
     cmap = mcolors.ListedColormap(mpl.colormaps["Blues"](np.linspace(0.05, 1, 256))).with_extremes(bad="#eeeeee")
     img = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=kwargs.pop("cmap", cmap), vmin=0,
-                    vmax=max(vmax, 1e-9), interpolation="nearest", **kwargs)
+                    vmax=vmax, interpolation="nearest", **kwargs)
     bar = ax.figure.colorbar(img, ax=ax, pad=0.01)
     bar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     what = "share of the cohort buying" if value_label == "customers" else "revenue vs month 0"
     bar.set_label(f"{what} (%)")
-    if triangle.shape[0] * triangle.shape[1] <= 400:
+    for i in np.flatnonzero(small):  # small cohorts faded: their noise is not signal
+        ax.add_patch(mpatches.Rectangle((-0.5, i - 0.5), n_cols, 1, facecolor="white", alpha=0.6, lw=0, zorder=2))
+    fontsize = _cell_fontsize(ax, n_rows, n_cols, chars=3)
+    if fontsize:
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v) and j > 0:
-                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6,
-                        color="white" if v > 0.6 * vmax else "black")
-    ax.set_xticks(range(triangle.shape[1]), [str(c) for c in triangle.columns], fontsize=8)
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=fontsize, zorder=3,
+                        color="#666666" if small[i] else ("white" if v > 0.6 * vmax else "black"))
+    for i in range(n_rows):
+        if not np.isfinite(values[i]).any():  # the cohort's first month is not over yet
+            ax.text(-0.4, i, "first month not over yet", ha="left", va="center", fontsize=8, color="#555555",
+                    zorder=3)
+    ax.set_xticks(range(n_cols), [str(c) for c in triangle.columns], fontsize=8)
     marked = set(marked)
     labels = []
-    for c in triangle.index:
-        n = int(sizes.get(c, 0)) if sizes is not None else None
-        label = str(c) + (f"  n={n:,}" if n is not None else "") + (" small" if n is not None and n < min_size else "")
+    for c, is_small in zip(triangle.index, small):
+        n = size_of(c)
+        label = str(c) + (f"  n={n:,}" if n is not None else "") + (" small" if is_small else "")
         labels.append(label + (" *" if c in marked else ""))
-    ax.set_yticks(range(triangle.shape[0]), labels, fontsize=8)
-    for tick, c in zip(ax.get_yticklabels(), triangle.index):
-        if sizes is not None and int(sizes.get(c, 0)) < min_size:
+    ax.set_yticks(range(n_rows), labels, fontsize=8)
+    for tick, is_small in zip(ax.get_yticklabels(), small):
+        if is_small:
             tick.set_color("#888888")
     xlabel = "Months since first purchase (month 0 = the first month; colour scale set by months 1+)"
+    if small.any():
+        xlabel += f"\nfaded rows: cohorts of fewer than {min_size} customers, too few to read as a trend"
     if marked:
         xlabel += "\n* first month of the data: holds long-standing customers too, left out of the pooled curve"
     ax.set_xlabel(xlabel)
@@ -167,6 +189,18 @@ def plot_retention_heatmap(triangle: pd.DataFrame, *, value_label: str = "custom
                            else "Revenue retention: cohort revenue relative to its first month"))
     ax.grid(False)
     return ax
+
+
+def _cell_fontsize(ax: Axes, n_rows: int, n_cols: int, chars: int = 3, largest: float = 8.0,
+                   smallest: float = 6.5) -> float | None:
+    """Font size (points) that fits ``chars`` characters in a cell of an ``n_rows`` x ``n_cols`` grid
+    drawn on ``ax`` at its figure's size, or None when even ``smallest`` does not fit."""
+    width, height = ax.figure.get_size_inches()
+    box = ax.get_position()
+    cell_w = 72 * width * box.width * 0.85 / max(n_cols, 1)  # a colour bar takes part of the width
+    cell_h = 72 * height * box.height / max(n_rows, 1)
+    size = min(largest, cell_h * 0.6, cell_w / (0.65 * chars))
+    return round(size, 1) if size >= smallest else None
 
 
 def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_label: str = "customers",
@@ -220,8 +254,8 @@ def plot_repeat_curve(curve: pd.DataFrame, window_days: float, *, min_eligible: 
     ax.errorbar(d.index, d["p_next"], yerr=_error_bars(d["p_next"], d["lower"], d["upper"]), fmt="o-",
                 color=MAIN, capsize=3, **kwargs)
     for n, row in d.iterrows():
-        ax.annotate(f"n={int(row['eligible']):,}", (n, row["lower"]), textcoords="offset points", xytext=(0, -11),
-                    ha="center", fontsize=7, color=GREY)
+        ax.annotate(f"n={int(row['eligible']):,}", (n, row["lower"]), textcoords="offset points", xytext=(0, -12),
+                    ha="center", fontsize=8, color="#666666")
     ax.set_ylim(0, 1.05)
     percent(ax.yaxis)
     ax.set_xticks(d.index)
@@ -342,44 +376,173 @@ def plot_importance(importance: pd.DataFrame, *, top: int = 15, labels: dict[str
 
 
 def plot_survival(km: pd.DataFrame, *, title: str | None = None, max_groups: int = 8, min_at_risk: int = 10,
+                  max_curves: int = MAX_OVERLAID, panels: bool | None = None, labels: dict | None = None,
                   ax: Axes | None = None, **kwargs) -> Axes:
-    """Kaplan-Meier curves of the active lifetime per group, with 95 % bands.
+    """Kaplan-Meier curves of the active lifetime per group, with 95 % bands and numbers at risk.
+
+    Up to ``max_curves`` groups share one Axes (legend and a table of the customers still
+    followed under the day axis); more groups get one small panel each (small multiples),
+    the group in colour against the others in grey, with the customers still followed
+    under each day tick. Each curve starts at day 0 at the share of customers still active
+    after their first order (one-time buyers end their lifetime at day 0), marked with a
+    dot and written as "x % never came back", instead of a drop from 100 % that would take
+    most of the height.
 
     Parameters
     ----------
     km : :func:`lclib.analysis.churn.kaplan_meier` output.
+    title : the figure's title (the panels' common title).
     max_groups : only the first (largest) groups are drawn.
     min_at_risk : a curve stops where fewer customers than this are still followed
         (``at_risk``): its tail would rest on a handful of people.
-    **kwargs : passed to ``ax.step``.
+    max_curves : most curves drawn on one Axes.
+    panels : True draws one panel per group, False one Axes; None (default) panels when
+        there are more than ``max_curves`` groups. Panels take the place of ``ax`` (a
+        subfigure of its figure) or make a new figure; the first panel is returned.
+    labels : group name -> label shown; default: the name in words ("paid_search" -> "Paid search").
+    **kwargs : passed to ``ax.step`` of each group's curve.
 
     A curve with more than :data:`MAX_CURVE_POINTS` steps is drawn through that many
     evenly spread ones (the last kept), as :func:`plot_roc` thins its curves.
     """
     _need(km, ("group", "days", "survival", "lower", "upper"), "km")
-    ax = _axes(ax)
-    groups = list(dict.fromkeys(km["group"]))[:max_groups]
-    for g, color in zip(groups, _PALETTE):
-        d = km.loc[km["group"] == g]
+    if max_groups < 1 or max_curves < 1:
+        raise ValueError(f"max_groups and max_curves must be >= 1, got {max_groups} and {max_curves}")
+    all_groups = list(dict.fromkeys(km["group"]))
+    curves = {}
+    for g in all_groups[:max_groups]:
+        full = km.loc[(km["group"] == g) & (km["days"] >= 0)].sort_values("days", kind="stable")
+        d = full
         if "at_risk" in d and min_at_risk:
             d = d.loc[d["at_risk"] >= min_at_risk]
-            if d.empty:
-                continue
-        d = d.iloc[_thin(len(d))]
-        # the curve is 1 just before day 0 (one-time buyers end their lifetime at day 0)
-        x = np.r_[0.0, d["days"].to_numpy()]
-        ax.step(x, np.r_[1.0, d["survival"].to_numpy()], where="post", color=color, label=str(g), **kwargs)
-        ax.fill_between(x, np.r_[1.0, d["lower"].to_numpy()], np.r_[1.0, d["upper"].to_numpy()], step="post",
-                        color=color, alpha=0.12)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=-5)
-    percent(ax.yaxis)
-    ax.set_xlabel("Days since first purchase" + (f" (a curve stops where fewer than {min_at_risk} customers "
-                                                 "are still followed)" if min_at_risk else ""))
+        if d.empty:
+            continue
+        s0 = float(full["survival"].iloc[0]) if full["days"].iloc[0] == 0 else 1.0
+        n = full["at_risk"].iloc[0] if "at_risk" in full else np.nan
+        curves[g] = (d.iloc[_thin(len(d))], full, s0, int(n) if np.isfinite(n) else None)
+    name = {g: str((labels or {}).get(g, words(g))) for g in curves}
+    xmax = max((float(c[0]["days"].max()) for c in curves.values()), default=0.0)
+    top = min(1.0, np.ceil(max((c[2] for c in curves.values()), default=1.0) * 1.12 * 10) / 10) or 0.1
+    shown = f" (the {max_groups} largest of {len(all_groups)} groups)" if len(all_groups) > max_groups else ""
+    stop = f"; a curve stops where fewer than {min_at_risk} customers are still followed" if min_at_risk else ""
+    title = (title or "Time to churn (Kaplan-Meier)") + shown
+    use_panels = len(curves) > max_curves if panels is None else bool(panels)
+    if use_panels and len(curves) > 1 and (ax is None or ax.get_subplotspec() is not None):
+        return _survival_panels(curves, name, xmax, top, title, stop, ax, **kwargs)
+
+    ax = _axes(ax, size=(9, 3.6 + 0.16 * min(len(curves), max_curves)))
+    drawn = list(curves)[:max_curves]
+    ticks = _day_ticks(xmax, 5)
+    for k, (g, color) in enumerate(zip(drawn, _PALETTE)):
+        d, full, s0, n = curves[g]
+        label = name[g] + (f"\n{n:,} customers, {1 - s0:.0%} never came back" if n is not None else "")
+        _draw_km(ax, d, s0, color, label, **kwargs)
+        if "at_risk" in full:  # the at-risk table: one row per curve under the day axis
+            for t in ticks:
+                ax.annotate(f"{_at_risk(full, t):,}", (t, 0), xycoords=("data", "axes fraction"),
+                            xytext=(0, -26 - 11 * k), textcoords="offset points", ha="center", va="top",
+                            fontsize=8, color=color)
+            ax.annotate(name[g], (0, 0), xycoords="axes fraction", xytext=(-6, -26 - 11 * k),
+                        textcoords="offset points", ha="right", va="top", fontsize=8, color=color)
+    has_table = bool(drawn) and "at_risk" in km
+    _day_axis(ax, xmax, ticks, top)
+    xlabel = "Days since first purchase"
+    if has_table:
+        xlabel += "\nnumbers under the axis: customers still followed on that day"
+        xlabel += f"\n(a curve stops where fewer than {min_at_risk} customers are followed)" if min_at_risk else ""
+    elif stop:
+        xlabel += f" (a curve stops where fewer than {min_at_risk} customers are still followed)"
+    ax.set_xlabel(xlabel, labelpad=4 + (11 * len(drawn) + 8 if has_table else 0))
     ax.set_ylabel("Customers still active (%)")
-    ax.set_title(title or "Time to churn (Kaplan-Meier)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.set_title(title)
+    if xmax <= 0:
+        ax.text(0.5, 0.5, "Too few customers can be followed past their first order yet\nto draw a curve"
+                + (f" (fewer than {min_at_risk} per group)" if min_at_risk else ""), transform=ax.transAxes,
+                ha="center", va="center", fontsize=9, color="#555555")
+    if len(curves) > len(drawn):
+        note = f"the {len(drawn)} largest of {len(curves)} groups"
+    else:
+        note = None
+    if drawn:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8, title=note,
+                  title_fontsize=8)
     return ax
+
+
+def _at_risk(full: pd.DataFrame, t: float) -> int:
+    """Customers still followed on day ``t`` (at risk at the first event time from ``t`` on)."""
+    later = full.loc[full["days"] >= t, "at_risk"]
+    return int(later.iloc[0]) if len(later) else 0
+
+
+def _day_ticks(xmax: float, bins: int) -> np.ndarray:
+    """Round day ticks from 0 to ``xmax`` (a month of days when nothing is followed past day 0)."""
+    hi = xmax if xmax > 0 else 30.0
+    ticks = mticker.MaxNLocator(nbins=bins, steps=[1, 2, 3, 5, 10], integer=True).tick_values(0, hi)
+    return ticks[(ticks >= 0) & (ticks <= hi + 1e-9)]
+
+
+def _day_axis(ax: Axes, xmax: float, ticks: np.ndarray, top: float) -> None:
+    hi = xmax if xmax > 0 else 30.0
+    ax.set_xlim(-0.02 * hi, hi * 1.03)
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylim(0, top)
+    percent(ax.yaxis)
+
+
+def _draw_km(ax: Axes, d: pd.DataFrame, s0: float, color: str, label: str | None, lw: float = 1.8,
+             **kwargs) -> None:
+    """One Kaplan-Meier curve from day 0 (at ``s0``, marked with a dot) with its 95 % band."""
+    x = d["days"].to_numpy(dtype=float)
+    ax.step(x, d["survival"].to_numpy(dtype=float), where="post", color=color, lw=lw, label=label, **kwargs)
+    ax.fill_between(x, d["lower"].to_numpy(dtype=float), d["upper"].to_numpy(dtype=float), step="post",
+                    color=color, alpha=0.15, lw=0)
+    ax.plot([0.0], [s0], "o", color=color, ms=4, zorder=3)
+
+
+def _survival_panels(curves: dict, name: dict, xmax: float, top: float, title: str, stop: str,
+                     ax: Axes | None, **kwargs) -> Axes:
+    """Small multiples of :func:`plot_survival`: one panel per group, the others in grey behind."""
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    ncols = n if n <= 4 else (3 if n in (5, 6, 9) else 4)
+    nrows = int(np.ceil(n / ncols))
+    if ax is None:
+        container = plt.figure(figsize=(9, 1.0 + 2.35 * nrows), layout="constrained")
+    else:  # the panels take the place of the given Axes
+        container = ax.figure.add_subfigure(ax.get_subplotspec())
+        ax.remove()
+    axes = container.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    ticks = _day_ticks(xmax, 4)
+    for k, (panel, g) in enumerate(zip(axes, curves)):
+        d, full, s0, size = curves[g]
+        _draw_km(panel, d, s0, MAIN, None, lw=2, **kwargs)
+        for other in curves:  # the other groups, for comparison
+            if other != g:
+                o = curves[other][0]
+                panel.step(o["days"], o["survival"], where="post", color=GREY, lw=0.8, alpha=0.6, zorder=1)
+        _day_axis(panel, xmax, ticks, top)
+        if "at_risk" in full:
+            panel.set_xticks(ticks, [f"{t:,.0f}\n({_at_risk(full, t):,})" for t in ticks])
+        panel.tick_params(labelsize=8)
+        panel.set_title(name[g] + (f" ({size:,})" if size is not None else ""), fontsize=9)
+        panel.text(0.97, 0.95, f"{1 - s0:.0%} never\ncame back", transform=panel.transAxes, ha="right",
+                   va="top", fontsize=8, color="#555555")
+        panel.set_xlabel("Days since first order", fontsize=8)
+        if k % ncols == 0:
+            panel.set_ylabel("Still active (%)", fontsize=8)
+        if xmax <= 0:
+            panel.text(0.5, 0.45, "too few followed\npast day 0 yet", transform=panel.transAxes, ha="center",
+                       fontsize=8, color="#555555")
+    for panel in axes[n:]:
+        panel.set_axis_off()
+    container.suptitle(title, fontsize=11)
+    container.supxlabel("Blue: the group (dot: still active after the first order; band: 95 % interval); grey: "
+                        "the other groups.\nIn brackets under each day: customers still followed" + stop + ".",
+                        fontsize=8, color="#444444")
+    return axes[0]
 
 
 def plot_what_if(curve: pd.DataFrame, reduction: float, currency: str = "EUR", horizon_months: int = 12, *,

@@ -102,12 +102,13 @@ def plot_segment_shares(summary: pd.DataFrame, *, ax: Axes | None = None, **kwar
     ax.set_xlabel("Share of all customers / of all revenue (%)")
     ax.set_ylabel("Segment (customers)")
     ax.set_title("Segment size against the revenue it brings")
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars, never over one
     ax.grid(axis="y", visible=False)
     return ax
 
 
-def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, empty: str = "drop", ax: Axes | None = None,
+                    **kwargs) -> Axes:
     """R x F grid shaded by mean monetary value, each cell labelled with its customers.
 
     Parameters
@@ -115,6 +116,10 @@ def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, ax: Axes | Non
     heat : :func:`lclib.analysis.rfm.rf_heatmap_table` output (index ``r_score``, columns
         ``(stat, f_score)`` with stats ``customers`` and ``mean_monetary_total``).
     currency : label of the monetary unit.
+    empty : what to do with a score that no customer has (with the quantile method a frequency
+        score is skipped when many customers tie, e.g. over half ordered once): ``"drop"``
+        (default) leaves its column or row out and says so in the axis label; ``"label"``
+        keeps it, written "no customers".
     **kwargs : passed to ``ax.imshow`` (e.g. ``cmap``).
     """
     if not isinstance(heat, pd.DataFrame) or not isinstance(heat.columns, pd.MultiIndex):
@@ -122,8 +127,15 @@ def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, ax: Axes | Non
     stats = set(heat.columns.get_level_values(0))
     if not {"customers", "mean_monetary_total"} <= stats:
         raise ValueError(f"heat needs stats 'customers' and 'mean_monetary_total', has {sorted(stats)}")
+    if empty not in ("drop", "label"):
+        raise ValueError(f"empty must be 'drop' or 'label', got {empty!r}")
     counts = heat["customers"].sort_index(ascending=False)  # best recency at the top
     means = heat["mean_monetary_total"].sort_index(ascending=False)
+    empty_f = [f for f in counts.columns if counts[f].sum() == 0]
+    empty_r = [r for r in counts.index if counts.loc[r].sum() == 0]
+    if empty == "drop" and len(empty_f) < counts.shape[1] and len(empty_r) < counts.shape[0]:
+        counts = counts.drop(index=empty_r, columns=empty_f)
+        means = means.drop(index=empty_r, columns=empty_f)
     ax = _axes(ax, size=(7.5, 4.8))
     img = ax.imshow(np.ma.masked_invalid(means.to_numpy(dtype="float64")), aspect="auto",
                     cmap=kwargs.pop("cmap", "YlGn"), **kwargs)
@@ -134,16 +146,34 @@ def plot_rf_heatmap(heat: pd.DataFrame, currency: str = "EUR", *, ax: Axes | Non
     for i, r in enumerate(counts.index):
         for j, f in enumerate(counts.columns):
             n, m = int(counts.loc[r, f]), means.loc[r, f]
-            text = f"{n:,}\n{m:,.0f}" if n else "-"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if np.isfinite(m) and m > threshold else "black")
+            if n:
+                text = f"{n:,}\n{m:,.0f} {currency}"
+            else:
+                text = "no customers" if f in empty_f or r in empty_r else "-"
+            ax.text(j, i, text, ha="center", va="center", fontsize=9 if n else 8,
+                    color="white" if np.isfinite(m) and m > threshold else ("black" if n else "#777777"))
     ax.set_xticks(range(len(counts.columns)), [str(c) for c in counts.columns])
     ax.set_yticks(range(len(counts.index)), [str(r) for r in counts.index])
-    ax.set_xlabel("Frequency score F (1 = fewest orders, 5 = most)")
-    ax.set_ylabel("Recency score R (5 = most recent)")
+    xlabel = "Frequency score F (1 = fewest orders, 5 = most)"
+    ylabel = "Recency score R (5 = most recent)"
+    dropped_f = [f for f in empty_f if f not in counts.columns]
+    dropped_r = [r for r in empty_r if r not in counts.index]
+    if dropped_f:
+        xlabel += (f"\nscore {_listed(dropped_f)} not shown: no customer has it "
+                   "(many customers share the same number of orders)")
+    if dropped_r:
+        ylabel += f"\nscore {_listed(dropped_r)} not shown: no customer"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(f"Customers per R x F cell (count, mean {currency})")
     ax.grid(False)
     return ax
+
+
+def _listed(values) -> str:
+    """1 -> "1"; [2, 3] -> "2 and 3"."""
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
 
 
 def plot_migration_matrix(migration: pd.DataFrame, *, labels: tuple[str, str] | None = None,
@@ -165,7 +195,7 @@ def plot_migration_matrix(migration: pd.DataFrame, *, labels: tuple[str, str] | 
         raise ValueError("migration counts must be finite and non-negative")
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    ax = _axes(ax, size=(10, 0.9 + 0.42 * len(migration)))
+    ax = _axes(ax, size=(10, 1.6 + 0.42 * len(migration)))
     img = ax.imshow(shares, aspect="auto", cmap=kwargs.pop("cmap", "Blues"), vmin=0, vmax=1, **kwargs)
     bar = ax.figure.colorbar(img, ax=ax, pad=0.01)
     bar.set_label("Share of the row's customers (%)")
@@ -173,7 +203,7 @@ def plot_migration_matrix(migration: pd.DataFrame, *, labels: tuple[str, str] | 
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
             if counts[i, j]:
-                ax.text(j, i, f"{int(counts[i, j]):,}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{int(counts[i, j]):,}", ha="center", va="center", fontsize=9,
                         color="white" if shares[i, j] > 0.55 else "black")
     rows = [f"{name} ({int(t):,})" for name, t in zip(migration.index, totals[:, 0])]
     ax.set_yticks(range(len(rows)), rows)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import (BAD, GOOD, GREY, MAIN, SECOND, _axes, analysis_end, mark_partial, partial_periods,
+                              percent, thousands)
 from lclib.analysis.stages import STATE_LABELS, STATES, Transitions
 
 #: One colour per state, shared by every figure of the topic.
@@ -25,7 +26,8 @@ STATE_COLOURS = {
 ABOVE = ("new", "reactivated", "active", "at_risk")
 
 
-def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, *, ax: Axes | None = None, **kwargs) -> Axes:
+def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, *, as_of=None, ax: Axes | None = None,
+                   **kwargs) -> Axes:
     """Monthly lifecycle bars: buyer states stacked above the axis, lapsed customers below.
 
     Parameters
@@ -36,6 +38,9 @@ def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, *, 
         the axis, as product-analytics lifecycle charts draw "dormant" users; ``"all"``
         draws every lapsed customer at the month end.
     above : states stacked above the axis, bottom first.
+    as_of : exclusive end of the data (default ``counts.attrs["as_of"]`` when set). A month it
+        cuts (not over yet) is drawn lighter and hatched with a note; ``monthly_state_counts``
+        holds ended months only, so this marks something only for tables built otherwise.
     **kwargs : passed to ``Axes.bar``.
     """
     if lapsed not in ("newly", "all"):
@@ -56,11 +61,15 @@ def plot_lifecycle(counts: pd.DataFrame, lapsed: str = "newly", above=ABOVE, *, 
     down = counts["newly_lapsed" if lapsed == "newly" else "lapsed"].to_numpy(dtype=float)
     ax.bar(x, -down, width=25, color=STATE_COLOURS["lapsed"],
            label="Lapsed during the month" if lapsed == "newly" else "Lapsed (all)", **kwargs)
+    partial = partial_periods(counts.index, analysis_end(as_of, counts))
+    if partial.any():
+        for bars in ax.containers:  # one per stacked state
+            mark_partial([p for p, cut in zip(bars.patches, partial) if cut])
     ax.axhline(0, color="black", linewidth=0.8)
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{abs(v):,.0f}"))
     ax.set_title("Customers by lifecycle state at each month end")
     ax.set_ylabel("Customers (lapsed below the axis)")
-    ax.set_xlabel("Month")
+    ax.set_xlabel("Month" + (" (hatched: month not over yet)" if partial.any() else ""))
     ax.grid(axis="y", alpha=0.3)
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
@@ -133,4 +142,5 @@ def plot_state_counts(summary: pd.DataFrame, *, ax: Axes | None = None, **kwargs
     ax.set_xlabel("Number of people")
     ax.set_title("People per lifecycle state")
     ax.grid(axis="x", alpha=0.3)
+    ax.grid(axis="y", visible=False)  # no line through the count labels
     return ax
