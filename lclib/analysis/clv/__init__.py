@@ -102,6 +102,7 @@ from lclib.analysis.clv.trust import (
     judge_predictions,
     missing_numbers,
     model_comparison_table,
+    choose_on_holdout,
     span_text,
 )
 from lclib.analysis.clv.validation import (
@@ -122,7 +123,7 @@ __all__ = [
     "clv_by_group", "clv_intervals", "combine", "compare_fits", "compress_histories", "conditional_expected_purchases", "default_calibration_end",
     "default_period_days", "fit_bgnbd", "fit_bgnbd_robust", "fit_from_params", "fit_gamma_gamma", "fit_metrics",
     "fit_sample", "frequency_recency_matrix", "holdout_validation", "judge_fit", "judge_holdout",
-    "judge_predictions", "lifetimes", "missing_numbers", "model_comparison_table", "new_customer_purchases", "parameter_comparison",
+    "judge_predictions", "lifetimes", "missing_numbers", "model_comparison_table", "choose_on_holdout", "new_customer_purchases", "parameter_comparison",
     "parameter_table", "predict_customers", "repeat_count_fit", "simple_clv", "simple_clv_by_channel",
     "simulate_bgnbd_gg", "simulate_transactions", "span_text", "spend_frequency_correlation", "weekly_tracking",
 ]
