@@ -457,6 +457,10 @@ class Config(_Strict):
     report: Report = Field(default_factory=Report)
     privacy: Privacy = Field(default_factory=Privacy)
     spark: Spark = Field(default_factory=Spark)
+    # how channels, segments and states are shown in the reports' text and tables:
+    # {value in the data: words}, e.g. {paid_search: Search ads}; a value not listed is shown
+    # as words made from its snake_case (paid_search -> Paid search); exports keep the raw values
+    display_names: dict[str, str] = Field(default_factory=dict)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="after")

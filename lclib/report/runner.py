@@ -289,6 +289,9 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str) -> No
                             exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     exporter.register_preprocessor(DropOutputs(drop_stderr=not with_code), enabled=True)
+    from lclib.report import answers
+
+    answers.register(exporter, with_code=with_code)  # Answers right under the title; analyst-only cells out
     nb = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     _write_whole(target, body)
