@@ -338,6 +338,15 @@ def vip_lapsed(scores: pd.DataFrame, vip_segments: Sequence[str] = VIP_SEGMENTS)
     return scores["segment"].isin(list(vip_segments)) & scores["state"].isin(["at_risk", "lapsed"])
 
 
+def due_soon(scores: pd.DataFrame, days: int = 30) -> pd.Series:
+    """True for customers whose ``expected_next_order`` falls in the ``days`` after the analysis date."""
+    as_of = scores.attrs.get("as_of")
+    nxt = scores["expected_next_order"]
+    if as_of is None:
+        raise ValueError("scores has no attrs['as_of']: build it with customer_scores")
+    return (nxt >= as_of) & (nxt < as_of + pd.Timedelta(days=days))
+
+
 def campaign_list(scores: pd.DataFrame) -> pd.DataFrame:
     """The campaign at-risk list: lifecycle at-risk customers, most valuable first.
 
@@ -404,31 +413,3 @@ def campaign_sentence(campaign: pd.DataFrame, currency: str) -> str:
              f"{int(campaign['at_risk_model'].sum()):,} flagged by the churn model. It is exported as "
              "`at_risk_campaign.csv`, most valuable first.")
     return text
-
-
-def customer_view_answers(scores: pd.DataFrame, thresholds, currency: str) -> str:
-    """The answers of the customer view report, in 3-5 sentences (Markdown, numbers formatted)."""
-    n = len(scores)
-    counts = scores["state"].value_counts()
-    as_of = scores.attrs.get("as_of")
-    due = 0
-    if as_of is not None:
-        nxt = scores["expected_next_order"]
-        due = int(((nxt >= as_of) & (nxt < as_of + pd.Timedelta(days=30))).sum())
-    vip = int(vip_lapsed(scores).sum())
-    parts = [f"**{n:,} customers** have ordered before the analysis date: "
-             + ", ".join(f"{int(counts.get(s, 0)):,} {s.replace('_', ' ')}"
-                         for s in ("new", "active", "reactivated", "at_risk", "lapsed")) + "."]
-    parts.append(f"**{int(scores['at_risk_state'].sum()):,}** are at risk in the lifecycle sense (no order for "
-                 f"at least {thresholds.at_risk_days} days but fewer than {thresholds.lapsed_days}): the campaign list below.")
-    parts.append("No Champion or Loyal Customer is at risk or lapsed: the RFM segments follow the lifecycle states."
-                 if vip == 0 else
-                 f"**{vip:,} Champions or Loyal Customers are at risk or lapsed**: their RFM recency is scored from "
-                 "plain quantiles (`rfm.recency_from_states: false`), so the segment names overstate them.")
-    if due:
-        parts.append(f"**{due:,}** customers are due to order again in the next 30 days by their own rhythm "
-                     "(`expected_next_order`).")
-    if scores["predicted_clv"].notna().any():
-        parts.append(f"The purchase model values the base at **{_money(float(scores['predicted_clv'].sum()), currency)}**"
-                     " of discounted margin over the CLV horizon.")
-    return " ".join(parts)

@@ -326,7 +326,8 @@ def experiments_answers(*, experiments: int, customers: int | None = None,
 
 
 def scores_answers(*, customers: int, at_risk_state: int, at_risk_rfm: int, campaign_list: int,
-                   at_risk_model: int | None = None, both_all: int | None = None, vip_lapsed: int | None = None) -> str:
+                   at_risk_model: int | None = None, both_all: int | None = None, vip_lapsed: int | None = None,
+                   due_30_days: int | None = None, base_clv: float | None = None, currency: str = "") -> str:
     """Answers of 07_customer_scores: one table per customer, the at-risk definitions, the list."""
     out = [
         f"One row for each of the **{_n(customers)} buyers**: lifecycle state, RFM segment, churn and value scores "
@@ -340,7 +341,14 @@ def scores_answers(*, customers: int, at_risk_state: int, at_risk_rfm: int, camp
     out.append(f"The campaign list holds **{_n(campaign_list)} customers** (at risk by lifecycle state), most valuable "
                "first.")
     if _ok(vip_lapsed):
-        out.append("No Champion or Loyal Customer is lapsed: the definitions agree on the best customers."
+        out.append("No Champion or Loyal Customer is at risk or lapsed: the definitions agree on the best customers."
                    if vip_lapsed == 0 else
-                   f"**{_n(vip_lapsed)}** Champions or Loyal Customers are lapsed: the definitions disagree, check them.")
+                   f"**{_n(vip_lapsed)}** Champions or Loyal Customers are at risk or lapsed: their RFM recency does "
+                   "not follow the lifecycle states, so the segment names overstate them.")
+    if _ok(due_30_days) and due_30_days:
+        out.append(f"**{_n(due_30_days)}** customers are due to order again in the next 30 days by their own rhythm "
+                   "(expected next order).")
+    if _ok(base_clv):
+        out.append(f"The purchase model values the customer base at **{base_clv:,.0f} {currency}**".rstrip()
+                   + " of discounted margin over the CLV horizon.")
     return _bullets(out)

@@ -129,15 +129,14 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "win_back_at_risk", ("02_stages", "state_at_risk"),
         "{at_risk} buyers ({at_risk_share} of all buyers) have not ordered for {at_risk_days} to "
-        "{lapsed_days} days; they have spent {at_risk_revenue} so far. Contact them before they lapse, "
-        "starting with the {flagged} high-value customers the churn model flags.",
+        "{lapsed_days} days; they have spent {at_risk_revenue} so far. Contact them before they lapse: the "
+        "campaign list holds them, most valuable first, with the RFM segment and the churn model's flag beside each.",
         {"at_risk": ("02_stages", "state_at_risk", "count"),
          "at_risk_share": ("02_stages", "at_risk_share_of_buyers", "percent"),
          "at_risk_days": ("02_stages", "states_at_risk_days", "count"),
          "lapsed_days": ("02_stages", "states_lapsed_days", "count"),
-         "at_risk_revenue": ("02_stages", "at_risk_revenue_to_date", "money"),
-         "flagged": ("04_churn", "at_risk_customers", "count")},
-        "04_churn", "High-value customers at risk", "churn_at_risk_customers.csv",
+         "at_risk_revenue": ("02_stages", "at_risk_revenue_to_date", "money")},
+        "07_customer_scores", "The campaign list", "at_risk_campaign.csv",
         title="Win back customers at risk",
     ),
     Action(
