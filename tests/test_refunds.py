@@ -362,7 +362,8 @@ def test_messy_shop_export_netted_revenue_equals_an_independent_computation():
     np.testing.assert_allclose(per_customer.to_numpy(), expected.sort_index().to_numpy(), atol=1e-9)
     note = entry.notes["refunds"]
     assert f"{fig['netted']:,.2f} of refunds netted from {fig['orders_netted']:,} orders" in note
-    assert f"{fig['orders_fully_refunded']:,} orders fully refunded" in note
+    full = fig["orders_fully_refunded"]
+    assert f"{full:,} order{'' if full == 1 else 's'} fully refunded" in note
     assert f"{fig['unmatched']:,.2f} of cancellations unmatched" in note
     # the figures of this fixture, worked out once (README / CHANGELOG quote them)
     assert (round(fig["gross"], 2), round(fig["netted"], 2), fig["orders_netted"],
