@@ -233,7 +233,7 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
     """Answers of 04_churn: the churn definition and rate, who is at risk, what keeping them is worth."""
     out = [
         f"A customer counts as gone after **{window_days} days** without an order"
-        + (f"; each month about **{_pct(monthly_churn_pct, 1)}** of the active customers go that quiet." if _ok(
+        + (f"; each month about **{_pct(monthly_churn_pct, 1)}** of the live customers (an order within that window) go that quiet." if _ok(
             monthly_churn_pct) else "."),
     ]
     if _ok(repeat_after_1st_pct):

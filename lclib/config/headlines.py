@@ -59,14 +59,15 @@ HEADLINES: tuple[Headline, ...] = (
              "Share of the people in the journey's acquisition stage (with the shipped stages: signed up or "
              "put something in a cart) who went on to a first order.", "up", "percent"),
     Headline("04_churn", "monthly_churn_rate", "Monthly churn", "churn %",
-             "Share of active customers lost each month, averaged over the last 12 months (a customer is "
-             "lost after {inactivity_window_days} days without an order).", "down", "percent"),
+             "Share of live customers (an order in the last {inactivity_window_days} days) lost each month, "
+             "averaged over the last 12 months (a customer is lost after {inactivity_window_days} days without "
+             "an order).", "down", "percent"),
     Headline("02_stages", "state_at_risk", "Customers at risk", "at risk",
              "Buyers whose last order was {states_at_risk_days} to {states_lapsed_days} days ago: still "
              "customers, but slipping away.", "down", "count"),
-    Headline("05_clv", "mean_clv", "Expected value per customer", "CLV",
-             "What an average customer is expected to spend in the next {clv.horizon_months} months "
-             "(purchase and spend models, discounted).", "up", "money"),
+    Headline("05_clv", "mean_clv", "Expected margin per customer", "CLV",
+             "The gross margin (not the spend) an average customer is expected to bring in the next "
+             "{clv.horizon_months} months: predicted CLV of the purchase and spend models, discounted.", "up", "money"),
     Headline("05_clv", "blended_cac", "Cost to win a customer", "CAC",
              "All marketing spend divided by the new customers it brought (blended acquisition cost).",
              "down", "money"),
@@ -179,8 +180,8 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "second_order", ("03_rfm", "one_order_share"),
         "{one_order} of customers have ordered only once. Of first-time buyers {after_first} order again "
-        "within {window} days, and {after_second} after a second order: a reason to come back soon after "
-        "the first order pays.",
+        "within {window} days, but {after_second} after a second order. Give first-time buyers a reason "
+        "to order again soon: the step to a second order is where most customers are lost.",
         {"one_order": ("03_rfm", "one_order_share", "percent"),
          "after_first": ("04_churn", "repeat_p_after_1st", "percent"),
          "after_second": ("04_churn", "repeat_p_after_2nd", "percent"),

@@ -263,7 +263,7 @@ def _default_stages() -> list[Stage]:
               kpi="lead_rate", target=0.30),
         Stage(name="conversion", label="Conversion", facts=["first_purchase"], kpi="conversion_rate",
               target=0.60),
-        Stage(name="retention", label="Retention", facts=["repeat_purchase"], kpi="retention_rate",
+        Stage(name="retention", label="Retention", facts=["repeat_purchase"], kpi="repeat_rate",
               target=0.40),
         Stage(name="advocacy", label="Loyalty / advocacy", facts=["referral", "nps_promoter"],
               kpi="referral_rate", target=0.25),

@@ -611,7 +611,7 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
             return False
         res.html, res.analyst_html = f"{name}.html", f"{name}.analyst.html"
         res.headlines = read_metrics(jobs[i][1] / "notebooks" / jobs[i][0].name)
-        _log(progress, f"      {name} ok in {res.seconds:.1f} s, {len(res.headlines)} headline numbers")
+        _log(progress, f"      {name} ok in {res.seconds:.1f} s, {len(res.headlines)} numbers recorded")
         return True
 
     if workers == 1:
