@@ -85,7 +85,7 @@ def states_for_rfm(tables: dict, cfg, thresholds: stages.StateThresholds):
 
 
 def rfm_segments(tables: dict, cfg, as_of=None, thresholds: stages.StateThresholds | None = None,
-                 rfm: pd.DataFrame | None = None) -> pd.DataFrame:
+                 rfm: pd.DataFrame | None = None, states: pd.DataFrame | None = None) -> pd.DataFrame:
     """RFM values, scores and segment of every buyer at ``as_of``, as every report computes them.
 
     The one definition of "RFM segment" in lclib: ``cfg.rfm`` (bins, method,
@@ -102,6 +102,9 @@ def rfm_segments(tables: dict, cfg, as_of=None, thresholds: stages.StateThreshol
     thresholds : StateThresholds, optional
     rfm : DataFrame, optional
         :func:`lclib.engine.rfm_table.rfm_table` at ``as_of`` when already computed.
+    states : DataFrame, optional
+        :func:`lclib.analysis.stages.customer_states` at ``as_of`` under ``thresholds``
+        when already computed (not computed again).
 
     Returns
     -------
@@ -112,8 +115,10 @@ def rfm_segments(tables: dict, cfg, as_of=None, thresholds: stages.StateThreshol
     as_of = resolve_as_of(tx, as_of if as_of is not None else cfg.analysis.as_of)
     rfm = rfm if rfm is not None else rfm_table(tx, as_of)
     th = thresholds if thresholds is not None else stages.thresholds_from_config(tx, cfg, as_of)
-    state_at = states_for_rfm(tables, cfg, th)
-    extra = {"states": state_at(as_of)} if state_at is not None and len(rfm) else {}
+    extra = {}
+    if cfg.rfm.recency_from_states and len(rfm):
+        extra["states"] = (stages.buyer_states(states) if states is not None
+                           else states_for_rfm(tables, cfg, th)(as_of))
     return score_rfm(rfm, bins=cfg.rfm.bins, method=cfg.rfm.method, thresholds=cfg.rfm.thresholds,
                      rules=cfg.rfm.segments, **extra)
 
@@ -244,7 +249,7 @@ def build_customer_scores(tables: dict, cfg, as_of=None, *, churn: pd.DataFrame 
     as_of = resolve_as_of(tx, as_of if as_of is not None else cfg.analysis.as_of)
     th = stages.thresholds_from_config(tx, cfg, as_of)
     states = stages.customer_states(tables, th, as_of)
-    scored = rfm_segments(tables, cfg, as_of, th)
+    scored = rfm_segments(tables, cfg, as_of, th, states=states)
     refunds = None
     if REFUNDED_AMOUNT in tx:
         before = tx.loc[tx[TIMESTAMP] < as_of]
