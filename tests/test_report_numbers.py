@@ -102,7 +102,8 @@ COVERED = {
         "model_reason": "raw", "spend_model_status": "band", "spend_model_reason": "raw",
         "purchase_model": "raw", "holdout_status": "band", "holdout_reason": "raw", "holdout_days": "raw",
         "holdout_customers": "raw", "holdout_predicted": "raw", "holdout_actual": "raw",
-        "holdout_error_pct": "raw", "excluded_customers": "raw", "mean_clv": "raw", "total_clv": "raw",
+        "holdout_error_pct": "raw", "spend_holdout_error_pct": "raw", "revenue_holdout_error_pct": "raw",
+        "excluded_customers": "raw", "mean_clv": "raw", "total_clv": "raw",
         "expected_purchases": "raw", "clv_cac_best": "raw", "clv_cac_worst": "raw",
         "channels_below_threshold": "raw",
         # each fit's parameters, their 95 % intervals and its log-likelihood: an independent fit here;
@@ -570,8 +571,16 @@ def holdout(raw, clv_model) -> dict:
     x, t_x, age = (cal[k].to_numpy(float) for k in ("frequency", "recency", "T"))
     predicted = ref.bgnbd_conditional_expected(bg.params, days / 7, x, t_x, age)
     actual = (clv_model["summary"]["frequency"].reindex(cal.index) - cal["frequency"]).sum()
+    # the spend model and the CLV's revenue on the holdout window: calibration Gamma-Gamma's E(M | x, m)
+    # for the holdout purchases made, and x predicted purchases, against the holdout days' spend
+    bought = clv_model["summary"]["frequency"].reindex(cal.index) - cal["frequency"]
+    late = raw.tx.loc[(raw.tx["timestamp"] >= cal_end + ref.DAY) & (raw.tx["timestamp"] < last + ref.DAY)]
+    spend = late.groupby("customer_id")["amount"].sum().reindex(cal.index, fill_value=0.0).where(bought > 0, 0.0)
+    value = ref.gamma_gamma_expected_value(gg.params, cal["frequency"].to_numpy(float),
+                                           cal["monetary_value"].to_numpy(float))
     return {"days": days, "customers": len(cal), "predicted": predicted.sum(), "actual": actual,
-            "bg": bg, "gg": gg}
+            "bg": bg, "gg": gg, "order_value": ((value * bought).sum() / bought.sum(), spend.sum() / bought.sum()),
+            "revenue": ((value * predicted).sum(), spend.sum())}
 
 
 def test_clv_fits_equal_independent_maximum_likelihood_fits_with_log_scale_intervals(metrics, raw, clv_model,
@@ -803,3 +812,13 @@ def test_index_glossary_defines_at_risk_with_the_runs_own_thresholds(run_record,
     assert 'id="glossary-at-risk"' in index and 'id="glossary-lapsed"' in index
     assert (f"No order for {m['states_at_risk_days']} days or more but fewer than "
             f"{m['states_lapsed_days']}") in index
+
+
+def test_clv_spend_and_revenue_holdout_errors_equal_independent_calibration_fits(metrics, holdout):
+    m = metrics["05_clv"]
+    (ov_pred, ov_act), (rev_pred, rev_act) = holdout["order_value"], holdout["revenue"]
+    assert m["spend_holdout_error_pct"] == pytest.approx(100 * (ov_pred - ov_act) / ov_act, rel=MODEL_REL, abs=0.06)
+    assert m["revenue_holdout_error_pct"] == pytest.approx(100 * (rev_pred - rev_act) / rev_act, rel=MODEL_REL,
+                                                           abs=0.06)
+    # band: data drawn from the models, so both errors are sampling error, well under the "weak" level
+    assert abs(m["spend_holdout_error_pct"]) < 15 and abs(m["revenue_holdout_error_pct"]) < 15

@@ -106,6 +106,8 @@ from lclib.analysis.clv.trust import (
     span_text,
 )
 from lclib.analysis.clv.validation import (
+    ValueHoldout,
+    value_holdout_check,
     HoldoutValidation,
     default_calibration_end,
     frequency_recency_matrix,
@@ -116,7 +118,7 @@ from lclib.analysis.clv.validation import (
 from lclib.analysis.clv.validation import _bg_pmf as _bg_pmf
 
 __all__ = [
-    "BOUNDARY", "CORRELATION_THRESHOLD", "DAYS_PER_MONTH", "FALLBACK_PENALIZERS", "FIT_SAMPLE_SEED",
+    "ValueHoldout", "value_holdout_check", "BOUNDARY", "CORRELATION_THRESHOLD", "DAYS_PER_MONTH", "FALLBACK_PENALIZERS", "FIT_SAMPLE_SEED",
     "MAX_FIT_CUSTOMERS", "MIN_REPEAT_CUSTOMERS", "MODEL_NAMES", "PURCHASE_MODELS", "MIN_RETENTION_BASE", "PARAMETER_MEANINGS", "STATUSES",
     "SUMMARY_HINT", "BGModel", "ConvergenceError", "Finding", "FitResult", "HoldoutCheck", "HoldoutValidation",
     "SimpleCLV", "TrustLimits", "UndefinedPredictionError", "Verdict",

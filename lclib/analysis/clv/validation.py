@@ -374,3 +374,107 @@ def weekly_tracking(
     out.insert(2, "model", np.diff(out["model_cumulative"].to_numpy(), prepend=0.0))
     out.attrs["calibration_end"] = cal_stop
     return out
+
+
+@dataclass
+class ValueHoldout:
+    """Result of :func:`value_holdout_check`: the spend model and CLV against the holdout window.
+
+    Attributes
+    ----------
+    checked : bool
+        True when there are holdout purchases to compare with and both calibration fits
+        converged; otherwise the numbers are NaN and ``reason`` says why.
+    purchases : holdout purchases (periods, as the purchase model counts them) of the
+        calibration customers.
+    order_value_predicted, order_value_actual : spend per holdout purchase, predicted by the
+        calibration Gamma-Gamma fit for the purchases actually made, and observed.
+    revenue_predicted, revenue_actual : holdout revenue of the calibration customers: the
+        purchase model's predicted purchases x the spend model's order value, summed, and
+        observed (the revenue behind the CLV, undiscounted and before margin).
+    reason : a sentence in words (why not checked, or the result).
+    """
+
+    checked: bool
+    purchases: float
+    order_value_predicted: float
+    order_value_actual: float
+    revenue_predicted: float
+    revenue_actual: float
+    reason: str
+
+    @property
+    def order_value_error_pct(self) -> float:
+        return _error_pct(self.order_value_predicted, self.order_value_actual)
+
+    @property
+    def revenue_error_pct(self) -> float:
+        return _error_pct(self.revenue_predicted, self.revenue_actual)
+
+
+def _error_pct(predicted: float, actual: float) -> float:
+    return 100.0 * (predicted - actual) / actual if np.isfinite(predicted) and actual > 0 else float("nan")
+
+
+def value_holdout_check(transactions: pd.DataFrame, validation: HoldoutValidation, gg_cal,
+                        currency: str = "") -> ValueHoldout:
+    """Check the spend model and the CLV's revenue on the holdout window (BTYD users' holdout check of spend).
+
+    The calibration Gamma-Gamma fit (``gg_cal``, fitted on ``validation.per_customer``)
+    gives each calibration customer an expected spend per purchase E(M | x, m); with the
+    calibration purchase model's predicted holdout purchases (``validation``) that is a
+    predicted holdout revenue per customer. Both are compared with what the customers
+    spent in the holdout window (order lines after ``calibration_end`` up to
+    ``observation_end``, inclusive days, as the holdout purchases are counted).
+
+    Parameters
+    ----------
+    transactions : order lines (``customer_id``, ``timestamp``, ``amount``).
+    validation : :func:`holdout_validation` output.
+    gg_cal : FitResult of :func:`~lclib.analysis.clv.fitting.fit_gamma_gamma` on
+        ``validation.per_customer`` (or a lifetimes GammaGammaFitter).
+    currency : label for the sentence.
+
+    Returns
+    -------
+    ValueHoldout
+    """
+    from lclib.analysis.clv.fitting import _fitter_of
+
+    pc = validation.per_customer
+    nan = float("nan")
+    if validation.calibration_end is None or validation.observation_end is None:
+        return ValueHoldout(False, 0.0, nan, nan, nan, nan, "No holdout window, so spend is not checked.")
+    purchases = pc["frequency_holdout"].to_numpy(dtype=float)
+    ts = pd.to_datetime(transactions[TIMESTAMP])
+    start = validation.calibration_end.normalize() + pd.Timedelta(days=1)
+    end = validation.observation_end.normalize() + pd.Timedelta(days=1)
+    inside = (ts >= start) & (ts < end)
+    spend = (transactions.loc[inside, "amount"].astype("float64").groupby(transactions.loc[inside, CUSTOMER_ID])
+             .sum().reindex(pc.index, fill_value=0.0).to_numpy())
+    # spend of customers with no counted holdout purchase (a same-day first-period top-up) is not a purchase
+    spend = np.where(purchases > 0, spend, 0.0)
+    n_purchases, revenue = float(purchases.sum()), float(spend.sum())
+    fitted = getattr(gg_cal, "converged", True) and getattr(validation.fit, "converged", True)
+    if n_purchases <= 0 or not fitted:
+        why = ("no calibration customer bought in the holdout window" if n_purchases <= 0 else
+               "the calibration fit of the spend or purchase model did not converge")
+        return ValueHoldout(False, n_purchases, nan, revenue / n_purchases if n_purchases else nan, nan, revenue,
+                            f"Spend is not checked on the holdout window: {why}.")
+    expected = _fitter_of(gg_cal).conditional_expected_average_profit(
+        pc["frequency"].to_numpy(dtype=float), pc["monetary_value"].to_numpy(dtype=float))
+    expected = np.asarray(expected, dtype=float)
+    predicted_purchases = pc["predicted_holdout"].to_numpy(dtype=float)
+    if not (np.isfinite(expected).all() and np.isfinite(predicted_purchases).all()):
+        bad = int((~(np.isfinite(expected) & np.isfinite(predicted_purchases))).sum())
+        return ValueHoldout(False, n_purchases, nan, revenue / n_purchases, nan, revenue,
+                            f"Spend is not checked on the holdout window: the models give no prediction for "
+                            f"{bad:,} customers.")
+    out = ValueHoldout(True, n_purchases, float((expected * purchases).sum() / n_purchases), revenue / n_purchases,
+                       float((expected * predicted_purchases).sum()), revenue, "")
+    cur = f" {currency}" if currency else ""
+    out.reason = (f"On the holdout window the spend model expected **{out.order_value_predicted:,.2f}{cur}** per "
+                  f"purchase against **{out.order_value_actual:,.2f}{cur}** spent ({out.order_value_error_pct:+.1f} %), "
+                  f"and the two models together expected **{out.revenue_predicted:,.0f}{cur}** of revenue from the "
+                  f"calibration customers against **{out.revenue_actual:,.0f}{cur}** ({out.revenue_error_pct:+.1f} %).")
+    return out
