@@ -67,6 +67,8 @@ from lclib.analysis.clv.fitting import _log_likelihood as _log_likelihood
 from lclib.analysis.clv.fitting import _quiet as _quiet
 from lclib.analysis.clv.fitting import _rescale as _rescale
 from lclib.analysis.clv.prediction import (
+    example_customers,
+    p_alive_paths,
     DAYS_PER_MONTH,
     UndefinedPredictionError,
     clv_intervals,
