@@ -127,7 +127,7 @@ def left_truncation_sentence(cohorts: list, days: int) -> str:
     return (f"The cohort{'s' if many else ''} of {names} (marked *) {'fall' if many else 'falls'} mostly within the "
             f"data's first {days} days, so {'they' if many else 'it'} also {'hold' if many else 'holds'} customers who "
             f"bought before the data begin and return more often than new ones: {'they are' if many else 'it is'} left "
-            "out of the pooled curves (`analysis.left_truncation_days`).")
+            "out of the pooled curves (the number of days is a setting of the configuration).")
 
 
 def retention_curve(cells: pd.DataFrame, value: str = "customers", min_cohorts: int = 1,

@@ -5,6 +5,8 @@
   sees it (``paid_search`` -> ``Paid search``, or the words set in ``lclib.yaml``'s
   ``display_names``); exports keep the raw values.
 - :func:`auc_words` and :data:`PLAIN`: technical terms with a plain sentence beside them.
+- :func:`data_to`: the analysis date as every report says it (``data to 31 Dec 2025``, the last day counted).
+- :func:`display_path`: a touchpoint path with each channel in words.
 - ``*_answers``: one per report (``overview_answers`` for 00_data_overview ... ``scores_answers``
   for 07_customer_scores): the 3-6 sentences with the key numbers a report opens with. Pure:
   values in, Markdown text out (a bullet list, emphasis in ``**``). A value that is None (not
@@ -62,13 +64,32 @@ def display_names(values: Iterable[Any], names: Mapping[str, str] | None = None)
     return [display_name(v, names) for v in values]
 
 
-def auc_words(auc: float | None, subject: str = "the model") -> str:
+def auc_words(auc: float | None, subject: str = "the model", *, term: bool = True) -> str:
     """``ROC AUC 0.768`` in words: ``the model ranks a customer who leaves above one who stays 77 % of
-    the time (ROC AUC 0.768; 50 % is a coin toss)``."""
+    the time (ROC AUC 0.768; 50 % is a coin toss)``; ``term=False`` leaves the technical term out
+    (``... 77 % of the time (50 % is a coin toss)``: the business version of a report)."""
     if auc is None or not math.isfinite(auc):
         return f"{subject} could not be rated"
     return (f"{subject} ranks a customer who leaves above one who stays {100 * auc:.0f} % of the time "
-            f"(ROC AUC {auc:.3f}; 50 % is a coin toss)")
+            + (f"(ROC AUC {auc:.3f}; 50 % is a coin toss)" if term else "(50 % is a coin toss)"))
+
+
+def data_to(as_of: Any, *, start: bool = False) -> str:
+    """The one wording of a run's analysis date: ``data to 31 Dec 2025`` (``start``: ``Data to ...``).
+
+    ``as_of`` is the *exclusive* end of the data (the day after the last day counted, as
+    ``resolve_as_of`` returns it); the text names the last day counted, never ``as_of`` itself.
+    """
+    import pandas as pd
+
+    return f"{'Data' if start else 'data'} to {pd.Timestamp(as_of) - pd.Timedelta(days=1):%d %b %Y}"
+
+
+def display_path(path: Any, names: Mapping[str, str] | None = None, sep: str = " > ") -> Any:
+    """A touchpoint path (``paid_search > email``) with each channel in words (``Paid search > Email``)."""
+    if not isinstance(path, str):
+        return path
+    return sep.join(str(display_name(part, names)) for part in path.split(sep))
 
 
 # ----------------------------------------------------------------------------- formatting

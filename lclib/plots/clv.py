@@ -118,8 +118,8 @@ def plot_frequency_recency(matrix: pd.DataFrame, value: str = "p_alive", time_un
     return ax
 
 
-def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30, *, ax: Axes | None = None,
-                          **kwargs) -> Axes:
+def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30, *, horizon_months: int | None = None,
+                          ax: Axes | None = None, **kwargs) -> Axes:
     """Histogram of customer lifetime values (counts per bin), clipped at the 99th percentile.
 
     Parameters
@@ -128,6 +128,8 @@ def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30,
         (ValueError), not dropped, so the histogram counts every customer it is given.
     currency : label of the x axis.
     bins : number of bins.
+    horizon_months : the months the values cover (predicted CLV over a horizon): said in the
+        title and the axis label; None: a lifetime value.
     **kwargs : passed to ``ax.bar``.
     """
     if not isinstance(clv, pd.Series) or clv.empty:
@@ -145,10 +147,13 @@ def plot_clv_distribution(clv: pd.Series, currency: str = "EUR", bins: int = 30,
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=MAIN, **kwargs)
     mean = float(values.mean())
     ax.axvline(mean, color=BAD, ls="--", label=f"mean {mean:,.2f} {currency}")
-    ax.set_xlabel(f"Expected customer lifetime value ({currency}; last bar: top 1 %)")
+    what = (f"Expected margin per customer, next {horizon_months} months" if horizon_months
+            else "Expected customer lifetime value")
+    ax.set_xlabel(f"{what} ({currency}; last bar: top 1 %)")
     ax.set_ylabel("Customers (count)")
     thousands(ax.yaxis)
-    ax.set_title("Distribution of customer lifetime value")
+    ax.set_title(f"Expected margin per customer over the next {horizon_months} months (predicted CLV)"
+                 if horizon_months else "Distribution of customer lifetime value")
     ax.legend(frameon=False)
     return ax
 

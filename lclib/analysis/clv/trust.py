@@ -23,6 +23,7 @@ advice in words; the notebook only prints it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -75,17 +76,56 @@ class TrustLimits:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)})
 
 
+#: Settings a reason or advice may name, in words for the business version (:func:`plain_words`).
+_SETTING_WORDS = {
+    "clv.calibration_end": "the calibration end date (a setting of the configuration)",
+    "clv.time_unit: W": "weekly time steps (a setting of the configuration)",
+    "clv.penalizer": "fit penalty (a setting of the configuration)",
+    "analysis.as_of": "the analysis date (a setting of the configuration)",
+    "clv.model": "the purchase model setting of the configuration",
+}
+_KEY = re.compile(r"`([a-z_]+\.[a-z_]+(?:: [^`]*)?)`")
+
+
+def plain_words(text: str) -> str:
+    """``text`` without configuration keys, for the business version of a report.
+
+    A key cited as a source in brackets (``(at least 500 customers, `clv.min_customers`)``,
+    ``(`clv.model`)``) is dropped; a key the sentence acts on (``Move `clv.calibration_end`
+    earlier``) becomes words (``the calibration end date (a setting of the configuration)``).
+    """
+    text = re.sub(r",\s*`[a-z_]+\.[a-z_]+`\)", ")", text)
+    text = re.sub(r"\s*\(`[a-z_]+\.[a-z_]+`\)", "", text)
+    return _KEY.sub(lambda m: _SETTING_WORDS.get(m.group(1), "a setting of the configuration"), text)
+
+
 @dataclass
 class Finding:
-    """One check's outcome: ``status``, ``reason`` (a clause in words) and ``advice`` (a sentence or "")."""
+    """One check's outcome: ``status``, ``reason`` (a clause in words) and ``advice`` (a sentence or "").
+
+    ``plain`` : the reason for a business reader (no parameter names, fit values or configuration
+    keys), when it differs from ``reason`` beyond the keys; ``reason`` stays the analysts' text
+    (and run.json's).
+    """
 
     status: str
     reason: str
     advice: str = ""
+    plain: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def plain_reason(self) -> str:
+        """The reason in plain words (:attr:`plain`, else :attr:`reason` without configuration keys)."""
+        return plain_words(self.plain or self.reason)
+
+    @property
+    def plain_advice(self) -> str:
+        """The advice without configuration keys."""
+        return plain_words(self.advice)
 
 
 def _rank(status: str) -> int:
@@ -115,6 +155,17 @@ class Verdict:
         """The reasons at the verdict's status, in the order found (for ok: what passed)."""
         return [f.reason for f in self.findings if f.status == self.status]
 
+    def _reasons(self, plain: bool) -> list[str]:
+        return [f.plain_reason if plain else f.reason for f in self.findings if f.status == self.status]
+
+    def _advice(self, plain: bool) -> list[str]:
+        out: list[str] = []
+        for f in self.findings:
+            a = f.plain_advice if plain else f.advice
+            if f.status == self.status != "ok" and a and a not in out:
+                out.append(a)
+        return out
+
     @property
     def concerns(self) -> list[str]:
         """Every reason that is not ok, worst first."""
@@ -140,25 +191,30 @@ class Verdict:
         """True unless the status is "unusable"."""
         return self.status != "unusable"
 
-    def short(self) -> str:
-        """Status and first reason in one line (Markdown)."""
-        return f"**{self.subject}: {self.status}** ({self.reason})"
+    def short(self, plain: bool = False) -> str:
+        """Status and first reason in one line (Markdown); ``plain``: the reason in plain words."""
+        reasons = self._reasons(plain)
+        return f"**{self.subject}: {self.status}** ({reasons[0] if reasons else 'every check passed'})"
 
-    def sentence(self) -> str:
+    def sentence(self, plain: bool = False) -> str:
         """The verdict for a report, in Markdown: status, why, what to do.
 
         The reasons at the verdict's status come first; lesser concerns follow
         after "Also"; the advice is that of the reasons at the verdict's status.
+        ``plain=True``: the business version's words (no parameter names, fit values or
+        configuration keys: :attr:`Finding.plain_reason`); the default is the analysts' text.
         """
         head = f"**{self.subject}: {self.status}** ({STATUS_MEANING[self.status]})"
         if self.status == "ok":
-            return f"{head}: {_join(self.reasons)}."
-        text = f"{head}, because {_join(self.reasons)}."
-        lesser = [f.reason for f in self.findings if f.status != "ok" and _rank(f.status) < _rank(self.status)]
+            return f"{head}: {_join(self._reasons(plain))}."
+        text = f"{head}, because {_join(self._reasons(plain))}."
+        lesser = [f.plain_reason if plain else f.reason for f in self.findings
+                  if f.status != "ok" and _rank(f.status) < _rank(self.status)]
         if lesser:
             text += f" Also: {_join(lesser)}."
-        if self.advice:
-            text += " **What to do:** " + " ".join(self.advice)
+        advice = self._advice(plain)
+        if advice:
+            text += " **What to do:** " + " ".join(advice)
         return text
 
 
@@ -194,6 +250,11 @@ def span_text(days: float) -> str:
     return f"{days:.0f} day{'s' if round(days) != 1 else ''}" if days < 14 else f"{days / 7:.0f} weeks"
 
 
+def span_days(days: float) -> str:
+    """A length in days, with weeks beside it from two weeks on: ``242 days (35 weeks)``."""
+    return span_text(days) if days < 14 else f"{days:,.0f} days ({days / 7:.0f} weeks)"
+
+
 _MORE_DATA = ("Fit it on more customers or a longer history; until then use the textbook CLV, "
               "totals and segment averages rather than single customers' values.")
 
@@ -212,18 +273,24 @@ def _interval_findings(fit: FitResult, limits: TrustLimits) -> list[Finding]:
         ratio = upper / lower if lower > 0 and np.isfinite(upper) else math.inf
         if not (np.isfinite(lower) and np.isfinite(upper)):
             out.append(Finding("unusable", f"the uncertainty of {name} = {_g(row['estimate'])} cannot be measured "
-                                           "(the likelihood is flat or not curved at the fitted values)", advice))
+                                           "(the likelihood is flat or not curved at the fitted values)", advice,
+                               plain="the data cannot say how uncertain one of its parameters is"))
         elif ratio > limits.unusable_interval_ratio:
             out.append(Finding("unusable", f"the data do not pin {name} down: its 95 % interval runs from "
-                                           f"{_g(lower)} to {_g(upper)} around {_g(row['estimate'])}", advice))
+                                           f"{_g(lower)} to {_g(upper)} around {_g(row['estimate'])}", advice,
+                               plain="the data do not pin one of its parameters down: its plausible values span "
+                                     f"more than a factor of {limits.unusable_interval_ratio:,.0f}"))
         elif ratio > limits.weak_interval_ratio:
             out.append(Finding("weak", f"{name} is only loosely pinned down: its 95 % interval runs from {_g(lower)} "
-                                       f"to {_g(upper)} (a factor of {ratio:,.0f})", advice))
+                                       f"to {_g(upper)} (a factor of {ratio:,.0f})", advice,
+                               plain=f"the data pin one of its parameters down only loosely (its plausible values "
+                                     f"span a factor of {ratio:,.0f})"))
         if np.isfinite(ratio) and ratio > widest_ratio:
             widest, widest_ratio = name, ratio
     if not out and widest is not None:
         out.append(Finding("ok", f"every parameter is pinned down: the widest 95 % interval, {widest}'s, spans a "
-                                 f"factor of {widest_ratio:.1f} from low to high"))
+                                 f"factor of {widest_ratio:.1f} from low to high",
+                           plain="the data pin down every number the model learns"))
     return out
 
 
@@ -269,7 +336,9 @@ def judge_fit(fit: FitResult, summary: pd.DataFrame | None = None, limits: Trust
             problem = _degeneracy(fit.model, fit.params, t_max) or "a parameter sits at a boundary"
             detail = f"the fit is degenerate ({problem}): the data carry too little dropout signal"
         findings.append(Finding("unusable", detail, "Use a longer history (several purchase cycles) or the "
-                                                    "textbook CLV."))
+                                                    "textbook CLV.",
+                                plain=("the fitted order values have no average" if spend else
+                                       "the fit breaks down: the data carry too little sign of customers leaving")))
     if fit.converged:  # a degenerate fit's intervals add nothing to "degenerate"
         if len(fit.attempts) > 1:
             findings.append(Finding("weak", f"it converged only on a fallback ({fit.attempts[-1].split(':')[0]}), "
@@ -286,7 +355,9 @@ def judge_fit(fit: FitResult, summary: pd.DataFrame | None = None, limits: Trust
             findings.append(Finding("weak", f"order value and purchase frequency correlate (r = {corr:.2f}), "
                                             "against the model's assumption that they are independent",
                                     "Read the expected order values of the most and least frequent buyers with "
-                                    "care."))
+                                    "care.",
+                                    plain="customers who buy more often spend a different amount per order, "
+                                          "against the model's assumption that the two are unrelated"))
     return Verdict(subject, findings)
 
 
@@ -347,6 +418,11 @@ class HoldoutCheck:
     def reason(self) -> str:
         return self.finding.reason
 
+    @property
+    def plain_reason(self) -> str:
+        """The finding in plain words (:attr:`Finding.plain_reason`)."""
+        return self.finding.plain_reason
+
 
 def judge_holdout(val: HoldoutValidation | None, limits: TrustLimits | None = None,
                   holdout_days: int | None = None) -> HoldoutCheck:
@@ -404,14 +480,18 @@ def judge_holdout(val: HoldoutValidation | None, limits: TrustLimits | None = No
     error = 100.0 * (predicted - actual) / actual
     said = (f"it predicted {predicted:,.0f} repeat purchases in the {span_text(days)} after the calibration window "
             f"and {actual:,.0f} were made ({error:+.1f} %)")
+    plain = (f"fitted on the earlier data alone, it predicted {predicted:,.0f} repeat purchases in the following "
+             f"{span_days(days)} and {actual:,.0f} were made ({error:+.1f} %)")
     if abs(error) > limits.holdout_error_unusable_pct:
         finding = Finding("unusable", f"{said}, off by more than {limits.holdout_error_unusable_pct:g} %",
-                          "Do not plan with its forecasts; use the textbook CLV.")
+                          "Do not plan with its forecasts; use the textbook CLV.",
+                          plain=f"{plain}, off by more than {limits.holdout_error_unusable_pct:g} %")
     elif abs(error) > limits.holdout_error_weak_pct:
         finding = Finding("weak", f"{said}, off by more than {limits.holdout_error_weak_pct:g} %",
-                          f"Read its forecasts as rough: they were {abs(error):.0f} % off on the holdout.")
+                          f"Read its forecasts as rough: they were {abs(error):.0f} % off on the holdout.",
+                          plain=f"{plain}, off by more than {limits.holdout_error_weak_pct:g} %")
     else:
-        finding = Finding("ok", said)
+        finding = Finding("ok", said, plain=plain)
     return HoldoutCheck(True, finding, error, *args)
 
 
