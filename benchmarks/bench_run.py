@@ -73,7 +73,7 @@ def _watch_memory(pid: int, peak: dict, stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def bench_run(data: Path, out: Path, only: list[str], workers: int | None = None) -> dict:
+def bench_run(data: Path, out: Path, only: list[str], workers: int | None = None, engine: str | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     config = write_config(data, out)
     cmd = [str(LCLIB), "run", "--config", str(config), "--out", str(out / "reports"), "-q"]
@@ -81,6 +81,8 @@ def bench_run(data: Path, out: Path, only: list[str], workers: int | None = None
         cmd += ["--only", name]
     if workers is not None:
         cmd += ["-p", f"report.workers={workers}"]
+    if engine is not None:
+        cmd += ["-p", f"analysis.engine={engine}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -152,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-lines", type=int, default=40, help="lines of the loader profile shown")
     parser.add_argument("--workers", type=int, default=None,
                         help="report.workers for the run (default: the configuration's, 2)")
+    parser.add_argument("--engine", choices=["duckdb", "pandas", "spark"], default=None,
+                        help="analysis.engine for the run (default: duckdb)")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"{args.data} not found: run benchmarks/generate_transactions.py first", file=sys.stderr)
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(r["profile"].splitlines()[: args.profile_lines]))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="lclib_bench_run_"))
-    r = bench_run(args.data, out, args.only, args.workers)
+    r = bench_run(args.data, out, args.only, args.workers, args.engine)
     print(f"lclib run: exit {r['exit_code']}, {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, "
           f"peak {r['peak_mb']:.0f} MB (largest process), {r['peak_total_mb']:.0f} MB (all processes at once); "
           f"load average at the end {os.getloadavg()[0]:.1f}; reports in {out / 'reports'}")
