@@ -248,3 +248,14 @@ def test_every_report_notebook_has_tagged_answers_at_its_end():
         code = [nb.cells[i] for i in tagged if nb.cells[i].cell_type == "code"]
         assert len(code) == 1 and "_answers(" in code[0].source and "say(" in code[0].source, path.name
         assert "headline_table(" in "".join(c.source for c in nb.cells[:tagged[0]]), path.name
+
+
+def test_churn_answers_leave_out_a_what_if_that_keeps_less_than_one_customer():
+    from lclib.analysis.wording import churn_answers
+
+    text = churn_answers(window_days=50, currency="GBP", customers_kept=0.4, extra_margin=47.45, reduction_pct=5,
+                         horizon_months=12)
+    assert "less churn" not in text
+    text = churn_answers(window_days=50, currency="GBP", customers_kept=13, extra_margin=220.0, reduction_pct=5,
+                         horizon_months=12)
+    assert "**13 more customers**" in text

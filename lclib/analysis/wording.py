@@ -272,7 +272,7 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
                 if _ok(recency_auc) else "")
         out.append(f"The churn model picks the customer who leaves out of a pair (one who leaves, one who stays) "
                    f"**{100 * model_auc:.0f} %** of the time{base}.")
-    if _ok(customers_kept) and _ok(extra_margin) and _ok(reduction_pct):
+    if _ok(customers_kept) and customers_kept >= 1 and _ok(extra_margin) and _ok(reduction_pct):
         out.append(f"**{reduction_pct:.0f} % less churn** would keep about **{_n(customers_kept)} more customers** and "
                    f"**{_money(extra_margin, currency)}** more gross margin"
                    + (f" over {horizon_months} months." if _ok(horizon_months) else "."))
