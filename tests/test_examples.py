@@ -72,6 +72,6 @@ def test_cdnow_sample_through_the_clv_report_gives_the_published_bgnbd_fit(tmp_p
                  "-p", f"inputs.transactions.path={sample}", "-p", "inputs.transactions.read.header=false",
                  "-p", "inputs.transactions.read.names=[customer_id, customer_index, date, number_of_cds, "
                        "dollar_value]"]) == 0
-    html = (tmp_path / "latest" / "05_clv.html").read_text()
+    html = (tmp_path / "latest" / "05_clv.analyst.html").read_text()  # parameters: analyst version
     # Fader, Hardie & Lee (2005): r 0.2426, alpha 4.4135, a 0.7929, b 2.4258 (39-week calibration)
     assert "r = 0.243, alpha = 4.41, a = 0.793, b = 2.43" in html
