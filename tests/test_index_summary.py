@@ -196,3 +196,23 @@ def test_the_shipped_overview_notebook_feeds_the_summary(tmp_path):
     assert cust["change"] == m["customers"] - 2000 and rep["change"] == round(m["repeat_customer_share"] - 50.0, 6)
     assert rev["change_pct"] == round(100 * (m["revenue"] - 100000.0) / 100000.0, 2)
     assert [r.run_id for r in history.list_runs(reports)][1:] == ["20000102-000000-abcd", earlier.name]
+
+
+def test_index_shows_names_from_the_data_in_words_in_the_other_numbers():
+    record = {
+        "run_id": "r", "status": "ok", "started": "2026-01-01T00:00:00", "seconds": 1.0, "lclib_version": "1",
+        "config_file": "c", "overrides": [], "config": {"display_names": {"app_push": "App notifications"}},
+        "privacy": "", "inputs": [], "versions": {}, "platform": "p",
+        "notebooks": [{"name": "01_journey", "title": "Journey", "status": "ok", "seconds": 1.0,
+                       "html": "01_journey.html", "analyst_html": "01_journey.analyst.html"}],
+        "metrics": {"01_journey": {"markov_top_channel": "paid_search", "second": "app_push"}},
+        "recorded": {"01_journey": [
+            {"name": "markov_top_channel", "value": "paid_search", "label": "Top channel", "unit": "", "kind": "detail"},
+            {"name": "second", "value": "app_push", "label": "Second", "unit": "", "kind": "detail"},
+            {"name": "sentence", "value": "Paid search, as said", "label": "Reason", "unit": "", "kind": "detail"}]},
+        "headlines": [], "comparison": {"previous_run": None, "note": ""}, "actions": [],
+    }
+    page = text_of(render_index(record, pd.DataFrame(columns=["table", "reason", "description", "rows",
+                                                              "example_lines"])))
+    assert "Paid search" in page and "App notifications" in page and "Paid search, as said" in page
+    assert "paid_search" not in page.split("Configuration")[0] and "app_push" not in page.split("Configuration")[0]
