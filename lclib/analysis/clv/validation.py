@@ -101,16 +101,17 @@ def holdout_validation(
         ``totals["undefined"]`` counts customers whose prediction is not finite
         (then ``totals["predicted"]`` is NaN, not a sum that skips them).
         ``per_customer`` keeps the calibration ``monetary_value`` (for a
-        calibration Gamma-Gamma fit).
+        calibration Gamma-Gamma fit) and ``monetary_value_holdout`` (holdout spend per
+        holdout purchase, for :func:`value_holdout_check`).
     """
     split = calibration_holdout_split(transactions, calibration_end, observation_end, full_summary=summary,
-                                      holdout_spend=False, count_by=count_by, time_unit=time_unit, extras=False)
+                                      holdout_spend=True, count_by=count_by, time_unit=time_unit, extras=False)
     fit = fit_bgnbd_robust(
         split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers,
         max_fit_customers=max_fit_customers, random_state=random_state,
     )
     per_customer = split[["frequency", "recency", "T", "monetary_value", "frequency_holdout",
-                          "duration_holdout"]].copy()
+                          "monetary_value_holdout", "duration_holdout"]].copy()
     if fit.converged:
         factor = UNIT_DAYS[time_unit] / UNIT_DAYS[fit.time_unit]
         x, t_x, age, duration = (
@@ -416,20 +417,19 @@ def _error_pct(predicted: float, actual: float) -> float:
     return 100.0 * (predicted - actual) / actual if np.isfinite(predicted) and actual > 0 else float("nan")
 
 
-def value_holdout_check(transactions: pd.DataFrame, validation: HoldoutValidation, gg_cal,
-                        currency: str = "") -> ValueHoldout:
+def value_holdout_check(validation: HoldoutValidation, gg_cal, currency: str = "") -> ValueHoldout:
     """Check the spend model and the CLV's revenue on the holdout window (BTYD users' holdout check of spend).
 
     The calibration Gamma-Gamma fit (``gg_cal``, fitted on ``validation.per_customer``)
     gives each calibration customer an expected spend per purchase E(M | x, m); with the
     calibration purchase model's predicted holdout purchases (``validation``) that is a
     predicted holdout revenue per customer. Both are compared with what the customers
-    spent in the holdout window (order lines after ``calibration_end`` up to
-    ``observation_end``, inclusive days, as the holdout purchases are counted).
+    spent in the holdout window (``monetary_value_holdout`` x ``frequency_holdout`` of
+    :func:`lclib.engine.summary.calibration_holdout_split`: the holdout days' spend of
+    customers with a holdout purchase).
 
     Parameters
     ----------
-    transactions : order lines (``customer_id``, ``timestamp``, ``amount``).
     validation : :func:`holdout_validation` output.
     gg_cal : FitResult of :func:`~lclib.analysis.clv.fitting.fit_gamma_gamma` on
         ``validation.per_customer`` (or a lifetimes GammaGammaFitter).
@@ -446,14 +446,7 @@ def value_holdout_check(transactions: pd.DataFrame, validation: HoldoutValidatio
     if validation.calibration_end is None or validation.observation_end is None:
         return ValueHoldout(False, 0.0, nan, nan, nan, nan, "No holdout window, so spend is not checked.")
     purchases = pc["frequency_holdout"].to_numpy(dtype=float)
-    ts = pd.to_datetime(transactions[TIMESTAMP])
-    start = validation.calibration_end.normalize() + pd.Timedelta(days=1)
-    end = validation.observation_end.normalize() + pd.Timedelta(days=1)
-    inside = (ts >= start) & (ts < end)
-    spend = (transactions.loc[inside, "amount"].astype("float64").groupby(transactions.loc[inside, CUSTOMER_ID])
-             .sum().reindex(pc.index, fill_value=0.0).to_numpy())
-    # spend of customers with no counted holdout purchase (a same-day first-period top-up) is not a purchase
-    spend = np.where(purchases > 0, spend, 0.0)
+    spend = pc["monetary_value_holdout"].to_numpy(dtype=float) * purchases
     n_purchases, revenue = float(purchases.sum()), float(spend.sum())
     fitted = getattr(gg_cal, "converged", True) and getattr(validation.fit, "converged", True)
     if n_purchases <= 0 or not fitted:
