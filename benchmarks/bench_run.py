@@ -124,7 +124,7 @@ from pathlib import Path
 sys.path.insert(0, {str(HERE)!r})
 from bench_run import write_config
 from lclib.config import load_config
-from lclib.io.load import load_dataset
+from lclib.io.dataset import load_dataset
 folder = Path(tempfile.mkdtemp())
 cfg = load_config(write_config(Path({str(data)!r}), folder))
 prof = cProfile.Profile()

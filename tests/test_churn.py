@@ -263,7 +263,7 @@ def test_stage_improvement_values_the_gap_to_target(reached):
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
 
     cfg = load_config()
     return cfg, load_dataset(cfg)

@@ -128,7 +128,7 @@ def test_cutoffs_are_one_window_apart_and_the_test_window_must_be_complete():
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
 
     cfg = load_config()
     data = load_dataset(cfg)

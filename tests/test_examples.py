@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lclib.config import load_config
-from lclib.io.load import load_dataset
+from lclib.io.dataset import load_dataset
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 # located without importing lifetimes (its import changes a pandas option)

@@ -23,7 +23,7 @@ from statsmodels.stats.proportion import (  # noqa: E402
 
 from lclib.analysis import experiments as E  # noqa: E402
 from lclib.config import load_config  # noqa: E402
-from lclib.io.load import load_dataset  # noqa: E402
+from lclib.io.dataset import load_dataset  # noqa: E402
 from lclib.plots import experiments as P  # noqa: E402
 from lclib.analysis.rfm import assign_segments, rfm_scores  # noqa: E402
 from lclib.engine.rfm_table import rfm_table

@@ -243,7 +243,7 @@ def test_degenerate_data_is_exit_2_blaming_the_data(tiny_config, tmp_path, capsy
 
 def test_enough_data_passes_the_check(tiny_config):
     from lclib.config import load_config
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
 
     cfg = load_config(tiny_config)
     check_enough_data(cfg, load_dataset(cfg))  # 2 customers on 3 days: no error

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from lclib.config import load_config
-from lclib.io.load import DataError, Dataset, load_dataset
+from lclib.io.load import DataError
+from lclib.io.dataset import Dataset, load_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRUTH = json.loads((FIXTURES / "messy_shop_export.truth.json").read_text())

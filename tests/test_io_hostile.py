@@ -22,7 +22,8 @@ import yaml
 from lclib.config import ConfigError, TableInput, load_config
 from lclib.io import load as lio
 from lclib.io.ledger import Ledger
-from lclib.io.load import DataError, load_dataset, load_table
+from lclib.io.load import DataError, load_table
+from lclib.io.dataset import load_dataset
 
 TX = {c: c for c in ("customer_id", "order_id", "timestamp", "amount")}
 NOW = pd.Timestamp("2030-01-01")

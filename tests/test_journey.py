@@ -29,7 +29,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 @pytest.fixture(scope="module")
 def sample():
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
 
     cfg = load_config()
     return cfg, load_dataset(cfg), json.loads((SAMPLE / "ground_truth.json").read_text())

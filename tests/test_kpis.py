@@ -83,7 +83,7 @@ def test_unknown_kpi_is_rejected_when_the_configuration_loads():
 
 
 def test_sample_kpis_equal_the_realized_truth():
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
 
     cfg = load_config()
     data = load_dataset(cfg)

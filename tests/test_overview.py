@@ -7,7 +7,7 @@ import pytest
 
 from lclib.analysis import overview
 from lclib.config import load_config
-from lclib.io.load import load_dataset
+from lclib.io.dataset import load_dataset
 
 LINES = pd.DataFrame({
     "customer_id": ["a", "a", "a", "b", "b", "c"],

@@ -21,7 +21,7 @@ from papermill.translators import PythonTranslator
 
 from lclib.config import REDACTED, ConfigError, load_config
 from lclib.config.settings import CONFIG_ENV, DEFAULT_CONFIG, default_config_path
-from lclib.io.load import load_dataset
+from lclib.io.dataset import load_dataset
 from lclib.report.notebook import export, notebook_parameters, open_run
 from lclib.report.record import read_metrics
 

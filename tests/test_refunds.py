@@ -17,7 +17,8 @@ import pytest
 from lclib.config import CleanRules, TableInput, load_config
 from lclib.io import columns as C
 from lclib.io.ledger import Ledger
-from lclib.io.load import load_dataset, load_table
+from lclib.io.load import load_table
+from lclib.io.dataset import load_dataset
 
 NOW = pd.Timestamp("2026-01-01")
 FIXTURES = Path(__file__).parent / "fixtures"

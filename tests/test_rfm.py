@@ -14,7 +14,7 @@ import yaml
 
 from lclib.io.columns import AMOUNT, CUSTOMER_ID, ORDER_ID, TIMESTAMP
 from lclib.config import load_config
-from lclib.io.load import load_dataset
+from lclib.io.dataset import load_dataset
 from lclib.config.segment_rules import DEFAULT_ACTIONS, DEFAULT_SEGMENTS, validate_segment_rules
 from lclib.analysis.rfm import (DEFAULT_EXPORT_LISTS, NEW_ROW, assign_segments, export_tables, kmeans_personas, migration_summary, migration_table, persona_segment_table, pseudonymise, resolve_secret, rf_heatmap_table, rfm_scores, score_customers, score_rfm, score_ranges, segment_migration, segment_summary)
 from lclib.engine.rfm_table import rfm_snapshots, rfm_table

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lclib.io import columns as C
-from lclib.io.load import Dataset
+from lclib.io.dataset import Dataset
 
 
 def distinct_people(df: pd.DataFrame) -> int | None:

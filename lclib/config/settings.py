@@ -114,6 +114,9 @@ class ReadOptions(_Strict):
         return self
     thousands: str | None = None
     sheet: str | None = None  # reserved for spreadsheet inputs
+    # a transactions Parquet file of more lines is cleaned out of core, in parts of about this many
+    # lines (whole customers; lclib.io.parts); null: always in memory. Needs typed dates or date_format
+    rows_per_part: int | None = Field(4_000_000, ge=1)
 
 
 class CleanRules(_Strict):

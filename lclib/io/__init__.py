@@ -9,4 +9,5 @@ Imports only :mod:`lclib.config` of lclib.
 
 from lclib.io.frames import canonical  # noqa: F401
 from lclib.io.ledger import Ledger  # noqa: F401
-from lclib.io.load import DataError, Dataset, InputInfo, load_dataset, load_table  # noqa: F401
+from lclib.io.load import DataError, InputInfo, load_table  # noqa: F401
+from lclib.io.dataset import Dataset, load_dataset  # noqa: F401

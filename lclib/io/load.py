@@ -109,45 +109,6 @@ class InputInfo:
     date_max: str | None = None
 
 
-@dataclass
-class Dataset:
-    """The canonical tables of one run, with their ledger and input descriptions."""
-
-    config: Config
-    tables: dict[str, pd.DataFrame]
-    ledger: Ledger
-    inputs: list[InputInfo] = field(default_factory=list)
-
-    def has(self, name: str) -> bool:
-        """True when table ``name`` was given and has at least one row."""
-        return name in self.tables and len(self.tables[name]) > 0
-
-    def __getattr__(self, name: str) -> pd.DataFrame | None:
-        if name in C.TABLES:
-            return self.__dict__["tables"].get(name)
-        raise AttributeError(name)
-
-    # -- cache written by the runner so that every notebook reads the same cleaned data
-    def save(self, folder: str | Path) -> Path:
-        """Write the cleaned tables (Parquet), ledger and input info to ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, df in self.tables.items():
-            df.to_parquet(folder / f"{name}.parquet", index=False)
-        meta = {"ledger": self.ledger.to_dict(), "inputs": [i.__dict__ for i in self.inputs]}
-        (folder / "dataset.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return folder
-
-    @classmethod
-    def open(cls, folder: str | Path, config: Config) -> "Dataset":
-        """Read a dataset written by :meth:`save`."""
-        folder = Path(folder)
-        meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-        tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-        return cls(config, tables, Ledger.from_dict(meta["ledger"]),
-                   [InputInfo(**i) for i in meta["inputs"]])
-
-
 # ----------------------------------------------------------------------------- reading
 
 
@@ -571,18 +532,22 @@ def _as_ns(out: pd.Series) -> pd.Series:
     return pd.Series(v.astype("datetime64[ns]"), index=out.index, name=out.name)
 
 
-def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions, timezone: str | None = None) -> pd.Series:
+def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions, timezone: str | None = None,
+                         whole: bool | None = None) -> pd.Series:
     """Parse one typed Parquet column to its canonical type without a text round trip.
 
     Gives exactly what :func:`parse_text_column` gives on the column's text
     (:func:`_parquet_column_as_text`): ids held as whole floats or integers become
     integer text, numbers are cast to float, timestamps keep their wall time to the
     second. Other column types, and timestamps with a ``date_format``, take the text route.
+    ``whole``: :func:`_whole_floats` of the whole column when ``s`` holds only a part of it.
     """
+    if whole is None:
+        whole = _whole_floats(s)
     is_int = pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s)
     is_text = pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s)
     if col in C.ID_COLUMNS:
-        if pd.api.types.is_float_dtype(s) and _whole_floats(s):
+        if pd.api.types.is_float_dtype(s) and whole:
             return s.astype("Int64").astype("string")
         if is_int:
             return s.astype("string")
@@ -596,7 +561,7 @@ def parse_parquet_column(col: str, s: pd.Series, opts: ReadOptions, timezone: st
             return _datetime_to_seconds(s, timezone)
     elif is_text:
         return _strip_text(s)
-    return parse_text_column(col, _parquet_column_as_text(s), opts, timezone)
+    return parse_text_column(col, _parquet_column_as_text(s, whole), opts, timezone)
 
 
 def parse_text_column(col: str, s: pd.Series, opts: ReadOptions, timezone: str | None = None) -> pd.Series:
@@ -954,20 +919,21 @@ def _duplicated_first(rows: pd.DataFrame, parsed: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=rows.index)
 
 
-def _duplicate_key(rows: pd.DataFrame) -> pd.DataFrame:
+def _duplicate_key(rows: pd.DataFrame, whole: dict[str, bool] | None = None) -> pd.DataFrame:
     """Typed Parquet ``rows`` (all rows of the file) recoded so that two rows are equal exactly when their text is.
 
     The text of a row (:func:`_parquet_column_as_text`) is a function of its typed values,
     except that it merges values it prints alike: timestamps within the same second
     (and the same wall time in any zone), and ``0.0``/``-0.0`` in whole-float columns.
     Floats with fractions are compared bit for bit (``-0.0`` prints apart from ``0.0``),
-    missing values all alike; other column types are compared on their text.
+    missing values all alike; other column types are compared on their text. ``whole``:
+    :func:`_whole_floats` per column of the whole file when ``rows`` are a part of it.
     """
     key = {}
     for col in rows.columns:
         s = rows[col]
         if pd.api.types.is_float_dtype(s):
-            if _whole_floats(s):
+            if _whole_floats(s) if whole is None or col not in whole else whole[col]:
                 key[col] = s.astype("Int64")
             else:
                 bits = s.to_numpy(dtype="float64").view("int64")
@@ -980,7 +946,7 @@ def _duplicate_key(rows: pd.DataFrame) -> pd.DataFrame:
                 or isinstance(s.dtype, pd.StringDtype):
             key[col] = s
         else:
-            key[col] = _parquet_column_as_text(s)
+            key[col] = _parquet_column_as_text(s, None if whole is None else whole.get(col))
     return pd.DataFrame(key, index=rows.index)
 
 
@@ -1037,14 +1003,24 @@ def _check_unparsable_share(table: str, path: Path, spec: TableInput, parsed: pd
     """
     bad = parsed.isna()
     n_bad, n = int(bad.sum()), len(parsed)
-    limit = spec.clean.max_unparsable_share
-    if n == 0 or n_bad == 0 or n_bad / n <= limit:
+    if n == 0 or n_bad == 0 or n_bad / n <= spec.clean.max_unparsable_share:
         return
-    user = spec.columns.get(parsed.name, parsed.name)
-    lines = bad[bad].index[:5]
-    examples = ", ".join(f"line {i} ({source.loc[i]!r})" for i in lines)
+    raise unparsable_share_error(table, path, spec, str(parsed.name), n_bad, n,
+                                 [(int(i), source.loc[i]) for i in bad[bad].index[:5]])
+
+
+def unparsable_share_error(table: str, path: Path, spec: TableInput, col: str, n_bad: int, n: int,
+                           examples: list[tuple[int, object]]) -> DataError:
+    """The error of :func:`_check_unparsable_share`: ``n_bad`` of ``n`` dates of ``col`` unreadable.
+
+    ``examples``: the first (source line, text as written) pairs.
+    """
+    limit = spec.clean.max_unparsable_share
+    user = spec.columns.get(col, col)
+    lines = [line for line, _ in examples]
+    examples = ", ".join(f"line {i} ({text!r})" for i, text in examples)
     fmt = spec.read.date_format
-    raise DataError(
+    return DataError(
         f"{_where(table, path)}: column {user!r}: {n_bad:,} of {n:,} dates ({n_bad / n:.0%}) cannot be read "
         f"with {'date_format ' + repr(fmt) if fmt else 'automatic detection'} "
         f"(dayfirst: {str(spec.read.dayfirst).lower()}): {examples}. Check inputs.{table}.read.date_format "
@@ -1101,7 +1077,8 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
     -------
     (DataFrame, InputInfo)
         The canonical table (columns per :mod:`lclib.io.columns`, a fresh RangeIndex)
-        and a description of the input.
+        and a description of the input. A large transactions file is cleaned in parts
+        instead by :func:`lclib.io.dataset.load_dataset` (:mod:`lclib.io.parts`).
 
     Raises
     ------
@@ -1109,15 +1086,51 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
         Naming the file, the column(s) and the source lines.
     """
     now = _clock(now, timezone)
-    rules = spec.clean
     raw_all, _ = read_raw(table, spec, path)
+    ledger.open(table, str(path), len(raw_all))
+    df = clean_rows(table, spec, path, raw_all, ledger, now, timezone)
+    if table == "transactions" and C.ORDER_ID in spec.columns:
+        df = _order_ids_per_customer(table, spec, path, df, ledger)
+
+    ledger.check(table, len(df))
+    df = _contract(table).validate(df.reset_index(drop=True), lazy=False)
+    info = InputInfo(table=table, path=str(path), sha256=file_sha256(path), bytes=path.stat().st_size,
+                     rows_in=ledger.tables[table].rows_in, rows_kept=len(df))
+    dcols = _date_columns(table, df)
+    if dcols and len(df):
+        info.date_min = str(df[dcols[0]].min())
+        info.date_max = str(df[dcols[0]].max())
+    return df, info
+
+
+def clean_rows(table: str, spec: TableInput, path: Path, raw_all: pd.DataFrame, ledger: Ledger,
+               now: pd.Timestamp, timezone: str | None, *, unparsable: dict | None = None,
+               nets: list | None = None, whole: dict[str, bool] | None = None) -> pd.DataFrame:
+    """Parse, check and clean the rows ``raw_all`` of ``path`` (:func:`read_raw`'s frame, or a part of it).
+
+    Every cleaning rule that looks at one row, or at the rows of one customer (duplicates,
+    refund netting), in the documented order; the order-id check and the column contract
+    are left to the caller, which also opened ``table`` in ``ledger``. Returns the cleaned
+    canonical rows indexed by source line.
+
+    ``unparsable`` (a dict): the unreadable dates are counted into it per date column
+    (``bad``, ``n``, ``examples``) instead of checked against ``clean.max_unparsable_share``
+    here; ``nets`` (a list): the :class:`NetResult` of refund netting is appended to it
+    instead of written as a ledger note; ``whole``: :func:`_whole_floats` of the whole file's
+    float columns by source name. All three for a caller that cleans a file in parts.
+    """
+    rules = spec.clean
     raw = _na_as_missing(select_columns(table, spec, raw_all, path))
-    ledger.open(table, str(path), len(raw))
 
     # -- parse (the source frame kept beside for messages: text for CSV, typed for Parquet)
     typed = _format(spec, path) == "parquet"
-    parse = parse_parquet_column if typed else parse_text_column
-    df = pd.DataFrame({col: parse(col, raw[col], spec.read, timezone) for col in raw.columns}, index=raw.index)
+    if typed:
+        w = {canon: (whole or {}).get(user) for canon, user in spec.columns.items()}
+        df = pd.DataFrame({col: parse_parquet_column(col, raw[col], spec.read, timezone, w[col])
+                           for col in raw.columns}, index=raw.index)
+    else:
+        df = pd.DataFrame({col: parse_text_column(col, raw[col], spec.read, timezone) for col in raw.columns},
+                          index=raw.index)
 
     try:
         _hard_check_schema(table, df, raw, rules, now).validate(df, lazy=True)
@@ -1136,10 +1149,17 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
         # exact duplicates of the whole source row, not just the mapped columns. Checked
         # on all rows: copies of a row share its ids, so a group of copies is either
         # dropped whole for a missing id or kept whole, and "first" is the same row
-        rows = (_duplicate_key(raw_all) if typed else raw_all).loc[df.index]
+        rows = (_duplicate_key(raw_all, whole) if typed else raw_all).loc[df.index]
         df = drop(df, _duplicated_first(rows, df), "duplicates")
     for col in _date_columns(table, df):
-        _check_unparsable_share(table, path, spec, df[col], raw[col])
+        if unparsable is None:
+            _check_unparsable_share(table, path, spec, df[col], raw[col])
+        else:  # counted here, checked on the whole file by the caller
+            bad = df[col].isna()
+            got = unparsable.setdefault(col, {"bad": 0, "n": 0, "examples": []})
+            got["bad"] += int(bad.sum())
+            got["n"] += len(bad)
+            got["examples"] += [(int(i), raw[col].loc[i]) for i in bad[bad].index[:5]]
     del raw, raw_all
     for col in _date_columns(table, df):
         df = drop(df, df[col].isna(), "unparsable_dates")
@@ -1150,24 +1170,13 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
             df = drop(df, df[col] > now, "future_dates")
     df = _clean_amounts(table, df, rules, drop)
     if table == "transactions":
-        df = _clean_transactions(df, rules, drop, lambda key, text: ledger.note(table, key, text))
+        df = _clean_transactions(df, rules, drop, lambda key, text: ledger.note(table, key, text), nets=nets)
     if table == "surveys":
         lo, hi = rules.score_range
         df = drop(df, ~df[C.SCORE].between(lo, hi), "out_of_range")
     if table == "customers":
         df = drop(df, df[C.CUSTOMER_ID].duplicated(keep="first"), "duplicate_key")
-    if table == "transactions" and C.ORDER_ID in spec.columns:
-        df = _order_ids_per_customer(table, spec, path, df, ledger)
-
-    ledger.check(table, len(df))
-    df = _contract(table).validate(df.reset_index(drop=True), lazy=False)
-    info = InputInfo(table=table, path=str(path), sha256=file_sha256(path), bytes=path.stat().st_size,
-                     rows_in=ledger.tables[table].rows_in, rows_kept=len(df))
-    dcols = _date_columns(table, df)
-    if dcols and len(df):
-        info.date_min = str(df[dcols[0]].min())
-        info.date_max = str(df[dcols[0]].max())
-    return df, info
+    return df
 
 
 def _clock(now: pd.Timestamp | None, timezone: str | None) -> pd.Timestamp:
@@ -1306,7 +1315,7 @@ def _cancellation_mask(df: pd.DataFrame, rules: CleanRules) -> pd.Series:
     return cancel
 
 
-def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop, note=None) -> pd.DataFrame:
+def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop, note=None, nets: list | None = None) -> pd.DataFrame:
     """Cancellations, non-product codes, zero quantities, derived amount and order id, non-positive prices.
 
     ``drop(df, mask, reason)`` removes rows and counts them (see :func:`_dropper`);
@@ -1343,7 +1352,9 @@ def _clean_transactions(df: pd.DataFrame, rules: CleanRules, drop, note=None) ->
         df = drop(net.lines, net.cancellation_netted, "cancellations_netted")
         df = drop(df, net.cancellation_unmatched.loc[df.index], "cancellations_unmatched")
         df = drop(df, net.fully_refunded.loc[df.index], "fully_refunded")
-        if note is not None and net.cancellations:
+        if nets is not None:
+            nets.append(net)
+        elif note is not None and net.cancellations:
             note("refunds", net.sentence())
     return df
 
@@ -1583,48 +1594,3 @@ def _ledger_sentence(entry) -> str:
              for r, n in entry.dropped.items()]
     return f"{entry.rows_in:,} rows read, all dropped: " + "; ".join(parts) + \
         f". Check the cleaning rules (inputs.{entry.table}.clean; README 'Cleaning rules and the ledger')"
-
-
-def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Path | None = None,
-                 now: pd.Timestamp | None = None) -> Dataset:
-    """Load every configured table (or read the runner's cleaned copy).
-
-    Parameters
-    ----------
-    config : a :class:`~lclib.config.Config`, or a path to a YAML file (default ``lclib.yaml``).
-    cache_dir : folder written by :meth:`Dataset.save`; when given and present the
-        cleaned tables are read from it instead of the raw files (the runner loads
-        once and every notebook reads this copy).
-    now : clock for the future-date rule.
-
-    Raises
-    ------
-    DataError
-        For every table with problems, all reported at once.
-    """
-    cfg = config if isinstance(config, Config) else load_config(config)
-    check_mappings(cfg.inputs)
-    if cache_dir is not None and (Path(cache_dir) / "dataset.json").is_file():
-        return Dataset.open(cache_dir, cfg)
-    ledger = Ledger()
-    tables: dict[str, pd.DataFrame] = {}
-    infos: list[InputInfo] = []
-    errors: list[DataError] = []
-    for name in C.TABLES:
-        spec = cfg.table(name)
-        if spec is None:
-            continue
-        try:
-            df, info = load_table(name, spec, cfg.resolve(spec.path), ledger, now=now,
-                                  timezone=cfg.analysis.timezone)
-        except DataError as e:
-            errors.append(e)
-            continue
-        tables[name] = df
-        infos.append(info)
-    if errors:
-        raise DataError("\n".join(str(e) for e in errors), [p for e in errors for p in e.problems])
-    if len(tables["transactions"]) == 0:
-        raise DataError(f"{cfg.resolve(cfg.inputs.transactions.path)} (inputs.transactions): "
-                        f"no transactions left after cleaning: {_ledger_sentence(ledger.tables['transactions'])}")
-    return Dataset(cfg, tables, ledger, infos)

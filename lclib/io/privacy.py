@@ -86,7 +86,7 @@ def pseudonymise_tables(tables: Mapping[str, pd.DataFrame], key: str,
 
     Parameters
     ----------
-    tables : table name -> canonical table (as loaded by :func:`lclib.io.load.load_dataset`).
+    tables : table name -> canonical table (as loaded by :func:`lclib.io.dataset.load_dataset`).
     key : the secret key.
     derived_order_ids : True when the transactions had no order id and the loader
         built one from the customer id and the timestamp
@@ -107,14 +107,41 @@ def pseudonymise_tables(tables: Mapping[str, pd.DataFrame], key: str,
 
 
 def pseudonymise_dataset(data, key: str):
-    """Replace the ids of a loaded :class:`~lclib.io.load.Dataset` in place; returns it.
+    """Replace the ids of a loaded :class:`~lclib.io.dataset.Dataset` in place; returns it.
 
     Order ids the loader derived from customer ids (no ``order_id`` mapped) are
     pseudonymised as well, so no table keeps a raw customer id.
     """
     derived = C.ORDER_ID not in data.config.inputs.transactions.columns
-    data.tables = pseudonymise_tables(data.tables, key, derived_order_ids=derived)
+    on_disk = {name: data.tables.file(name) for name in data.tables if data.tables.file(name) is not None}
+    for name, table_file in on_disk.items():  # a table cleaned in parts: rewritten batch by batch
+        _pseudonymise_file(table_file.path, name, key, derived)
+    in_memory = {name: data.tables[name] for name in data.tables if name not in on_disk}
+    done = pseudonymise_tables(in_memory, key, derived_order_ids=derived)
+    data.tables = {name: on_disk.get(name, done.get(name)) for name in data.tables}
     return data
+
+
+def _pseudonymise_file(path, name: str, key: str, derived_order_ids: bool, batch_rows: int = 1_000_000) -> None:
+    """Pseudonymise the id columns of a Parquet table in place, one batch of rows at a time.
+
+    A value's pseudonym depends on the value and the key only, so batches give what the
+    whole table would.
+    """
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    tmp = f"{path}.pseudonymised"
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            frame = pa.Table.from_batches([batch]).to_pandas()
+            frame = pseudonymise_tables({name: frame}, key, derived_order_ids=derived_order_ids)[name]
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+    os.replace(tmp, path)
 
 
 def pseudonym_key(cfg: Config, environ: Mapping[str, str] | None = None) -> str | None:

@@ -121,7 +121,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from lclib.config import load_config
-    from lclib.io.load import load_dataset
+    from lclib.io.dataset import load_dataset
     from lclib.io.privacy import pseudonym_key
     from lclib.report.runner import check_enough_data
 

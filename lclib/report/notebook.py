@@ -28,7 +28,7 @@ import yaml
 
 from lclib.config import REDACTED, SECRET_KEYS, Config, ConfigError, load_config, parse_override, redact_overrides
 from lclib.config.settings import default_config_path
-from lclib.io.load import Dataset, load_dataset
+from lclib.io.dataset import Dataset, load_dataset
 
 #: Characters that make a CSV cell a formula in a spreadsheet (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -61,7 +61,8 @@ from lclib import __version__
 from lclib.config import ConfigError, load_config, redact_overrides
 from lclib.config.glossary import glossary_entries
 from lclib.config.headlines import HEADLINES
-from lclib.io.load import DataError, load_dataset
+from lclib.io.load import DataError
+from lclib.io.dataset import load_dataset
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, summary
 from lclib.report.record import MIMETYPE, format_value, read_metrics
@@ -383,7 +384,7 @@ def run(
         _record_scratch(building, scratch)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
-            data = load_dataset(cfg)
+            data = load_dataset(cfg, write_to=scratch / "data")  # a large file cleaned in parts is written there
             check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
@@ -908,24 +909,36 @@ def check_enough_data(cfg, data) -> None:
     """
     from lclib.io.columns import CUSTOMER_ID, TIMESTAMP
 
-    tx = data.transactions
     where = f"{cfg.resolve(cfg.inputs.transactions.path)} (inputs.transactions)"
     as_of = cfg.analysis.as_of
-    if as_of is not None:
-        first = tx[TIMESTAMP].min()
-        tx = tx.loc[tx[TIMESTAMP] < dt.datetime.combine(as_of, dt.time())]
-        if tx.empty:
-            raise DataError(f"{where}: no order before analysis.as_of {as_of}: the data start on "
-                            f"{first:%Y-%m-%d}; set analysis.as_of after that date, or leave it null "
-                            "(the day after the last order)")
+    end = None if as_of is None else dt.datetime.combine(as_of, dt.time())
+    on_disk = data.tables.file("transactions")
+    if on_disk is not None:  # cleaned in parts: counted by DuckDB from the file, never read whole
+        import duckdb
+
+        src = "read_parquet('" + on_disk.path.as_posix().replace("'", "''") + "')"
+        cut = "" if end is None else f" WHERE {TIMESTAMP} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
+        first_all = duckdb.sql(f"SELECT min({TIMESTAMP}) FROM {src}").fetchone()[0]
+        n, customers, days, first = duckdb.sql(
+            f"SELECT count(*), count(DISTINCT {CUSTOMER_ID}), count(DISTINCT CAST({TIMESTAMP} AS DATE)), "
+            f"min({TIMESTAMP}) FROM {src}{cut}").fetchone()
+    else:
+        tx = data.transactions
+        first_all = tx[TIMESTAMP].min()
+        if end is not None:
+            tx = tx.loc[tx[TIMESTAMP] < end]
+        n, customers = len(tx), tx[CUSTOMER_ID].nunique()
+        days, first = tx[TIMESTAMP].dt.normalize().nunique(), tx[TIMESTAMP].min()
+    if as_of is not None and n == 0:
+        raise DataError(f"{where}: no order before analysis.as_of {as_of}: the data start on "
+                        f"{first_all:%Y-%m-%d}; set analysis.as_of after that date, or leave it null "
+                        "(the day after the last order)")
     before = f" before analysis.as_of {as_of}" if as_of is not None else ""
-    customers = tx[CUSTOMER_ID].nunique()
     if customers < 2:
         raise DataError(f"{where}: only one customer{before}: the reports compare customers (segments, "
                         "churn, lifetime value) and need orders of at least 2 customers")
-    days = tx[TIMESTAMP].dt.normalize().nunique()
     if days < 2:
-        raise DataError(f"{where}: only one purchase date ({tx[TIMESTAMP].min():%Y-%m-%d}){before}: the "
+        raise DataError(f"{where}: only one purchase date ({first:%Y-%m-%d}){before}: the "
                         "reports read purchase cycles and trends over time and need orders on at least 2 "
                         "different days")
 

@@ -1,0 +1,322 @@
+"""A large transactions file cleaned out of core, in parts of whole customers.
+
+A Parquet file of more than ``inputs.transactions.read.rows_per_part`` lines is never
+held whole in pandas. It is read in Arrow batches and split by customer into parts of
+about that many lines (every line of a customer in the same part, in source order,
+with its source line number); each part is cleaned by :func:`lclib.io.load.clean_rows`,
+the same code that cleans a whole file, and the cleaned lines are written back in
+source order as one Parquet file (by DuckDB, sorting out of core).
+
+Every rule gives what it gives on the whole file, because each looks at one line or
+at the lines of one customer: parsing, the hard checks, missing ids, exact duplicates
+(copies of a line share its customer id), dates, amounts, cancellations and refund
+netting (a refund reverses the same customer's purchases). The rules that look across
+customers are applied to the whole file: the share of unreadable dates
+(``clean.max_unparsable_share``), an order id used by several customers
+(``clean.order_ids``), and which float columns hold whole numbers (read as integer ids).
+The ledger's counts are summed and its example lines are the first five of the file.
+Tested against the in-memory loader for equality (``tests/test_load_in_parts.py``).
+
+Text dates without ``read.date_format`` are read by a rule that looks at the whole
+column (ISO 8601 or pandas' inference, whichever reads more); a file storing its dates
+as text without a ``date_format`` is therefore loaded in memory as before
+(:func:`can_load_in_parts`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lclib.config import TableInput
+from lclib.io import columns as C
+from lclib.io.ledger import Ledger
+
+#: Arrow batch read at a time while splitting the file (lines)
+BATCH_ROWS = 1_000_000
+#: the source line number column of the parts
+LINE = "__lclib_line"
+
+
+class TableFile:
+    """A cleaned table kept on disk as Parquet (``path``, ``rows``) until a notebook reads it."""
+
+    def __init__(self, path: str | Path, rows: int):
+        self.path = Path(path)
+        self.rows = int(rows)
+
+    def read(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path)
+
+    def __repr__(self) -> str:
+        return f"TableFile({str(self.path)!r}, rows={self.rows:,})"
+
+
+def parquet_rows(path: Path) -> int:
+    """Number of rows of a Parquet file, from its footer (0 when it cannot be read: the loader says why)."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # noqa: BLE001 - unreadable: read_raw words the error
+        return 0
+
+
+def can_load_in_parts(spec: TableInput, path: Path) -> bool:
+    """True when ``path`` (Parquet) is larger than ``read.rows_per_part`` and its dates can be read in parts.
+
+    Dates must be typed (timestamp or date) or ``read.date_format`` given: reading text
+    dates without a format is decided on the whole column.
+    """
+    limit = spec.read.rows_per_part
+    if not limit or parquet_rows(path) <= limit:
+        return False
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # noqa: BLE001
+        return False
+    for canon, user in spec.columns.items():
+        if canon in C.DATE_COLUMNS and user in schema.names and not spec.read.date_format:
+            t = schema.field(user).type
+            if not (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+                return False
+    return True
+
+
+def _part_of(ids: pd.Series, parts: int) -> np.ndarray:
+    """Part number (0 .. parts - 1) of each parsed customer id; a missing id goes to part 0."""
+    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    out = (h % np.uint64(parts)).astype(np.int64)
+    out[ids.isna().to_numpy()] = 0
+    return out
+
+
+def _is_whole(arr: pa.ChunkedArray | pa.Array) -> bool | None:
+    """:func:`lclib.io.load._whole_floats` of one batch: None when it holds no value."""
+    v = arr.drop_null().to_numpy(zero_copy_only=False)
+    if not len(v):
+        return None
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.mod(v, 1) == 0) and np.all(np.abs(v) < 2.0 ** 63))
+
+
+def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, timezone: str | None
+                      ) -> tuple[list[Path], dict[str, bool]]:
+    """Write the lines of ``path`` into ``parts`` Parquet files by customer, with their source line numbers.
+
+    Returns the files and, for every float column, whether all its values in the file
+    are whole numbers (:func:`lclib.io.load._whole_floats` of the whole column).
+    """
+    from lclib.io.load import parse_parquet_column
+
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow.append(pa.field(LINE, pa.int64()))
+    files = [folder / f"raw_{i:04d}.parquet" for i in range(parts)]
+    writers = [pq.ParquetWriter(f, schema) for f in files]
+    floats = [f.name for f in pf.schema_arrow if pa.types.is_floating(f.type)]
+    whole: dict[str, bool | None] = {name: None for name in floats}
+    user_id = spec.columns[C.CUSTOMER_ID]
+    line = 1
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            n = batch.num_rows
+            ids = parse_parquet_column(C.CUSTOMER_ID, batch.column(user_id).to_pandas(), spec.read, timezone)
+            part = _part_of(ids, parts)
+            for name in floats:
+                w = _is_whole(batch.column(name))
+                if w is not None:
+                    whole[name] = w if whole[name] is None else (whole[name] and w)
+            tbl = pa.Table.from_batches([batch]).append_column(LINE, pa.array(np.arange(line, line + n)))
+            line += n
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(parts + 1))
+            for i in range(parts):
+                if bounds[i + 1] > bounds[i]:
+                    writers[i].write_table(tbl.take(order[bounds[i]:bounds[i + 1]]))
+    finally:
+        for w in writers:
+            w.close()
+    return files, {k: bool(v) for k, v in whole.items() if v is not None}
+
+
+def _merge_ledger(ledger: Ledger, table: str, part: Ledger) -> None:
+    """Add a part's drops to ``ledger``: counts summed, the first five example lines of the file kept."""
+    entry, got = ledger.tables[table], part.tables[table]
+    for reason, n in got.dropped.items():
+        entry.dropped[reason] = entry.dropped.get(reason, 0) + n
+        entry.examples[reason] = sorted(entry.examples.get(reason, []) + got.examples.get(reason, []))[:5]
+    entry.notes.update(got.notes)
+
+
+def _merge_nets(nets: list):
+    """The :class:`~lclib.io.load.NetResult` figures of all parts as one (for the ledger note)."""
+    from lclib.io.load import NetResult
+
+    def trues(name: str) -> pd.Series:
+        got = [getattr(r, name)[getattr(r, name)] for r in nets]
+        return pd.concat(got, ignore_index=True) if got else pd.Series([], dtype=bool)
+
+    out = NetResult(pd.DataFrame(), trues("cancellation_netted"), trues("cancellation_unmatched"),
+                    trues("fully_refunded"), basis=nets[0].basis if nets else "")
+    for name in ("cancellations", "gross", "netted", "orders_netted", "orders_fully_refunded", "unmatched",
+                 "excess", "excess_lines"):
+        setattr(out, name, sum(getattr(r, name) for r in nets))
+    return out
+
+
+def _duckdb(folder: Path):
+    import duckdb
+
+    con = duckdb.connect()
+    tmp = folder / "duckdb_tmp"
+    tmp.mkdir(exist_ok=True)
+    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    con.execute("SET memory_limit = '3GB'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _files_sql(files: list[Path]) -> str:
+    return "read_parquet([" + ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files) + "])"
+
+
+def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, now: pd.Timestamp | None,
+                               timezone: str | None, out: Path | None = None):
+    """Read, check and clean a large transactions Parquet file part by part.
+
+    Parameters
+    ----------
+    spec, path, ledger, now, timezone : as :func:`lclib.io.load.load_table`.
+    out : where to write the cleaned lines (``transactions.parquet`` of the run's cache);
+        None: a temporary file, read back into pandas and removed.
+
+    Returns
+    -------
+    (TableFile or DataFrame, InputInfo)
+        The cleaned lines in source order, as :func:`lclib.io.load.load_table` gives them
+        (a :class:`TableFile` when ``out`` is given), and the input's description.
+    """
+    from lclib.io import load as L
+
+    table = "transactions"
+    now = L._clock(now, timezone)
+    L._check_data_file(table, spec, path)
+    L._check_parquet_columns(table, spec, path)
+    names = pq.read_schema(path).names
+    L.select_columns(table, spec, pd.DataFrame(columns=names), path)  # a missing column: the usual message
+    n_rows = parquet_rows(path)
+    ledger.open(table, str(path), n_rows)
+    n_parts = max(1, -(-n_rows // spec.read.rows_per_part))
+    scratch = Path(tempfile.mkdtemp(prefix="lclib-parts-"))
+    try:
+        raw_files, whole = split_by_customer(spec, path, scratch, n_parts, timezone)
+        unparsable: dict = {}
+        nets: list = []
+        clean_files: list[Path] = []
+        kept, first, last = 0, None, None
+        contract = L._contract(table)
+        for i, raw_file in enumerate(raw_files):
+            raw_all = pd.read_parquet(raw_file)
+            raw_file.unlink()
+            lines = raw_all.pop(LINE).to_numpy()
+            raw_all.index = pd.Index(lines, name="line")
+            part = Ledger()
+            part.open(table, str(path), len(raw_all))
+            df = L.clean_rows(table, spec, path, raw_all, part, now, timezone,
+                              unparsable=unparsable, nets=nets, whole=whole)
+            del raw_all
+            _merge_ledger(ledger, table, part)
+            df = contract.validate(df, lazy=False)
+            kept += len(df)
+            if len(df):
+                lo, hi = df[C.TIMESTAMP].min(), df[C.TIMESTAMP].max()
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+            f = scratch / f"clean_{i:04d}.parquet"
+            df.assign(**{LINE: df.index.to_numpy()}).to_parquet(f, index=False)
+            clean_files.append(f)
+            del df
+        for col, got in unparsable.items():
+            _check_share(table, path, spec, col, got)
+        if nets and spec.clean.cancellations == "net":
+            merged = _merge_nets(nets)
+            if merged.cancellations:
+                ledger.note(table, "refunds", merged.sentence())
+        con = _duckdb(scratch)
+        rewrite = _order_ids(table, spec, path, con, clean_files, ledger)
+        ledger.check(table, kept)
+        target = out if out is not None else scratch / "transactions.parquet"
+        _write_in_source_order(con, clean_files, target, rewrite)
+        con.close()
+        info = L.InputInfo(table=table, path=str(path), sha256=L.file_sha256(path), bytes=path.stat().st_size,
+                           rows_in=n_rows, rows_kept=kept,
+                           date_min=None if first is None else str(first),
+                           date_max=None if last is None else str(last))
+        if out is not None:
+            return TableFile(out, kept), info
+        return pd.read_parquet(target), info
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_share(table: str, path: Path, spec: TableInput, col: str, got: dict) -> None:
+    """``clean.max_unparsable_share`` on the whole file's counts (as :func:`lclib.io.load._check_unparsable_share`)."""
+    from lclib.io.load import unparsable_share_error
+
+    if got["n"] and got["bad"] and got["bad"] / got["n"] > spec.clean.max_unparsable_share:
+        raise unparsable_share_error(table, path, spec, col, got["bad"], got["n"], sorted(got["examples"])[:5])
+
+
+def _order_ids(table: str, spec: TableInput, path: Path, con, files: list[Path], ledger: Ledger) -> bool:
+    """``clean.order_ids`` on the whole file; True when the order ids are to be written per customer."""
+    from lclib.io import load as L
+
+    if C.ORDER_ID not in spec.columns or not files:
+        return False
+    src = _files_sql(files)
+    shared = con.sql(
+        f"SELECT {C.ORDER_ID} FROM {src} GROUP BY {C.ORDER_ID} "
+        f"HAVING min({C.CUSTOMER_ID}) <> max({C.CUSTOMER_ID}) ORDER BY min({LINE})").to_arrow_table()
+    shared_ids = shared.column(0).combine_chunks() if shared.num_rows else None
+    if spec.clean.order_ids == "unique":
+        if shared_ids is not None:
+            con.register("shared_ids", shared)
+            lines = con.execute(f"SELECT * FROM {src} WHERE {C.ORDER_ID} IN (SELECT {C.ORDER_ID} FROM shared_ids) "
+                                f"ORDER BY {LINE}").df()
+            lines.index = pd.Index(lines.pop(LINE).to_numpy(), name="line")
+            raise L._shared_order_ids_error(table, spec, path, lines, shared_ids)
+        return False
+    ledger.note(table, "order_ids", (
+        f"order ids read per customer (clean.order_ids: per_customer) and written <customer_id>/<order_id>; "
+        f"{0 if shared_ids is None else len(shared_ids):,} order id(s) were used by several customers"))
+    return True
+
+
+def _write_in_source_order(con, files: list[Path], target: Path, per_customer_ids: bool) -> None:
+    """Write the cleaned parts as one Parquet file in source line order, with the parts' column types."""
+    part_schema = pq.read_schema(files[0])
+    cols = [n for n in part_schema.names if n != LINE]
+    select = ", ".join(
+        f"{_quote(C.CUSTOMER_ID)} || '/' || {_quote(C.ORDER_ID)} AS {_quote(C.ORDER_ID)}"
+        if per_customer_ids and n == C.ORDER_ID else _quote(n) for n in cols)
+    meta = dict(part_schema.metadata or {})
+    if b"pandas" in meta:  # the pandas description of the columns, without the line number
+        pandas_meta = json.loads(meta[b"pandas"])
+        pandas_meta["columns"] = [c for c in pandas_meta.get("columns", []) if c.get("name") != LINE]
+        meta[b"pandas"] = json.dumps(pandas_meta).encode()
+    schema = pa.schema([part_schema.field(n) for n in cols], metadata=meta)
+    con.execute("SET preserve_insertion_order = true")
+    reader = con.sql(f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}").to_arrow_reader(BATCH_ROWS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(target, schema) as writer:
+        for batch in reader:
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))

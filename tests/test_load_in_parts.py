@@ -1,0 +1,167 @@
+"""A transactions Parquet file cleaned in parts (lclib.io.parts) gives exactly what the in-memory loader gives.
+
+Same cleaned lines (values, dtypes, order), same ledger (counts, example lines, notes),
+same input description, same errors; on the messy shop export (planted defects, refunds
+netted, float customer ids) split into about ten parts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from lclib.config import load_config
+from lclib.io import parts
+from lclib.io.dataset import Dataset, load_dataset
+from lclib.io.load import DataError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = pd.Timestamp("2026-01-01")
+COLUMNS = {"customer_id": "CustomerID", "order_id": "InvoiceNo", "timestamp": "InvoiceDate",
+           "quantity": "Quantity", "unit_price": "UnitPrice", "product": "StockCode"}
+
+
+def _shop(typed_dates: bool) -> pd.DataFrame:
+    df = pd.read_csv(FIXTURES / "messy_shop_export.csv", encoding="latin-1", dtype={"InvoiceNo": str})
+    if typed_dates:
+        df["InvoiceDate"] = pd.to_datetime(df["InvoiceDate"], format="%d/%m/%Y %H:%M", errors="coerce")
+    return df
+
+
+def _config(tmp: Path, data: pd.DataFrame, rows_per_part: int | None, **clean) -> object:
+    path = tmp / "shop.parquet"
+    if not path.exists():
+        data.to_parquet(path, index=False)
+    read = {"rows_per_part": rows_per_part}
+    if not pd.api.types.is_datetime64_any_dtype(data["InvoiceDate"]):
+        read["date_format"] = "%d/%m/%Y %H:%M"
+    cfg = {"inputs": {"transactions": {"path": str(path), "columns": COLUMNS, "read": read,
+                                       "clean": {"non_product_codes": ["POST", "M", "BANK CHARGES"], **clean}}}}
+    p = tmp / f"lclib_{rows_per_part}.yaml"
+    p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return load_config(p)
+
+
+def _both(tmp: Path, data: pd.DataFrame, **clean) -> tuple[Dataset, Dataset]:
+    whole = load_dataset(_config(tmp, data, None, **clean), now=NOW)
+    in_parts = load_dataset(_config(tmp, data, 500, **clean), now=NOW)
+    return whole, in_parts
+
+
+def _assert_same(whole: Dataset, in_parts: Dataset) -> None:
+    pd.testing.assert_frame_equal(in_parts.transactions, whole.transactions, check_exact=True)
+    assert in_parts.ledger.to_dict() == whole.ledger.to_dict()
+    assert [i.__dict__ for i in in_parts.inputs] == [i.__dict__ for i in whole.inputs]
+
+
+@pytest.mark.parametrize("typed_dates", [False, True], ids=["text dates + date_format", "typed timestamps"])
+@pytest.mark.parametrize("cancellations", ["net", "drop"])
+def test_cleaning_in_parts_equals_cleaning_in_memory(tmp_path, typed_dates, cancellations):
+    data = _shop(typed_dates)
+    whole, in_parts = _both(tmp_path, data, cancellations=cancellations)
+    assert parts.can_load_in_parts(in_parts.config.inputs.transactions, tmp_path / "shop.parquet")
+    _assert_same(whole, in_parts)
+    entry = whole.ledger.tables["transactions"]
+    # the file's defects are really exercised: duplicates, missing ids, refunds netted from several parts
+    assert entry.dropped["duplicates"] > 0 and entry.dropped["missing_id"] > 0
+    if cancellations == "net":
+        assert entry.dropped["cancellations_netted"] > 0 and "refunds" in entry.notes
+        assert whole.transactions["refunded_amount"].gt(0).sum() > 10
+
+
+def test_the_split_keeps_every_line_of_a_customer_in_one_part(tmp_path):
+    data = _shop(typed_dates=True)
+    data.to_parquet(tmp_path / "shop.parquet", index=False)
+    spec = _config(tmp_path, data, 500).inputs.transactions
+    files, whole = parts.split_by_customer(spec, tmp_path / "shop.parquet", tmp_path, 10, None)
+    got = [pd.read_parquet(f) for f in files]
+    assert sum(len(g) for g in got) == len(data)
+    owners = pd.concat([g[["CustomerID"]].assign(part=i) for i, g in enumerate(got)])
+    assert owners.dropna().groupby("CustomerID")["part"].nunique().max() == 1
+    assert all(g[parts.LINE].is_monotonic_increasing for g in got)  # source order inside a part
+    assert sorted(pd.concat(got)[parts.LINE]) == list(range(1, len(data) + 1))
+    assert whole == {"CustomerID": True, "UnitPrice": False}
+    assert 5 <= sum(len(g) > 0 for g in got) <= 10
+
+
+def test_a_fraction_anywhere_in_the_file_decides_how_float_ids_read_in_every_part(tmp_path):
+    # ids stored as floats read as integers only when every value in the file is whole
+    data = _shop(typed_dates=True)
+    data.loc[data.index[-1], ["CustomerID", "InvoiceNo"]] = [99999.5, "999999"]
+    whole, in_parts = _both(tmp_path, data)
+    _assert_same(whole, in_parts)
+    assert "99999.5" in set(whole.transactions["customer_id"])
+
+
+def test_an_order_id_shared_by_customers_of_different_parts_is_the_same_error(tmp_path):
+    data = _shop(typed_dates=True)
+    ids = data["CustomerID"].dropna().unique()
+    first = data.index[data["CustomerID"] == ids[0]][0]
+    other = data.index[data["CustomerID"] == ids[-1]][0]
+    data.loc[other, "InvoiceNo"] = data.loc[first, "InvoiceNo"]
+    with pytest.raises(DataError) as whole:
+        load_dataset(_config(tmp_path, data, None), now=NOW)
+    with pytest.raises(DataError) as in_parts:
+        load_dataset(_config(tmp_path, data, 500), now=NOW)
+    assert str(in_parts.value) == str(whole.value)
+    assert "used by more than one customer" in str(whole.value)
+    a, b = _both(tmp_path, data, order_ids="per_customer")
+    _assert_same(a, b)
+    assert "1 order id(s) were used by several customers" in a.ledger.tables["transactions"].notes["order_ids"]
+
+
+def test_too_many_unreadable_dates_is_the_same_error_counted_on_the_whole_file(tmp_path):
+    data = _shop(typed_dates=False)
+    bad = np.random.default_rng(3).random(len(data)) < 0.2
+    data.loc[bad, "InvoiceDate"] = "not a date"
+    with pytest.raises(DataError) as whole:
+        load_dataset(_config(tmp_path, data, None), now=NOW)
+    with pytest.raises(DataError) as in_parts:
+        load_dataset(_config(tmp_path, data, 500), now=NOW)
+    assert str(in_parts.value) == str(whole.value)
+    # counted after the rows without a customer id and the duplicates are dropped: about a fifth
+    assert re.search(r"column 'InvoiceDate': [0-9,]{3,} of 4,[0-9]{3} dates \((19|20|21)%\)", str(whole.value))
+
+
+def test_text_dates_without_a_format_are_read_in_memory(tmp_path):
+    data = _shop(typed_dates=False)
+    cfg = _config(tmp_path, data, 500)
+    spec = cfg.inputs.transactions.model_copy(update={"read": cfg.inputs.transactions.read.model_copy(
+        update={"date_format": None})})
+    assert not parts.can_load_in_parts(spec, tmp_path / "shop.parquet")
+    assert parts.can_load_in_parts(cfg.inputs.transactions, tmp_path / "shop.parquet")
+
+
+def test_the_run_cache_keeps_the_cleaned_lines_on_disk_until_a_notebook_reads_them(tmp_path):
+    data = _shop(typed_dates=True)
+    cache = tmp_path / "cache"
+    loaded = load_dataset(_config(tmp_path, data, 500), now=NOW, write_to=cache)
+    on_disk = loaded.tables.file("transactions")
+    assert on_disk is not None and on_disk.path == cache / "transactions.parquet"
+    assert loaded.has("transactions")  # answered from the row count, the file is not read
+    assert loaded.tables.file("transactions") is not None
+    loaded.save(cache)
+    opened = Dataset.open(cache, loaded.config)
+    assert opened.tables.file("transactions") is not None
+    whole = load_dataset(_config(tmp_path, data, None), now=NOW)
+    pd.testing.assert_frame_equal(opened.transactions, whole.transactions, check_exact=True)
+    assert opened.tables.file("transactions") is None  # read once, kept
+    assert opened.ledger.to_dict() == whole.ledger.to_dict()
+
+
+def test_pseudonymising_a_table_on_disk_gives_the_pseudonyms_of_the_table_in_memory(tmp_path):
+    from lclib.io.privacy import pseudonymise_dataset
+
+    data = _shop(typed_dates=True)
+    on_disk = load_dataset(_config(tmp_path, data, 500), now=NOW, write_to=tmp_path / "cache")
+    in_memory = load_dataset(_config(tmp_path, data, None), now=NOW)
+    pseudonymise_dataset(on_disk, "k3y")
+    pseudonymise_dataset(in_memory, "k3y")
+    assert on_disk.tables.file("transactions") is not None
+    pd.testing.assert_frame_equal(on_disk.transactions, in_memory.transactions, check_exact=True)
+    assert not set(on_disk.transactions["customer_id"]) & set(data["CustomerID"].dropna().astype(int).astype(str))
