@@ -165,3 +165,24 @@ def test_pseudonymising_a_table_on_disk_gives_the_pseudonyms_of_the_table_in_mem
     assert on_disk.tables.file("transactions") is not None
     pd.testing.assert_frame_equal(on_disk.transactions, in_memory.transactions, check_exact=True)
     assert not set(on_disk.transactions["customer_id"]) & set(data["CustomerID"].dropna().astype(int).astype(str))
+
+
+def test_the_runner_counts_customers_and_days_of_a_table_on_disk_without_reading_it(tmp_path):
+    import datetime as dt
+
+    from lclib.report.runner import check_enough_data
+
+    data = _shop(typed_dates=True)
+    cfg = _config(tmp_path, data, 500)
+    loaded = load_dataset(cfg, now=NOW, write_to=tmp_path / "cache")
+    check_enough_data(cfg, loaded)
+    assert loaded.tables.file("transactions") is not None
+    first = loaded.transactions["timestamp"].min()
+    early = cfg.model_copy(update={"analysis": cfg.analysis.model_copy(update={"as_of": dt.date(2010, 12, 1)})})
+    on_disk = load_dataset(early, now=NOW, write_to=tmp_path / "cache2")
+    with pytest.raises(DataError, match=f"no order before analysis.as_of 2010-12-01: the data start on {first:%Y-%m-%d}"):
+        check_enough_data(early, on_disk)
+    in_memory = load_dataset(_config(tmp_path, data, None), now=NOW)
+    in_memory.config = early
+    with pytest.raises(DataError, match="no order before analysis.as_of 2010-12-01"):
+        check_enough_data(early, in_memory)

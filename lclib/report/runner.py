@@ -918,10 +918,12 @@ def check_enough_data(cfg, data) -> None:
 
         src = "read_parquet('" + on_disk.path.as_posix().replace("'", "''") + "')"
         cut = "" if end is None else f" WHERE {TIMESTAMP} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
-        first_all = duckdb.sql(f"SELECT min({TIMESTAMP}) FROM {src}").fetchone()[0]
-        n, customers, days, first = duckdb.sql(
+        con = duckdb.connect()
+        first_all = con.execute(f"SELECT min({TIMESTAMP}) FROM {src}").fetchone()[0]
+        n, customers, days, first = con.execute(
             f"SELECT count(*), count(DISTINCT {CUSTOMER_ID}), count(DISTINCT CAST({TIMESTAMP} AS DATE)), "
             f"min({TIMESTAMP}) FROM {src}{cut}").fetchone()
+        con.close()
     else:
         tx = data.transactions
         first_all = tx[TIMESTAMP].min()
