@@ -46,7 +46,7 @@ def table_overview(data: Dataset) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns table, rows, people (distinct persons where the table has
+    DataFrame with columns table, rows (rows kept by the loader, from the ledger), people (distinct persons where the table has
     ids, each counted once: see :func:`distinct_people`), first, last (its main date column).
     """
     rows = []
@@ -55,7 +55,8 @@ def table_overview(data: Dataset) -> pd.DataFrame:
         people = distinct_people(df)
         first = df[dates[0]].min() if dates and len(df) else pd.NaT
         last = df[dates[0]].max() if dates and len(df) else pd.NaT
-        rows.append(dict(table=name, rows=len(df), people=people, first=first, last=last))
+        kept = data.ledger.tables[name].rows_kept if name in data.ledger.tables else len(df)
+        rows.append(dict(table=name, rows=kept, people=people, first=first, last=last))
     out = pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
     out["people"] = out["people"].astype("Int64")  # a whole number, missing for tables without ids
     return out
@@ -100,6 +101,7 @@ def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> di
     """Customers, orders, revenue, repeat-customer share and the covered period in days.
 
     ``engine``: ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+    ``order_lines`` counts the cleaned lines (a row of a run's compacted table counts its ``lines``).
     """
     from lclib.engine import sql as _engine
 
@@ -110,7 +112,7 @@ def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> di
         return {
             "customers": customers,
             "orders": int(got["orders"]),
-            "order_lines": int(got["order_lines"]),
+            "order_lines": int(tx[C.LINES].sum()) if C.LINES in tx else int(got["order_lines"]),
             "revenue": float(got["revenue"]),
             "repeat_customer_share": float(got["repeat_customers"] / customers * 100) if customers else float("nan"),
             "days_covered": int((pd.Timestamp(got["last_time"]) - pd.Timestamp(got["first_time"])).days + 1),
@@ -119,7 +121,7 @@ def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> di
     return {
         "customers": int(orders_per_customer.size),
         "orders": int(tx[C.ORDER_ID].nunique()),
-        "order_lines": int(len(tx)),
+        "order_lines": int(tx[C.LINES].sum()) if C.LINES in tx else int(len(tx)),
         "revenue": float(tx[C.AMOUNT].sum()),
         "repeat_customer_share": float((orders_per_customer > 1).mean() * 100),
         "days_covered": int((tx[C.TIMESTAMP].max() - tx[C.TIMESTAMP].min()).days + 1),

@@ -59,6 +59,9 @@ VARIANT = "variant"
 ASSIGNED_AT = "assigned_at"
 #: transactions, derived by ``clean.cancellations: net``: the amount netted from the line (>= 0)
 REFUNDED_AMOUNT = "refunded_amount"
+#: transactions in a run's cache (:func:`lclib.engine.orders.compact_order_lines_file`): how many
+#: cleaned order lines one row stands for (the lines of one order at one time are merged)
+LINES = "lines"
 
 #: Canonical columns per table as the user maps them: (required, optional).
 #: ``amount`` in transactions is required *or* derivable from quantity and

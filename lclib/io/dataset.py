@@ -104,8 +104,7 @@ class Dataset:
                 self.tables[name].to_parquet(target, index=False)
             elif on_disk.path.resolve() != target.resolve():
                 shutil.copyfile(on_disk.path, target)
-        meta = {"ledger": self.ledger.to_dict(), "inputs": [i.__dict__ for i in self.inputs],
-                "rows": {name: self.tables.rows(name) for name in self.tables}}
+        meta = {"ledger": self.ledger.to_dict(), "inputs": [i.__dict__ for i in self.inputs]}
         (folder / "dataset.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return folder
 
@@ -114,11 +113,7 @@ class Dataset:
         """Read a dataset written by :meth:`save` (each table when it is first used)."""
         folder = Path(folder)
         meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-        rows = meta.get("rows", {})
-        tables = {}
-        for p in sorted(folder.glob("*.parquet")):
-            n = rows.get(p.stem)
-            tables[p.stem] = TableFile(p, n if n is not None else parts.parquet_rows(p))
+        tables = {p.stem: TableFile(p, parts.parquet_rows(p)) for p in sorted(folder.glob("*.parquet"))}
         return cls(config, Tables(tables), Ledger.from_dict(meta["ledger"]),
                    [InputInfo(**i) for i in meta["inputs"]])
 

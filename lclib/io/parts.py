@@ -169,20 +169,26 @@ def _merge_nets(nets: list):
     return out
 
 
-def _duckdb(folder: Path):
+def duckdb_out_of_core(folder: Path, memory_limit: str = "1GB"):
+    """A DuckDB connection that spills to ``folder`` beyond ``memory_limit`` (sorts and group-bys of big files)."""
     import duckdb
 
     con = duckdb.connect()
     tmp = folder / "duckdb_tmp"
-    tmp.mkdir(exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
-    con.execute("SET memory_limit = '3GB'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
     return con
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def files_sql(files: list[Path]) -> str:
+    """``read_parquet([...])`` of ``files``, quoted for DuckDB."""
+    return _files_sql(files)
 
 
 def _files_sql(files: list[Path]) -> str:
@@ -251,7 +257,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             merged = _merge_nets(nets)
             if merged.cancellations:
                 ledger.note(table, "refunds", merged.sentence())
-        con = _duckdb(scratch)
+        con = duckdb_out_of_core(scratch)
         rewrite = _order_ids(table, spec, path, con, clean_files, ledger)
         ledger.check(table, kept)
         target = out if out is not None else scratch / "transactions.parquet"
@@ -301,6 +307,32 @@ def _order_ids(table: str, spec: TableInput, path: Path, con, files: list[Path],
     return True
 
 
+def arrow_schema(like: pa.Schema, columns: list[str], extra: list[pa.Field] = ()) -> pa.Schema:
+    """``like``'s fields ``columns`` (in that order) plus ``extra``, with its pandas metadata kept for them.
+
+    pandas reads the file back with the dtypes the columns had when ``like``'s file was written
+    (``string`` stays ``string``, not ``str``).
+    """
+    meta = dict(like.metadata or {})
+    if b"pandas" in meta:
+        pandas_meta = json.loads(meta[b"pandas"])
+        pandas_meta["columns"] = [c for c in pandas_meta.get("columns", []) if c.get("name") in columns]
+        meta[b"pandas"] = json.dumps(pandas_meta).encode()
+    return pa.schema([like.field(n) for n in columns] + list(extra), metadata=meta)
+
+
+def write_query(con, sql: str, target: Path, schema: pa.Schema) -> int:
+    """Write the result of a DuckDB query to ``target`` (Parquet, typed as ``schema``) in batches; returns its rows."""
+    reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with pq.ParquetWriter(target, schema) as writer:
+        for batch in reader:
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+            rows += batch.num_rows
+    return rows
+
+
 def _write_in_source_order(con, files: list[Path], target: Path, per_customer_ids: bool) -> None:
     """Write the cleaned parts as one Parquet file in source line order, with the parts' column types."""
     part_schema = pq.read_schema(files[0])
@@ -308,15 +340,6 @@ def _write_in_source_order(con, files: list[Path], target: Path, per_customer_id
     select = ", ".join(
         f"{_quote(C.CUSTOMER_ID)} || '/' || {_quote(C.ORDER_ID)} AS {_quote(C.ORDER_ID)}"
         if per_customer_ids and n == C.ORDER_ID else _quote(n) for n in cols)
-    meta = dict(part_schema.metadata or {})
-    if b"pandas" in meta:  # the pandas description of the columns, without the line number
-        pandas_meta = json.loads(meta[b"pandas"])
-        pandas_meta["columns"] = [c for c in pandas_meta.get("columns", []) if c.get("name") != LINE]
-        meta[b"pandas"] = json.dumps(pandas_meta).encode()
-    schema = pa.schema([part_schema.field(n) for n in cols], metadata=meta)
     con.execute("SET preserve_insertion_order = true")
-    reader = con.sql(f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}").to_arrow_reader(BATCH_ROWS)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(target, schema) as writer:
-        for batch in reader:
-            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+    write_query(con, f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}", target,
+                arrow_schema(part_schema, cols))

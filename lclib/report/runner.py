@@ -62,6 +62,7 @@ from lclib.config import ConfigError, load_config, redact_overrides
 from lclib.config.glossary import glossary_entries
 from lclib.config.headlines import HEADLINES
 from lclib.io.load import DataError
+from lclib.engine.orders import compact_order_lines_file
 from lclib.io.dataset import load_dataset
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, summary
@@ -398,6 +399,8 @@ def run(
             _log(progress, "  customer and anonymous ids pseudonymised (privacy.pseudonymise)")
         try:
             data_dir = data.save(scratch / "data")
+            # every report reads orders: the lines of one order at one time merged, out of core
+            compact_order_lines_file(data_dir / "transactions.parquet", scratch=scratch)
         except OSError as e:
             raise StorageError(f"cannot write the cleaned data to the temporary folder: "
                                f"{storage_message(e, scratch)}") from e
