@@ -12,6 +12,9 @@ Everything here takes a customer summary from :mod:`lclib.engine.summary` (index
     :func:`predict_customers`, :func:`new_customer_purchases`,
     :func:`conditional_expected_purchases` (lclib's BG/NBD formula, defined
     where lifetimes' returns NaN);
+:mod:`~lclib.analysis.clv.batches`
+    every customer scored batch by batch: :func:`score_parquet` (DuckDB Arrow batches),
+    :func:`score_spark` (``mapInPandas`` on a Spark DataFrame);
 :mod:`~lclib.analysis.clv.validation`
     :func:`holdout_validation`, :func:`repeat_count_fit`,
     :func:`frequency_recency_matrix`, :func:`default_calibration_end`,
@@ -77,6 +80,7 @@ from lclib.analysis.clv.prediction import (
     predict_customers,
 )
 from lclib.analysis.clv.prediction import _distinct_histories as _distinct_histories
+from lclib.analysis.clv.batches import SCORE_COLUMNS, score_batches, score_parquet, score_spark
 from lclib.analysis.clv.simple import (
     MIN_RETENTION_BASE,
     SimpleCLV,
@@ -130,4 +134,5 @@ __all__ = [
     "judge_predictions", "lifetimes", "missing_numbers", "model_comparison_table", "choose_on_holdout", "new_customer_purchases", "parameter_comparison",
     "parameter_table", "predict_customers", "repeat_count_fit", "simple_clv", "simple_clv_by_channel",
     "simulate_bgnbd_gg", "simulate_transactions", "span_text", "spend_frequency_correlation", "weekly_tracking",
+    "SCORE_COLUMNS", "score_batches", "score_parquet", "score_spark",
 ]
