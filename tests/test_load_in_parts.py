@@ -98,11 +98,17 @@ def test_a_fraction_anywhere_in_the_file_decides_how_float_ids_read_in_every_par
     assert "99999.5" in set(whole.transactions["customer_id"])
 
 
-def test_an_order_id_shared_by_customers_of_different_parts_is_the_same_error(tmp_path):
+@pytest.mark.parametrize("same_part", [False, True], ids=["customers in different parts", "in the same part"])
+def test_an_order_id_shared_by_two_customers_is_the_same_error(tmp_path, same_part):
     data = _shop(typed_dates=True)
     ids = data["CustomerID"].dropna().unique()
-    first = data.index[data["CustomerID"] == ids[0]][0]
-    other = data.index[data["CustomerID"] == ids[-1]][0]
+    part = parts._part_of(pd.Series([str(int(i)) for i in ids], dtype="string"), 10)  # 4,794 lines: 10 parts
+    twin = next(i for i in range(1, len(ids)) if (part[i] == part[0]) == same_part and i > 5)
+    good = ((data["Quantity"] > 0) & (data["UnitPrice"] > 0) & ~data["InvoiceNo"].str.startswith("C")
+            & ~data["StockCode"].isin(["POST", "M", "BANK CHARGES"]) & data["InvoiceDate"].notna()
+            & ~data.duplicated(keep=False))
+    first = data.index[good & (data["CustomerID"] == ids[0])][0]
+    other = data.index[good & (data["CustomerID"] == ids[twin])][0]
     data.loc[other, "InvoiceNo"] = data.loc[first, "InvoiceNo"]
     with pytest.raises(DataError) as whole:
         load_dataset(_config(tmp_path, data, None), now=NOW)

@@ -580,12 +580,11 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
     """
     from pathlib import Path
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     import shutil
 
-    from lclib.io.parts import arrow_schema, duckdb_out_of_core, write_query
+    import pyarrow.parquet as pq
+
+    from lclib.io.parts import duckdb_out_of_core, write_query
 
     path = Path(path)
     out = path if out is None else Path(out)
@@ -610,7 +609,7 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
     con = duckdb_out_of_core(spill)
     try:
         con.execute("SET preserve_insertion_order = true")
-        rows = write_query(con, sql, target, arrow_schema(like, columns, [pa.field(LINES, pa.int64())]))
+        rows = write_query(con, sql, target, like, columns)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)

@@ -228,6 +228,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         unparsable: dict = {}
         nets: list = []
         clean_files: list[Path] = []
+        orders = _OrderIdsAcrossParts()
         kept, first, last = 0, None, None
         contract = L._contract(table)
         for i, raw_file in enumerate(raw_files):
@@ -242,6 +243,8 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             del raw_all
             _merge_ledger(ledger, table, part)
             df = contract.validate(df, lazy=False)
+            if C.ORDER_ID in spec.columns:
+                orders.add(df)
             kept += len(df)
             if len(df):
                 lo, hi = df[C.TIMESTAMP].min(), df[C.TIMESTAMP].max()
@@ -258,7 +261,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             if merged.cancellations:
                 ledger.note(table, "refunds", merged.sentence())
         con = duckdb_out_of_core(scratch)
-        rewrite = _order_ids(table, spec, path, con, clean_files, ledger)
+        rewrite = _order_ids(table, spec, path, orders.shared_lines(clean_files), ledger)
         ledger.check(table, kept)
         target = out if out is not None else scratch / "transactions.parquet"
         _write_in_source_order(con, clean_files, target, rewrite)
@@ -282,28 +285,69 @@ def _check_share(table: str, path: Path, spec: TableInput, col: str, got: dict) 
         raise unparsable_share_error(table, path, spec, col, got["bad"], got["n"], sorted(got["examples"])[:5])
 
 
-def _order_ids(table: str, spec: TableInput, path: Path, con, files: list[Path], ledger: Ledger) -> bool:
+class _OrderIdsAcrossParts:
+    """Finds the order ids used by several customers when the customers are split into parts.
+
+    Inside a part, :func:`lclib.io.load._shared_order_ids` (exact). Across parts, an order id
+    in two parts is necessarily used by two customers: each part's distinct order ids are
+    hashed, the hashes seen in more than one part are the candidates, and their lines are
+    read back (two columns) and compared exactly. Memory: 8 bytes per distinct order id.
+    """
+
+    def __init__(self) -> None:
+        self.hashes: list[np.ndarray] = []
+        self.inside: list[pd.DataFrame] = []
+
+    @staticmethod
+    def _hash(ids: pd.Series) -> np.ndarray:
+        """64-bit hash of each id's text (the same whatever the Series' string dtype)."""
+        return pd.util.hash_array(ids.to_numpy(dtype=object, na_value=None), categorize=False)
+
+    def add(self, df: pd.DataFrame) -> None:
+        from lclib.io.load import _shared_order_ids
+
+        shared = _shared_order_ids(df[C.ORDER_ID], df[C.CUSTOMER_ID])
+        if shared is not None:
+            hit = df[C.ORDER_ID].isin(shared.to_pylist())
+            self.inside.append(df.loc[hit, [C.CUSTOMER_ID, C.ORDER_ID]])
+        distinct = pd.Series(pd.unique(df[C.ORDER_ID]), dtype=df[C.ORDER_ID].dtype)
+        self.hashes.append(np.unique(self._hash(distinct)))
+
+    def shared_lines(self, files: list[Path]) -> pd.DataFrame:
+        """Lines (index: source line; ``customer_id``, ``order_id``) of every order id used by several customers."""
+        found = list(self.inside)
+        h = np.sort(np.concatenate(self.hashes)) if self.hashes else np.zeros(0, dtype=np.uint64)
+        twice = np.unique(h[1:][h[1:] == h[:-1]]) if len(h) > 1 else h[:0]
+        if len(twice):
+            for f in files:
+                part = pq.read_table(f, columns=[C.CUSTOMER_ID, C.ORDER_ID, LINE]).to_pandas()
+                hit = np.isin(self._hash(part[C.ORDER_ID]), twice)
+                if hit.any():
+                    rows = part.loc[hit]
+                    found.append(rows.set_index(pd.Index(rows[LINE].to_numpy(), name="line"))
+                                 [[C.CUSTOMER_ID, C.ORDER_ID]])
+        if not found:
+            return pd.DataFrame(columns=[C.CUSTOMER_ID, C.ORDER_ID])
+        lines = pd.concat(found)
+        lines = lines[~lines.index.duplicated()].sort_index()
+        people = lines.groupby(C.ORDER_ID, sort=False)[C.CUSTOMER_ID].nunique()
+        return lines[lines[C.ORDER_ID].isin(people.index[people > 1])]
+
+
+def _order_ids(table: str, spec: TableInput, path: Path, shared_lines: pd.DataFrame, ledger: Ledger) -> bool:
     """``clean.order_ids`` on the whole file; True when the order ids are to be written per customer."""
     from lclib.io import load as L
 
-    if C.ORDER_ID not in spec.columns or not files:
+    if C.ORDER_ID not in spec.columns:
         return False
-    src = _files_sql(files)
-    shared = con.sql(
-        f"SELECT {C.ORDER_ID} FROM {src} GROUP BY {C.ORDER_ID} "
-        f"HAVING min({C.CUSTOMER_ID}) <> max({C.CUSTOMER_ID}) ORDER BY min({LINE})").to_arrow_table()
-    shared_ids = shared.column(0).combine_chunks() if shared.num_rows else None
+    shared = pa.array(pd.unique(shared_lines[C.ORDER_ID]).tolist(), pa.string()) if len(shared_lines) else None
     if spec.clean.order_ids == "unique":
-        if shared_ids is not None:
-            con.register("shared_ids", shared)
-            lines = con.execute(f"SELECT * FROM {src} WHERE {C.ORDER_ID} IN (SELECT {C.ORDER_ID} FROM shared_ids) "
-                                f"ORDER BY {LINE}").df()
-            lines.index = pd.Index(lines.pop(LINE).to_numpy(), name="line")
-            raise L._shared_order_ids_error(table, spec, path, lines, shared_ids)
+        if shared is not None:
+            raise L._shared_order_ids_error(table, spec, path, shared_lines, shared)
         return False
     ledger.note(table, "order_ids", (
         f"order ids read per customer (clean.order_ids: per_customer) and written <customer_id>/<order_id>; "
-        f"{0 if shared_ids is None else len(shared_ids):,} order id(s) were used by several customers"))
+        f"{0 if shared is None else len(shared):,} order id(s) were used by several customers"))
     return True
 
 
@@ -321,16 +365,21 @@ def arrow_schema(like: pa.Schema, columns: list[str], extra: list[pa.Field] = ()
     return pa.schema([like.field(n) for n in columns] + list(extra), metadata=meta)
 
 
-def write_query(con, sql: str, target: Path, schema: pa.Schema) -> int:
-    """Write the result of a DuckDB query to ``target`` (Parquet, typed as ``schema``) in batches; returns its rows."""
-    reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+def write_query(con, sql: str, target: Path, like: pa.Schema, columns: list[str]) -> int:
+    """Write the result of a DuckDB query to ``target`` with DuckDB's own Parquet writer; returns its rows.
+
+    Streamed and spilled within the connection's ``memory_limit`` (a result read back into
+    Python would be held whole). The pandas description of ``columns`` in ``like`` goes with
+    the file, so pandas reads the columns back with the dtypes the loader gave them.
+    """
+    meta = arrow_schema(like, [c for c in columns if c in like.names]).metadata or {}
+    kv = ""
+    if b"pandas" in meta:
+        kv = ", KV_METADATA {pandas: '" + meta[b"pandas"].decode().replace("'", "''") + "'}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
-    with pq.ParquetWriter(target, schema) as writer:
-        for batch in reader:
-            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-            rows += batch.num_rows
-    return rows
+    path = "'" + target.as_posix().replace("'", "''") + "'"
+    con.execute(f"COPY ({sql}) TO {path} (FORMAT parquet{kv})")
+    return pq.ParquetFile(target).metadata.num_rows
 
 
 def _write_in_source_order(con, files: list[Path], target: Path, per_customer_ids: bool) -> None:
@@ -341,5 +390,4 @@ def _write_in_source_order(con, files: list[Path], target: Path, per_customer_id
         f"{_quote(C.CUSTOMER_ID)} || '/' || {_quote(C.ORDER_ID)} AS {_quote(C.ORDER_ID)}"
         if per_customer_ids and n == C.ORDER_ID else _quote(n) for n in cols)
     con.execute("SET preserve_insertion_order = true")
-    write_query(con, f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}", target,
-                arrow_schema(part_schema, cols))
+    write_query(con, f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}", target, part_schema, cols)
