@@ -192,3 +192,19 @@ def test_the_runner_counts_customers_and_days_of_a_table_on_disk_without_reading
     in_memory.config = early
     with pytest.raises(DataError, match="no order before analysis.as_of 2010-12-01"):
         check_enough_data(early, in_memory)
+
+
+def test_rows_failing_a_hard_check_in_several_parts_are_reported_with_how_many_parts(tmp_path):
+    data = _shop(typed_dates=True)
+    data["UnitPrice"] = data["UnitPrice"].astype(str)
+    bad = data.index[::400]  # spread over the file, so over the parts
+    data.loc[bad, "UnitPrice"] = "twelve"
+    with pytest.raises(DataError) as whole:
+        load_dataset(_config(tmp_path, data, None), now=NOW)
+    with pytest.raises(DataError) as in_parts:
+        load_dataset(_config(tmp_path, data, 500), now=NOW)
+    assert "'UnitPrice'" in str(whole.value) and "'UnitPrice'" in str(in_parts.value)
+    assert re.search(r"These counts are those of one part of the file: it is read in 10 parts of whole customers "
+                     r"\(inputs.transactions.read.rows_per_part\), and [2-9]|10 of them have such problems",
+                     str(in_parts.value))
+    assert {p["column"] for p in in_parts.value.problems} == {"UnitPrice"}

@@ -229,6 +229,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         nets: list = []
         clean_files: list[Path] = []
         orders = _OrderIdsAcrossParts()
+        failed: list = []
         kept, first, last = 0, None, None
         contract = L._contract(table)
         for i, raw_file in enumerate(raw_files):
@@ -238,9 +239,14 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             raw_all.index = pd.Index(lines, name="line")
             part = Ledger()
             part.open(table, str(path), len(raw_all))
-            df = L.clean_rows(table, spec, path, raw_all, part, now, timezone,
-                              unparsable=unparsable, nets=nets, whole=whole)
-            del raw_all
+            try:
+                df = L.clean_rows(table, spec, path, raw_all, part, now, timezone,
+                                  unparsable=unparsable, nets=nets, whole=whole)
+            except L.DataError as e:  # the other parts are checked too, then all are reported
+                failed.append((int(lines.min()) if len(lines) else 0, e))
+                continue
+            finally:
+                del raw_all
             _merge_ledger(ledger, table, part)
             df = contract.validate(df, lazy=False)
             if C.ORDER_ID in spec.columns:
@@ -254,6 +260,8 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             df.assign(**{LINE: df.index.to_numpy()}).to_parquet(f, index=False)
             clean_files.append(f)
             del df
+        if failed:
+            raise _parts_error(failed, n_parts)
         for col, got in unparsable.items():
             _check_share(table, path, spec, col, got)
         if nets and spec.clean.cancellations == "net":
@@ -275,6 +283,23 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         return pd.read_parquet(target), info
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _parts_error(failed: list, n_parts: int):
+    """One error for the parts whose rows failed a hard check: the first part's message, and how many more."""
+    from lclib.io.load import DataError
+
+    failed = sorted(failed, key=lambda f: f[0])
+    first = failed[0][1]
+    problems = [p for _, e in failed for p in e.problems]
+    if len(failed) == 1:
+        return DataError(str(first) + f" (this file is read in {n_parts} parts of whole customers, "
+                         "inputs.transactions.read.rows_per_part; only this part has such problems)", problems)
+    lines = sorted({line for p in problems for line in p.get("lines", [])})[:10]
+    return DataError(
+        str(first) + f" These counts are those of one part of the file: it is read in {n_parts} parts of whole "
+        f"customers (inputs.transactions.read.rows_per_part), and {len(failed)} of them have such problems "
+        f"(lines {', '.join(map(str, lines))}...).", problems)
 
 
 def _check_share(table: str, path: Path, spec: TableInput, col: str, got: dict) -> None:
