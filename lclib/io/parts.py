@@ -297,7 +297,7 @@ def _parts_error(failed: list, n_parts: int):
                          "inputs.transactions.read.rows_per_part; only this part has such problems)", problems)
     lines = sorted({line for p in problems for line in p.get("lines", [])})[:10]
     return DataError(
-        str(first) + f" These counts are those of one part of the file: it is read in {n_parts} parts of whole "
+        str(first) + f"\n  These counts are those of one part of the file: it is read in {n_parts} parts of whole "
         f"customers (inputs.transactions.read.rows_per_part), and {len(failed)} of them have such problems "
         f"(lines {', '.join(map(str, lines))}...).", problems)
 
