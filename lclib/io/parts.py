@@ -153,6 +153,17 @@ def _merge_ledger(ledger: Ledger, table: str, part: Ledger) -> None:
     entry.notes.update(got.notes)
 
 
+def _slim(net):
+    """A :class:`~lclib.io.load.NetResult` without its lines, its masks reduced to their true rows."""
+    if net.lines is None:
+        return net
+    net.lines = None
+    for name in ("cancellation_netted", "cancellation_unmatched", "fully_refunded"):
+        mask = getattr(net, name)
+        setattr(net, name, mask[mask.to_numpy(dtype=bool)])
+    return net
+
+
 def _merge_nets(nets: list):
     """The :class:`~lclib.io.load.NetResult` figures of all parts as one (for the ledger note)."""
     from lclib.io.load import NetResult
@@ -247,6 +258,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
                 continue
             finally:
                 del raw_all
+            nets[:] = [_slim(r) for r in nets]  # the figures only, not the part's lines
             _merge_ledger(ledger, table, part)
             df = contract.validate(df, lazy=False)
             if C.ORDER_ID in spec.columns:
