@@ -14,8 +14,9 @@ memory of the runner, its workers and their kernels (sampled every 0.2 s with
 psutil: notebooks run ``report.workers`` at a time), and the per-notebook times
 from ``run.json``.
 
-``--load-only`` times :func:`lclib.io.load.load_dataset` alone (read, parse, clean,
-validate) in a fresh process, with a cProfile breakdown of its slowest steps.
+``--load-only`` times the runner's first steps alone in a fresh process (loading and
+cleaning, in parts above ``read.rows_per_part`` lines; the data check; the compacted run
+cache), with a cProfile breakdown of the slowest steps.
 """
 
 from __future__ import annotations
@@ -117,27 +118,46 @@ def _find_run_json(root: Path) -> Path | None:
 
 
 def bench_load(data: Path) -> dict:
-    """Time load_dataset in a fresh process (profiled) and return its report."""
+    """Time the runner's first steps in a fresh process (profiled) and return its report.
+
+    As ``lclib run`` does them: ``load_dataset(cfg, write_to=cache)`` (a file above
+    ``read.rows_per_part`` lines is cleaned in parts), the data check, ``Dataset.save`` and
+    ``compact_order_lines_file``; each step's wall time, CPU time and the peak memory.
+    """
     code = f"""
-import cProfile, io, json, pstats, resource, sys, tempfile, time
+import cProfile, io, json, pstats, resource, shutil, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {str(HERE)!r})
 from bench_run import write_config
 from lclib.config import load_config
+from lclib.engine.orders import compact_order_lines_file
 from lclib.io.dataset import load_dataset
+from lclib.report.runner import check_enough_data
 folder = Path(tempfile.mkdtemp())
 cfg = load_config(write_config(Path({str(data)!r}), folder))
 prof = cProfile.Profile()
-t0 = time.perf_counter()
+steps = {{}}
+t0 = c0 = None
+def step(name, f):
+    t, c = time.perf_counter(), time.process_time()
+    out = f()
+    steps[name] = round(time.perf_counter() - t, 1)
+    return out
+t0, c0 = time.perf_counter(), time.process_time()
 prof.enable()
-data = load_dataset(cfg)
+data = step("load_dataset", lambda: load_dataset(cfg, write_to=folder / "cache"))
+step("check_enough_data", lambda: check_enough_data(cfg, data))
+step("save", lambda: data.save(folder / "cache"))
+rows = step("compact", lambda: compact_order_lines_file(folder / "cache" / "transactions.parquet", scratch=folder))
 prof.disable()
-wall = time.perf_counter() - t0
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 stream = io.StringIO()
-pstats.Stats(prof, stream=stream).sort_stats("cumulative").print_stats(r"lclib/io.py|pandera|read_csv|read_parquet", 25)
-print(json.dumps({{"rows": len(data.transactions), "wall_s": wall,
+pstats.Stats(prof, stream=stream).sort_stats("cumulative").print_stats(r"lclib/|pandera|read_csv|read_parquet", 25)
+print(json.dumps({{"rows": data.ledger.tables["transactions"].rows_kept, "cache_rows": rows, "wall_s": wall,
+                  "cpu_s": cpu, "steps": steps, "parts": bool(data.tables.file("transactions")),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "profile": stream.getvalue()}}))
+shutil.rmtree(folder, ignore_errors=True)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode:
@@ -150,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=HERE / "data" / "tx_10M.parquet")
     parser.add_argument("--out", type=Path, default=None, help="reports folder (default: a temporary one)")
     parser.add_argument("--only", action="append", default=[], help="run only this notebook (repeatable)")
-    parser.add_argument("--load-only", action="store_true", help="time lclib.io.load.load_dataset alone")
+    parser.add_argument("--load-only", action="store_true", help="time the loading steps of lclib run alone")
     parser.add_argument("--profile-lines", type=int, default=40, help="lines of the loader profile shown")
     parser.add_argument("--workers", type=int, default=None,
                         help="report.workers for the run (default: the configuration's, 2)")
@@ -163,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {args.data}; load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.load_only:
         r = bench_load(args.data)
-        print(f"load_dataset: {r['rows']:,} rows in {r['wall_s']:.1f} s, peak {r['peak_mb']:.0f} MB")
+        print(f"loading (as lclib run does{', in parts' if r['parts'] else ', in memory'}): {r['rows']:,} lines kept, "
+              f"{r['cache_rows']:,} rows in the run cache; {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, "
+              f"peak {r['peak_mb']:.0f} MB; steps (s): {r['steps']}")
         print("\n".join(r["profile"].splitlines()[: args.profile_lines]))
         return 0
     out = args.out or Path(tempfile.mkdtemp(prefix="lclib_bench_run_"))
