@@ -378,7 +378,7 @@ def test_churn_best_stage_to_improve_values_extra_people_at_revenue_differences(
     labels = {s["name"]: s["label"] for s in raw.cfg["journey"]["stages"]}
     tied = [labels[s] for s in worth.index if np.isclose(worth[s], worth.max(), rtol=1e-3, atol=0.005)]
     m = metrics["04_churn"]
-    assert m["best_stage_to_improve"] == (" and ".join(tied) + " (tie)" if len(tied) > 1 else tied[0])
+    assert m["best_stage_to_improve"] == (" or ".join(tied) + " (worth the same)" if len(tied) > 1 else tied[0])
     assert m["best_stage_extra_revenue"] == rounded(worth.max(), 2)
 
 

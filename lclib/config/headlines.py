@@ -156,8 +156,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         "improve_stage", ("04_churn", "best_stage_extra_revenue"),
-        "The journey stage worth improving most is {stage}: lifting it would have brought about {extra} "
-        "more revenue over the period of the data. The most people are lost at {step} ({lost} people).",
+        "Improving {stage} would have brought about {extra} more revenue over the period of the data, more "
+        "than any other journey stage. The most people are lost at {step} ({lost} people).",
         {"stage": ("04_churn", "best_stage_to_improve", "text"),
          "extra": ("04_churn", "best_stage_extra_revenue", "money"),
          "step": ("04_churn", "biggest_dropoff_step", "text"),
