@@ -125,3 +125,14 @@ def test_plain_verdict_keeps_the_analysts_text():
     assert Verdict("x", [finding]).short(plain=True) == "**x: ok** (the data pin down every number the model learns)"
     assert plain_words("no key here") == "no key here"
     assert span_days(242) == "242 days (35 weeks)" and span_days(10) == "10 days"
+
+
+def test_the_index_glossary_defines_words_without_configuration_keys():
+    import re
+
+    from lclib.config.glossary import GLOSSARY
+
+    for key, (term, definition) in GLOSSARY.items():
+        assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", definition), (key, definition)  # no states.new_days
+        words = re.sub(r"\{[^}]*\}", "", definition)  # the run's values are filled into the braces
+        assert "lclib.yaml" not in words and "_" not in words, (key, definition)

@@ -16,15 +16,15 @@ from typing import Any
 GLOSSARY: dict[str, tuple[str, str]] = {
     "new": ("New / reactivated customer",
             "A customer whose first (new) or first-after-lapsing (reactivated) order was less than "
-            "{new_days} days ago (states.new_days)."),
+            "{new_days} days ago."),
     "active": ("Active customer", "A customer who ordered less than {at_risk_days} days ago and is not new or "
                                   "reactivated."),
     "at-risk": ("At risk (lifecycle)",
-                "No order for {at_risk_days} days or more but fewer than {lapsed_days} (states.at_risk_days): past "
+                "No order for {at_risk_days} days or more but fewer than {lapsed_days}: past "
                 "the usual purchase cycle, not yet lapsed. The campaign list of report 07 uses this definition."),
     "lapsed": ("Lapsed / churned customer",
-               "No order for {lapsed_days} days or more: the churn inactivity window (churn.inactivity_days), so "
-               "lapsed and churned are the same customers."),
+               "No order for {lapsed_days} days or more: the churn inactivity window, so lapsed "
+               "and churned are the same customers."),
     "live-base": ("Live customer base", "New, active, reactivated and at-risk customers: everyone who has not lapsed."),
     "stock-flow": ("Stock and flow",
                    "A stock counts customers in a state at a date (a month end); a flow counts customers who moved "
@@ -34,7 +34,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
                     "are at risk or lapsed in the lifecycle sense."),
     "at-risk-model": ("At risk (churn model)",
                       "Customers who ordered within the churn window and whose churn probability is at least "
-                      "{at_risk_min_probability:.0%} (churn.at_risk_min_probability)."),
+                      "{at_risk_min_probability:.0%}."),
     "repeat-rate": ("Repeat rate", "Share of customers with a second order."),
     "cohort-retention": ("Cohort retention",
                          "Share of a first-purchase cohort (customers whose first order fell in one month) buying "
@@ -46,14 +46,14 @@ GLOSSARY: dict[str, tuple[str, str]] = {
                      "Margin per customer per year x expected lifetime in years - acquisition cost (CAC); not "
                      "discounted. The lifetime is 1 / the yearly share of customers who do not buy again."),
     "predicted-clv": ("Predicted CLV",
-                      "The margin a customer is expected to bring over the next {horizon_months} months "
-                      "(clv.horizon_months), from the purchase model (BG/NBD family) and the spend model (Gamma-Gamma), "
+                      "The margin a customer is expected to bring over the next {horizon_months} months, "
+                      "from the purchase model (BG/NBD family) and the spend model (Gamma-Gamma), "
                       "discounted at {discount_rate_annual:.0%} a year."),
     "p-alive": ("P(alive)", "The purchase model's probability that a customer still buys from the shop at all."),
     "cac": ("CAC", "Acquisition cost: marketing spend of a channel divided by the new customers it brought."),
     "assumed-default": ("Assumed default",
                         "A target, margin or threshold the configuration does not set: lclib's default is used and "
-                        "the reports say so. Set it in lclib.yaml to make it yours."),
+                        "the reports say so. The Settings section lists every value used."),
 }
 
 
@@ -70,7 +70,7 @@ def glossary_entries(metrics: Mapping[str, Mapping[str, Any]] | None,
     --------
     >>> rows = glossary_entries({"02_stages": {"states_at_risk_days": 31, "states_lapsed_days": 153}}, {})
     >>> [r["definition"] for r in rows if r["key"] == "at-risk"][0][:55]
-    'No order for 31 days or more but fewer than 153 (states'
+    'No order for 31 days or more but fewer than 153: past t'
     >>> [r["definition"] for r in rows if r["key"] == "new"][0][:80]
     'A customer whose first (new) or first-after-lapsing (reactivated) order was less'
     """
