@@ -151,6 +151,33 @@ class Ledger:
         df["share_dropped"] = (df["rows_dropped"] / df["rows_in"].where(df["rows_in"] > 0)).fillna(0.0)
         return df
 
+    def text(self) -> str:
+        """The ledger in words, one block per table (what ``lclib validate`` prints).
+
+        Examples
+        --------
+        >>> led = Ledger()
+        >>> _ = led.open("transactions", "orders.csv", 10)
+        >>> _ = led.drop("transactions", pd.DataFrame(index=[2, 3, 4]), pd.Series([True, False, True]), "missing_id")
+        >>> print(led.text())
+        transactions (orders.csv)
+                 10  rows read
+                 -2  no customer id (missing_id), e.g. lines 2, 4
+                  8  rows kept (20.0 % dropped)
+        """
+        blocks = []
+        for t in self.tables.values():
+            lines = [f"{t.table} ({t.source})", f"{t.rows_in:>11,}  rows read"]
+            for reason, n in t.dropped.items():
+                examples = t.examples.get(reason, [])
+                eg = f", e.g. line{'s' if len(examples) > 1 else ''} {', '.join(map(str, examples))}" if examples else ""
+                lines.append(f"{-n:>11,}  {REASONS[reason]} ({reason}){eg}")
+            share = t.rows_dropped / t.rows_in if t.rows_in else 0.0
+            lines.append(f"{t.rows_kept:>11,}  rows kept ({share * 100:.1f} % dropped)")
+            lines += [f"             note: {text}" for text in t.notes.values()]
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
     def to_dict(self) -> dict:
         """JSON-ready form (saved as ``ledger`` in run.json); ``notes`` only where there are some."""
         return {

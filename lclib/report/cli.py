@@ -118,7 +118,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import shutil
+    import tempfile
 
     from lclib.config import load_config
     from lclib.io.dataset import load_dataset
@@ -129,15 +130,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # a missing key is reported here as in `lclib run` (exit 2); the ledger holds no ids, so
     # nothing is pseudonymised for it and the key is not kept
     pseudonymised = pseudonym_key(cfg) is not None
-    data = load_dataset(cfg)
-    check_enough_data(cfg, data)
-    with pd.option_context("display.width", 160, "display.max_colwidth", 60, "display.max_rows", 200):
-        print("Ledger (rows read = rows kept + rows dropped):")
-        print(data.ledger.to_frame().drop(columns="source").to_string(index=False))
-        print()
-        summary = data.ledger.summary()
-        summary["share_dropped"] = summary["share_dropped"].map(lambda v: f"{v:.1%}")
-        print(summary.to_string(index=False))
+    scratch = tempfile.mkdtemp(prefix="lclib-validate-")
+    try:  # a large file cleaned in parts stays on disk: only the ledger is shown
+        data = load_dataset(cfg, write_to=scratch)
+        check_enough_data(cfg, data)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("Rows read, dropped by each cleaning rule (README 'Cleaning rules and the ledger'), and kept:\n")
+    print(data.ledger.text())
     if pseudonymised:
         print("\nids will be pseudonymised (privacy.pseudonymise): the key was found")
     print("\ndata OK")
