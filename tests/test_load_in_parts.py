@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import yaml
 
@@ -208,3 +210,37 @@ def test_rows_failing_a_hard_check_in_several_parts_are_reported_with_how_many_p
                      r"\(inputs.transactions.read.rows_per_part\), and [2-9]|10 of them have such problems",
                      str(in_parts.value))
     assert {p["column"] for p in in_parts.value.problems} == {"UnitPrice"}
+
+
+def _odd_types(kind: str) -> pa.Table:
+    """The shop export as Parquet with unusual column types."""
+    df = _shop(typed_dates=True).dropna(subset=["InvoiceDate"])
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    col = {n: i for i, n in enumerate(t.column_names)}
+    if kind == "dictionary ids":
+        ids = pc.cast(pc.cast(t["CustomerID"], pa.int64()), pa.string())
+        return t.set_column(col["CustomerID"], "CustomerID", ids.dictionary_encode())
+    if kind == "integer ids":
+        return t.set_column(col["CustomerID"], "CustomerID", pc.cast(t["CustomerID"], pa.int64()))
+    if kind == "decimal prices":
+        return t.set_column(col["UnitPrice"], "UnitPrice", pc.cast(t["UnitPrice"], pa.decimal128(12, 2)))
+    if kind == "zoned timestamps":
+        return t.set_column(col["InvoiceDate"], "InvoiceDate",
+                            pc.assume_timezone(t["InvoiceDate"], "Europe/Paris", ambiguous="earliest",
+                                               nonexistent="earliest"))
+    if kind == "dates only":
+        return t.set_column(col["InvoiceDate"], "InvoiceDate", pc.cast(t["InvoiceDate"], pa.date32()))
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["dictionary ids", "integer ids", "decimal prices", "zoned timestamps",
+                                  "dates only"])
+def test_unusual_parquet_column_types_clean_in_parts_as_in_memory(tmp_path, kind):
+    import pyarrow.parquet as pq
+
+    pq.write_table(_odd_types(kind), tmp_path / "shop.parquet", row_group_size=700)
+    data = pd.DataFrame({"InvoiceDate": pd.to_datetime([])})  # the file above is used as it is
+    whole, in_parts = _both(tmp_path, data)
+    assert parts.can_load_in_parts(in_parts.config.inputs.transactions, tmp_path / "shop.parquet")
+    _assert_same(whole, in_parts)
+    assert len(whole.transactions) > 4000
