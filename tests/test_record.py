@@ -74,3 +74,15 @@ def test_headline_table_has_one_header_row_and_readable_alignment():
     head = html.split("<thead>")[1].split("</thead>")[0]
     assert head.count("<tr>") == 1 and ">Headline</th>" in head and ">Value</th>" in head
     assert "840 people" in html and "51.2 %" in html
+
+
+def test_headline_table_says_the_settings_under_the_table_not_as_results():
+    from lclib.report.record import headline_table
+
+    html = headline_table([{"name": "monthly_churn_rate", "label": "Monthly churn rate", "value": 13.4, "unit": "%"},
+                           {"name": "inactivity_window_days", "label": "Inactivity window <b>", "value": 153,
+                            "unit": "days"}]).to_html()
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "Monthly churn rate" in body and "Inactivity window" not in body
+    caption = html.split("<caption>")[1].split("</caption>")[0]
+    assert caption == "Settings used: Inactivity window &lt;b&gt;: 153 days."

@@ -123,13 +123,27 @@ def headline_table(entries: list[dict] | None = None):
     """The recorded headline numbers as a small table for the end of a report.
 
     Returns a styled table (:func:`lclib.report.notebook.table`): headline labels
-    left-aligned, values (number and unit) right-aligned, one header row.
+    left-aligned, values (number and unit) right-aligned, one header row. Settings the
+    report echoed back (:data:`lclib.config.headlines.SETTINGS`, e.g. the at-risk threshold)
+    are not rows: they are said under the table ("Settings used: ...").
     """
+    import html
+
     import pandas as pd
 
+    from lclib.config.headlines import SETTINGS
     from lclib.report.notebook import table
 
     entries = recorded() if entries is None else entries
-    frame = pd.DataFrame([{"Headline": e["label"], "Value": format_value(e["value"], e["unit"])} for e in entries],
+    settings = {name for _, name in SETTINGS}
+    results = [e for e in entries if e.get("name") not in settings]
+    echoed = [e for e in entries if e.get("name") in settings]
+    frame = pd.DataFrame([{"Headline": e["label"], "Value": format_value(e["value"], e["unit"])} for e in results],
                          columns=["Headline", "Value"])
-    return table(frame, left=["Headline"]).set_properties(subset=["Value"], **{"text-align": "right"})
+    styled = table(frame, left=["Headline"]).set_properties(subset=["Value"], **{"text-align": "right"})
+    if echoed:  # thresholds the report used are settings, not results: said under the table
+        said = "; ".join(f"{e['label']}: {format_value(e['value'], e['unit'])}" for e in echoed)
+        styled = styled.set_caption(html.escape(f"Settings used: {said}.")).set_table_styles(
+            [{"selector": "caption", "props": "caption-side: bottom; text-align: left; padding-top: 0.4em; "
+                                              "font-size: 0.9em; color: #555;"}], overwrite=False)
+    return styled
