@@ -778,6 +778,22 @@ def test_customer_table_states_and_segments_are_the_lifecycle_and_rfm_reports(me
     assert m["vip_lapsed"] == (vip & states.reindex(rfm_now.index).isin(["at_risk", "lapsed"])).sum() == 0
 
 
+def test_every_customer_has_a_clv_interval_the_same_in_every_export(run_record, customer_table):
+    exports = run_record["folder"] / "exports"
+    clv_ = pd.read_parquet(exports / "clv_scores.parquet").set_index("customer_id")
+    assert len(clv_) <= run_record["config"]["clv"]["interval_max_customers"]  # the sample is below the limit
+    low, high = clv_["clv_low"].to_numpy(), clv_["clv_high"].to_numpy()
+    assert np.isfinite(low).all() and np.isfinite(high).all() and (low <= high).all()
+    assert (clv_["expected_purchases_low"] <= clv_["expected_purchases_high"]).all()
+    inside = ((clv_["clv"] >= clv_["clv_low"]) & (clv_["clv"] <= clv_["clv_high"])).mean()
+    assert inside > 0.95  # the 90 % interval of the parameter draws holds the point estimate
+    top = pd.read_csv(exports / "top_customers_clv.csv", dtype={"customer_id": str}).set_index("customer_id")
+    np.testing.assert_allclose(top["clv_low"], clv_.loc[top.index, "clv_low"], rtol=1e-9)
+    t = customer_table
+    np.testing.assert_allclose(t["predicted_clv_low"], clv_["clv_low"].reindex(t.index), rtol=1e-12)
+    np.testing.assert_allclose(t["predicted_clv_high"], clv_["clv_high"].reindex(t.index), rtol=1e-12)
+
+
 def test_customer_table_model_columns_are_the_churn_and_clv_reports_exports(metrics, run_record, customer_table, raw,
                                                                             thresholds):
     exports = run_record["folder"] / "exports"

@@ -57,6 +57,9 @@ COLUMN_MEANINGS = {
     "p_alive": "Purchase model (report 05): probability that the customer is still a customer",
     "expected_purchases": "Purchase model: repeat purchases expected over clv.horizon_months",
     "predicted_clv": "Predicted CLV (report 05): discounted margin over clv.horizon_months",
+    "predicted_clv_low": "Low end of the predicted CLV's interval (clv.interval_level, from the uncertainty of the "
+                         "model's parameters; empty when report 05 gave intervals to its top list only)",
+    "predicted_clv_high": "High end of that interval",
     "clv_model": "The purchase and spend models behind p_alive, expected_purchases and predicted_clv",
     "expected_next_order": "Latest order plus the customer's own average time between orders (2+ orders)",
     "at_risk_state": "Lifecycle definition of at risk: past the usual purchase cycle, not yet lapsed",
@@ -206,6 +209,8 @@ def customer_scores(states: pd.DataFrame, scored: pd.DataFrame, as_of, *, churn:
     out["p_alive"] = pred["p_alive"].astype("float64") if pred is not None else np.nan
     out["expected_purchases"] = pred["expected_purchases"].astype("float64") if pred is not None else np.nan
     out["predicted_clv"] = pred["clv"].astype("float64") if pred is not None else np.nan
+    for col, source in (("predicted_clv_low", "clv_low"), ("predicted_clv_high", "clv_high")):
+        out[col] = pred[source].astype("float64") if pred is not None and source in pred else np.nan
     out["clv_model"] = clv_model if pred is not None and clv_model else None
     out["expected_next_order"] = expected_next_order(out["first_order"], out["last_order"], out["orders"])
     out["first_order_at_data_start"] = (out["first_order"] < data_start + pd.Timedelta(days=left_truncation_days)
@@ -238,7 +243,7 @@ def build_customer_scores(tables: dict, cfg, as_of=None, *, churn: pd.DataFrame 
         ``churn_scores`` of report 04 (index or column ``customer_id``; ``p_churn``, ``status``).
     predictions : DataFrame, optional
         ``clv_scores`` of report 05 (``customer_id``; ``p_alive``, ``expected_purchases``,
-        ``clv``, ``clv_model``).
+        ``clv``, ``clv_model``; ``clv_low``, ``clv_high`` when it has every customer's interval).
 
     Returns
     -------

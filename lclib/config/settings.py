@@ -390,10 +390,14 @@ class Clv(_Strict):
     holdout_error_weak_pct: float = Field(15.0, gt=0)  # |holdout error| above it: weak
     holdout_error_unusable_pct: float = Field(50.0, gt=0)  # above it: unusable
     max_excluded_share: float = Field(0.01, ge=0, lt=1)  # customers with undefined predictions above it: unusable
-    # intervals of the top customers' CLV: parameter draws from the fits' sampling distribution (0 = none)
+    # intervals of CLV and expected purchases: parameter draws from the fits' sampling distribution (0 = none)
     bootstrap_draws: int = Field(200, ge=0)
     bootstrap_seed: int = 0
     interval_level: float = Field(0.9, gt=0, lt=1)
+    # every customer's interval in clv_scores (and the customer table of report 07) when at most this
+    # many customers are scored (the cost is bootstrap_draws scorings); above it, the top list only.
+    # null = always every customer
+    interval_max_customers: int | None = Field(100_000, ge=1)
 
 
 class Experiments(_Strict):
