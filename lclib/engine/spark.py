@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 import warnings
 import weakref
 from pathlib import Path
@@ -112,7 +114,9 @@ def session(master: str | None = None, conf: Mapping[str, Any] | None = None, ap
     master : Spark master URL (``local[*]``, ``local[2]``, ``spark://host:7077``,
         ``yarn``...); ignored when a session is already active.
     conf : extra Spark settings (``{"spark.executor.memory": "8g"}``), on top of
-        :data:`SESSION_DEFAULTS`.
+        :data:`SESSION_DEFAULTS`. In local mode the executors' Python is this interpreter
+        (``spark.pyspark.python``) unless ``conf`` or ``PYSPARK_PYTHON`` says otherwise; on a
+        cluster it is the cluster's, which needs lclib installed for :func:`lclib.analysis.clv.score_spark`.
     """
     if not available():
         raise ValueError("analysis.engine 'spark' needs the pyspark package: pip install pyspark")
@@ -124,8 +128,16 @@ def session(master: str | None = None, conf: Mapping[str, Any] | None = None, ap
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.master(master or "local[*]").appName(app_name)
-    for key, value in {**SESSION_DEFAULTS, **dict(conf or {})}.items():
+    master = master or "local[*]"
+    builder = SparkSession.builder.master(master).appName(app_name)
+    settings = {**SESSION_DEFAULTS, **dict(conf or {})}
+    if master.startswith("local") and "spark.pyspark.python" not in settings and not os.environ.get("PYSPARK_PYTHON"):
+        # Python code on the executors (mapInPandas scoring) runs in this interpreter, with lclib and its
+        # packages, not in whatever "python3" is first on the PATH (PySpark reads the variable when the
+        # context starts; the setting alone is not used for local workers)
+        settings["spark.pyspark.python"] = sys.executable
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    for key, value in settings.items():
         builder = builder.config(key, str(value))
     with _jvm_stderr_to(log_path()):
         spark = builder.getOrCreate()
