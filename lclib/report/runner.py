@@ -999,7 +999,8 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
         comparison=record.get("comparison") or history.compare(None, record),
         details={nb: [_in_words(e, (record.get("config") or {}).get("display_names")) for e in entries
                       if e.get("kind") == "detail"] for nb, entries in recorded.items()},
-        settings=[(nb, e) for nb, entries in recorded.items() for e in entries if e.get("kind") == "setting"],
+        settings=[(nb, _in_words(e, (record.get("config") or {}).get("display_names"))) for nb, entries
+                  in recorded.items() for e in entries if e.get("kind") == "setting"],
         trend_png=trend_png, trend_runs=trend_runs,
         glossary=glossary_entries(record.get("metrics"), record.get("config")),
         headlines_missing=len({(h.notebook, h.name) for h in HEADLINES}
@@ -1009,10 +1010,14 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
 
 def _in_words(entry: dict, names: dict | None) -> dict:
     """A recorded entry whose text value is a snake_case name from the data (``paid_search``)
-    shown as the reports show it (``display_names``, else words: ``Paid search``)."""
+    shown as the reports show it (``display_names``, else words: ``Paid search``); a model's
+    code (``bgnbd``) as its name (``BG/NBD``)."""
+    from lclib.analysis.clv import MODEL_NAMES
     from lclib.analysis.wording import display_name
 
     value = entry.get("value")
+    if entry.get("name") == "purchase_model" and value in MODEL_NAMES:
+        return {**entry, "value": MODEL_NAMES[value]}
     if isinstance(value, str) and "_" in value:
         return {**entry, "value": display_name(value, names or {})}
     return entry
