@@ -920,12 +920,13 @@ def check_enough_data(cfg, data) -> None:
         import duckdb
 
         src = "read_parquet('" + on_disk.path.as_posix().replace("'", "''") + "')"
-        cut = "" if end is None else f" WHERE {TIMESTAMP} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
+        ts, cid = f'"{TIMESTAMP}"', f'"{CUSTOMER_ID}"'
+        cut = "" if end is None else f" WHERE {ts} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
         con = duckdb.connect()
-        first_all = con.execute(f"SELECT min({TIMESTAMP}) FROM {src}").fetchone()[0]
+        first_all = con.execute(f"SELECT min({ts}) FROM {src}").fetchone()[0]
         n, customers, days, first = con.execute(
-            f"SELECT count(*), count(DISTINCT {CUSTOMER_ID}), count(DISTINCT CAST({TIMESTAMP} AS DATE)), "
-            f"min({TIMESTAMP}) FROM {src}{cut}").fetchone()
+            f"SELECT count(*), count(DISTINCT {cid}), count(DISTINCT CAST({ts} AS DATE)), "
+            f"min({ts}) FROM {src}{cut}").fetchone()
         con.close()
     else:
         tx = data.transactions
