@@ -48,3 +48,18 @@ def test_a_dependency_left_out_of_the_run_does_not_block(tiny_config, tmp_path):
     _after(make_notebook(nbdir / "01_reader.ipynb", "y = 2"), ["05_not_in_this_run"])
     result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
     assert result.exit_code == 0, result.message
+
+
+def test_the_longest_work_starts_first_and_a_notebook_others_wait_for_before_its_peers():
+    from lclib.report.runner import _start_order
+
+    names = ["00_data_overview", "01_journey", "02_stages", "03_rfm", "04_churn", "05_clv", "06_experiments",
+             "07_customer_scores"]
+    waits = {i: set() for i in range(8)} | {7: {4, 5}}
+    unknown = _start_order(names, waits, None)  # no previous run: the ones 07 waits for first, then in order
+    assert sorted(range(8), key=lambda i: (-unknown[i], i)) == [4, 5, 0, 1, 2, 3, 6, 7]
+    seconds = {"00_data_overview": 13.4, "01_journey": 16.8, "02_stages": 17.9, "03_rfm": 34.3, "04_churn": 59.6,
+               "05_clv": 28.8, "06_experiments": 7.8, "07_customer_scores": 23.3}  # the 10M benchmark's
+    known = _start_order(names, waits, seconds)
+    assert known[4] == 59.6 + 23.3 and known[5] == 28.8 + 23.3 and known[3] == 34.3
+    assert sorted(range(8), key=lambda i: (-known[i], i)) == [4, 5, 3, 7, 2, 1, 0, 6]

@@ -606,12 +606,14 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
            f"FROM read_parquet({source}, file_row_number = true)) "
            f"GROUP BY {q[CUSTOMER_ID]}, {q[ORDER_ID]}, {q[TIMESTAMP]} ORDER BY min(_line)")
     spill = (Path(scratch) if scratch is not None else out.parent) / "duckdb_compact"
-    con = duckdb_out_of_core(spill)
+    con = None
     try:
+        con = duckdb_out_of_core(spill)
         con.execute("SET preserve_insertion_order = true")
         rows = write_query(con, sql, target, like, columns)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
         shutil.rmtree(spill, ignore_errors=True)
     target.replace(out)
     return rows

@@ -28,8 +28,9 @@ from lclib.io.parts import TableFile
 class Tables(dict):
     """Table name -> DataFrame; a table still on disk (:class:`~lclib.io.parts.TableFile`) is read when first used.
 
-    Used like the plain dict it is (``tables["transactions"]``, ``.get``, ``.items()``);
-    :meth:`rows` and :meth:`file` answer without reading the table.
+    Used like the plain dict it is (``tables["transactions"]``, ``.get``, ``.items()``,
+    ``dict(tables)``, ``.copy()``: DataFrames every time); :meth:`rows` and :meth:`file`
+    answer without reading the table.
     """
 
     def _read(self, name: str) -> pd.DataFrame:
@@ -50,6 +51,20 @@ class Tables(dict):
 
     def items(self):
         return [(n, self._read(n)) for n in self]
+
+    def __iter__(self):
+        # not dict's own iterator: dict(tables), {**tables} and copies then go through __getitem__
+        return dict.__iter__(self)
+
+    def copy(self) -> dict:
+        return {n: self._read(n) for n in self}
+
+    def pop(self, name: str, *default):
+        if name not in self:
+            return dict.pop(self, name, *default)
+        value = self._read(name)
+        dict.pop(self, name)
+        return value
 
     def rows(self, name: str) -> int:
         """Number of rows of table ``name`` (not read when on disk)."""

@@ -43,6 +43,8 @@ from lclib.io.ledger import Ledger
 BATCH_ROWS = 1_000_000
 #: the source line number column of the parts
 LINE = "__lclib_line"
+#: at most this many parts (one open file each while splitting); a smaller read.rows_per_part is raised
+MAX_PARTS = 256
 
 
 class TableFile:
@@ -99,6 +101,7 @@ def _part_of(ids: pd.Series, parts: int) -> np.ndarray:
 def _is_whole(arr: pa.ChunkedArray | pa.Array) -> bool | None:
     """:func:`lclib.io.load._whole_floats` of one batch: None when it holds no value."""
     v = arr.drop_null().to_numpy(zero_copy_only=False)
+    v = v[~np.isnan(v)]  # NaN is missing, as pandas' dropna() has it
     if not len(v):
         return None
     with np.errstate(invalid="ignore"):
@@ -109,28 +112,41 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
                       ) -> tuple[list[Path], dict[str, bool]]:
     """Write the lines of ``path`` into ``parts`` Parquet files by customer, with their source line numbers.
 
-    Returns the files and, for every float column, whether all its values in the file
-    are whole numbers (:func:`lclib.io.load._whole_floats` of the whole column).
+    Returns the files; for every float column, whether all its values in the file are whole
+    numbers (:func:`lclib.io.load._whole_floats` of the whole column); and the integer columns
+    with a missing value somewhere in the file (pandas reads those as floats, in every part).
     """
     from lclib.io.load import parse_parquet_column
 
     pf = pq.ParquetFile(path)
     schema = pf.schema_arrow.append(pa.field(LINE, pa.int64()))
     files = [folder / f"raw_{i:04d}.parquet" for i in range(parts)]
-    writers = [pq.ParquetWriter(f, schema) for f in files]
     floats = [f.name for f in pf.schema_arrow if pa.types.is_floating(f.type)]
+    integers = [f.name for f in pf.schema_arrow if pa.types.is_integer(f.type)]
     whole: dict[str, bool | None] = {name: None for name in floats}
+    nulls = dict.fromkeys(integers, False)
     user_id = spec.columns[C.CUSTOMER_ID]
+    id_whole = None  # float ids read as integers only when every id of the file is whole
+    if user_id in floats:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=[user_id]):
+            w = _is_whole(batch.column(0))
+            if w is not None:
+                id_whole = w if id_whole is None else (id_whole and w)
     line = 1
+    writers: list = []
     try:
+        writers += [pq.ParquetWriter(f, schema) for f in files]
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
             n = batch.num_rows
-            ids = parse_parquet_column(C.CUSTOMER_ID, batch.column(user_id).to_pandas(), spec.read, timezone)
+            ids = parse_parquet_column(C.CUSTOMER_ID, batch.column(user_id).to_pandas(), spec.read, timezone,
+                                       bool(id_whole) if user_id in floats else None)
             part = _part_of(ids, parts)
             for name in floats:
                 w = _is_whole(batch.column(name))
                 if w is not None:
                     whole[name] = w if whole[name] is None else (whole[name] and w)
+            for name in integers:
+                nulls[name] = nulls[name] or batch.column(name).null_count > 0
             tbl = pa.Table.from_batches([batch]).append_column(LINE, pa.array(np.arange(line, line + n)))
             line += n
             order = np.argsort(part, kind="stable")
@@ -141,15 +157,21 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
     finally:
         for w in writers:
             w.close()
-    return files, {k: bool(v) for k, v in whole.items() if v is not None}
+    return files, {k: bool(v) for k, v in whole.items() if v is not None}, [k for k, v in nulls.items() if v]
 
 
 def _merge_ledger(ledger: Ledger, table: str, part: Ledger) -> None:
-    """Add a part's drops to ``ledger``: counts summed, the first five example lines of the file kept."""
+    """Add a part's drops to ``ledger``: counts summed, the first five example lines of the file kept,
+    the reasons in the order the rules apply (as cleaning the whole file lists them)."""
+    from lclib.io.ledger import REASONS
+
     entry, got = ledger.tables[table], part.tables[table]
     for reason, n in got.dropped.items():
         entry.dropped[reason] = entry.dropped.get(reason, 0) + n
         entry.examples[reason] = sorted(entry.examples.get(reason, []) + got.examples.get(reason, []))[:5]
+    rank = {r: i for i, r in enumerate(REASONS)}
+    entry.dropped = dict(sorted(entry.dropped.items(), key=lambda kv: rank[kv[0]]))
+    entry.examples = dict(sorted(entry.examples.items(), key=lambda kv: rank[kv[0]]))
     entry.notes.update(got.notes)
 
 
@@ -187,7 +209,7 @@ def duckdb_out_of_core(folder: Path, memory_limit: str = "1GB"):
     con = duckdb.connect()
     tmp = folder / "duckdb_tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    con.execute("SET temp_directory = '" + tmp.as_posix().replace("'", "''") + "'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
     return con
@@ -232,10 +254,10 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
     L.select_columns(table, spec, pd.DataFrame(columns=names), path)  # a missing column: the usual message
     n_rows = parquet_rows(path)
     ledger.open(table, str(path), n_rows)
-    n_parts = max(1, -(-n_rows // spec.read.rows_per_part))
+    n_parts = min(MAX_PARTS, max(1, -(-n_rows // spec.read.rows_per_part)))
     scratch = Path(tempfile.mkdtemp(prefix="lclib-parts-"))
     try:
-        raw_files, whole = split_by_customer(spec, path, scratch, n_parts, timezone)
+        raw_files, whole, int_nulls = split_by_customer(spec, path, scratch, n_parts, timezone)
         unparsable: dict = {}
         nets: list = []
         clean_files: list[Path] = []
@@ -248,6 +270,9 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             raw_file.unlink()
             lines = raw_all.pop(LINE).to_numpy()
             raw_all.index = pd.Index(lines, name="line")
+            for col in int_nulls:  # as pandas reads the whole file: an integer column with a gap is float
+                if col in raw_all and raw_all[col].dtype.kind in "iu":
+                    raw_all[col] = raw_all[col].astype("float64")
             part = Ledger()
             part.open(table, str(path), len(raw_all))
             try:
@@ -280,12 +305,14 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             merged = _merge_nets(nets)
             if merged.cancellations:
                 ledger.note(table, "refunds", merged.sentence())
-        con = duckdb_out_of_core(scratch)
         rewrite = _order_ids(table, spec, path, orders.shared_lines(clean_files), ledger)
         ledger.check(table, kept)
         target = out if out is not None else scratch / "transactions.parquet"
-        _write_in_source_order(con, clean_files, target, rewrite)
-        con.close()
+        con = duckdb_out_of_core(scratch)
+        try:
+            _write_in_source_order(con, clean_files, target, rewrite)
+        finally:
+            con.close()
         info = L.InputInfo(table=table, path=str(path), sha256=L.file_sha256(path), bytes=path.stat().st_size,
                            rows_in=n_rows, rows_kept=kept,
                            date_min=None if first is None else str(first),
@@ -301,9 +328,15 @@ def _parts_error(failed: list, n_parts: int):
     """One error for the parts whose rows failed a hard check: the first part's message, and how many more."""
     from lclib.io.load import DataError
 
-    failed = sorted(failed, key=lambda f: f[0])
+    def first_line(f) -> int:
+        lines = [line for p in f[1].problems for line in p.get("lines", [])]
+        return min(lines) if lines else f[0]
+
+    failed = sorted(failed, key=first_line)
     first = failed[0][1]
     problems = [p for _, e in failed for p in e.problems]
+    if not problems:  # not about rows (e.g. a column the configuration may not map): said as it is
+        return first
     if len(failed) == 1:
         return DataError(str(first) + f" (this file is read in {n_parts} parts of whole customers, "
                          "inputs.transactions.read.rows_per_part; only this part has such problems)", problems)

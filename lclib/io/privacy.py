@@ -136,12 +136,16 @@ def _pseudonymise_file(path, name: str, key: str, derived_order_ids: bool, batch
     pf = pq.ParquetFile(path)
     schema = pf.schema_arrow
     tmp = f"{path}.pseudonymised"
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for batch in pf.iter_batches(batch_size=batch_rows):
-            frame = pa.Table.from_batches([batch]).to_pandas()
-            frame = pseudonymise_tables({name: frame}, key, derived_order_ids=derived_order_ids)[name]
-            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
-    os.replace(tmp, path)
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for batch in pf.iter_batches(batch_size=batch_rows):
+                frame = pa.Table.from_batches([batch]).to_pandas()
+                frame = pseudonymise_tables({name: frame}, key, derived_order_ids=derived_order_ids)[name]
+                writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def pseudonym_key(cfg: Config, environ: Mapping[str, str] | None = None) -> str | None:

@@ -421,7 +421,10 @@ def run(
 
         parameters = notebook_parameters(config, overrides, data_dir, building / "exports")
         jobs = [(path, building, parameters, str(notebook_dir), cfg.report.timeout_seconds) for path in notebooks]
-        failed = _execute_all(jobs, results, workers, progress)
+        earlier_run = history.successful_runs(out_root, before=run_id, limit=1)
+        seconds = {nb["name"]: nb.get("seconds") for nb in (earlier_run[-1].record.get("notebooks") or [])
+                   if isinstance(nb, dict)} if earlier_run else None
+        failed = _execute_all(jobs, results, workers, progress, seconds)
         if failed is not None:
             res = results[failed]
             path = notebooks[failed]
@@ -591,8 +594,27 @@ def notebook_after(path: Path) -> list[str]:
     return [str(name) for name in meta.get("lclib", {}).get("after", [])]
 
 
+def _start_order(names: list[str], waits: dict[int, set[int]], seconds: dict[str, float] | None) -> dict[int, float]:
+    """Priority of each notebook (higher starts first): its time plus the longest chain of notebooks waiting for it.
+
+    ``seconds``: each notebook's time in the previous successful run (unknown: 1), so the
+    longest notebooks, and those others wait for, start first and the workers finish together.
+    """
+    own = {i: float((seconds or {}).get(name) or 1.0) for i, name in enumerate(names)}
+    after: dict[int, list[int]] = {i: [j for j, deps in waits.items() if i in deps] for i in own}
+    chain: dict[int, float] = {}
+
+    def length(i: int, seen: frozenset = frozenset()) -> float:
+        if i not in chain:
+            later = [length(j, seen | {i}) for j in after[i] if j not in seen]
+            chain[i] = own[i] + max(later, default=0.0)
+        return chain[i]
+
+    return {i: length(i) for i in own}
+
+
 def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
-                 progress: Callable[[str], None] | None) -> int | None:
+                 progress: Callable[[str], None] | None, seconds: dict[str, float] | None = None) -> int | None:
     """Run the notebooks, ``workers`` at a time; return the index of the first failure or None.
 
     With one worker the notebooks run one after the other, each driven by a thread of
@@ -600,7 +622,8 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     stay ``pending``). With more, each runs in a spawned worker process
     (:func:`_worker_init`, own kernel); after a failure no further notebook starts, those
     already running finish (their folder must be complete before it moves to
-    ``failed/``), and the run fails. Either way the main thread only waits, so that an
+    ``failed/``), and the run fails. A free worker takes the ready notebook with the
+    longest expected time ahead (:func:`_start_order`, from ``seconds``: the previous run's). Either way the main thread only waits, so that an
     interrupt (KeyboardInterrupt, :class:`Interrupted`) reaches it at once: the kernels
     (and workers) are ended before it propagates.
     """
@@ -636,12 +659,13 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     waits = {i: {names.index(d) for d in notebook_after(job[0]) if d in names} for i, job in enumerate(jobs)}
     waiting, finished = set(range(n)), set()
     pending: dict = {}
+    priority = _start_order(names, waits, seconds)
 
     def submit_ready() -> None:  # a notebook starts once those it reads from (metadata lclib.after) are done
-        for i in sorted(waiting):
-            if waits[i] <= finished:
-                waiting.discard(i)
-                pending[pool.submit(_run_job, *jobs[i])] = i
+        ready = sorted((i for i in waiting if waits[i] <= finished), key=lambda i: (-priority[i], i))
+        for i in ready[:max(0, workers - len(pending))]:  # one per free worker: a later one may come first
+            waiting.discard(i)
+            pending[pool.submit(_run_job, *jobs[i])] = i
 
     try:
         submit_ready()
@@ -922,12 +946,11 @@ def check_enough_data(cfg, data) -> None:
         src = "read_parquet('" + on_disk.path.as_posix().replace("'", "''") + "')"
         ts, cid = f'"{TIMESTAMP}"', f'"{CUSTOMER_ID}"'
         cut = "" if end is None else f" WHERE {ts} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
-        con = duckdb.connect()
-        first_all = con.execute(f"SELECT min({ts}) FROM {src}").fetchone()[0]
-        n, customers, days, first = con.execute(
-            f"SELECT count(*), count(DISTINCT {cid}), count(DISTINCT CAST({ts} AS DATE)), "
-            f"min({ts}) FROM {src}{cut}").fetchone()
-        con.close()
+        with duckdb.connect() as con:
+            first_all = con.execute(f"SELECT min({ts}) FROM {src}").fetchone()[0]
+            n, customers, days, first = con.execute(
+                f"SELECT count(*), count(DISTINCT {cid}), count(DISTINCT CAST({ts} AS DATE)), "
+                f"min({ts}) FROM {src}{cut}").fetchone()
     else:
         tx = data.transactions
         first_all = tx[TIMESTAMP].min()
