@@ -245,3 +245,23 @@ def test_unusual_parquet_column_types_clean_in_parts_as_in_memory(tmp_path, kind
     assert parts.can_load_in_parts(in_parts.config.inputs.transactions, tmp_path / "shop.parquet")
     _assert_same(whole, in_parts)
     assert len(whole.transactions) > 4000
+
+
+def test_64_bit_integer_ids_with_a_gap_are_read_exactly_in_memory_and_in_parts(tmp_path):
+    # pandas reads an int64 column with a missing value as float64: ids above 2**53 would be rounded
+    import pyarrow.parquet as pq
+
+    n = 1000
+    ids = [2**60 + 1 + 2 * (i % 100) for i in range(n)]
+    ids[5] = None
+    pq.write_table(pa.table({
+        "CustomerID": pa.array(ids, pa.int64()), "InvoiceNo": [f"o{i}" for i in range(n)],
+        "InvoiceDate": pa.array(pd.date_range("2024-01-01", periods=n, freq="h").to_numpy()),
+        "Quantity": pa.array(np.ones(n)), "UnitPrice": pa.array(np.full(n, 2.5)),
+        "StockCode": ["A"] * n}), tmp_path / "shop.parquet")
+    data = pd.DataFrame({"InvoiceDate": pd.to_datetime([])})
+    whole, in_parts = _both(tmp_path, data)
+    _assert_same(whole, in_parts)
+    got = whole.transactions["customer_id"]
+    assert got.nunique() == 100 and "1152921504606846977" in set(got)
+    assert whole.ledger.tables["transactions"].dropped == {"missing_id": 1}

@@ -158,7 +158,7 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
     if _format(spec, path) == "parquet":
         _check_parquet_columns(table, spec, path)
         try:
-            df = pd.read_parquet(path)
+            df = read_parquet_exact(path)
         except Exception as e:  # pyarrow raises many types
             raise DataError(f"{_where(table, path)}: cannot read as Parquet: {e}") from None
         df.index = pd.RangeIndex(1, 1 + len(df), name="line")
@@ -178,6 +178,27 @@ def read_raw(table: str, spec: TableInput, path: Path) -> tuple[pd.DataFrame, in
     df.index = pd.RangeIndex(offset, offset + len(df), name="line") if lines is None \
         else pd.Index(lines, name="line")
     return df, offset
+
+
+def read_parquet_exact(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet(path)``, with integer columns that have a missing value read exactly.
+
+    pandas reads an integer column with a gap as float64, which rounds values above 2**53
+    (64-bit ids such as ``1152921504606846977``: distinct customers would merge); such a
+    column is read as a nullable integer (``Int64``, ``UInt64``) instead.
+    """
+    import pyarrow.parquet as pq
+
+    df = pd.read_parquet(path)
+    gaps = [f.name for f in pq.read_schema(path) if pyarrow.types.is_integer(f.type)
+            and f.name in df.columns and df[f.name].dtype.kind == "f"]
+    if gaps:
+        exact = pq.read_table(path, columns=gaps)
+        for name in gaps:
+            col = exact.column(name)
+            dtype = pd.UInt64Dtype() if pyarrow.types.is_unsigned_integer(col.type) else pd.Int64Dtype()
+            df[name] = col.to_pandas(types_mapper=lambda t, d=dtype: d if pyarrow.types.is_integer(t) else None).array
+    return df
 
 
 #: first bytes of files that are not CSV text: (signature, kind)

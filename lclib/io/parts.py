@@ -114,7 +114,7 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
 
     Returns the files; for every float column, whether all its values in the file are whole
     numbers (:func:`lclib.io.load._whole_floats` of the whole column); and the integer columns
-    with a missing value somewhere in the file (pandas reads those as floats, in every part).
+    with a missing value somewhere in the file (read as nullable integers, in every part).
     """
     from lclib.io.load import parse_parquet_column
 
@@ -266,13 +266,13 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         kept, first, last = 0, None, None
         contract = L._contract(table)
         for i, raw_file in enumerate(raw_files):
-            raw_all = pd.read_parquet(raw_file)
+            raw_all = L.read_parquet_exact(raw_file)
             raw_file.unlink()
             lines = raw_all.pop(LINE).to_numpy()
             raw_all.index = pd.Index(lines, name="line")
-            for col in int_nulls:  # as pandas reads the whole file: an integer column with a gap is float
+            for col in int_nulls:  # as the whole file reads: an integer column with a gap is nullable
                 if col in raw_all and raw_all[col].dtype.kind in "iu":
-                    raw_all[col] = raw_all[col].astype("float64")
+                    raw_all[col] = raw_all[col].astype("UInt64" if raw_all[col].dtype.kind == "u" else "Int64")
             part = Ledger()
             part.open(table, str(path), len(raw_all))
             try:
