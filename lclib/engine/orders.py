@@ -584,7 +584,7 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
 
     import pyarrow.parquet as pq
 
-    from lclib.io.parts import duckdb_out_of_core, write_query
+    from lclib.io.parts import duckdb_out_of_core, sql_text, write_query
 
     path = Path(path)
     out = path if out is None else Path(out)
@@ -601,9 +601,8 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
         select.append(f"fsum({q[REFUNDED_AMOUNT]}) AS {q[REFUNDED_AMOUNT]}")
         columns.append(REFUNDED_AMOUNT)
     select.append(f"count(*) AS {LINES}")
-    source = "'" + path.as_posix().replace("'", "''") + "'"
     sql = (f"SELECT {', '.join(select)} FROM (SELECT *, file_row_number AS _line "
-           f"FROM read_parquet({source}, file_row_number = true)) "
+           f"FROM read_parquet({sql_text(path.as_posix())}, file_row_number = true)) "
            f"GROUP BY {q[CUSTOMER_ID]}, {q[ORDER_ID]}, {q[TIMESTAMP]} ORDER BY min(_line)")
     spill = (Path(scratch) if scratch is not None else out.parent) / "duckdb_compact"
     con = None

@@ -64,6 +64,7 @@ import pandas as pd
 from lclib.engine import contracts as S  # definitions shared with the pandas paths
 from lclib.engine import spark as spark_backend
 from lclib.io.columns import AMOUNT, ANONYMOUS_ID, CUSTOMER_ID, EVENT_TYPE, ID_COLUMNS, ORDER_ID, TIMESTAMP
+from lclib.io.parts import sql_text
 
 try:  # duckdb is a dependency; the pandas paths still work without it
     import duckdb
@@ -389,9 +390,8 @@ def customer_summary_query(count_by: str, end, extras: bool = True) -> str:
 MAX_RECHECK_IDS = 1000
 
 
-def _sql_text(value: str) -> str:
-    """A standard SQL string literal (quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"
+#: A standard SQL string literal (quotes doubled); one home with the loader's DuckDB statements.
+_sql_text = sql_text
 
 
 def repeat_means_query(count_by: str, end, ids: "Sequence[str] | None" = None) -> str:

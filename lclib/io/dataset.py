@@ -86,10 +86,6 @@ class Dataset:
     ledger: Ledger
     inputs: list[InputInfo] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.tables, Tables):
-            self.tables = Tables(self.tables)
-
     def __setattr__(self, name, value) -> None:
         if name == "tables" and not isinstance(value, Tables):
             value = Tables(value)

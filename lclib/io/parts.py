@@ -209,7 +209,7 @@ def duckdb_out_of_core(folder: Path, memory_limit: str = "1GB"):
     con = duckdb.connect()
     tmp = folder / "duckdb_tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = '" + tmp.as_posix().replace("'", "''") + "'")
+    con.execute(f"SET temp_directory = {sql_text(tmp.as_posix())}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = false")
     return con
@@ -219,13 +219,14 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_text(value: str) -> str:
+    """A standard SQL string literal (quotes doubled): a path or a text in a DuckDB statement."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def files_sql(files: list[Path]) -> str:
     """``read_parquet([...])`` of ``files``, quoted for DuckDB."""
-    return _files_sql(files)
-
-
-def _files_sql(files: list[Path]) -> str:
-    return "read_parquet([" + ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files) + "])"
+    return "read_parquet([" + ", ".join(sql_text(f.as_posix()) for f in files) + "])"
 
 
 def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, now: pd.Timestamp | None,
@@ -421,18 +422,18 @@ def _order_ids(table: str, spec: TableInput, path: Path, shared_lines: pd.DataFr
     return True
 
 
-def arrow_schema(like: pa.Schema, columns: list[str], extra: list[pa.Field] = ()) -> pa.Schema:
-    """``like``'s fields ``columns`` (in that order) plus ``extra``, with its pandas metadata kept for them.
+def _pandas_metadata(like: pa.Schema, columns: list[str]) -> bytes | None:
+    """``like``'s pandas description (the dtypes its file was written with) of ``columns`` only, or None.
 
-    pandas reads the file back with the dtypes the columns had when ``like``'s file was written
-    (``string`` stays ``string``, not ``str``).
+    Written with a file, it makes pandas read the columns back with those dtypes (``string``
+    stays ``string``, not ``str``).
     """
-    meta = dict(like.metadata or {})
-    if b"pandas" in meta:
-        pandas_meta = json.loads(meta[b"pandas"])
-        pandas_meta["columns"] = [c for c in pandas_meta.get("columns", []) if c.get("name") in columns]
-        meta[b"pandas"] = json.dumps(pandas_meta).encode()
-    return pa.schema([like.field(n) for n in columns] + list(extra), metadata=meta)
+    meta = (like.metadata or {}).get(b"pandas")
+    if meta is None:
+        return None
+    pandas_meta = json.loads(meta)
+    pandas_meta["columns"] = [c for c in pandas_meta.get("columns", []) if c.get("name") in columns]
+    return json.dumps(pandas_meta).encode()
 
 
 def write_query(con, sql: str, target: Path, like: pa.Schema, columns: list[str]) -> int:
@@ -442,13 +443,10 @@ def write_query(con, sql: str, target: Path, like: pa.Schema, columns: list[str]
     Python would be held whole). The pandas description of ``columns`` in ``like`` goes with
     the file, so pandas reads the columns back with the dtypes the loader gave them.
     """
-    meta = arrow_schema(like, [c for c in columns if c in like.names]).metadata or {}
-    kv = ""
-    if b"pandas" in meta:
-        kv = ", KV_METADATA {pandas: '" + meta[b"pandas"].decode().replace("'", "''") + "'}"
+    meta = _pandas_metadata(like, columns)
+    kv = "" if meta is None else ", KV_METADATA {pandas: " + sql_text(meta.decode()) + "}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = "'" + target.as_posix().replace("'", "''") + "'"
-    con.execute(f"COPY ({sql}) TO {path} (FORMAT parquet{kv})")
+    con.execute(f"COPY ({sql}) TO {sql_text(target.as_posix())} (FORMAT parquet{kv})")
     return pq.ParquetFile(target).metadata.num_rows
 
 
@@ -460,4 +458,4 @@ def _write_in_source_order(con, files: list[Path], target: Path, per_customer_id
         f"{_quote(C.CUSTOMER_ID)} || '/' || {_quote(C.ORDER_ID)} AS {_quote(C.ORDER_ID)}"
         if per_customer_ids and n == C.ORDER_ID else _quote(n) for n in cols)
     con.execute("SET preserve_insertion_order = true")
-    write_query(con, f"SELECT {select} FROM {_files_sql(files)} ORDER BY {LINE}", target, part_schema, cols)
+    write_query(con, f"SELECT {select} FROM {files_sql(files)} ORDER BY {LINE}", target, part_schema, cols)

@@ -943,7 +943,9 @@ def check_enough_data(cfg, data) -> None:
     if on_disk is not None:  # cleaned in parts: counted by DuckDB from the file, never read whole
         import duckdb
 
-        src = "read_parquet('" + on_disk.path.as_posix().replace("'", "''") + "')"
+        from lclib.io.parts import files_sql
+
+        src = files_sql([on_disk.path])
         ts, cid = f'"{TIMESTAMP}"', f'"{CUSTOMER_ID}"'
         cut = "" if end is None else f" WHERE {ts} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
         with duckdb.connect() as con:

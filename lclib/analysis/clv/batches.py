@@ -19,6 +19,7 @@ import pandas as pd
 
 from lclib.analysis.clv.prediction import predict_customers
 from lclib.io.columns import CUSTOMER_ID
+from lclib.io.parts import files_sql
 
 #: Columns of every scored batch, after ``customer_id``.
 SCORE_COLUMNS = ("expected_purchases", "p_alive", "expected_order_value", "clv")
@@ -68,8 +69,7 @@ def score_parquet(summary: str | Path, out: str | Path, bgnbd, gg, *, batch_cust
     import pyarrow.parquet as pq
 
     con = duckdb.connect()
-    source = "'" + Path(summary).as_posix().replace("'", "''") + "'"
-    reader = con.sql(f"SELECT * FROM read_parquet({source})").to_arrow_reader(batch_customers)
+    reader = con.sql(f"SELECT * FROM {files_sql([Path(summary)])}").to_arrow_reader(batch_customers)
     counts = {"scored": 0, "excluded": 0}
     writer = None
     try:
