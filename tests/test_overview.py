@@ -65,3 +65,58 @@ def test_table_overview_people_on_the_sample():
     assert got["events"] < ev["anonymous_id"].nunique() + ev["customer_id"].nunique()
     assert got["transactions"] == data.transactions["customer_id"].nunique()
     assert pd.isna(got["spend"])
+
+
+# -- out of core: the run's cache keeps the transactions on disk; report 00 reads them by path
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_overview_on_a_parquet_path_equals_the_dataframe(tmp_path, engine):
+    path = tmp_path / "transactions.parquet"
+    LINES.to_parquet(path)
+    pd.testing.assert_frame_equal(overview.monthly_activity(str(path), engine=engine),
+                                  overview.monthly_activity(LINES, engine=engine))
+    assert overview.headline_counts(str(path), engine=engine) == overview.headline_counts(LINES, engine=engine)
+
+
+def test_headline_counts_count_the_lines_a_compacted_row_stands_for(tmp_path):
+    from lclib.engine.orders import compact_order_lines_file
+
+    path = tmp_path / "transactions.parquet"
+    LINES.to_parquet(path)
+    assert compact_order_lines_file(path) == 5  # o1's two lines at one time become one row
+    for source in (str(path), pd.read_parquet(path)):
+        got = overview.headline_counts(source, engine="duckdb")
+        assert (got["order_lines"], got["orders"], got["revenue"]) == (6, 5, 51.5)
+
+
+def test_as_of_of_a_parquet_path_is_midnight_after_its_last_time(tmp_path):
+    from lclib.engine.contracts import resolve_as_of
+
+    path = tmp_path / "transactions.parquet"
+    LINES.to_parquet(path)
+    assert resolve_as_of(str(path)) == resolve_as_of(LINES) == pd.Timestamp("2024-04-01")
+    assert resolve_as_of(str(path), "2024-02-01") == pd.Timestamp("2024-02-01")
+    LINES.assign(timestamp=pd.NaT).to_parquet(path)
+    with pytest.raises(ValueError, match="no timestamps"):
+        resolve_as_of(str(path))
+
+
+def test_cached_run_reports_00_without_reading_the_transactions(tmp_path):
+    """A dataset opened from a run's cache answers report 00 by engine queries on the file:
+    the same table as from the DataFrames, and the transactions are never read into pandas."""
+    cfg = load_config()
+    loaded = load_dataset(cfg)
+    loaded.save(tmp_path / "cache")
+    cached = load_dataset(cfg, cache_dir=tmp_path / "cache")
+    source = cached.source("transactions")
+    assert isinstance(source, str) and source.endswith("transactions.parquet")
+    got = overview.table_overview(cached).set_index("table").sort_index()
+    pd.testing.assert_frame_equal(got, overview.table_overview(loaded).set_index("table").sort_index())
+    pd.testing.assert_frame_equal(overview.monthly_activity(source), overview.monthly_activity(loaded.transactions),
+                                  rtol=1e-12)
+    assert cached.tables.file("transactions") is not None  # still on disk: nothing read it
+    assert isinstance(cached.source("transactions"), str)
+    cached.transactions  # reading it ...
+    assert isinstance(cached.source("transactions"), pd.DataFrame)  # ... makes the DataFrame the source
+    assert cached.source("no_such_table") is None

@@ -41,8 +41,26 @@ def distinct_people(df: pd.DataFrame) -> int | None:
     return int(pd.concat([df[c] for c in ids]).nunique())
 
 
+def _file_profile(path: str) -> tuple[int | None, pd.Timestamp, pd.Timestamp]:
+    """:func:`distinct_people`, first and last date of a table kept on disk, by one engine query."""
+    from lclib.engine import sql as _engine
+
+    columns = _engine.columns_of(path)
+    ids = [c for c in (C.CUSTOMER_ID, C.REFERRER_ID) if c in columns]  # names from lclib.io.columns only
+    dates = [c for c in C.DATE_COLUMNS if c in columns]
+    people = ("(SELECT COUNT(DISTINCT id) FROM (" + " UNION ALL ".join(f'SELECT CAST("{c}" AS VARCHAR) AS id FROM src'
+                                                                      for c in ids) + "))") if ids else "NULL"
+    when = f'CAST("{dates[0]}" AS TIMESTAMP)' if dates else "CAST(NULL AS TIMESTAMP)"
+    row = _engine.query(path, f"SELECT {people} AS people, MIN({when}) AS first, MAX({when}) AS last FROM src").iloc[0]
+    return (int(row["people"]) if ids else None), pd.Timestamp(row["first"]), pd.Timestamp(row["last"])
+
+
 def table_overview(data: Dataset) -> pd.DataFrame:
     """One row per loaded table.
+
+    A table the run's cache still keeps on disk (the transactions of ``lclib run``:
+    :meth:`Dataset.source` is its path) is profiled by one engine query, out of core,
+    without reading its rows into pandas; the result is the same.
 
     Returns
     -------
@@ -50,25 +68,45 @@ def table_overview(data: Dataset) -> pd.DataFrame:
     ids, each counted once: see :func:`distinct_people`), first, last (its main date column).
     """
     rows = []
-    for name, df in data.tables.items():
-        dates = [c for c in C.DATE_COLUMNS if c in df]
-        people = distinct_people(df)
-        first = df[dates[0]].min() if dates and len(df) else pd.NaT
-        last = df[dates[0]].max() if dates and len(df) else pd.NaT
-        kept = data.ledger.tables[name].rows_kept if name in data.ledger.tables else len(df)
+    for name in data.tables:
+        on_disk = data.tables.file(name)
+        if on_disk is not None and C.ANONYMOUS_ID not in _columns(str(on_disk.path)):
+            people, first, last = _file_profile(str(on_disk.path))
+            n = on_disk.rows
+        else:
+            df = data.tables[name]
+            dates = [c for c in C.DATE_COLUMNS if c in df]
+            people = distinct_people(df)
+            first = df[dates[0]].min() if dates and len(df) else pd.NaT
+            last = df[dates[0]].max() if dates and len(df) else pd.NaT
+            n = len(df)
+        kept = data.ledger.tables[name].rows_kept if name in data.ledger.tables else n
         rows.append(dict(table=name, rows=kept, people=people, first=first, last=last))
     out = pd.DataFrame(rows, columns=["table", "rows", "people", "first", "last"])
     out["people"] = out["people"].astype("Int64")  # a whole number, missing for tables without ids
     return out
 
 
-def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> pd.DataFrame:
+def _columns(source) -> list[str]:
+    from lclib.engine import sql as _engine
+
+    return _engine.columns_of(source)
+
+
+def _frame(source) -> pd.DataFrame:
+    """A DataFrame of ``source`` for the pandas paths (a Parquet path is read)."""
+    return source if isinstance(source, pd.DataFrame) else pd.read_parquet(source)
+
+
+def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = None) -> pd.DataFrame:
     """Orders, buying customers, new customers and revenue per calendar month.
 
     Parameters
     ----------
-    transactions : canonical transactions (customer_id, order_id, timestamp, amount).
-    engine : ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+    transactions : canonical transactions (customer_id, order_id, timestamp, amount), a
+        DataFrame or the path of such a Parquet file (:meth:`Dataset.source`: read by the
+        engine out of core).
+    engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
 
     Returns
     -------
@@ -79,9 +117,13 @@ def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> p
     from lclib.engine import sql as _engine
 
     tx = transactions
-    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(tx):
+    on_file = not isinstance(tx, pd.DataFrame)
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and (on_file or len(tx)):
         out = _engine.monthly_activity_sql(tx, con=_engine.connection_for(engine))
+        if not len(out):
+            raise ValueError("monthly_activity: the transactions have no dated rows")
     else:
+        tx = _frame(tx)
         month = tx[C.TIMESTAMP].dt.to_period("M")
         first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
         g = tx.groupby(month)
@@ -97,26 +139,29 @@ def monthly_activity(transactions: pd.DataFrame, engine: str | None = None) -> p
     return out[["orders", "customers", "new_customers", "revenue", "average_order_value"]]
 
 
-def headline_counts(transactions: pd.DataFrame, engine: str | None = None) -> dict[str, float]:
+def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = None) -> dict[str, float]:
     """Customers, orders, revenue, repeat-customer share and the covered period in days.
 
-    ``engine``: ``"duckdb"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+    ``transactions``: a DataFrame or the path of a Parquet file of them (:meth:`Dataset.source`).
+    ``engine``: ``"duckdb"``, ``"spark"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
     ``order_lines`` counts the cleaned lines (a row of a run's compacted table counts its ``lines``).
     """
     from lclib.engine import sql as _engine
 
     tx = transactions
-    if _engine.check_engine(engine) in _engine.SQL_ENGINES and len(tx):
+    on_file = not isinstance(tx, pd.DataFrame)
+    if _engine.check_engine(engine) in _engine.SQL_ENGINES and (on_file or len(tx)):
         got = _engine.headline_counts_sql(tx, con=_engine.connection_for(engine))
         customers = int(got["customers"])
         return {
             "customers": customers,
             "orders": int(got["orders"]),
-            "order_lines": int(tx[C.LINES].sum()) if C.LINES in tx else int(got["order_lines"]),
+            "order_lines": int(got["order_lines"]),
             "revenue": float(got["revenue"]),
             "repeat_customer_share": float(got["repeat_customers"] / customers * 100) if customers else float("nan"),
             "days_covered": int((pd.Timestamp(got["last_time"]) - pd.Timestamp(got["first_time"])).days + 1),
         }
+    tx = _frame(tx)
     orders_per_customer = tx.groupby(C.CUSTOMER_ID)[C.ORDER_ID].nunique()
     return {
         "customers": int(orders_per_customer.size),

@@ -6,6 +6,8 @@ cohort-triangle completion, each written once.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -103,12 +105,13 @@ def as_of_after(last_timestamp) -> pd.Timestamp:
     return pd.Timestamp(last_timestamp).normalize() + _DAY
 
 
-def resolve_as_of(transactions: pd.DataFrame, as_of=None) -> pd.Timestamp:
+def resolve_as_of(transactions: "pd.DataFrame | str | Path", as_of=None) -> pd.Timestamp:
     """The analysis date: ``as_of`` if given, else midnight after the last transaction.
 
     Parameters
     ----------
-    transactions : DataFrame with a datetime64 ``timestamp``.
+    transactions : DataFrame with a datetime64 ``timestamp``, or the path of such a
+        Parquet file (``Dataset.source``: its last time is read batch by batch, out of core).
     as_of : date-like or None (``analysis.as_of`` of the configuration).
 
     Returns
@@ -118,9 +121,27 @@ def resolve_as_of(transactions: pd.DataFrame, as_of=None) -> pd.Timestamp:
     """
     if as_of is not None:
         return pd.Timestamp(as_of)
+    if isinstance(transactions, (str, Path)):  # a Parquet file: its last time, batch by batch
+        last = _last_time(Path(transactions))
+        if last is None:
+            raise ValueError(f"{transactions}: no timestamps; pass as_of explicitly")
+        return as_of_after(last)
     if TIMESTAMP not in transactions or transactions[TIMESTAMP].isna().all():
         raise ValueError("transactions have no timestamps; pass as_of explicitly")
     return as_of_after(transactions[TIMESTAMP].max())
+
+
+def _last_time(path: Path) -> pd.Timestamp | None:
+    """The latest ``timestamp`` of a Parquet file, read one batch at a time (None: none there)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    last = None
+    for batch in pq.ParquetFile(path).iter_batches(columns=[TIMESTAMP], batch_size=1 << 20):
+        top = pc.max(batch.column(0)).as_py()
+        if top is not None and (last is None or top > last):
+            last = top
+    return None if last is None else pd.Timestamp(last)
 
 
 def _month_number(ts: pd.Series) -> pd.Series:

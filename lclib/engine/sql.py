@@ -63,7 +63,7 @@ import pandas as pd
 
 from lclib.engine import contracts as S  # definitions shared with the pandas paths
 from lclib.engine import spark as spark_backend
-from lclib.io.columns import AMOUNT, ANONYMOUS_ID, CUSTOMER_ID, EVENT_TYPE, ID_COLUMNS, ORDER_ID, TIMESTAMP
+from lclib.io.columns import AMOUNT, ANONYMOUS_ID, CUSTOMER_ID, EVENT_TYPE, ID_COLUMNS, LINES, ORDER_ID, TIMESTAMP
 from lclib.io.parts import sql_text
 
 try:  # duckdb is a dependency; the pandas paths still work without it
@@ -747,7 +747,7 @@ WITH per_customer AS (
     SELECT COUNT(DISTINCT order_id) AS orders FROM src WHERE customer_id IS NOT NULL GROUP BY customer_id
 ),
 totals AS (
-    SELECT COUNT(DISTINCT order_id) AS orders, COUNT(*) AS order_lines,
+    SELECT COUNT(DISTINCT order_id) AS orders, {order_lines} AS order_lines,
            SUM(CAST(amount AS DOUBLE)) AS revenue,
            MIN(CAST("timestamp" AS TIMESTAMP)) AS first_time, MAX(CAST("timestamp" AS TIMESTAMP)) AS last_time
     FROM src
@@ -778,7 +778,12 @@ def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None"
 
 
 def headline_counts_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> dict:
-    """Customers, repeat customers, orders, lines, revenue, first and last time in one query."""
+    """Customers, repeat customers, orders, order lines, revenue, first and last time in one query.
+
+    ``order_lines`` counts cleaned lines: rows, or the sum of ``lines`` in a run's compacted table.
+    """
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    row = query(source, _SQL_HEADLINE_COUNTS, con).iloc[0]
+    # a run's compacted table: a row stands for its ``lines`` cleaned order lines
+    lines = "CAST(SUM(lines) AS BIGINT)" if LINES in columns_of(source) else "COUNT(*)"
+    row = query(source, _SQL_HEADLINE_COUNTS.format(order_lines=lines), con).iloc[0]
     return {k: row[k] for k in row.index}

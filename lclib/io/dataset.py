@@ -95,6 +95,20 @@ class Dataset:
         """True when table ``name`` was given and has at least one row."""
         return name in self.tables and self.tables.rows(name) > 0
 
+    def source(self, name: str) -> pd.DataFrame | str | None:
+        """Table ``name`` for an engine query: its Parquet path while it is still on disk, else the DataFrame.
+
+        The run's cache keeps the cleaned transactions on disk; the engine functions
+        (:mod:`lclib.engine.sql`, and :mod:`lclib.analysis` functions that take a source)
+        read a path out of core, so a notebook that only aggregates never holds the
+        order lines in pandas (at 100M lines they would not fit). None when the table
+        was not given. Reading ``data.<name>`` afterwards still gives the DataFrame.
+        """
+        if name not in self.tables:
+            return None
+        on_disk = self.tables.file(name)
+        return str(on_disk.path) if on_disk is not None else self.tables[name]
+
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         if name in C.TABLES:
             return self.__dict__["tables"].get(name)
