@@ -17,6 +17,10 @@ Pipeline::
     labels, profile, silhouette = kmeans_personas(scored)           # optional personas
     files = export_tables(scored, key=None)    # CSV-ready tables (ids optionally hashed)
 
+
+The findings of report 03_rfm in words (sentences, headline rows) are in
+:mod:`lclib.analysis.rfm_findings`.
+
 All functions are pure (inputs are never modified) and vectorized. Plotting
 lives elsewhere; this module has no matplotlib dependency.
 
