@@ -120,3 +120,27 @@ def test_cached_run_reports_00_without_reading_the_transactions(tmp_path):
     cached.transactions  # reading it ...
     assert isinstance(cached.source("transactions"), pd.DataFrame)  # ... makes the DataFrame the source
     assert cached.source("no_such_table") is None
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_an_analysis_date_cuts_the_overview(engine, tmp_path):
+    """Report 00 counts what every report counts: orders before the analysis date (a month it cuts
+    holds only its days before it)."""
+    end = pd.Timestamp("2024-03-02")  # keeps a's o1, b's o3 and o4; leaves out o2 (2 March) and o5
+    got = overview.headline_counts(LINES, engine=engine, end=end)
+    assert got == {"customers": 2, "orders": 3, "order_lines": 4, "revenue": 30.0,
+                   "repeat_customer_share": 50.0, "days_covered": 17}
+    monthly = overview.monthly_activity(LINES, engine=engine, end=end)
+    assert [str(m) for m in monthly.index] == ["2024-01"] and monthly["revenue"].tolist() == [30.0]
+    path = tmp_path / "t.parquet"
+    LINES.to_parquet(path)
+    assert overview.headline_counts(str(path), engine=engine, end=end) == got
+
+
+def test_analysis_window_sentence_says_what_is_left_out():
+    s = overview.analysis_window_sentence(pd.Timestamp("2024-03-02"), pd.Timestamp("2024-03-31 23:59:59"),
+                                          {"orders": 2, "revenue": 21.5}, "EUR")
+    assert s == ("The analysis date is set earlier than the data: every report counts **data to 01 Mar 2024** and "
+                 "leaves out the **2 orders** (21.50 EUR) placed after it, the numbers below included.")
+    assert overview.analysis_window_sentence(pd.Timestamp("2024-04-01"), pd.Timestamp("2024-03-31 23:59:59"),
+                                             {"orders": 0, "revenue": 0.0}) == ""

@@ -98,7 +98,11 @@ def _frame(source) -> pd.DataFrame:
     return source if isinstance(source, pd.DataFrame) else pd.read_parquet(source)
 
 
-def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = None) -> pd.DataFrame:
+def _before(tx: pd.DataFrame, end) -> pd.DataFrame:
+    return tx if end is None else tx.loc[tx[C.TIMESTAMP] < pd.Timestamp(end)]
+
+
+def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = None, end=None) -> pd.DataFrame:
     """Orders, buying customers, new customers and revenue per calendar month.
 
     Parameters
@@ -107,6 +111,8 @@ def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = No
         DataFrame or the path of such a Parquet file (:meth:`Dataset.source`: read by the
         engine out of core).
     engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
+    end : exclusive end, e.g. the run's analysis date (``resolve_as_of``): lines at or after it
+        are left out, so a month it cuts holds only its days before it. None: every line.
 
     Returns
     -------
@@ -119,11 +125,12 @@ def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = No
     tx = transactions
     on_file = not isinstance(tx, pd.DataFrame)
     if _engine.check_engine(engine) in _engine.SQL_ENGINES and (on_file or len(tx)):
-        out = _engine.monthly_activity_sql(tx, con=_engine.connection_for(engine))
+        out = _engine.monthly_activity_sql(tx, con=_engine.connection_for(engine), end=end)
         if not len(out):
-            raise ValueError("monthly_activity: the transactions have no dated rows")
+            raise ValueError("monthly_activity: the transactions have no dated rows" + ("" if end is None else
+                             f" before {pd.Timestamp(end):%Y-%m-%d}"))
     else:
-        tx = _frame(tx)
+        tx = _before(_frame(tx), end)
         month = tx[C.TIMESTAMP].dt.to_period("M")
         first_month = tx.groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min().dt.to_period("M")
         g = tx.groupby(month)
@@ -139,10 +146,12 @@ def monthly_activity(transactions: "pd.DataFrame | str", engine: str | None = No
     return out[["orders", "customers", "new_customers", "revenue", "average_order_value"]]
 
 
-def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = None) -> dict[str, float]:
+def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = None, end=None) -> dict[str, float]:
     """Customers, orders, revenue, repeat-customer share and the covered period in days.
 
     ``transactions``: a DataFrame or the path of a Parquet file of them (:meth:`Dataset.source`).
+    ``end``: exclusive end, e.g. the run's analysis date: lines at or after it are left out
+    (every report counts only what happened before it). None: every line.
     ``engine``: ``"duckdb"``, ``"spark"`` or ``"pandas"`` (None = :func:`lclib.engine.sql.default_engine`); same result.
     ``order_lines`` counts the cleaned lines (a row of a run's compacted table counts its ``lines``).
     """
@@ -151,7 +160,7 @@ def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = Non
     tx = transactions
     on_file = not isinstance(tx, pd.DataFrame)
     if _engine.check_engine(engine) in _engine.SQL_ENGINES and (on_file or len(tx)):
-        got = _engine.headline_counts_sql(tx, con=_engine.connection_for(engine))
+        got = _engine.headline_counts_sql(tx, con=_engine.connection_for(engine), end=end)
         customers = int(got["customers"])
         return {
             "customers": customers,
@@ -161,7 +170,7 @@ def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = Non
             "repeat_customer_share": float(got["repeat_customers"] / customers * 100) if customers else float("nan"),
             "days_covered": int((pd.Timestamp(got["last_time"]) - pd.Timestamp(got["first_time"])).days + 1),
         }
-    tx = _frame(tx)
+    tx = _before(_frame(tx), end)
     orders_per_customer = tx.groupby(C.CUSTOMER_ID)[C.ORDER_ID].nunique()
     return {
         "customers": int(orders_per_customer.size),
@@ -171,3 +180,30 @@ def headline_counts(transactions: "pd.DataFrame | str", engine: str | None = Non
         "repeat_customer_share": float((orders_per_customer > 1).mean() * 100),
         "days_covered": int((tx[C.TIMESTAMP].max() - tx[C.TIMESTAMP].min()).days + 1),
     }
+
+
+def analysis_window_sentence(as_of, last_time, left_out: dict[str, float] | None, currency: str = "") -> str:
+    """What an analysis date before the end of the data leaves out, in words ("" when nothing).
+
+    Parameters
+    ----------
+    as_of : the run's analysis date (exclusive end, :func:`lclib.engine.contracts.resolve_as_of`).
+    last_time : the last order time in the data.
+    left_out : ``orders`` and ``revenue`` at or after ``as_of`` (None or no orders: nothing left out).
+    currency : for the revenue.
+
+    Examples
+    --------
+    >>> analysis_window_sentence(pd.Timestamp("2024-04-06"), pd.Timestamp("2025-12-31 18:00"),
+    ...                          {"orders": 4021, "revenue": 125036.4}, "EUR")
+    'The analysis date is set earlier than the data: every report counts **data to 05 Apr 2024** and leaves out the **4,021 orders** (125,036 EUR) placed after it, the numbers below included.'
+    >>> analysis_window_sentence(pd.Timestamp("2026-01-01"), pd.Timestamp("2025-12-31 18:00"), None)
+    ''
+    """
+    from lclib.analysis.wording import data_to, money
+
+    if not left_out or not left_out.get("orders") or pd.Timestamp(last_time) < pd.Timestamp(as_of):
+        return ""
+    return (f"The analysis date is set earlier than the data: every report counts **{data_to(as_of)}** and "
+            f"leaves out the **{int(left_out['orders']):,} orders** ({money(left_out['revenue'], currency)}) "
+            "placed after it, the numbers below included.")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from lclib.analysis.rfm import (DEFAULT_EXPORT_LISTS, NEW_ROW, SEGMENT, kmeans_personas,
                                 migration_summary, migration_table, persona_segment_table, segment_states)
-from lclib.analysis.wording import _money, data_to, display_name
+from lclib.analysis.wording import money, data_to, display_name
 from lclib.engine.contracts import FREQUENCY, MONETARY_MEAN, MONETARY_TOTAL, RECENCY_DAYS
 from lclib.io.columns import require_columns
 
@@ -138,7 +138,7 @@ def customer_base(scored: pd.DataFrame, as_of: str | pd.Timestamp, currency: str
     sentence = (f"With **{data_to(as_of)}**, we have **{n:,} customers**. "
                 f"Half of them last bought within **{whole_or_one_decimal(median)} days**; "
                 f"**{one_order:.1%}** ordered only once, and an order was worth "
-                f"**{_money(order_value, currency)}** on average over all orders (the table averages each "
+                f"**{money(order_value, currency)}** on average over all orders (the table averages each "
                 f"customer's own average order, so one-order customers weigh more).")
     return CustomerBase(n, median, one_order, order_value, sentence)
 
@@ -271,11 +271,12 @@ def rf_grid_value(heat: pd.DataFrame, currency: str = "") -> GridValue:
 
     Parameters
     ----------
-    heat : :func:`rf_heatmap_table` output.
+    heat : :func:`~lclib.analysis.rfm.rf_heatmap_table` output.
     currency : label of the money amount.
 
     Examples
     --------
+    >>> from lclib.analysis.rfm import rf_heatmap_table
     >>> scored = pd.DataFrame({"r_score": [1, 2, 2], "f_score": [2, 1, 2], "monetary_total": [80.0, 10.0, 50.0]})
     >>> grid = rf_grid_value(rf_heatmap_table(scored, bins=2), "EUR")
     >>> grid.best_cell, grid.quiet_regulars
@@ -290,7 +291,7 @@ def rf_grid_value(heat: pd.DataFrame, currency: str = "") -> GridValue:
     r, f = (int(v) for v in filled.idxmax())
     count, mean = int(counts.loc[r, f]), float(means.loc[r, f])
     sentence = (f"The most valuable cell is R={r}, F={f}: **{count:,}** customers spending "
-                f"**{_money(mean, currency)}** each on average. "
+                f"**{money(mean, currency)}** each on average. "
                 + (f"**{quiet:,}** customers have the top frequency but the lowest recency (R=1, F={bins}): loyal "
                    f"buyers who have gone quiet and are worth winning back." if quiet else
                    f"No customer combines the top frequency with the lowest recency (R=1, F={bins})."))
@@ -404,7 +405,7 @@ def win_back_sentence(summary: pd.DataFrame, currency: str = "",
         return None
     revenue, total = float(summary.loc[risk, "revenue"].sum()), float(summary["revenue"].sum())
     return (f"**{int(summary.loc[risk, 'customers'].sum()):,}** customers in the RFM segments {' and '.join(risk)} "
-            f"have spent **{_money(revenue, currency)}** ({revenue / total if total else np.nan:.0%} of revenue) "
+            f"have spent **{money(revenue, currency)}** ({revenue / total if total else np.nan:.0%} of revenue) "
             "but have not bought for a long time: they are the first win-back target.")
 
 
@@ -527,7 +528,7 @@ def persona_sentence(personas: Personas, currency: str = "",
     text = (f"The data split best into **{personas.k} personas**, with {silhouette_strength(best)} structure "
             f"(silhouette {best:.2f}; above 0.5 is clear, below 0.25 weak). The most valuable, Persona 1, "
             f"**{profile.loc[0, 'share_customers']:.0%}** of customers, spends "
-            f"**{_money(profile.loc[0, 'mean_monetary_total'], currency)}** on average")
+            f"**{money(profile.loc[0, 'mean_monetary_total'], currency)}** on average")
     if vip:
         vip_share = overlap.loc[0, vip].sum() / overlap.loc[0].sum()
         text += (f"; **{vip_share:.0%}** of it are {' or '.join(vip)} in the rule segments, so both views agree on "

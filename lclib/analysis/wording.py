@@ -108,10 +108,13 @@ def _pct(v: float, digits: int = 0) -> str:
     return f"{v:.{digits}f} %"
 
 
-def _money(v: float, currency: str) -> str:
-    """``13,061 EUR``; below 100 with cents (``10.47 EUR``)."""
+def money(v: float, currency: str) -> str:
+    """An amount as the report sentences say it: ``13,061 EUR``; below 100 with cents (``10.47 EUR``)."""
     text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
     return f"{text} {currency}".strip()
+
+
+_money = money  # the former private name (imported by modules written before money was public)
 
 
 def _bullets(sentences: Iterable[str | None]) -> str:
@@ -140,10 +143,10 @@ def overview_answers(*, customers: int, orders: int, revenue: float, currency: s
     missing = list(missing_tables)
     return _bullets([
         f"The data holds **{_plural(customers, 'customer')}** who placed **{_plural(orders, 'order')}** worth "
-        f"**{_money(revenue, currency)}**{period}{months}.",
+        f"**{money(revenue, currency)}**{period}{months}.",
         f"**{_pct(repeat_customer_share)}** of customers ordered more than once; the others bought a single time."
         if _ok(repeat_customer_share) else None,
-        f"An average order is worth **{_money(revenue / orders, currency)}**, and a customer has placed "
+        f"An average order is worth **{money(revenue / orders, currency)}**, and a customer has placed "
         f"{orders / customers:.1f} orders on average." if orders and customers else None,
         (f"The cleaning kept **all {_n(rows_kept)} order lines** read." if rows_kept == rows_read else
          f"The cleaning kept **{_n(rows_kept)} of {_n(rows_read)} order lines** ({_n(rows_read - rows_kept)} removed; "
@@ -205,7 +208,7 @@ def stages_answers(*, buyers: int, at_risk: int, lapsed: int, at_risk_days: int,
         if buyers else "No customer has bought yet.",
     ]
     if _ok(at_risk_revenue) and at_risk:
-        out.append(f"The customers at risk have spent **{_money(at_risk_revenue, currency)}** so far: they are the ones "
+        out.append(f"The customers at risk have spent **{money(at_risk_revenue, currency)}** so far: they are the ones "
                    "worth contacting before they lapse.")
     if _ok(inflow_per_month) and _ok(lapsing_per_month):
         verb = ("grows" if inflow_per_month > lapsing_per_month else "shrinks" if inflow_per_month < lapsing_per_month
@@ -263,7 +266,7 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
                       if _ok(repeat_after_2nd_pct) else "."))
     if _ok(at_risk_customers):
         out.append((f"**{_n(at_risk_customers)} high-value customers** who are still active are likely to leave"
-                    + (f"; they bought **{_money(at_risk_revenue, currency)}** in the last 12 months" if _ok(
+                    + (f"; they bought **{money(at_risk_revenue, currency)}** in the last 12 months" if _ok(
                         at_risk_revenue) else "")
                     + " (the list is below and in the exports).") if at_risk_customers else
                    "No high-value active customer is likely enough to leave to be listed.")
@@ -274,7 +277,7 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
                    f"**{100 * model_auc:.0f} %** of the time{base}.")
     if _ok(customers_kept) and customers_kept >= 1 and _ok(extra_margin) and _ok(reduction_pct):
         out.append(f"**{reduction_pct:.0f} % less churn** would keep about **{_n(customers_kept)} more customers** and "
-                   f"**{_money(extra_margin, currency)}** more gross margin"
+                   f"**{money(extra_margin, currency)}** more gross margin"
                    + (f" over {horizon_months} months." if _ok(horizon_months) else "."))
     return _bullets(out)
 
@@ -288,14 +291,14 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
     channels pay back. ``worst`` / ``best``: ``(channel, CLV:CAC ratio)`` of paid channels."""
     out = []
     if _ok(mean_clv):
-        out.append(f"An average customer is expected to bring **{_money(mean_clv, currency)}** of gross margin in the next "
-                   f"{horizon_months} months (today's value), **{_money(total_clv, currency)}** for the whole base."
+        out.append(f"An average customer is expected to bring **{money(mean_clv, currency)}** of gross margin in the next "
+                   f"{horizon_months} months (today's value), **{money(total_clv, currency)}** for the whole base."
                    if _ok(total_clv) else
-                   f"An average customer is expected to bring **{_money(mean_clv, currency)}** in the next "
+                   f"An average customer is expected to bring **{money(mean_clv, currency)}** in the next "
                    f"{horizon_months} months.")
     if _ok(simple_clv) and _ok(blended_cac):
-        out.append(f"By the textbook formula a customer is worth **{_money(simple_clv, currency)}** over their lifetime, "
-                   f"against **{_money(blended_cac, currency)}** spent on average to win one.")
+        out.append(f"By the textbook formula a customer is worth **{money(simple_clv, currency)}** over their lifetime, "
+                   f"against **{money(blended_cac, currency)}** spent on average to win one.")
     if model_status:
         words = {"ok": "can be trusted", "weak": "should be read with care", "unusable": "cannot be trusted"}
         out.append(f"The purchase forecast {words.get(model_status, model_status)}"

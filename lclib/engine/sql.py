@@ -723,7 +723,7 @@ WITH lines AS (
     SELECT customer_id, order_id, CAST(amount AS DOUBLE) AS amount,
            year(CAST("timestamp" AS TIMESTAMP)) * 12 + month(CAST("timestamp" AS TIMESTAMP)) - 1 AS month_n
     FROM src
-    WHERE "timestamp" IS NOT NULL
+    WHERE "timestamp" IS NOT NULL{before}
 ),
 firsts AS (
     SELECT MIN(month_n) AS month_n FROM lines WHERE customer_id IS NOT NULL GROUP BY customer_id
@@ -743,14 +743,17 @@ ORDER BY m.month_n
 
 #: Whole-table counts (lclib.analysis.overview.headline_counts).
 _SQL_HEADLINE_COUNTS = """
-WITH per_customer AS (
-    SELECT COUNT(DISTINCT order_id) AS orders FROM src WHERE customer_id IS NOT NULL GROUP BY customer_id
+WITH kept AS (
+    SELECT * FROM src{where}
+),
+per_customer AS (
+    SELECT COUNT(DISTINCT order_id) AS orders FROM kept WHERE customer_id IS NOT NULL GROUP BY customer_id
 ),
 totals AS (
     SELECT COUNT(DISTINCT order_id) AS orders, {order_lines} AS order_lines,
            SUM(CAST(amount AS DOUBLE)) AS revenue,
            MIN(CAST("timestamp" AS TIMESTAMP)) AS first_time, MAX(CAST("timestamp" AS TIMESTAMP)) AS last_time
-    FROM src
+    FROM kept
 )
 SELECT (SELECT COUNT(*) FROM per_customer) AS customers,
        (SELECT COUNT(*) FILTER (WHERE orders > 1) FROM per_customer) AS repeat_customers,
@@ -759,8 +762,10 @@ FROM totals AS t
 """
 
 
-def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> pd.DataFrame:
+def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None, end=None) -> pd.DataFrame:
     """Per calendar month: orders, customers, new_customers, revenue (:func:`lclib.analysis.overview.monthly_activity`).
+
+    ``end``: exclusive end (lines at or after it are left out); None: every line.
 
     Returns
     -------
@@ -768,7 +773,8 @@ def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None"
     columns orders, customers, new_customers (int64) and revenue (float64).
     """
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
-    got = query(source, _SQL_MONTHLY_ACTIVITY, con)
+    before = "" if end is None else f' AND CAST("timestamp" AS TIMESTAMP) < {sql_timestamp(end)}'
+    got = query(source, _SQL_MONTHLY_ACTIVITY.format(before=before), con)
     index = pd.PeriodIndex.from_ordinals(
         (got["month_n"].to_numpy(dtype="int64") - 1970 * 12), freq="M").rename("month")
     out = got.drop(columns="month_n").astype(
@@ -777,13 +783,15 @@ def monthly_activity_sql(source: Source, con: "duckdb.DuckDBPyConnection | None"
     return out
 
 
-def headline_counts_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None) -> dict:
+def headline_counts_sql(source: Source, con: "duckdb.DuckDBPyConnection | None" = None, end=None) -> dict:
     """Customers, repeat customers, orders, order lines, revenue, first and last time in one query.
 
     ``order_lines`` counts cleaned lines: rows, or the sum of ``lines`` in a run's compacted table.
+    ``end``: exclusive end (lines at or after it are left out); None: every line.
     """
     _require(source, (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT))
     # a run's compacted table: a row stands for its ``lines`` cleaned order lines
     lines = "CAST(SUM(lines) AS BIGINT)" if LINES in columns_of(source) else "COUNT(*)"
-    row = query(source, _SQL_HEADLINE_COUNTS.format(order_lines=lines), con).iloc[0]
+    where = "" if end is None else f' WHERE CAST("timestamp" AS TIMESTAMP) < {sql_timestamp(end)}'
+    row = query(source, _SQL_HEADLINE_COUNTS.format(order_lines=lines, where=where), con).iloc[0]
     return {k: row[k] for k in row.index}
