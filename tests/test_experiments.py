@@ -404,3 +404,27 @@ def test_lift_plot_by_group_has_a_legend_for_its_colours(sample):
     assert "too small to read" in texts and any(t.startswith("significantly") or t == "not significant"
                                                  for t in texts)
     plt.close("all")
+
+
+def test_assignments_after_the_analysis_date_are_left_out_and_counted():
+    """A test that starts after the analysis date has not happened yet: no outcomes, no split check."""
+    tx = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_id": ["o1", "o2", "o3"],
+                       "timestamp": pd.to_datetime(["2024-01-10", "2024-02-10", "2024-03-10"]),
+                       "amount": [10.0, 20.0, 30.0]})
+    exp = pd.DataFrame({"customer_id": ["a", "b", "c"], "experiment": ["e1", "e1", "e2"],
+                        "variant": ["control", "treatment", "control"],
+                        "assigned_at": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-03-01"])})
+    out = E.experiment_outcomes(exp, tx, 30, as_of="2024-03-01")  # e2's assignment is on the analysis date
+    assert out["customer_id"].tolist() == ["a", "b"] and out.attrs["assigned_after_as_of"] == 1
+    assert out["orders"].tolist() == [1, 0]  # b's order of 10 Feb is after its window
+    none = E.experiment_outcomes(exp, tx, 30, as_of="2023-12-31")
+    assert len(none) == 0 and none.attrs["assigned_after_as_of"] == 3
+
+
+def test_answers_say_no_experiment_had_started():
+    from lclib.analysis.wording import experiments_answers
+
+    text = experiments_answers(experiments=0, not_started="data to 05 Apr 2024")
+    assert text.startswith("- No experiment had started by the analysis date (data to 05 Apr 2024)")
+    assert "no experiments table" not in text
+    assert "no experiments table" in experiments_answers(experiments=0)

@@ -182,12 +182,17 @@ def experiment_outcomes(experiments: pd.DataFrame, transactions: pd.DataFrame,
         or later order overall); ``revenue`` (float, their total amount); ``switched`` (bool:
         the customer was also assigned to another variant of the experiment - a data problem;
         they are analysed in their first variant, as first assigned).
+        Assignments at or after ``as_of`` have not happened by the analysis date and are left
+        out; ``attrs["assigned_after_as_of"]`` counts them.
     """
     require_columns(experiments, (CUSTOMER_ID, EXPERIMENT, VARIANT, ASSIGNED_AT), "experiments")
     if not window_days > 0:
         raise ValueError(f"window_days must be positive, got {window_days!r}")
     as_of = resolve_as_of(transactions, as_of)
     a = experiments[[EXPERIMENT, CUSTOMER_ID, VARIANT, ASSIGNED_AT]].dropna()
+    later = a[ASSIGNED_AT] >= as_of  # not assigned yet at the analysis date: not part of this analysis
+    n_later = int(later.sum())
+    a = a.loc[~later]
     n_var = a.groupby([EXPERIMENT, CUSTOMER_ID], observed=True)[VARIANT].nunique().rename("switched") > 1
     a = (a.sort_values([EXPERIMENT, CUSTOMER_ID, ASSIGNED_AT], kind="stable")
           .drop_duplicates([EXPERIMENT, CUSTOMER_ID], keep="first").reset_index(drop=True))
@@ -209,7 +214,9 @@ def experiment_outcomes(experiments: pd.DataFrame, transactions: pd.DataFrame,
     out["revenue"] = out["revenue"].fillna(0.0).astype("float64")
     out["repeat_purchase"] = out["repeat_purchase"].fillna(False).astype(bool)
     out["converted"] = out["orders"] > 0
-    return out[[*OUTCOME_COLUMNS, "switched"]]
+    out = out[[*OUTCOME_COLUMNS, "switched"]]
+    out.attrs["assigned_after_as_of"] = n_later
+    return out
 
 
 def describe_experiments(outcomes: pd.DataFrame) -> pd.DataFrame:

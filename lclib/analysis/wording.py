@@ -319,12 +319,19 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
 
 def experiments_answers(*, experiments: int, customers: int | None = None,
                         verdicts: Iterable[tuple[str, str, str | None]] = (),
-                        best_lift: tuple[str, float, float, float] | None = None) -> str:
+                        best_lift: tuple[str, float, float, float] | None = None,
+                        not_started: str | None = None) -> str:
     """Answers of 06_experiments.
 
     verdicts : ``[(experiment, verdict, variant to ship or None), ...]``.
     best_lift : ``(what: "experiment, variant vs control", lift, low, high)`` in percentage points.
+    not_started : the analysis date in words (``data_to``) when the data has an experiments table
+        but no assignment before it: nothing to analyse yet.
     """
+    if not experiments and not_started:
+        return _bullets([f"No experiment had started by the analysis date ({not_started}): every assignment "
+                         "in the experiments table is later, so there is nothing to evaluate yet.",
+                         "Run the reports with a later analysis date to judge the tests."])
     if not experiments:
         return _bullets(["No experiment was analysed: the data has no experiments table.",
                          "Add one (customer, experiment, variant, assignment time) to see which tests worked.",
