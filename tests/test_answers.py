@@ -137,6 +137,9 @@ def test_clv_answers_say_which_channel_loses_money_in_words():
     assert "7.01 EUR" in text and "13,061 EUR" in text and "17.93 EUR" in text and "1.7 %" in text
     assert "**Paid search loses money**" in text and "0.51 EUR" in text and "**App push**" in text
     assert "paid_search" not in text and "can be trusted" in text
+    # the textbook CLV is after the cost of winning the customer: said as margin, cost and what is left
+    assert ("a customer brings **28.40 EUR** of margin over their lifetime; after the **17.93 EUR** spent on "
+            "average to win one, **10.47 EUR** is left.") in text
     weak = wording.clv_answers(currency="EUR", horizon_months=12, model_status="unusable", worst=("tv", 2.0))
     assert "cannot be trusted" in weak and "pays back least" in weak
 

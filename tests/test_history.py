@@ -123,6 +123,19 @@ def test_headlines_carry_value_previous_and_change_with_the_right_numbers():
     assert "in the next 24 months" in rows["mean_clv"]["definition"]  # from the configuration
 
 
+def test_a_change_that_comes_from_a_changed_setting_is_not_judged_better_or_worse():
+    now = metrics(revenue=1250.0, clv=80.0, churn=9.0)
+    prev = {"run_id": "r1", "metrics": metrics()}
+    rows = {h["name"]: h for h in summary.headlines(now, recorded(now), prev, {}, ["clv.horizon_months"])}
+    assert rows["mean_clv"]["assessment"] == "setting changed" and rows["mean_clv"]["change"] == 30.0
+    assert rows["mean_clv"]["changed_by"] == ["clv.horizon_months"]
+    assert rows["revenue"]["assessment"] == "better" and rows["revenue"]["changed_by"] == []  # not a CLV setting
+    # the analysis date changes every number's definition
+    rows = {h["name"]: h for h in summary.headlines(now, recorded(now), prev, {}, ["analysis.as_of"])}
+    assert {rows[n]["assessment"] for n in ("revenue", "mean_clv", "monthly_churn_rate")} == {"setting changed"}
+    assert rows["customers"]["assessment"] == "unchanged"  # no change is no change, whatever the settings
+
+
 def test_first_run_and_numbers_missing_then_have_no_change():
     now = metrics()
     rows = summary.headlines(now, recorded(now), None)
@@ -147,7 +160,7 @@ def test_compare_names_changed_inputs_and_settings_but_not_where_reports_go():
            "config": {**CONFIG, "analysis": {"currency": "EUR", "margin": 0.4, "new_key_of_a_later_lclib": 1}}}
     c = history.compare(prev, new)
     assert c["inputs_changed"] == ["events", "transactions"] and c["settings_changed"] == ["analysis.margin"]
-    assert "input files differ" in c["note"] and "analysis.margin" in c["note"]
+    assert "input files differ" in c["note"] and "analysis.margin (0.3 \u2192 0.4)" in c["note"]
     first = history.compare(None, new)
     assert first["previous_run"] is None and first["note"].startswith("First successful run")
 

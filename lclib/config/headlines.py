@@ -36,6 +36,9 @@ class Headline:
         fields with the run's configuration, as plain numbers.
     good : ``"up"`` when a higher value is better, ``"down"`` when a lower one is.
     fmt : see :data:`Format`.
+    settings : dotted configuration keys or sections (``"clv."``) that change what the number
+        counts; with one of them changed since the previous run the change is a change of
+        definition, not better or worse (:data:`COMMON_SETTINGS` apply to every headline).
     """
 
     notebook: str
@@ -45,32 +48,38 @@ class Headline:
     definition: str
     good: Literal["up", "down"]
     fmt: Format
+    settings: tuple[str, ...] = ()
+
+
+#: Settings every headline depends on: the analysis date, the currency, how the inputs are read and cleaned.
+COMMON_SETTINGS: tuple[str, ...] = ("analysis.as_of", "analysis.currency", "inputs.")
 
 
 #: The numbers that matter, in the order the index shows them.
 HEADLINES: tuple[Headline, ...] = (
     Headline("00_data_overview", "revenue", "Revenue", "revenue",
-             "Value of all orders kept after cleaning, over every day the data cover.", "up", "money"),
+             "Value of all orders kept after cleaning, placed before the analysis date.", "up", "money"),
     Headline("00_data_overview", "customers", "Customers", "customers",
-             "Customers with at least one order in the data.", "up", "count"),
+             "Customers with at least one order before the analysis date.", "up", "count"),
     Headline("00_data_overview", "repeat_customer_share", "Repeat customers", "repeat %",
              "Share of customers who ordered more than once.", "up", "percent"),
     Headline("01_journey", "kpi_conversion", "Conversion rate", "convert %",
              "Share of the people in the journey's acquisition stage (with the shipped stages: signed up or "
-             "put something in a cart) who went on to a first order.", "up", "percent"),
+             "put something in a cart) who went on to a first order.", "up", "percent", ("journey.",)),
     Headline("04_churn", "monthly_churn_rate", "Monthly churn", "churn %",
              "Share of live customers (an order in the last {inactivity_window_days} days) lost each month, "
-             "averaged over the last 12 months (a customer is lost after {inactivity_window_days} days without "
-             "an order).", "down", "percent"),
+             "averaged over the last 12 complete months, or fewer when the data are shorter (a customer is lost "
+             "after {inactivity_window_days} days without an order).", "down", "percent", ("churn.",)),
     Headline("02_stages", "state_at_risk", "Customers at risk", "at risk",
              "Buyers whose last order was {states_at_risk_days} to {states_lapsed_days} days ago: still "
-             "customers, but slipping away.", "down", "count"),
+             "customers, but slipping away.", "down", "count", ("states.",)),
     Headline("05_clv", "mean_clv", "Expected margin per customer", "CLV",
              "The gross margin (not the spend) an average customer is expected to bring in the next "
-             "{clv.horizon_months} months: predicted CLV of the purchase and spend models, discounted.", "up", "money"),
+             "{clv.horizon_months} months: predicted CLV of the purchase and spend models, discounted.", "up", "money",
+             ("clv.", "analysis.margin")),
     Headline("05_clv", "blended_cac", "Cost to win a customer", "CAC",
              "All marketing spend divided by the new customers it brought (blended acquisition cost).",
-             "down", "money"),
+             "down", "money", ("clv.cac_basis",)),
 )
 
 #: Settings a notebook echoes back (thresholds it used, configured or derived from the data):

@@ -167,6 +167,12 @@ def _inputs(record: dict) -> dict[str, str]:
     return found
 
 
+def _short(value: Any, width: int = 40) -> str:
+    """A setting's value for a sentence: its text, cut to ``width`` characters."""
+    text = "none" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
 def compare(previous: dict | None, record: dict) -> dict:
     """Whether this run read the same data with the same settings as the previous one.
 
@@ -193,10 +199,11 @@ def compare(previous: dict | None, record: dict) -> dict:
         parts.append(f"The input files differ from {when}: {', '.join(inputs_changed)}; the changes below "
                      "reflect the new data.")
     if settings_changed:
-        shown = ", ".join(settings_changed[:6]) + (f" and {len(settings_changed) - 6} more"
-                                                  if len(settings_changed) > 6 else "")
-        parts.append(f"Settings differ from {'it' if inputs_changed else when}: {shown}; part of the changes "
-                     "may come from the settings, not from the business.")
+        shown = ", ".join(f"{k} ({_short(old[k])} \u2192 {_short(new[k])})" for k in settings_changed[:6]) + (
+            f" and {len(settings_changed) - 6} more" if len(settings_changed) > 6 else "")
+        parts.append(f"Settings differ from {'it' if inputs_changed else when}: {shown}; a number that depends "
+                     "on a changed setting is marked not comparable, and other changes may come from the settings "
+                     "too, not from the business.")
     if not parts:
         parts.append(f"Same input files and settings as {when}: the numbers are expected to be the same.")
     versions = (previous.get("lclib_version"), record.get("lclib_version"))

@@ -463,7 +463,8 @@ def run(
         previous = earlier[-1].record if earlier else None
         record["previous_run"] = earlier[-1].run_id if earlier else None
         record["comparison"] = history.compare(previous, record)
-        record["headlines"] = summary.headlines(record["metrics"], record["recorded"], previous, record["config"])
+        record["headlines"] = summary.headlines(record["metrics"], record["recorded"], previous, record["config"],
+                                                record["comparison"]["settings_changed"])
         record["actions"] = summary.actions(record["metrics"], record["recorded"], record["config"], building)
         try:
             trend = history.trend_png([r.record for r in earlier] + [record], record["headlines"])

@@ -15,6 +15,7 @@ from typing import Any
 
 from lclib.config.headlines import (
     ACTIONS,
+    COMMON_SETTINGS,
     HEADLINES,
     MAX_ACTIONS,
     Action,
@@ -97,7 +98,8 @@ def _definition(h: Headline, same_notebook: dict[str, Any], config: dict) -> str
 
 
 def headlines(metrics: dict[str, dict[str, Any]], recorded: dict[str, list[dict]],
-              previous: dict | None, config: dict | None = None) -> list[dict]:
+              previous: dict | None, config: dict | None = None,
+              settings_changed: list[str] | tuple[str, ...] = ()) -> list[dict]:
     """The headline numbers of a run, each compared with the previous successful run.
 
     Parameters
@@ -106,6 +108,10 @@ def headlines(metrics: dict[str, dict[str, Any]], recorded: dict[str, list[dict]
     recorded : this run's recorded entries (notebook -> list of ``{name, value, label, unit}``).
     previous : the previous successful run's ``run.json`` (its ``metrics`` are read), or None.
     config : this run's ``run.json`` ``config`` (values some definitions name).
+    settings_changed : dotted keys whose value differs from the previous run
+        (:func:`lclib.report.history.compare`); a headline that depends on one of them
+        (its ``settings`` or :data:`~lclib.config.headlines.COMMON_SETTINGS`) gets the
+        assessment ``setting changed`` instead of better or worse, and ``changed_by`` lists them.
 
     Returns
     -------
@@ -113,8 +119,9 @@ def headlines(metrics: dict[str, dict[str, Any]], recorded: dict[str, list[dict]
     ``name``, ``label``, ``definition``, ``value``, ``unit``, ``fmt``, ``good`` (``up`` or
     ``down``), ``previous`` (null: first run, or not recorded then), ``change`` (value -
     previous; for percentages in points), ``change_pct`` (relative change in %, null for
-    percentages and when previous is 0), ``assessment`` (``better``, ``worse``, ``unchanged``
-    or null), ``previous_run_id`` and the texts ``value_text``, ``previous_text``,
+    percentages and when previous is 0), ``assessment`` (``better``, ``worse``, ``unchanged``,
+    ``setting changed`` or null), ``changed_by`` (the changed settings it depends on),
+    ``previous_run_id`` and the texts ``value_text``, ``previous_text``,
     ``change_text``.
     """
     prev_metrics = (previous or {}).get("metrics") or {}
@@ -138,13 +145,16 @@ def headlines(metrics: dict[str, dict[str, Any]], recorded: dict[str, list[dict]
             if fmt != "percent" and prev != 0:
                 change_pct = round(100 * change / abs(prev), 2)
         assessment = None
+        prefixes = (*COMMON_SETTINGS, *h.settings)
+        changed_by = [k for k in settings_changed if k.startswith(prefixes)] if prev is not None else []
         if change is not None:
-            assessment = "unchanged" if change == 0 else (
+            assessment = "unchanged" if change == 0 else "setting changed" if changed_by else (
                 "better" if (change > 0) == (h.good == "up") else "worse")
         out.append({
             "notebook": h.notebook, "name": h.name, "label": h.label, "definition": definition,
             "value": value if value is not None else raw, "unit": unit, "fmt": fmt, "good": h.good,
             "previous": prev, "change": change, "change_pct": change_pct, "assessment": assessment,
+            "changed_by": changed_by,
             "previous_run_id": prev_id,
             "value_text": format_number(raw, fmt, unit),
             "previous_text": "" if prev is None else format_number(prev, fmt, unit),
