@@ -15,6 +15,8 @@ Pipeline::
     drop = stage_dropoff(reached, stages, targets, by="channel")          # funnel losses with intervals
     gain = stage_improvement(reached, stages, targets, value="revenue")   # stage worth improving most
 
+The findings of report 04_churn in words are in :mod:`lclib.analysis.churn_findings`.
+
 Definitions
 -----------
 Order, as_of

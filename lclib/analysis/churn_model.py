@@ -10,6 +10,8 @@ Pipeline::
     result.importance       # permutation importance on the test period
     at_risk = score_customers(result, tables, as_of)   # refit on the latest labelled period, score today
 
+The findings of report 04_churn in words are in :mod:`lclib.analysis.churn_findings`.
+
 Question and label
 ------------------
 At a cutoff date ``c`` every customer with an order before ``c`` is described by
