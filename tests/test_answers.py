@@ -128,6 +128,24 @@ def test_churn_answers_in_plain_words_without_model_jargon():
     assert "No high-value active customer" in empty
 
 
+def test_churn_answers_do_not_pass_on_the_list_of_a_model_worse_than_sorting_by_recency():
+    weak = wording.churn_answers(window_days=37, currency="EUR", at_risk_customers=23, at_risk_revenue=2163.0,
+                                 model_auc=0.41, recency_auc=0.62)
+    assert "likely to leave" not in weak and "**cannot be trusted**" in weak
+    assert "only **41 %** of the time, against 62 % for simply sorting by days since the last order; its list of 23 " \
+           "customers is no better than that sorting" in weak
+    good = wording.churn_answers(window_days=37, currency="EUR", at_risk_customers=23, model_auc=0.80, recency_auc=0.7)
+    assert "**23 high-value customers** who are still active are likely to leave" in good
+    assert "cannot be trusted" not in good and "**80 %** of the time" in good
+
+
+def test_churn_answers_call_the_second_order_the_one_to_win_only_when_the_rise_is_real():
+    common = dict(window_days=153, currency="EUR", repeat_after_1st_pct=79.0, repeat_after_2nd_pct=83.0)
+    assert "the second order is the one to win" in wording.churn_answers(**common, repeat_trend="increasing")
+    flat = wording.churn_answers(**common, repeat_trend="flat")
+    assert "one to win" not in flat and "**83 %** after a second order (too close to call a difference)" in flat
+
+
 def test_clv_answers_say_which_channel_loses_money_in_words():
     text = wording.clv_answers(currency="EUR", horizon_months=12, mean_clv=7.01, total_clv=13061.35, simple_clv=10.47,
                                blended_cac=17.93, model_status="ok", holdout_error_pct=-1.7, threshold=3.0,

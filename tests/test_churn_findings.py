@@ -188,18 +188,33 @@ def test_retention_milestones_read_the_months_the_curve_reaches():
 
 
 def test_monthly_churn_pools_the_recent_months_with_a_wilson_interval():
-    # 20 + 30 churned of 200 + 200 live: 12.5 %, Wilson 9.6 % - 16.1 %; 12.5 out of 100 rounds (half to even) to 12
+    # 20 + 30 + 25 churned of 3 x 200 live: 12.5 %, Wilson 10.1 % - 15.4 %; 12.5 out of 100 rounds (half to even) to 12
+    rates = pd.DataFrame({"active_start": [0, 200, 200, 200], "churned": [0, 20, 30, 25]},
+                         index=pd.period_range("2025-09", periods=4, freq="M"))
+    found = fd.monthly_churn_finding(rates, 90)
+    assert found.percent == 12.5 and found.pooled.periods == 3
+    assert found.span == "the last 3 complete months (**Oct 2025 – Dec 2025**)"
+    assert found.sentence == (
+        "Over the last 3 complete months (**Oct 2025 – Dec 2025**), **12.5%** of the live customers (an order in the "
+        "last 90 days) churned each month (95 % interval 10.1% – 15.4%): out of every 100 live customers at the start "
+        "of a month, about 12 go silent for good or for at least 90 days.")
+
+
+def test_a_thin_monthly_churn_rate_is_not_enough_to_say():
+    """Two months (the thin cut's 63 % from two months), or many months with few live customers: no number."""
     rates = pd.DataFrame({"active_start": [0, 200, 200], "churned": [0, 20, 30]},
                          index=pd.period_range("2025-10", periods=3, freq="M"))
-    found = fd.monthly_churn_finding(rates, 90)
-    assert found.percent == 12.5 and found.pooled.periods == 2
-    assert found.span == "the last 2 complete months (**Nov 2025 – Dec 2025**)"
-    assert found.sentence == (
-        "Over the last 2 complete months (**Nov 2025 – Dec 2025**), **12.5%** of the live customers (an order in the "
-        "last 90 days) churned each month (95 % interval 9.6% – 16.1%): out of every 100 live customers at the start "
-        "of a month, about 12 go silent for good or for at least 90 days.")
-    last = fd.monthly_churn_finding(rates, 90, recent_periods=1)
-    assert last.span == "the last complete month (**December 2025**)" and last.percent == 15.0
+    two = fd.monthly_churn_finding(rates, 90)
+    assert two.percent is None and two.pooled.periods == 2
+    assert two.sentence == (
+        "Not enough data to say how many customers churn each month: only the last 2 complete months "
+        "(**Nov 2025 – Dec 2025**) can be measured, so the rate could lie anywhere between 10% and 16% (95 % "
+        "interval). A rate needs at least 3 complete months after a 90-day window.")
+    few = pd.DataFrame({"active_start": [5] * 12, "churned": [2] * 12},  # 60 customer-months: 28 % - 53 %
+                       index=pd.period_range("2025-01", periods=12, freq="M"))
+    thin = fd.monthly_churn_finding(few, 90)
+    assert thin.percent is None and "there were only 60 live customer-months" in thin.sentence
+    assert fd.monthly_churn_finding(few.assign(active_start=50, churned=20), 90).percent == 40.0  # 600: narrow enough
 
 
 def test_no_complete_month_is_said_not_guessed():

@@ -402,8 +402,18 @@ class MonthlyChurnFinding:
     sentence: str
 
 
+#: Fewer complete months than this, or a 95 % interval wider than :data:`MAX_CHURN_INTERVAL`: the
+#: monthly churn rate is "not enough to say" (no number recorded).
+MIN_CHURN_MONTHS = 3
+MAX_CHURN_INTERVAL = 0.20
+
+
 def monthly_churn_finding(rates: pd.DataFrame, window_days: int, recent_periods: int = 12) -> MonthlyChurnFinding:
     """How many live customers churn each month, pooled over the recent months, in words.
+
+    Thin data (fewer than :data:`MIN_CHURN_MONTHS` complete months, or a 95 % interval
+    wider than :data:`MAX_CHURN_INTERVAL`) gets no rate (``percent`` None): the sentence says
+    why and gives the interval the rate could lie in.
 
     Parameters
     ----------
@@ -413,19 +423,28 @@ def monthly_churn_finding(rates: pd.DataFrame, window_days: int, recent_periods:
 
     Examples
     --------
-    >>> rates = pd.DataFrame({"active_start": [200, 200], "churned": [20, 30]},
-    ...                      index=pd.period_range("2025-11", periods=2, freq="M"))
+    >>> rates = pd.DataFrame({"active_start": [200, 200, 200], "churned": [20, 30, 25]},
+    ...                      index=pd.period_range("2025-10", periods=3, freq="M"))
     >>> found = monthly_churn_finding(rates, 90)
     >>> found.percent
     12.5
     >>> found.sentence[:96]
-    'Over the last 2 complete months (**Nov 2025 – Dec 2025**), **12.5%** of the live customers (an o'
+    'Over the last 3 complete months (**Oct 2025 – Dec 2025**), **12.5%** of the live customers (an o'
+    >>> monthly_churn_finding(rates.iloc[1:], 90).percent is None  # two months: not enough to say
+    True
     """
     pooled = pooled_churn_rate(rates, recent_periods)
     if pooled.periods == 0:
         return MonthlyChurnFinding(pooled, "", None, f"The data does not yet cover a complete month after a "
                                    f"{window_days}-day window: no monthly churn rate yet.")
     span = pooled_span_words(pooled)
+    if pooled.periods < MIN_CHURN_MONTHS or pooled.upper - pooled.lower > MAX_CHURN_INTERVAL:
+        why = (f"only {span} can be measured" if pooled.periods < MIN_CHURN_MONTHS else
+               f"over {span} there were only {pooled.active_start:,} live customer-months")
+        return MonthlyChurnFinding(pooled, span, None, (
+            f"Not enough data to say how many customers churn each month: {why}, so the rate could lie anywhere "
+            f"between {share_text(pooled.lower, 0)} and {share_text(pooled.upper, 0)} (95 % interval). "
+            f"A rate needs at least {MIN_CHURN_MONTHS} complete months after a {window_days}-day window."))
     sentence = (f"Over {span}, **{share_text(pooled.rate)}** of the live customers (an order in the last {window_days} "
                 f"days) churned each month (95 % interval {share_text(pooled.lower)} – {share_text(pooled.upper)}): "
                 f"out of every 100 live customers at the start of a month, about {100 * pooled.rate:.0f} go silent "

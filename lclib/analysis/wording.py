@@ -253,24 +253,41 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
                   at_risk_customers: int | None = None, at_risk_revenue: float | None = None,
                   model_auc: float | None = None, recency_auc: float | None = None,
                   customers_kept: float | None = None, extra_margin: float | None = None,
-                  reduction_pct: float | None = None, horizon_months: int | None = None) -> str:
-    """Answers of 04_churn: the churn definition and rate, who is at risk, what keeping them is worth."""
+                  reduction_pct: float | None = None, horizon_months: int | None = None,
+                  repeat_trend: str | None = None) -> str:
+    """Answers of 04_churn: the churn definition and rate, who is at risk, what keeping them is worth.
+
+    ``repeat_trend``: the repeat-purchase verdict (``RepeatVerdict.trend``); only ``increasing``
+    (a significant rise) says the second order is the one to win.
+    """
     out = [
         f"A customer counts as gone after **{window_days} days** without an order"
         + (f"; each month about **{_pct(monthly_churn_pct, 1)}** of the live customers (an order within that window) go that quiet." if _ok(
             monthly_churn_pct) else "."),
     ]
     if _ok(repeat_after_1st_pct):
+        rises = repeat_trend in (None, "increasing")  # None: a caller without the verdict (as before)
         out.append(f"Only **{_pct(repeat_after_1st_pct)}** of first-time buyers order again within {window_days} days"
-                   + (f", but **{_pct(repeat_after_2nd_pct)}** after a second order: the second order is the one to win."
+                   + ((f", but **{_pct(repeat_after_2nd_pct)}** after a second order: the second order is the one to win."
+                       if rises else
+                       f", and **{_pct(repeat_after_2nd_pct)}** after a second order (too close to call a difference).")
                       if _ok(repeat_after_2nd_pct) else "."))
-    if _ok(at_risk_customers):
+    # a model that ranks no better than a coin or than sorting by days since the last order: its list is not news
+    weak = _ok(model_auc) and (model_auc < 0.5 or (_ok(recency_auc) and model_auc <= recency_auc))
+    if weak:
+        base = (f", against {100 * recency_auc:.0f} % for simply sorting by days since the last order"
+                if _ok(recency_auc) else "")
+        out.append(f"The churn model **cannot be trusted** on this data: it picks the customer who leaves out of a pair "
+                   f"(one who leaves, one who stays) only **{100 * model_auc:.0f} %** of the time{base}"
+                   + (f"; its list of {_n(at_risk_customers)} customers is no better than that sorting: use the "
+                      "lifecycle state *at risk* instead." if _ok(at_risk_customers) and at_risk_customers else "."))
+    elif _ok(at_risk_customers):
         out.append((f"**{_n(at_risk_customers)} high-value customers** who are still active are likely to leave"
                     + (f"; they bought **{money(at_risk_revenue, currency)}** in the last 12 months" if _ok(
                         at_risk_revenue) else "")
                     + " (the list is below and in the exports).") if at_risk_customers else
                    "No high-value active customer is likely enough to leave to be listed.")
-    if _ok(model_auc):
+    if _ok(model_auc) and not weak:
         base = (f", against {100 * recency_auc:.0f} % for simply sorting by days since the last order"
                 if _ok(recency_auc) else "")
         out.append(f"The churn model picks the customer who leaves out of a pair (one who leaves, one who stays) "
