@@ -184,9 +184,15 @@ def test_the_runner_counts_customers_and_days_of_a_table_on_disk_without_reading
     data = _shop(typed_dates=True)
     cfg = _config(tmp_path, data, 500)
     loaded = load_dataset(cfg, now=NOW, write_to=tmp_path / "cache")
-    check_enough_data(cfg, loaded)
+    period = check_enough_data(cfg, loaded)
     assert loaded.tables.file("transactions") is not None
     first = loaded.transactions["timestamp"].min()
+    # the period the reports cover (run.json data_period), the same from the file and from memory
+    last = loaded.transactions["timestamp"].max()
+    assert period == {"first_order": f"{first:%Y-%m-%d}", "last_day": f"{last:%Y-%m-%d}", "as_of_set": False}
+    assert check_enough_data(cfg, load_dataset(_config(tmp_path, data, None), now=NOW)) == period
+    cut = cfg.model_copy(update={"analysis": cfg.analysis.model_copy(update={"as_of": dt.date(2011, 3, 1)})})
+    assert check_enough_data(cut, loaded)["last_day"] == "2011-02-28"
     early = cfg.model_copy(update={"analysis": cfg.analysis.model_copy(update={"as_of": dt.date(2010, 12, 1)})})
     on_disk = load_dataset(early, now=NOW, write_to=tmp_path / "cache2")
     with pytest.raises(DataError, match=f"no order before analysis.as_of 2010-12-01: the data start on {first:%Y-%m-%d}"):

@@ -386,7 +386,7 @@ def run(
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
             data = load_dataset(cfg, write_to=scratch / "data")  # a large file cleaned in parts is written there
-            check_enough_data(cfg, data)
+            period = check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
             _write_failure_record(building, run_id, "invalid", started, t0, str(e), results)
@@ -448,6 +448,7 @@ def run(
             "overrides": redact_overrides(overrides),
             "config": json.loads(json.dumps(cfg.public_dump())),
             "privacy": privacy_note(cfg),
+            "data_period": period,
             "inputs": [i.__dict__ for i in data.inputs],
             "ledger": data.ledger.to_dict(),
             "notebooks": [
@@ -929,11 +930,15 @@ def _keep_failure(building: Path, out_root: Path, run_id: str, error: str) -> No
         shutil.rmtree(building, ignore_errors=True)
 
 
-def check_enough_data(cfg, data) -> None:
+def check_enough_data(cfg, data) -> dict:
     """Stop on transactions too few to report on (DataError: exit code 2, before any notebook).
 
     The reports compare customers and read purchase cycles and trends over time: they need
     orders of at least two customers on at least two different days before ``analysis.as_of``.
+
+    Returns the period the reports cover (``run.json`` ``data_period``): ``first_order`` (ISO
+    date of the first order counted), ``last_day`` (the last day counted: the day before
+    ``analysis.as_of``, or the day of the last order) and ``as_of_set`` (``analysis.as_of`` given).
     """
     from lclib.io.columns import CUSTOMER_ID, TIMESTAMP
 
@@ -951,16 +956,16 @@ def check_enough_data(cfg, data) -> None:
         cut = "" if end is None else f" WHERE {ts} < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
         with duckdb.connect() as con:
             first_all = con.execute(f"SELECT min({ts}) FROM {src}").fetchone()[0]
-            n, customers, days, first = con.execute(
+            n, customers, days, first, last = con.execute(
                 f"SELECT count(*), count(DISTINCT {cid}), count(DISTINCT CAST({ts} AS DATE)), "
-                f"min({ts}) FROM {src}{cut}").fetchone()
+                f"min({ts}), max({ts}) FROM {src}{cut}").fetchone()
     else:
         tx = data.transactions
         first_all = tx[TIMESTAMP].min()
         if end is not None:
             tx = tx.loc[tx[TIMESTAMP] < end]
         n, customers = len(tx), tx[CUSTOMER_ID].nunique()
-        days, first = tx[TIMESTAMP].dt.normalize().nunique(), tx[TIMESTAMP].min()
+        days, first, last = tx[TIMESTAMP].dt.normalize().nunique(), tx[TIMESTAMP].min(), tx[TIMESTAMP].max()
     if as_of is not None and n == 0:
         raise DataError(f"{where}: no order before analysis.as_of {as_of}: the data start on "
                         f"{first_all:%Y-%m-%d}; set analysis.as_of after that date, or leave it null "
@@ -973,6 +978,11 @@ def check_enough_data(cfg, data) -> None:
         raise DataError(f"{where}: only one purchase date ({first:%Y-%m-%d}){before}: the "
                         "reports read purchase cycles and trends over time and need orders on at least 2 "
                         "different days")
+    import pandas as pd
+
+    last_day = (end - dt.timedelta(days=1)).date() if end is not None else pd.Timestamp(last).date()
+    return {"first_order": f"{pd.Timestamp(first):%Y-%m-%d}", "last_day": f"{last_day:%Y-%m-%d}",
+            "as_of_set": as_of is not None}
 
 
 def _point_latest(out_root: Path, run_id: str) -> None:
@@ -991,9 +1001,10 @@ def privacy_note(cfg) -> str:
     """One sentence for ``run.json`` and ``index.html``: are the ids in this run pseudonyms?"""
     if cfg.privacy.pseudonymise:
         return ("Customer and anonymous ids are pseudonymised: every id in the reports and exports is a keyed "
-                "HMAC-SHA256 pseudonym (16 hex characters), replaced right after loading (privacy.pseudonymise).")
-    return ("Customer and anonymous ids are shown as in the input data (privacy.pseudonymise is off): "
-            "treat the reports and exports as personal data.")
+                "pseudonym (16 characters), replaced right after loading, so the lists cannot be traced back to a "
+                "person without the key.")
+    return ("Customer and anonymous ids are shown as in the input data (pseudonymisation is switched off in the "
+            "configuration): treat the reports and exports as personal data.")
 
 
 def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend_runs: int = 0) -> str:
@@ -1018,6 +1029,7 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
         heads = summary.headlines(record.get("metrics") or {}, recorded, None, record.get("config") or {})
     env = Environment(loader=PackageLoader("lclib.report", "templates"), autoescape=True)
     env.filters["num"] = lambda v, unit="": format_value(v, unit)
+    env.filters["long_date"] = lambda v: f"{dt.date.fromisoformat(str(v)):%d %b %Y}"
     return env.get_template("index.html.j2").render(
         run=record, ledger=ledger_frame.to_dict("records"),
         config_yaml=_yaml(record["config"]),
