@@ -60,7 +60,8 @@ def test_catalogue_has_5_to_8_headlines_each_defined_and_apart_from_the_settings
         assert kind_of(h.notebook, h.name) == "headline"
     assert kind_of("02_stages", "states_at_risk_days") == "setting"
     assert kind_of("04_churn", "what_if_reduction") == "setting"
-    assert kind_of("05_clv", "bgnbd_full_r") == "detail"
+    assert kind_of("05_clv", "bgnbd_full_r") == kind_of("05_clv", "gamma_gamma_cal_v_low") == "model"
+    assert kind_of("05_clv", "mean_clv") == "headline" and kind_of("05_clv", "holdout_error_pct") == "detail"
     assert len({a.key for a in ACTIONS}) == len(ACTIONS) >= 3
 
 

@@ -176,6 +176,25 @@ def test_render_index_escapes_every_new_text(tmp_path):
     assert text_of(page).count(BAD) >= 10
 
 
+def test_index_counts_model_parameters_instead_of_listing_them():
+    record = {
+        "run_id": "r", "status": "ok", "started": "2026-01-01T00:00:00", "seconds": 1.0, "lclib_version": "1",
+        "config_file": "c", "overrides": [], "config": {}, "privacy": "", "inputs": [], "versions": {},
+        "platform": "p", "notebooks": [{"name": "05_clv", "title": "CLV", "status": "ok", "seconds": 1.0,
+                                        "html": "05_clv.html", "analyst_html": "05_clv.analyst.html"}],
+        "metrics": {"05_clv": {}}, "headlines": [], "actions": [],
+        "recorded": {"05_clv": [
+            {"name": "holdout_error_pct", "value": -1.7, "label": "Holdout error", "unit": "%", "kind": "detail"},
+            {"name": "bgnbd_full_r", "value": 0.276, "label": "BG/NBD, all data: r", "unit": "", "kind": "model"},
+            {"name": "bgnbd_full_r_low", "value": 0.249, "label": "BG/NBD, all data: r, low", "unit": "",
+             "kind": "model"}]},
+    }
+    text = text_of(render_index(record, pd.DataFrame(columns=["table", "reason", "description", "rows",
+                                                              "example_lines"])))
+    assert "Holdout error" in text and "BG/NBD, all data: r" not in text
+    assert "The 2 fitted model parameters (with their intervals) are for analysts" in text
+
+
 def test_the_shipped_overview_notebook_feeds_the_summary(tmp_path):
     """The real ``00_data_overview`` on the sample data, after a fabricated earlier run: its
     headline numbers are found and compared (a renamed metric would fail here)."""

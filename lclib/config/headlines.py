@@ -16,6 +16,7 @@ evaluates it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,17 +95,24 @@ SETTINGS: frozenset[tuple[str, str]] = frozenset({
     ("05_clv", "holdout_days"),
 })
 
-Kind = Literal["headline", "setting", "detail"]
+Kind = Literal["headline", "setting", "detail", "model"]
 
 _HEADLINE_KEYS = {(h.notebook, h.name) for h in HEADLINES}
 
+#: Fitted model parameters and their intervals and log-likelihoods (``bgnbd_full_r_low``,
+#: ``gamma_gamma_cal_loglik``): for analysts, kept in run.json and the analyst report, not
+#: among the index's numbers.
+MODEL_PARAMETER = re.compile(r"^(bgnbd|mbgnbd|paretonbd|pareto_nbd|gamma_gamma)_(full|cal)_")
+
 
 def kind_of(notebook: str, name: str) -> Kind:
-    """``"headline"``, ``"setting"`` or ``"detail"`` for a recorded number."""
+    """``"headline"``, ``"setting"``, ``"model"`` (a fitted model parameter) or ``"detail"`` for a recorded number."""
     if (notebook, name) in _HEADLINE_KEYS:
         return "headline"
     if (notebook, name) in SETTINGS:
         return "setting"
+    if MODEL_PARAMETER.match(name):
+        return "model"
     return "detail"
 
 

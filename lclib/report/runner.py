@@ -1038,6 +1038,7 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
         comparison=record.get("comparison") or history.compare(None, record),
         details={nb: [_in_words(e, (record.get("config") or {}).get("display_names")) for e in entries
                       if e.get("kind") == "detail"] for nb, entries in recorded.items()},
+        model_parameters=sum(e.get("kind") == "model" for entries in recorded.values() for e in entries),
         settings=[(nb, _in_words(e, (record.get("config") or {}).get("display_names"))) for nb, entries
                   in recorded.items() for e in entries if e.get("kind") == "setting"],
         trend_png=trend_png, trend_runs=trend_runs,
