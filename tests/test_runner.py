@@ -123,3 +123,21 @@ def test_secret_key_reaches_neither_the_notebooks_nor_the_published_reports(tiny
     for f in folder.rglob("*"):
         if f.is_file():
             assert b"s3cret-value" not in f.read_bytes(), f.name
+
+
+def test_reports_link_to_the_index_the_other_version_named_exports_and_named_reports(tmp_path):
+    from lclib.report.runner import link_report
+
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "churn_scores.csv").write_text("x\n")
+    html = ("<html><body><main><p>See report 02 and report 04, <code>churn_scores.csv</code> and "
+            "<code>missing.csv</code>; reports 09.</p></main></body></html>")
+    stems = ["02_stages", "04_churn"]
+    business = link_report(html, tmp_path / "04_churn.html", False, stems)
+    assert 'href="index.html">&larr; All reports of this run</a>' in business
+    assert 'href="04_churn.analyst.html">' in business
+    assert 'See <a href="02_stages.html">report 02</a> and report 04,' in business  # not a link to itself
+    assert '<a href="exports/churn_scores.csv"><code>churn_scores.csv</code></a>' in business
+    assert "<code>missing.csv</code>;" in business and "reports 09" in business  # nothing to link to
+    analyst = link_report(html, tmp_path / "04_churn.analyst.html", True, stems)
+    assert 'href="04_churn.html">Business version</a>' in analyst and "02_stages.html" not in analyst

@@ -40,6 +40,7 @@ kernel stops when its worker does.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import json
 import os
 import platform
@@ -55,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from lclib import __version__
 from lclib.config import ConfigError, load_config, redact_overrides
@@ -257,8 +258,10 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def export_html(executed: Path, target: Path, with_code: bool, title: str) -> None:
-    """Write one self-contained HTML file (images embedded) from an executed notebook."""
+def export_html(executed: Path, target: Path, with_code: bool, title: str, reports: "Iterable[str]" = ()) -> None:
+    """Write one self-contained HTML file (images embedded) from an executed notebook.
+
+    ``reports``: the run's notebook stems, for links between reports (:func:`link_report`)."""
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
@@ -296,7 +299,41 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str) -> No
     answers.register(exporter, with_code=with_code)  # Answers right under the title; analyst-only cells out
     nb = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    _write_whole(target, body)
+    _write_whole(target, link_report(body, target, with_code, reports))
+
+
+#: A report named in a sentence ("report 02"); an export named in code (``customer_scores.csv``).
+_REPORT_REF = re.compile(r"\b([Rr]eports? )(0[0-9])\b")
+_EXPORT_REF = re.compile(r"<code>([A-Za-z0-9_.-]+\.(?:csv|parquet))</code>")
+
+
+def link_report(html: str, target: Path, with_code: bool, reports: "Iterable[str]" = ()) -> str:
+    """Links a reader of one report needs: back to the run's index and to the other version of
+    the report (a line at the top), each export the text names (``<code>x.csv</code>`` of a file
+    in ``exports/``), and, in the business version, "report 02" to that report.
+
+    ``reports``: the stems of the run's notebooks (``04_churn``); "report 04" links to the one
+    numbered 04. Only such stems and export names matching ``[A-Za-z0-9_.-]+`` go into the
+    links; the page text is not otherwise changed.
+    """
+    folder = target.parent
+    stem = target.name.removesuffix(".analyst.html").removesuffix(".html")
+    other, label = ((f"{stem}.html", "Business version") if with_code else
+                    (f"{stem}.analyst.html", "Version for analysts (code, model diagnostics)"))
+    a = 'style="color:#0550ae"'
+    nav = (f'<nav class="lclib-nav" style="font:14px/1.4 system-ui,-apple-system,\'Segoe UI\',sans-serif;'
+           f'padding:0.6em 10px 0"><a {a} href="index.html">&larr; All reports of this run</a> &middot; '
+           f'<a {a} href="{other}">{label}</a></nav>')
+    html = html.replace("<main>", "<main>" + nav, 1)
+    exports = folder / "exports"
+    html = _EXPORT_REF.sub(lambda m: (f'<a href="exports/{m.group(1)}"><code>{m.group(1)}</code></a>'
+                                      if (exports / m.group(1)).is_file() else m.group(0)), html)
+    if not with_code:
+        stems = {name[:2]: name for name in reports if name[:2].isdigit()}
+        html = _REPORT_REF.sub(lambda m: (f'<a href="{stems[m.group(2)]}.html">{m.group(1)}{m.group(2)}</a>'
+                                          if m.group(2) in stems and stems[m.group(2)] != stem else m.group(0)),
+                               html)
+    return html
 
 
 def _write_whole(target: Path, text: str) -> None:
@@ -542,8 +579,9 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
     seconds = time.perf_counter() - t
     title = notebook_title(path)
     try:
-        export_html(executed, building / f"{path.stem}.html", with_code=False, title=title)
-        export_html(executed, building / f"{path.stem}.analyst.html", with_code=True, title=title)
+        reports = [p.stem for p in path.parent.glob("[0-9][0-9]_*.ipynb")]
+        export_html(executed, building / f"{path.stem}.html", with_code=False, title=title, reports=reports)
+        export_html(executed, building / f"{path.stem}.analyst.html", with_code=True, title=title, reports=reports)
     except OSError as e:
         return "storage", seconds, storage_message(e, building)
     return "ok", seconds, None
