@@ -96,7 +96,7 @@ def test_one_wording_of_the_analysis_date(business):
 
 
 def test_holdout_window_in_days_as_the_index(business):
-    assert "242 days (35 weeks)" in business["05_clv"]
+    assert "242 days (about 35 weeks)" in business["05_clv"]
 
 
 def test_data_to_names_the_last_day_counted():
@@ -124,7 +124,8 @@ def test_plain_verdict_keeps_the_analysts_text():
     assert verdict.reason == weak.reason  # run.json's text is unchanged
     assert Verdict("x", [finding]).short(plain=True) == "**x: ok** (the data pin down every number the model learns)"
     assert plain_words("no key here") == "no key here"
-    assert span_days(242) == "242 days (35 weeks)" and span_days(10) == "10 days"
+    assert span_days(242) == "242 days (about 35 weeks)" and span_days(10) == "10 days"
+    assert span_days(140) == "140 days (20 weeks)"  # a whole number of weeks: no "about"
 
 
 def test_the_index_glossary_defines_words_without_configuration_keys():

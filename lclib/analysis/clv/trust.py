@@ -251,8 +251,11 @@ def span_text(days: float) -> str:
 
 
 def span_days(days: float) -> str:
-    """A length in days, with weeks beside it from two weeks on: ``242 days (35 weeks)``."""
-    return span_text(days) if days < 14 else f"{days:,.0f} days ({days / 7:.0f} weeks)"
+    """A length in days, with weeks beside it from two weeks on: ``140 days (20 weeks)``, ``242 days (about 35 weeks)``."""
+    if days < 14:
+        return span_text(days)
+    about = "" if round(days) % 7 == 0 else "about "
+    return f"{days:,.0f} days ({about}{days / 7:.0f} weeks)"
 
 
 _MORE_DATA = ("Fit it on more customers or a longer history; until then use the textbook CLV, "
