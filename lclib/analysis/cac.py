@@ -7,6 +7,8 @@ Pipeline::
     values = channel_order_values(transactions, acquired["channel"], expected_order_value)
     path = margin_path(values, purchases, margin, discount_rate)   # cumulative margin of a new customer
     econ = channel_economics(cac, path, horizon_months, threshold) # CLV:CAC, payback, verdict
+    verdict = clv_cac_verdict(econ, threshold=..., horizon_months=..., longest_months=..., basis=...)
+                                                                   # best and worst channel, in words
 
 Definitions
 -----------
@@ -41,12 +43,15 @@ modified.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from lclib.analysis.cohorts import acquisition_channels
+from lclib.analysis.wording import display_name
 from lclib.engine.orders import orders_table
 from lclib.io.columns import ACQUISITION_CHANNEL, AMOUNT, CHANNEL, CUSTOMER_ID, DATE, SIGNUP_DATE, TIMESTAMP
 from lclib.io.columns import require_columns
@@ -473,3 +478,193 @@ def channel_economics(
     out.loc[out["payback_months"].isna() & (out["status"] == "paid"), "verdict"] += \
         f"; not paid back within {longest} months"
     return out
+
+
+# ----------------------------------------------------------------------------- the report's words
+
+
+def acquisition_channel_source(transactions: pd.DataFrame, customers: pd.DataFrame | None = None) -> str | None:
+    """Where :func:`acquisitions` takes each customer's channel from, in words (None: nowhere).
+
+    Examples
+    --------
+    >>> acquisition_channel_source(pd.DataFrame(columns=["customer_id", "channel"]))
+    "the channel of each customer's first order"
+    >>> acquisition_channel_source(pd.DataFrame(columns=["customer_id"]),
+    ...                            pd.DataFrame(columns=["customer_id", "acquisition_channel"]))
+    'the customers table'
+    >>> acquisition_channel_source(pd.DataFrame(columns=["customer_id"])) is None
+    True
+    """
+    if customers is not None and ACQUISITION_CHANNEL in customers:
+        return "the customers table"
+    return "the channel of each customer's first order" if CHANNEL in transactions else None
+
+
+def signed_up_before(customers: pd.DataFrame | None, customer_ids, day) -> int:
+    """How many of ``customer_ids`` signed up before the midnight that starts ``day``.
+
+    Customers counted as new at their first purchase but signed up before the transactions
+    start may have bought before them too (a cut export): they are not new, and CAC is then
+    understated. 0 without a customers table or without ``signup_date``.
+
+    Examples
+    --------
+    >>> people = pd.DataFrame({"customer_id": ["a", "b", "c"],
+    ...                        "signup_date": pd.to_datetime(["2023-12-30", "2024-01-01", None])})
+    >>> signed_up_before(people, ["a", "b", "c", "d"], pd.Timestamp("2024-01-01 09:30"))
+    1
+    """
+    if customers is None or SIGNUP_DATE not in customers:
+        return 0
+    signup = customers.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[SIGNUP_DATE]
+    return int((signup.reindex(customer_ids) < pd.Timestamp(day).normalize()).sum())
+
+
+def cac_report_table(cac_table: pd.DataFrame, currency: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`cac_by_channel` with its columns in words, and the formats to show them with.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        Index ``Channel``; ``Spend (EUR)``, ``New customers``, ``CAC (EUR)``, ``Share of new
+        customers``, ``Status``; the formats by column.
+    """
+    shown = cac_table.rename(columns={"spend": f"Spend ({currency})", "new_customers": "New customers",
+                                      "cac": f"CAC ({currency})", "share_new_customers": "Share of new customers",
+                                      "status": "Status"}).rename_axis("Channel")
+    formats = {f"Spend ({currency})": "{:,.2f}", "New customers": "{:,}", f"CAC ({currency})": "{:,.2f}",
+               "Share of new customers": "{:.1%}"}
+    return shown, formats
+
+
+def payback_text(months: float) -> str:
+    """A payback period as the CLV:CAC table shows it: ``first order``, ``7`` (months) or ``-`` (never).
+
+    Examples
+    --------
+    >>> [payback_text(m) for m in (0, 6.0, float("nan"))]
+    ['first order', '6', '-']
+    """
+    return "first order" if months == 0 else (f"{months:.0f}" if np.isfinite(months) else "-")
+
+
+def payback_words(months: float, longest_months: int) -> str:
+    """A channel's payback in a sentence (``pays back after 7 months``), ``longest_months``: the path's end.
+
+    Examples
+    --------
+    >>> payback_words(0, 60), payback_words(7.0, 60), payback_words(float("nan"), 60)
+    ('pays back on the first order', 'pays back after 7 months', 'does not pay back within 60 months')
+    """
+    if not np.isfinite(months):
+        return f"does not pay back within {longest_months} months"
+    return f"pays back {'on the first order' if months == 0 else f'after {months:.0f} months'}"
+
+
+def clv_cac_report_table(economics: pd.DataFrame, currency: str,
+                         horizon_months: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`channel_economics` with its columns in words (payback by :func:`payback_text`), and formats.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        Index ``Channel``; ``New customers``, ``CAC (EUR)``, ``Value of a new customer, 12 months
+        (EUR)``, ``CLV:CAC``, ``Payback (months)``, ``Verdict``; the formats by column.
+    """
+    columns = {"new_customers": "New customers", "cac": f"CAC ({currency})",
+               "clv": f"Value of a new customer, {horizon_months} months ({currency})", "clv_cac": "CLV:CAC",
+               "payback_months": "Payback (months)", "verdict": "Verdict"}
+    shown = economics[list(columns)].assign(payback_months=economics["payback_months"].map(payback_text))
+    formats = {"New customers": "{:,}", f"CAC ({currency})": "{:,.2f}", columns["clv"]: "{:,.2f}",
+               "CLV:CAC": "{:.2f}"}
+    return shown.rename(columns=columns).rename_axis("Channel"), formats
+
+
+#: Said when no paid channel can be rated (:func:`clv_cac_verdict`).
+NO_RATIO = "No paid channel has both an acquisition cost and a value estimate: CLV:CAC cannot be computed."
+
+
+@dataclass
+class ClvCacVerdict:
+    """Which paid channels earn back their acquisition cost (see :func:`clv_cac_verdict`).
+
+    Attributes
+    ----------
+    best, worst : the channels with the highest and lowest CLV:CAC (None when no channel is rated).
+    best_ratio, worst_ratio : their CLV:CAC (NaN when no channel is rated).
+    below : the rated channels below the threshold, in the table's order.
+    sentence : the finding in words (Markdown).
+    """
+
+    best: str | None
+    worst: str | None
+    best_ratio: float
+    worst_ratio: float
+    below: list = field(default_factory=list)
+    sentence: str = ""
+
+    @property
+    def rated(self) -> bool:
+        """True when at least one paid channel has a CLV:CAC."""
+        return self.best is not None
+
+    @property
+    def best_pair(self) -> tuple[str, float] | None:
+        """``(best channel, its CLV:CAC)`` or None (for :func:`lclib.analysis.wording.clv_answers`)."""
+        return (self.best, float(self.best_ratio)) if self.rated else None
+
+    @property
+    def worst_pair(self) -> tuple[str, float] | None:
+        """``(worst channel, its CLV:CAC)`` or None."""
+        return (self.worst, float(self.worst_ratio)) if self.rated else None
+
+
+def clv_cac_verdict(economics: pd.DataFrame, *, threshold: float, horizon_months: int, longest_months: int,
+                    basis: str, one_purchase_model: bool = False,
+                    names: Mapping[str, str] | None = None) -> ClvCacVerdict:
+    """The best and worst paid channel by CLV:CAC, those below the threshold, and the sentence that says so.
+
+    Parameters
+    ----------
+    economics : :func:`channel_economics` output (``clv_cac``, ``payback_months``).
+    threshold : the CLV:CAC target (3.0 = 3:1).
+    horizon_months : the CLV horizon, for the sentence.
+    longest_months : the last month of the margin path (a channel not paid back by then "does not pay back").
+    basis : what the values rest on, in words (``the BG/NBD model and Gamma-Gamma``).
+    one_purchase_model : True when one purchase model values every channel's customers: the sentence
+        then says that CLV:CAC mostly follows CAC.
+    names : ``display_names`` of the configuration (channels in words).
+
+    Examples
+    --------
+    >>> econ = pd.DataFrame({"clv_cac": [4.0, 1.5, np.nan], "payback_months": [3.0, np.nan, np.nan]},
+    ...                     index=["email", "paid_search", "organic"])
+    >>> v = clv_cac_verdict(econ, threshold=3, horizon_months=12, longest_months=60, basis="the textbook formula")
+    >>> v.best, v.worst_ratio, v.below
+    ('email', 1.5, ['paid_search'])
+    >>> print(v.sentence)
+    Based on the textbook formula, over 12 months: **Email** returns **4.0:1** and pays back after 3 months; **Paid search** returns **1.5:1** and does not pay back within 60 months. Below the 3:1 target: **Paid search** - cut their cost per customer or raise their customers' value before scaling them up.
+    """
+    rated = economics["clv_cac"].dropna()
+    if rated.empty:
+        return ClvCacVerdict(None, None, np.nan, np.nan, [], NO_RATIO)
+    best, worst = rated.idxmax(), rated.idxmin()
+    below = rated.index[rated < threshold].tolist()
+
+    def dn(value):
+        return display_name(value, names)
+
+    def payback(channel) -> str:
+        return payback_words(economics.loc[channel, "payback_months"], longest_months)
+
+    sentence = (f"Based on {basis}, over {horizon_months} months: **{dn(best)}** returns **{rated.max():.1f}:1** and "
+                f"{payback(best)}; **{dn(worst)}** returns **{rated.min():.1f}:1** and {payback(worst)}. "
+                + (f"Below the {threshold:g}:1 target: **{', '.join(map(dn, below))}** - cut their cost per customer "
+                   "or raise their customers' value before scaling them up." if below
+                   else f"Every paid channel meets the {threshold:g}:1 target.")
+                + (" One purchase model serves every channel: a new customer is expected to buy again at the same "
+                   "rate whichever channel brought them, and only order values differ by channel, so CLV:CAC here "
+                   "mostly follows CAC; the channel differences in retention seen in the textbook table are not in "
+                   "these values." if one_purchase_model else ""))
+    return ClvCacVerdict(best, worst, float(rated.max()), float(rated.min()), below, sentence)

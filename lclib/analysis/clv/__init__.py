@@ -122,6 +122,7 @@ from lclib.analysis.clv.validation import (
     weekly_tracking,
 )
 from lclib.analysis.clv.validation import _bg_pmf as _bg_pmf
+from lclib.analysis.clv.findings import *  # noqa: E402,F401,F403 - the 05_clv report's findings (findings.__all__)
 
 __all__ = [
     "ValueHoldout", "value_holdout_check", "BOUNDARY", "CORRELATION_THRESHOLD", "DAYS_PER_MONTH", "FALLBACK_PENALIZERS", "FIT_SAMPLE_SEED",
