@@ -104,7 +104,7 @@ FROM (SELECT customer_id, order_id, SUM(CAST(amount AS DOUBLE)) AS amount
 """
 
 
-def first_purchases(transactions: pd.DataFrame, channel: bool = True) -> pd.DataFrame:
+def first_purchases(transactions: pd.DataFrame, channel: bool = True, engine: str | None = None) -> pd.DataFrame:
     """Each customer's first purchase time and acquisition channel by first order, in one light pass.
 
     Same values as the ``first_purchase`` and ``channel`` columns of
@@ -117,6 +117,8 @@ def first_purchases(transactions: pd.DataFrame, channel: bool = True) -> pd.Data
     ----------
     transactions : order lines.
     channel : False to skip the channel (NaN).
+    engine : ``"duckdb"`` runs one query; another engine (``"pandas"``, ``"spark"``: this is a
+        per-customer pass over a pandas frame) the pandas path. None = :func:`lclib.engine.sql.default_engine`.
 
     Returns
     -------
@@ -124,17 +126,17 @@ def first_purchases(transactions: pd.DataFrame, channel: bool = True) -> pd.Data
         Index ``customer_id`` (sorted); ``first_purchase``, ``channel``.
     """
     has_channel = channel and CHANNEL in transactions
-    if not _use_engine(transactions):
-        return first_orders(transactions)[["first_purchase", "channel"]]
-    from lclib.engine import sql as engine
+    if not _use_engine(transactions, engine):
+        return first_orders(transactions, engine)[["first_purchase", "channel"]]
+    from lclib.engine import sql as E
 
     cols = [CUSTOMER_ID, "order_id", TIMESTAMP] + ([CHANNEL] if has_channel else [])
     lines = transactions[cols].assign(_row=np.arange(len(transactions))) if has_channel else transactions[cols]
-    got = engine.query(lines, _SQL_FIRST_LINES.format(channel=(
+    got = E.query(lines, _SQL_FIRST_LINES.format(channel=(
         f"arg_min_null({CHANNEL}, {{'t': \"timestamp\", 'o': order_id, 'r': _row}})" if has_channel
         else "CAST(NULL AS VARCHAR)")))
     if has_channel and got["channel"].isna().any():  # a first line without channel: look at its order's others
-        return first_orders(transactions)[["first_purchase", "channel"]]
+        return first_orders(transactions, engine)[["first_purchase", "channel"]]
     out = pd.DataFrame({
         "first_purchase": got["first_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
         "channel": got["channel"].to_numpy(),
@@ -142,35 +144,35 @@ def first_purchases(transactions: pd.DataFrame, channel: bool = True) -> pd.Data
     return out.sort_index()
 
 
-def mean_order_value(transactions: pd.DataFrame) -> float:
+def mean_order_value(transactions: pd.DataFrame, engine: str | None = None) -> float:
     """Mean value of an order (sum of its lines), as ``orders_table(transactions)["amount"].mean()``.
 
-    NaN without orders. Computed by DuckDB when available (equal to
-    floating-point rounding).
+    NaN without orders. Computed by DuckDB with ``engine`` ``"duckdb"`` (equal to
+    floating-point rounding), else in pandas; None = :func:`lclib.engine.sql.default_engine`.
     """
-    if not _use_engine(transactions):
+    if not _use_engine(transactions, engine):
         return float(orders_table(transactions)[AMOUNT].mean())
-    from lclib.engine import sql as engine
+    from lclib.engine import sql as E
 
-    got = engine.query(transactions[[CUSTOMER_ID, "order_id", TIMESTAMP, AMOUNT]], _SQL_ORDER_TOTALS).iloc[0]
+    got = E.query(transactions[[CUSTOMER_ID, "order_id", TIMESTAMP, AMOUNT]], _SQL_ORDER_TOTALS).iloc[0]
     return float(got["amount"]) / int(got["orders"]) if int(got["orders"]) else np.nan
 
 
-def _use_engine(transactions: pd.DataFrame) -> bool:
-    from lclib.engine import sql as engine
+def _use_engine(transactions: pd.DataFrame, engine: str | None = None) -> bool:
+    from lclib.engine import sql as E
 
-    return (engine.check_engine(None) == "duckdb" and isinstance(transactions, pd.DataFrame)
+    return (E.check_engine(engine) == "duckdb" and isinstance(transactions, pd.DataFrame)
             and pd.api.types.is_datetime64_any_dtype(transactions[TIMESTAMP])
             and getattr(transactions[TIMESTAMP].dtype, "tz", None) is None)
 
 
-def first_orders(transactions: pd.DataFrame) -> pd.DataFrame:
+def first_orders(transactions: pd.DataFrame, engine: str | None = None) -> pd.DataFrame:
     """Each customer's first order and order totals, from one pass over the order lines.
 
     The same orders as :func:`lclib.engine.orders.orders_table` (lines grouped by
     customer and order id, at their earliest line), without sorting the lines:
-    run by DuckDB (:mod:`lclib.engine`) when available, else from
-    ``orders_table``. Money sums agree with ``orders_table`` to floating-point
+    run by DuckDB (:mod:`lclib.engine`) with ``engine`` ``"duckdb"``, else from
+    ``orders_table`` (None = :func:`lclib.engine.sql.default_engine`). Money sums agree with ``orders_table`` to floating-point
     rounding.
 
     Returns
@@ -184,14 +186,14 @@ def first_orders(transactions: pd.DataFrame) -> pd.DataFrame:
     need = [CUSTOMER_ID, "order_id", TIMESTAMP, AMOUNT]
     require_columns(transactions, need, "transactions")
     has_channel = CHANNEL in transactions
-    if _use_engine(transactions):
-        from lclib.engine import sql as engine
+    if _use_engine(transactions, engine):
+        from lclib.engine import sql as E
 
         cols = need + ([CHANNEL] if has_channel else [])
         lines = transactions[cols].assign(_row=np.arange(len(transactions)))
         sql = _SQL_FIRST_ORDERS.format(order_channel=(
             f"arg_min({CHANNEL}, {{'t': \"timestamp\", 'r': _row}})" if has_channel else "CAST(NULL AS VARCHAR)"))
-        got = engine.query(lines, sql)
+        got = E.query(lines, sql)
         out = pd.DataFrame({
             "first_purchase": got["first_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
             "last_purchase": got["last_ts"].astype(transactions[TIMESTAMP].dtype).to_numpy(),
@@ -219,6 +221,7 @@ def acquisitions(
     customers: pd.DataFrame | None = None,
     basis: Basis = "first_purchase",
     firsts: pd.DataFrame | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """When and through which channel each customer was acquired.
 
@@ -234,6 +237,7 @@ def acquisitions(
     firsts : DataFrame, optional
         ``first_orders(transactions)`` or ``first_purchases(transactions)``
         when the caller already has it (saves a pass over the lines).
+    engine : of :func:`first_purchases` (None = :func:`lclib.engine.sql.default_engine`).
 
     Returns
     -------
@@ -248,7 +252,7 @@ def acquisitions(
     from_customers = (customers is not None and ACQUISITION_CHANNEL in customers
                       and customers[ACQUISITION_CHANNEL].notna().any())
     if firsts is None:
-        firsts = first_purchases(transactions, channel=not from_customers)
+        firsts = first_purchases(transactions, channel=not from_customers, engine=engine)
     if from_customers:
         channels = acquisition_channels(firsts.iloc[:0], customers)  # the customers table's channel
     else:
@@ -332,6 +336,7 @@ def channel_order_values(
     channels: pd.Series,
     expected_order_value: pd.Series | None = None,
     firsts: pd.DataFrame | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """Mean first-order value and expected later order value per acquisition channel.
 
@@ -345,13 +350,14 @@ def channel_order_values(
         channel has no repeat order).
     firsts : DataFrame, optional
         ``first_orders(transactions)`` when the caller already has it.
+    engine : of :func:`first_orders` (None = :func:`lclib.engine.sql.default_engine`).
 
     Returns
     -------
     DataFrame
         Index ``channel``; ``customers``, ``first_order_value``, ``order_value``.
     """
-    first = first_orders(transactions) if firsts is None else firsts  # one row per customer, no sort of the lines
+    first = first_orders(transactions, engine) if firsts is None else firsts  # one row per customer, no sort of lines
     channel = pd.Series(first.index, index=first.index).map(channels).astype("object").fillna(UNKNOWN)
     first = first.assign(channel=channel.to_numpy())
     out = first.groupby("channel").agg(customers=("orders", "size"), first_order_value=("first_order_value", "mean"))

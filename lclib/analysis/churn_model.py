@@ -542,13 +542,15 @@ def bgnbd_p_no_purchase(p_alive, r: float, alpha: float, frequency, T, horizon: 
 def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, model: str = "bgnbd",
                    penalizer: float = 0.0, count_by: str = "D", time_unit: str = "W",
                    min_repeat_customers: int = 50, max_fit_customers: int | None = None,
-                   history: OrderHistory | None = None) -> BGNBDBaseline:
+                   history: OrderHistory | None = None, engine: str | None = None) -> BGNBDBaseline:
     """Fit BG/NBD on orders before ``cutoff`` and score each customer (see module docstring).
 
     ``max_fit_customers``: fit on a random sample of this many customers when there are
     more (:func:`lclib.analysis.clv.fit_bgnbd_robust`); every customer is scored. ``history``: the
     summary is built from :meth:`~lclib.engine.orders.OrderHistory.compact_lines` (same
-    frequency, recency and T; money to floating-point rounding).
+    frequency, recency and T; money to floating-point rounding). ``engine``: of the customer
+    summary (None = :func:`lclib.engine.sql.default_engine`); evaluate_churn_model passes it
+    in ``bgnbd_options``.
 
     Uses :func:`lclib.engine.summary.customer_summary` and :func:`lclib.analysis.clv.fit_bgnbd_robust`.
     Never raises for a bad fit: ``status`` and ``note`` explain it.
@@ -567,7 +569,7 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
     else:
         lines = transactions.loc[transactions[TIMESTAMP] < cutoff, [CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT]]
     summary = customer_summary(lines, observation_end=cutoff - _DAY, count_by=count_by, time_unit=time_unit,
-                               extras=False)
+                               extras=False, engine=engine)
     sample = {} if max_fit_customers is None else {"max_fit_customers": max_fit_customers}
     fit = clv.fit_bgnbd_robust(summary, penalizer, model, time_unit=time_unit,
                                min_repeat_customers=min_repeat_customers, **sample)

@@ -116,7 +116,7 @@ def rfm_segments(tables: dict, cfg, as_of=None, thresholds: stages.StateThreshol
     """
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of if as_of is not None else cfg.analysis.as_of)
-    rfm = rfm if rfm is not None else rfm_table(tx, as_of)
+    rfm = rfm if rfm is not None else rfm_table(tx, as_of, engine=cfg.analysis.engine)
     th = thresholds if thresholds is not None else stages.thresholds_from_config(tx, cfg, as_of)
     extra = {}
     if cfg.rfm.recency_from_states and len(rfm):

@@ -41,7 +41,7 @@ def distinct_people(df: pd.DataFrame) -> int | None:
     return int(pd.concat([df[c] for c in ids]).nunique())
 
 
-def _file_profile(path: str) -> tuple[int | None, pd.Timestamp, pd.Timestamp]:
+def _file_profile(path: str, engine: str | None = None) -> tuple[int | None, pd.Timestamp, pd.Timestamp]:
     """:func:`distinct_people`, first and last date of a table kept on disk, by one engine query."""
     from lclib.engine import sql as _engine
 
@@ -51,16 +51,22 @@ def _file_profile(path: str) -> tuple[int | None, pd.Timestamp, pd.Timestamp]:
     people = ("(SELECT COUNT(DISTINCT id) FROM (" + " UNION ALL ".join(f'SELECT CAST("{c}" AS VARCHAR) AS id FROM src'
                                                                       for c in ids) + "))") if ids else "NULL"
     when = f'CAST("{dates[0]}" AS TIMESTAMP)' if dates else "CAST(NULL AS TIMESTAMP)"
-    row = _engine.query(path, f"SELECT {people} AS people, MIN({when}) AS first, MAX({when}) AS last FROM src").iloc[0]
+    if _engine.check_engine(engine) not in _engine.SQL_ENGINES:  # pandas: the columns it needs, read
+        df = pd.read_parquet(path, columns=ids + dates[:1])
+        first, last = (df[dates[0]].min(), df[dates[0]].max()) if dates and len(df) else (pd.NaT, pd.NaT)
+        return distinct_people(df), first, last
+    sql = f"SELECT {people} AS people, MIN({when}) AS first, MAX({when}) AS last FROM src"
+    row = _engine.query(path, sql, _engine.connection_for(engine)).iloc[0]
     return (int(row["people"]) if ids else None), pd.Timestamp(row["first"]), pd.Timestamp(row["last"])
 
 
-def table_overview(data: Dataset) -> pd.DataFrame:
+def table_overview(data: Dataset, engine: str | None = None) -> pd.DataFrame:
     """One row per loaded table.
 
     A table the run's cache still keeps on disk (the transactions of ``lclib run``:
     :meth:`Dataset.source` is its path) is profiled by one engine query, out of core,
-    without reading its rows into pandas; the result is the same.
+    without reading its rows into pandas (``engine``: ``"duckdb"`` or ``"spark"``; ``"pandas"``
+    reads the columns it needs; None = :func:`lclib.engine.sql.default_engine`); the result is the same.
 
     Returns
     -------
@@ -71,7 +77,7 @@ def table_overview(data: Dataset) -> pd.DataFrame:
     for name in data.tables:
         on_disk = data.tables.file(name)
         if on_disk is not None and C.ANONYMOUS_ID not in _columns(str(on_disk.path)):
-            people, first, last = _file_profile(str(on_disk.path))
+            people, first, last = _file_profile(str(on_disk.path), engine)
             n = on_disk.rows
         else:
             df = data.tables[name]

@@ -380,12 +380,14 @@ def score_customers(
     method: str = "quantile",
     thresholds: Mapping[str, Sequence[float]] | None = None,
     rules: Sequence[Mapping[str, Any]] | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """The scored customer table in one call: RFM values, scores and segment.
 
     ``assign_segments(rfm_scores(rfm_table(transactions, as_of), bins, method,
     thresholds), rules, bins)``; the arguments mirror the ``rfm`` section of
-    ``lclib.yaml`` (``bins``, ``method``, ``thresholds``, ``segments``).
+    ``lclib.yaml`` (``bins``, ``method``, ``thresholds``, ``segments``); ``engine``: see
+    :func:`rfm_table` (None = :func:`lclib.engine.sql.default_engine`).
 
     Returns
     -------
@@ -393,7 +395,7 @@ def score_customers(
         Indexed by ``customer_id``: the :func:`rfm_table` columns, ``r_score``,
         ``f_score``, ``m_score`` and ``segment``.
     """
-    return score_rfm(rfm_table(transactions, as_of=as_of), bins=bins, method=method,
+    return score_rfm(rfm_table(transactions, as_of=as_of, engine=engine), bins=bins, method=method,
                      thresholds=thresholds, rules=rules)
 
 
@@ -504,6 +506,7 @@ def segment_migration(
     method: str = "quantile",
     thresholds: Mapping[str, Sequence[float]] | None = None,
     rules: Sequence[Mapping[str, Any]] | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """Customer counts moving between segments from one snapshot to another.
 
@@ -520,6 +523,8 @@ def segment_migration(
         Snapshot times, ``date_from < date_to``.
     bins, method, thresholds, rules
         Passed to :func:`rfm_scores` and :func:`assign_segments`.
+    engine : str, optional
+        Passed to :func:`rfm_snapshots` (None = :func:`lclib.engine.sql.default_engine`).
 
     Returns
     -------
@@ -541,7 +546,7 @@ def segment_migration(
         raise ValueError(f"date_from ({start}) must be before date_to ({end})")
     settings = dict(bins=bins, method=method, thresholds=thresholds, rules=rules)
     # both snapshots from one pass over the lines
-    before, after = (score_rfm(t, **settings)[SEGMENT] for t in rfm_snapshots(transactions, [start, end]))
+    before, after = (score_rfm(t, **settings)[SEGMENT] for t in rfm_snapshots(transactions, [start, end], engine=engine))
     return migration_table(before, after)
 
 

@@ -229,9 +229,13 @@ def sql_timestamp(value) -> str:
 
 
 def columns_of(source: Source) -> list[str]:
-    """Column names of ``source`` without reading its rows."""
+    """Column names of ``source`` without reading its rows (a Parquet file's from its footer)."""
     if isinstance(source, pd.DataFrame):
         return list(source.columns)
+    if isinstance(source, (str, Path)) and str(source).lower().endswith((".parquet", ".pq")) and Path(source).is_file():
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(source).names)
     if _on_spark(source, None):
         return spark_backend.backend().columns(source)
     return list(relation(source).columns)

@@ -163,17 +163,17 @@ def open_run(config: str | Path | None = None, data_dir: str | Path | None = Non
         ``lclib run -p`` reaches such a notebook too.
 
     Changes no pandas option and no warning filter of the kernel (only the plot style,
-    :func:`setup_notebook`).
+    :func:`setup_notebook`), and sets no default engine: a notebook passes
+    ``engine=cfg.analysis.engine`` to each call that queries.
     """
-    from lclib.engine import sql as engine
-
     if overrides is _NOT_GIVEN:
         import sys
 
         overrides = sys._getframe(1).f_globals.get("OVERRIDES")  # noqa: SLF001 - the notebook's namespace
     cfg = load_config(config, notebook_overrides(overrides))
     setup_notebook()
-    engine.set_default_engine(cfg.analysis.engine)
+    # the engine is not set for the whole kernel: each notebook passes cfg.analysis.engine to the
+    # calls that query (engine=...); Spark's session settings are the process's own by nature
     if cfg.analysis.engine == "spark":
         from lclib.engine import spark
 

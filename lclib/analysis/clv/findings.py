@@ -293,7 +293,7 @@ def calibration_window_end(transactions: pd.DataFrame, calibration_end=None, sha
 def choose_purchase_model(transactions: pd.DataFrame, summary: pd.DataFrame, calibration_end, last_day,
                           limits: TrustLimits, *, model: str = "bgnbd", penalizer: float = 0.0,
                           count_by: str = "D", time_unit: str = "W", min_repeat_customers: int = 50,
-                          max_fit_customers: int | None = None) -> PurchaseModel:
+                          max_fit_customers: int | None = None, engine: str | None = None) -> PurchaseModel:
     """Fit the purchase model on all the data and on the calibration window; with ``auto``, choose it.
 
     ``model="auto"``: :func:`~lclib.analysis.clv.fitting.fit_bgnbd_robust` fits the three models;
@@ -311,9 +311,12 @@ def choose_purchase_model(transactions: pd.DataFrame, summary: pd.DataFrame, cal
     limits : :class:`~lclib.analysis.clv.trust.TrustLimits`.
     model, penalizer, count_by, time_unit, min_repeat_customers, max_fit_customers
         The ``clv`` settings of the same names.
+    engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` of the queries over the lines (the run's ``analysis.engine``;
+        None = :func:`lclib.engine.sql.default_engine`).
     """
     options = dict(min_repeat_customers=min_repeat_customers, max_fit_customers=max_fit_customers)
-    holdout_options = dict(penalizer=penalizer, count_by=count_by, time_unit=time_unit, summary=summary, **options)
+    holdout_options = dict(penalizer=penalizer, count_by=count_by, time_unit=time_unit, summary=summary,
+                           engine=engine, **options)
     has_holdout = pd.Timestamp(calibration_end) < pd.Timestamp(last_day)
 
     def validate(m):
@@ -727,7 +730,7 @@ def value_sentence(scores: pd.DataFrame, *, horizon_months: int, discount_rate_a
 
 
 def top_customers_table(scores: pd.DataFrame, transactions: pd.DataFrame, n: int,
-                        intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+                        intervals: pd.DataFrame | None = None, engine: str | None = None) -> pd.DataFrame:
     """The ``n`` customers of highest CLV with their history so far and, when given, their CLV interval.
 
     Returns
@@ -738,7 +741,7 @@ def top_customers_table(scores: pd.DataFrame, transactions: pd.DataFrame, n: int
     """
     best = scores.nlargest(n, "clv")
     spread = intervals[["clv_low", "clv_high"]] if intervals is not None else pd.DataFrame(index=best.index)
-    history = cac.first_orders(transactions.loc[transactions[CUSTOMER_ID].isin(best.index)])
+    history = cac.first_orders(transactions.loc[transactions[CUSTOMER_ID].isin(best.index)], engine)
     return history[["first_purchase", "last_purchase", "orders", "revenue"]].join(best, how="right").join(spread)
 
 
@@ -810,7 +813,8 @@ def customer_value_finding(scores: pd.DataFrame, fit: FitResult, order_value: Fi
                            summary: pd.DataFrame, transactions: pd.DataFrame, *, model_name: str, status: str,
                            horizon_months: int, discount_rate_annual: float, margin: float, time_unit: str,
                            currency: str, top_customers: int = 100, draws: int = 0, seed: int = 0,
-                           level: float = 0.9, max_customers: int | None = None) -> CustomerValue:
+                           level: float = 0.9, max_customers: int | None = None,
+                           engine: str | None = None) -> CustomerValue:
     """The base's value, the top-customer list and the CLV intervals (every customer's, or the list's).
 
     Parameters
@@ -826,6 +830,8 @@ def customer_value_finding(scores: pd.DataFrame, fit: FitResult, order_value: Fi
     top_customers, draws, seed, level, max_customers : ``clv.top_customers``,
         ``clv.bootstrap_draws``, ``clv.bootstrap_seed``, ``clv.interval_level``,
         ``clv.interval_max_customers``.
+    engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` of the queries over the lines (the run's ``analysis.engine``;
+        None = :func:`lclib.engine.sql.default_engine`).
     """
     scope = interval_scope(draws, fit, order_value, len(scores), max_customers)
     options = dict(horizon_months=horizon_months, discount_rate_annual=discount_rate_annual, margin=margin,
@@ -836,7 +842,7 @@ def customer_value_finding(scores: pd.DataFrame, fit: FitResult, order_value: Fi
     best = scores.nlargest(top_customers, "clv").index
     spread = (spread_all.loc[best] if every else
               customer_intervals(fit, order_value, summary.loc[best], **options) if scope == "top" else None)
-    top = top_customers_table(scores, transactions, top_customers, spread)
+    top = top_customers_table(scores, transactions, top_customers, spread, engine)
     shown, formats = top_customers_report_table(top, currency=currency, horizon_months=horizon_months, level=level)
     export = (scores.join(spread_all) if every else scores).assign(clv_model=model_name, model_status=status)
     return CustomerValue(export, top, shown, formats, scope, every, excluded_sentence(scores),
@@ -894,9 +900,11 @@ def top_list_settings_sentence(top_customers: int, draws: int, seed: int, level:
 # ----------------------------------------------------------------------------- where the value sits
 
 
-def first_purchase_quarters(transactions: pd.DataFrame, customers: pd.Index) -> pd.Series:
-    """Each customer's first-purchase quarter (``2024Q3``), categorical in time order, indexed like ``customers``."""
-    quarters = cac.first_purchases(transactions, channel=False)["first_purchase"].reindex(customers).dt.to_period("Q")
+def first_purchase_quarters(transactions: pd.DataFrame, customers: pd.Index, engine: str | None = None) -> pd.Series:
+    """Each customer's first-purchase quarter (``2024Q3``), categorical in time order, indexed like ``customers``.
+
+    ``engine``: of :func:`lclib.analysis.cac.first_purchases` (None = the default engine)."""
+    quarters = cac.first_purchases(transactions, channel=False, engine=engine)["first_purchase"].reindex(customers).dt.to_period("Q")
     text = quarters.astype(str)
     return pd.Series(pd.Categorical(text, categories=sorted(text.unique())), index=customers)
 
@@ -974,7 +982,8 @@ class ChannelPayback:
 def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, channels: pd.Series, *,
                     fit: FitResult, scores: pd.DataFrame | None, spend_usable: bool, simple: pd.DataFrame,
                     horizon_months: int, payback_max_months: int, margin: float, discount_rate_annual: float,
-                    threshold: float, names: Mapping[str, str] | None = None) -> ChannelPayback:
+                    threshold: float, names: Mapping[str, str] | None = None,
+                    engine: str | None = None) -> ChannelPayback:
     """CLV:CAC and payback per paid channel, from the model's values or, without it, the textbook formula.
 
     The value of a new customer is the margin of the first order plus the expected margin of
@@ -993,6 +1002,8 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
     simple : the textbook table (:func:`~lclib.analysis.clv.simple.simple_clv_by_channel`).
     horizon_months, payback_max_months, margin, discount_rate_annual, threshold : the settings.
     names : ``display_names`` of the configuration (channels in words).
+    engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` of the queries over the lines (the run's ``analysis.engine``;
+        None = :func:`lclib.engine.sql.default_engine`).
     """
     def skipped(why: str) -> ChannelPayback:
         return ChannelPayback(None, None, cac.ClvCacVerdict(None, None, np.nan, np.nan, [], why))
@@ -1004,7 +1015,7 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
     months = max(payback_max_months, horizon_months)
     if scores is not None:
         values = cac.channel_order_values(transactions, channels, scores["expected_order_value"] if spend_usable
-                                          else None)
+                                          else None, engine=engine)
         path = cac.margin_path(values, new_customer_purchases(fit, months), margin, discount_rate_annual)
         basis = f"the {MODEL_NAMES[fit.model]} model" + (" and Gamma-Gamma" if spend_usable
                                                           else " and observed order values")

@@ -189,19 +189,20 @@ ORDER BY customer_id
 """
 
 
-def _period_activity(transactions: pd.DataFrame, end: pd.Timestamp, period_days: int) -> pd.DataFrame:
+def _period_activity(transactions: pd.DataFrame, end: pd.Timestamp, period_days: int,
+                     engine: str | None = None) -> pd.DataFrame:
     """Per customer (missing ids: one group): first time, bought in the previous / last period, last period's revenue.
 
-    One DuckDB pass over the lines when the engine is available, else a pandas group-by.
+    One DuckDB pass over the lines with ``engine`` ``"duckdb"`` (None = the default engine), else a pandas group-by.
     """
     length = pd.Timedelta(days=period_days)
     ts = pd.to_datetime(transactions[TIMESTAMP])
     tz_free = getattr(ts.dtype, "tz", None) is None
-    from lclib.engine import sql as engine
+    from lclib.engine import sql as E
 
-    if engine.check_engine(None) == "duckdb" and tz_free:
-        lit = engine.sql_timestamp
-        got = engine.query(
+    if E.check_engine(engine) == "duckdb" and tz_free:
+        lit = E.sql_timestamp
+        got = E.query(
             pd.DataFrame({CUSTOMER_ID: transactions[CUSTOMER_ID], TIMESTAMP: ts, AMOUNT: transactions[AMOUNT]}),
             _SQL_PERIOD_ACTIVITY.format(prev_start=lit(end - 2 * length), cur_start=lit(end - length), end=lit(end)))
         index = pd.Index(got[CUSTOMER_ID], name=CUSTOMER_ID)
@@ -228,6 +229,7 @@ def simple_clv_by_channel(
     cac: pd.Series | None = None,
     period_days: int | None = None,
     max_lifetime_years: float = 10.0,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """:func:`simple_clv` overall and per acquisition channel, one row each.
 
@@ -241,6 +243,7 @@ def simple_clv_by_channel(
         ``attrs["period_days"]``.
     cac : CAC per channel (index channel); missing channels, and the "All
         customers" row unless ``cac`` has that label, use 0.
+    engine : ``"duckdb"``: one query over the lines; otherwise pandas (None = the default engine).
 
     Returns
     -------
@@ -258,7 +261,7 @@ def simple_clv_by_channel(
     if period_days is None:
         period_days = default_period_days(transactions, observation_end)
     end = pd.Timestamp(observation_end).normalize() + pd.Timedelta(days=1)
-    per_customer = _period_activity(transactions, end, period_days)
+    per_customer = _period_activity(transactions, end, period_days, engine)
     # customers come sorted, as an acquisitions table is: reindex then skips the hash look-ups
     channel_of = channels.reindex(per_customer.index)
     rows = {}

@@ -70,6 +70,7 @@ def holdout_validation(
     summary: pd.DataFrame | None = None,
     max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
     random_state: int = FIT_SAMPLE_SEED,
+    engine: str | None = None,
 ) -> HoldoutValidation:
     """Fit on a calibration window and compare predicted with actual holdout purchases.
 
@@ -93,6 +94,8 @@ def holdout_validation(
     max_fit_customers, random_state
         Passed to :func:`fit_bgnbd_robust`: above the cap the calibration fit
         runs on a uniform random sample; every customer is predicted.
+    engine : str, optional
+        Of the calibration summary (None = :func:`lclib.engine.sql.default_engine`).
 
     Returns
     -------
@@ -105,7 +108,8 @@ def holdout_validation(
         holdout purchase, for :func:`value_holdout_check`).
     """
     split = calibration_holdout_split(transactions, calibration_end, observation_end, full_summary=summary,
-                                      holdout_spend=True, count_by=count_by, time_unit=time_unit, extras=False)
+                                      holdout_spend=True, count_by=count_by, time_unit=time_unit, extras=False,
+                                      engine=engine)
     fit = fit_bgnbd_robust(
         split, penalizer, model, time_unit=time_unit, min_repeat_customers=min_repeat_customers,
         max_fit_customers=max_fit_customers, random_state=random_state,
