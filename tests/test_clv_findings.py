@@ -48,6 +48,25 @@ def spend() -> pd.DataFrame:
                          "channel": ["paid_search", "email", "paid_search"], "amount": [300.0, 50.0, 300.0]})
 
 
+def test_acquisition_costs_stop_at_the_last_whole_month_before_the_analysis_date(acquired, spend):
+    """An analysis date inside the spend table: spend and new customers over whole months before it
+    (the thin cut divided two years of spend by three months of buyers)."""
+    cut = findings.acquisition_costs(spend, acquired, currency="EUR", last_day="2024-02-10")  # February cut: January
+    assert cut.table.attrs["end"] == pd.Period("2024-01", "M")
+    # January: 300 + 50 spent, 3 + 5 new customers (February's 300 and its 2 new ones are left out)
+    assert cut.blended == pytest.approx(350 / 8) and cut.cac_per_channel["paid_search"] == pytest.approx(100.0)
+    assert cut.sentence.startswith("From **January 2024** to **January 2024** 350 EUR of marketing spend won **8**")
+    whole = findings.acquisition_costs(spend, acquired, currency="EUR", last_day="2024-02-29")  # February complete
+    assert whole.blended == pytest.approx(65.0)
+    late = findings.acquisition_costs(spend, acquired, currency="EUR", last_day="2025-06-30")  # after the spend: all
+    assert late.blended == pytest.approx(65.0)
+    none = findings.acquisition_costs(spend, acquired, currency="EUR", last_day="2024-01-20")
+    assert none.table is None and not none.known
+    assert none.sentence == ("No whole month of marketing spend lies before the analysis date (the spend table "
+                             "starts in January 2024, the data end on 20 Jan 2024), so acquisition cost cannot be "
+                             "computed yet.")
+
+
 def test_acquisition_costs_per_channel_blended_and_in_words(acquired, spend):
     people = pd.DataFrame({"customer_id": ["p0", "e0"], "signup_date": pd.to_datetime(["2023-11-02", "2024-01-05"])})
     costs = findings.acquisition_costs(spend, acquired, people, data_start=pd.Timestamp("2024-01-03 10:00"),

@@ -43,7 +43,7 @@ from lclib.analysis.clv.validation import (
 )
 from lclib.analysis.wording import display_name, money
 from lclib.engine.contracts import UNIT_DAYS
-from lclib.io.columns import CUSTOMER_ID
+from lclib.io.columns import CUSTOMER_ID, DATE
 
 #: The row of :func:`~lclib.analysis.clv.simple.simple_clv_by_channel` for the whole base.
 ALL = "All customers"
@@ -115,10 +115,28 @@ class AcquisitionCosts:
         return not self.cac_per_channel.empty
 
 
+def last_complete_month(last_day) -> pd.Period:
+    """The last calendar month that ends on or before ``last_day`` (the last day counted).
+
+    Examples
+    --------
+    >>> last_complete_month("2024-04-05"), last_complete_month("2024-03-31")
+    (Period('2024-03', 'M'), Period('2024-03', 'M'))
+    """
+    day = pd.Timestamp(last_day)
+    month = day.to_period("M")
+    return month if (day + pd.Timedelta(days=1)).to_period("M") != month else month - 1
+
+
 def acquisition_costs(spend: pd.DataFrame | None, acquired: pd.DataFrame, customers: pd.DataFrame | None = None, *,
-                      data_start=None, currency: str = "", names: Mapping[str, str] | None = None
-                      ) -> AcquisitionCosts:
+                      data_start=None, currency: str = "", names: Mapping[str, str] | None = None,
+                      last_day=None) -> AcquisitionCosts:
     """CAC per channel over the months of the spend table, blended, and what the numbers mean.
+
+    With ``last_day`` (the last day the reports count, the day before the analysis date) spend
+    and new customers are counted over whole months up to the last month that ends by then:
+    a spend table that runs past the analysis date is cut, and a month the date cuts is left out
+    (its spend is a month's, its new customers only part of it). No whole month: no CAC, said.
 
     Parameters
     ----------
@@ -129,6 +147,7 @@ def acquisition_costs(spend: pd.DataFrame | None, acquired: pd.DataFrame, custom
     data_start : the first transaction's time.
     currency : for the sentence.
     names : ``display_names`` of the configuration (channels in words).
+    last_day : the last day counted (None: every month of the spend table).
 
     Examples
     --------
@@ -137,7 +156,16 @@ def acquisition_costs(spend: pd.DataFrame | None, acquired: pd.DataFrame, custom
     """
     if spend is None:
         return AcquisitionCosts(None, np.nan, np.nan, 0, NO_SPEND)
-    table = cac.cac_by_channel(spend, acquired)
+    end = None
+    if last_day is not None:
+        months = pd.to_datetime(spend[DATE]).dt.to_period("M")
+        end = min(last_complete_month(last_day), months.max())
+        if end < months.min():
+            return AcquisitionCosts(None, np.nan, np.nan, 0, (
+                f"No whole month of marketing spend lies before the analysis date (the spend table starts in "
+                f"{months.min():%B %Y}, the data end on {pd.Timestamp(last_day):%d %b %Y}), so acquisition cost "
+                "cannot be computed yet."))
+    table = cac.cac_by_channel(spend, acquired, end=end)
     blended, paid = cac.blended_cac(table), cac.blended_cac(table, paid_only=True)
     early = cac.signed_up_before(customers, acquired.index, data_start) if data_start is not None else 0
     dn = _names(names)
