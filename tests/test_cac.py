@@ -199,3 +199,22 @@ def test_light_first_purchases_and_mean_order_value_match_the_orders_table():
     assert cac.first_purchases(tx, channel=False)["channel"].isna().all()
     assert cac.mean_order_value(tx) == pytest.approx(orders_table(tx)["amount"].mean(), rel=1e-12)
     pd.testing.assert_frame_equal(cac.acquisitions(tx, customers), cac.acquisitions(tx, customers, firsts=full))
+
+
+def test_clv_cac_of_a_channel_with_a_handful_of_new_customers_is_not_judged():
+    """The thin cut rated Referral 0.05:1 on 2 customers: too few to judge, said with the count."""
+    from lclib.analysis.cac import clv_cac_verdict
+
+    econ = pd.DataFrame({"clv_cac": [4.0, 1.5, 0.05], "payback_months": [3.0, np.nan, np.nan],
+                         "new_customers": [120, 45, 2]}, index=["email", "paid_search", "referral"])
+    v = clv_cac_verdict(econ, threshold=3, horizon_months=12, longest_months=60, basis="the textbook formula")
+    assert (v.best, v.worst, v.worst_ratio, v.below) == ("email", "paid_search", 1.5, ["paid_search"])
+    assert v.sentence.endswith(" Too few new customers to judge (fewer than 30): **Referral** (2).")
+    thin = clv_cac_verdict(econ.assign(new_customers=[5, 4, 2]), threshold=3, horizon_months=12, longest_months=60,
+                           basis="the textbook formula")
+    assert thin.best is None and np.isnan(thin.best_ratio)
+    assert thin.sentence.startswith("No paid channel brought enough new customers to judge its CLV:CAC.")
+    one = clv_cac_verdict(econ.assign(new_customers=[120, 4, 2]), threshold=3, horizon_months=12, longest_months=60,
+                          basis="the textbook formula")
+    assert one.sentence.startswith("Based on the textbook formula, over 12 months: **Email**, the only paid channel "
+                                   "rated, returns **4.0:1** and pays back after 3 months. Every paid channel meets")

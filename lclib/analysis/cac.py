@@ -589,6 +589,9 @@ def clv_cac_report_table(economics: pd.DataFrame, currency: str,
 
 #: Said when no paid channel can be rated (:func:`clv_cac_verdict`).
 NO_RATIO = "No paid channel has both an acquisition cost and a value estimate: CLV:CAC cannot be computed."
+#: Fewer new customers than this in a channel: its CLV:CAC is not judged (a ratio from a handful of
+#: customers is noise).
+MIN_CHANNEL_CUSTOMERS = 30
 
 
 @dataclass
@@ -628,7 +631,8 @@ class ClvCacVerdict:
 
 def clv_cac_verdict(economics: pd.DataFrame, *, threshold: float, horizon_months: int, longest_months: int,
                     basis: str, one_purchase_model: bool = False,
-                    names: Mapping[str, str] | None = None) -> ClvCacVerdict:
+                    names: Mapping[str, str] | None = None,
+                    min_customers: int = MIN_CHANNEL_CUSTOMERS) -> ClvCacVerdict:
     """The best and worst paid channel by CLV:CAC, those below the threshold, and the sentence that says so.
 
     Parameters
@@ -641,6 +645,8 @@ def clv_cac_verdict(economics: pd.DataFrame, *, threshold: float, horizon_months
     one_purchase_model : True when one purchase model values every channel's customers: the sentence
         then says that CLV:CAC mostly follows CAC.
     names : ``display_names`` of the configuration (channels in words).
+    min_customers : a channel with fewer new customers (``new_customers`` column, when there is
+        one) is not rated: the sentence names it as too small to judge.
 
     Examples
     --------
@@ -653,24 +659,37 @@ def clv_cac_verdict(economics: pd.DataFrame, *, threshold: float, horizon_months
     Based on the textbook formula, over 12 months: **Email** returns **4.0:1** and pays back after 3 months; **Paid search** returns **1.5:1** and does not pay back within 60 months. Below the 3:1 target: **Paid search** - cut their cost per customer or raise their customers' value before scaling them up.
     """
     rated = economics["clv_cac"].dropna()
-    if rated.empty:
-        return ClvCacVerdict(None, None, np.nan, np.nan, [], NO_RATIO)
-    best, worst = rated.idxmax(), rated.idxmin()
-    below = rated.index[rated < threshold].tolist()
+    few = []
+    if "new_customers" in economics:
+        n = economics["new_customers"].reindex(rated.index)
+        few = rated.index[n < min_customers].tolist()
+        rated = rated.drop(few)
 
     def dn(value):
         return display_name(value, names)
 
+    too_few = (f" Too few new customers to judge (fewer than {min_customers}): "
+               + ", ".join(f"**{dn(c)}** ({int(economics.loc[c, 'new_customers']):,})" for c in few) + "."
+               if few else "")
+    if rated.empty:
+        return ClvCacVerdict(None, None, np.nan, np.nan, [], (NO_RATIO + too_few) if not few else
+                             "No paid channel brought enough new customers to judge its CLV:CAC." + too_few)
+    best, worst = rated.idxmax(), rated.idxmin()
+    below = rated.index[rated < threshold].tolist()
+
     def payback(channel) -> str:
         return payback_words(economics.loc[channel, "payback_months"], longest_months)
 
-    sentence = (f"Based on {basis}, over {horizon_months} months: **{dn(best)}** returns **{rated.max():.1f}:1** and "
-                f"{payback(best)}; **{dn(worst)}** returns **{rated.min():.1f}:1** and {payback(worst)}. "
+    pair = (f"**{dn(best)}** returns **{rated.max():.1f}:1** and {payback(best)}; **{dn(worst)}** returns "
+            f"**{rated.min():.1f}:1** and {payback(worst)}" if best != worst else
+            f"**{dn(best)}**, the only paid channel rated, returns **{rated.max():.1f}:1** and {payback(best)}")
+    sentence = (f"Based on {basis}, over {horizon_months} months: {pair}. "
                 + (f"Below the {threshold:g}:1 target: **{', '.join(map(dn, below))}** - cut their cost per customer "
                    "or raise their customers' value before scaling them up." if below
                    else f"Every paid channel meets the {threshold:g}:1 target.")
                 + (" One purchase model serves every channel: a new customer is expected to buy again at the same "
                    "rate whichever channel brought them, and only order values differ by channel, so CLV:CAC here "
                    "mostly follows CAC; the channel differences in retention seen in the textbook table are not in "
-                   "these values." if one_purchase_model else ""))
+                   "these values." if one_purchase_model else "")
+                + too_few)
     return ClvCacVerdict(best, worst, float(rated.max()), float(rated.min()), below, sentence)

@@ -1011,7 +1011,7 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
                     fit: FitResult, scores: pd.DataFrame | None, spend_usable: bool, simple: pd.DataFrame,
                     horizon_months: int, payback_max_months: int, margin: float, discount_rate_annual: float,
                     threshold: float, names: Mapping[str, str] | None = None,
-                    engine: str | None = None) -> ChannelPayback:
+                    engine: str | None = None, min_customers: int = cac.MIN_CHANNEL_CUSTOMERS) -> ChannelPayback:
     """CLV:CAC and payback per paid channel, from the model's values or, without it, the textbook formula.
 
     The value of a new customer is the margin of the first order plus the expected margin of
@@ -1032,6 +1032,7 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
     names : ``display_names`` of the configuration (channels in words).
     engine : ``"duckdb"``, ``"spark"`` or ``"pandas"`` of the queries over the lines (the run's ``analysis.engine``;
         None = :func:`lclib.engine.sql.default_engine`).
+    min_customers : a channel with fewer new customers is not rated (:func:`~lclib.analysis.cac.clv_cac_verdict`).
     """
     def skipped(why: str) -> ChannelPayback:
         return ChannelPayback(None, None, cac.ClvCacVerdict(None, None, np.nan, np.nan, [], why))
@@ -1052,7 +1053,8 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
         basis = "the textbook formula (annual margin / 12 a month), as no model could be used"
     econ = cac.channel_economics(cac_table, path, horizon_months, threshold)
     verdict = cac.clv_cac_verdict(econ, threshold=threshold, horizon_months=horizon_months, longest_months=months,
-                                  basis=basis, one_purchase_model=scores is not None, names=names)
+                                  basis=basis, one_purchase_model=scores is not None, names=names,
+                                  min_customers=min_customers)
     return ChannelPayback(econ, path, verdict)
 
 
