@@ -235,3 +235,18 @@ def test_index_shows_names_from_the_data_in_words_in_the_other_numbers():
                                                               "example_lines"])))
     assert "Paid search" in page and "App notifications" in page and "Paid search, as said" in page
     assert "paid_search" not in page.split("Configuration")[0] and "app_push" not in page.split("Configuration")[0]
+
+
+def test_a_headline_without_a_number_says_not_enough_data_and_links_to_the_report():
+    record = {
+        "run_id": "r", "status": "ok", "started": "2026-01-01T00:00:00", "seconds": 1.0, "lclib_version": "1",
+        "config_file": "c", "overrides": [], "config": {}, "privacy": "", "inputs": [], "versions": {},
+        "platform": "p", "notebooks": [{"name": "05_clv", "title": "CLV", "status": "ok", "seconds": 1.0,
+                                        "html": "05_clv.html", "analyst_html": "05_clv.analyst.html"}],
+        "metrics": {"05_clv": {"mean_clv": None}}, "actions": [], "recorded": {"05_clv": []},
+        "headlines": [{"notebook": "05_clv", "name": "mean_clv", "label": "Expected margin per customer",
+                       "definition": "d", "value": None, "value_text": "n/a", "previous_text": "", "change_text": "",
+                       "change": None, "assessment": None, "previous": None}],
+    }
+    page = render_index(record, pd.DataFrame(columns=["table", "reason", "description", "rows", "example_lines"]))
+    assert 'not enough data to say: <a href="05_clv.html">the report says why</a>' in page
