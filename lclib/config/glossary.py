@@ -40,11 +40,13 @@ GLOSSARY: dict[str, tuple[str, str]] = {
                          "Share of a first-purchase cohort (customers whose first order fell in one month) buying "
                          "again in a later month."),
     "churn-rate": ("Monthly churn rate",
-                   "Share of the customers active at the start of a month (an order in the last {lapsed_days} days) "
-                   "whose silence passes the churn window during that month."),
+                   "Share of the live customers at the start of a month (an order in the last {lapsed_days} days) "
+                   "whose silence passes the churn window during that month. Not the textbook CLV's yearly "
+                   "non-return, which counts one year's buyers with no order the next year."),
     "textbook-clv": ("Textbook CLV",
                      "Margin per customer per year x expected lifetime in years - acquisition cost (CAC); not "
-                     "discounted. The lifetime is 1 / the yearly share of customers who do not buy again."),
+                     "discounted. The lifetime is 1 / the yearly non-return: the share of one year's buyers with no "
+                     "order the next year (a different measure from the monthly churn rate)."),
     "predicted-clv": ("Predicted CLV",
                       "The margin a customer is expected to bring over the next {horizon_months} months, "
                       "from the purchase model (BG/NBD family) and the spend model (Gamma-Gamma), "

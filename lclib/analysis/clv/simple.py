@@ -43,12 +43,13 @@ class SimpleCLV:
         capped = not (churn > 0 and self.period_days / 365.0 / churn <= self.expected_lifetime_years + 1e-9)
         if capped:
             lifetime = (f"lifetime capped at {self.expected_lifetime_years:g} years, "
-                        + (f"annual churn {self.annual_churn_rate:.1%}" if self.period_days == 365 else
-                           f"churn {churn:.1%} per {self.period_days} days"))
+                        + (f"yearly non-return {self.annual_churn_rate:.1%}" if self.period_days == 365 else
+                           f"non-return {churn:.1%} per {self.period_days} days"))
         elif self.period_days == 365:
-            lifetime = f"lifetime = 1 / {self.annual_churn_rate:.1%} annual churn"
+            lifetime = (f"lifetime = 1 / {self.annual_churn_rate:.1%} yearly non-return (the share of one year's "
+                        "buyers with no order the next year)")
         else:
-            lifetime = (f"lifetime = {self.period_days} days / {churn:.1%} churn per {self.period_days} days "
+            lifetime = (f"lifetime = {self.period_days} days / {churn:.1%} non-return per {self.period_days} days "
                         f"= {self.expected_lifetime_years * 365:,.0f} days")
         return (
             f"CLV = annual margin per customer x expected lifetime - CAC = "
