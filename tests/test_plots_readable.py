@@ -215,3 +215,286 @@ def test_partial_periods_and_words():
     assert partial_periods(months, "2024-04-01").tolist() == [False, False, False]
     assert not partial_periods(months, None).any()
     assert words("paid_search") == "Paid search" and words("2024Q1") == "2024Q1" and words("all") == "All customers"
+
+
+# ----------------------------------------------------------------------------- read at the saved size
+# The business HTML shows each figure at its saved size (9-11 inches at the notebook's dpi), so a text's
+# size in points is what the reader sees. Checked under matplotlib's defaults and under the reports' style.
+
+import re  # noqa: E402
+
+import matplotlib as mpl  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from lclib.plots import clv as pv  # noqa: E402
+from lclib.plots import journey as pj  # noqa: E402
+from lclib.plots.base import READABLE_PT, spread  # noqa: E402
+
+SEGMENTS = ["Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising", "Need Attention",
+            "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"]
+
+
+@pytest.fixture(params=["matplotlib", "report"])
+def style(request):
+    """matplotlib's defaults, or the reports' style (lclib.report.notebook.setup_notebook: seaborn's
+    notebook context, 11-12 pt text, 96 dpi)."""
+    with mpl.rc_context():
+        if request.param == "report":
+            import seaborn as sns
+
+            sns.set_theme(style="whitegrid", context="notebook")
+            mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
+        yield request.param
+
+
+def _drawn(fig):
+    fig = getattr(fig, "figure", None) or fig  # the figure holding a subfigure
+    fig.canvas.draw()
+    return fig, fig.canvas.get_renderer()
+
+
+def _shown_texts(fig) -> list[Text]:
+    """Every visible, non-empty text of a drawn figure (titles, labels, tick labels in view, notes)."""
+    out = []
+    for t in fig.findobj(Text):
+        if not t.get_visible() or not t.get_text().strip():
+            continue
+        axes = t.axes
+        if (axes is not None and t in axes.get_xticklabels() + axes.get_yticklabels()
+                and not t.get_window_extent().overlaps(axes.get_window_extent().expanded(1.5, 1.5))):
+            continue  # a tick outside the view is not drawn
+        out.append(t)
+    return out
+
+
+def _overlapping(texts, renderer) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes overlap (the text alone: an annotation's leader line may pass by)."""
+    boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in texts]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+
+
+def _inside(box, outer, slack: float = 1.0) -> bool:
+    return (box.x0 >= outer.x0 - slack and box.x1 <= outer.x1 + slack and box.y0 >= outer.y0 - slack
+            and box.y1 <= outer.y1 + slack)
+
+
+def _tick_size(axis: str = "x") -> float:
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=mpl.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
+
+
+# ----------------------------------------------------------------------------- journey: step times
+
+
+def stage_times(scale: float = 1.0) -> pd.DataFrame:
+    """Four steps from a couple of days to months (as in the sample data), times ``scale``."""
+    q = np.array([[0.5, 1.0, 2.6, 5.5, 9.0], [1.4, 3.0, 5.8, 9.9, 15.7], [4.6, 16.0, 47.1, 122.0, 243.7],
+                  [4.3, 12.5, 25.5, 40.2, 60.6]]) * scale
+    return pd.DataFrame({"step": [1, 2, 3, 4], "from_stage": ["reach", "acquisition", "conversion", "retention"],
+                         "stage": ["acquisition", "conversion", "retention", "advocacy"],
+                         "label": ["Acquisition", "Conversion", "Retention", "Loyalty / advocacy"],
+                         "people": [2697, 1862, 840, 308], "p10_days": q[:, 0], "p25_days": q[:, 1],
+                         "median_days": q[:, 2], "p75_days": q[:, 3], "p90_days": q[:, 4],
+                         "mean_days": q[:, 2] * 1.2})
+
+
+DAY_WORDS = re.compile(r"^\d+ (minute|hour|day|week|month|year)s?$")
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.02, 8.0])  # days to months; minutes to hours; weeks to years
+def test_step_times_axis_reads_in_days_not_powers_of_ten(style, scale):
+    ax = pj.plot_stage_times(stage_times(scale))
+    _, renderer = _drawn(ax.figure)
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    labels = [t.get_text() for t in ticks]
+    assert len(labels) >= 2 and all(DAY_WORDS.match(lab) for lab in labels), labels  # "1 day", not 10^0
+    assert not any("$" in lab or "^" in lab for lab in labels)
+    assert ax.get_xscale() == "log" and not ax.xaxis.get_minorticklocs().size
+    assert not _overlapping(ticks, renderer)
+    assert min(t.get_fontsize() for t in ticks) >= max(READABLE_PT, _tick_size("x"))
+    notes = [t for t in ax.texts if t.get_text().startswith("median")]
+    assert len(notes) == 4 and min(t.get_fontsize() for t in notes) >= READABLE_PT
+    plot = ax.get_window_extent(renderer)
+    assert all(_inside(t.get_window_extent(renderer), plot) for t in notes)  # no note runs past the plot
+    assert not _overlapping(notes, renderer)
+
+
+def test_days_in_words():
+    assert pj.days_in_words(1.0) == "1 day" and pj.days_in_words(9.0) == "9 days"
+    assert pj.days_in_words(2.63) == "2.6 days" and pj.days_in_words(243.7) == "244 days"
+    assert pj.days_in_words(np.nan) == "n/a"
+
+
+# ----------------------------------------------------------------------------- RFM: segment flow
+
+
+def sample_migration() -> pd.DataFrame:
+    """Segment moves shaped like the sample data's: a few big segments, many of ten to sixty customers."""
+    rng = np.random.default_rng(3)
+    sizes = np.array([28, 59, 34, 11, 11, 10, 24, 418, 138, 249, 611, 269])
+    counts = np.zeros((12, 11))
+    for i, n in enumerate(sizes):
+        counts[i] = rng.multinomial(n, rng.dirichlet(np.full(11, 0.4)))
+    return pd.DataFrame(counts.astype(int), index=[*SEGMENTS, "(new)"], columns=SEGMENTS)
+
+
+def test_migration_flow_labels_are_tick_sized_and_never_overlap(style):
+    migration = sample_migration()
+    ax = pr.plot_migration_flow(migration, labels=("02 Oct 2025", "31 Dec 2025"), min_share=0.002)
+    fig, renderer = _drawn(ax.figure)
+    names = [t for t in ax.texts if re.search(r"\(\d[\d,]*\)$", t.get_text())]
+    shown = int((migration.sum(axis=1) > 0).sum() + (migration.sum(axis=0) > 0).sum())
+    assert len(names) == shown  # every block named, none dropped
+    assert min(t.get_fontsize() for t in names) >= max(READABLE_PT, _tick_size("x"), _tick_size("y"))
+    assert not _overlapping(names, renderer)
+    assert all(_inside(t.get_window_extent(renderer), fig.bbox) for t in names)
+    assert all(_inside(t.get_window_extent(renderer), ax.get_window_extent(renderer), slack=2) for t in names)
+
+
+def test_migration_flow_labels_stay_beside_their_block_when_there_is_room():
+    migration = pd.DataFrame([[50, 10], [5, 100]], index=["A", "B"], columns=["A", "B"])
+    ax = pr.plot_migration_flow(migration)
+    _drawn(ax.figure)
+    assert not [ln for ln in ax.lines]  # no label moved, so no line back to a block
+    left = {t.get_text(): t.get_position()[1] for t in ax.texts if t.get_ha() == "right"}
+    assert left["A (60)"] == pytest.approx(-30) and left["B (105)"] < left["A (60)"]
+
+
+# ----------------------------------------------------------------------------- churn: survival panels
+
+
+def test_survival_panels_have_one_curve_each_and_readable_text(style):
+    ax = pc.plot_survival(km_frame(7), title="Time to churn by acquisition channel")
+    fig, renderer = _drawn(ax.figure)
+    assert fig.get_size_inches()[0] <= 11.01  # shown at most 11 inches wide
+    panels = [a for a in fig.axes if a.axison]
+    assert len(panels) == 7
+    for panel in panels:
+        curves = [ln for ln in panel.lines if len(ln.get_xdata()) > 1]
+        assert len(curves) == 1 and curves[0].get_color() == pc.MAIN  # the others: one grey range, no lines
+        assert panel.collections  # the 95 % band and the range of the other groups
+    sizes = {t.get_text(): t.get_fontsize() for t in _shown_texts(fig)}
+    assert min(sizes.values()) >= READABLE_PT, {k: v for k, v in sizes.items() if v < READABLE_PT}
+    for panel in panels:
+        assert not _overlapping([t for t in panel.get_xticklabels() if t.get_text()], renderer)
+
+
+def test_survival_overlay_texts_are_readable(style):
+    ax = pc.plot_survival(km_frame(3))
+    fig, _ = _drawn(ax.figure)
+    small = {t.get_text(): t.get_fontsize() for t in _shown_texts(fig) if t.get_fontsize() < READABLE_PT}
+    assert not small
+
+
+def test_others_range_spans_the_other_groups():
+    km = km_frame(3)
+    ax = pc.plot_survival(km, panels=True, min_at_risk=0)
+    band = ax.collections[0].get_paths()[0].vertices  # the grey range, drawn first
+    day_50 = km.loc[(km["days"] == 50) & (km["group"] != "group_0"), "survival"]
+    ys = band[(band[:, 0] >= 50) & (band[:, 0] < 51), 1]  # from day 50 up to the next step of the curves
+    assert ys.min() == pytest.approx(day_50.min(), abs=0.01) and ys.max() == pytest.approx(day_50.max(), abs=0.01)
+
+
+# ----------------------------------------------------------------------------- CLV: payback
+
+
+def payback(channels: int) -> tuple[pd.DataFrame, pd.Series]:
+    months = np.arange(61)
+    names = ["Paid search", "Paid social", "Email", "Referral", "App push", "Direct"][:channels]
+    path = pd.DataFrame({n: (8.5 + 3.5 * np.sqrt(months)) * (1 - 0.02 * k) for k, n in enumerate(names)},
+                        index=pd.Index(months, name="month"))
+    cac = pd.Series([42.5, 36.0, 6.0, 10.0, 4.5, np.nan][:channels], index=names)
+    return path, cac
+
+
+def test_payback_of_many_channels_is_small_multiples_with_readable_text(style):
+    path, cac = payback(6)  # 5 paid channels and one without spend
+    ax = pv.plot_margin_path(path, cac, "EUR")
+    fig, renderer = _drawn(ax.figure)
+    assert fig.get_size_inches()[0] <= 11.01
+    panels = [a for a in fig.axes if a.axison]
+    assert [p.get_title() for p in panels] == ["Paid search", "Paid social", "Email", "Referral", "App push"]
+    for panel in panels:
+        assert len([ln for ln in panel.lines if len(ln.get_xdata()) > 2]) == 1  # one curve a panel
+    notes = [t.get_text() for p in panels for t in p.texts]
+    assert "CAC 42.50 EUR\nnot paid back in 60 months" in notes
+    assert "CAC 6.00 EUR\npaid back on the first order" in notes
+    assert any(n.startswith("CAC 10.00 EUR\npaid back in month") for n in notes)
+    small = {t.get_text(): t.get_fontsize() for t in _shown_texts(fig) if t.get_fontsize() < READABLE_PT}
+    assert not small
+    for panel in panels:
+        label = panel.yaxis.label
+        if label.get_text():
+            assert _inside(label.get_window_extent(renderer), fig.bbox)
+            assert label.get_window_extent(renderer).height <= panel.get_window_extent(renderer).height + 1
+        assert all(_inside(t.get_window_extent(renderer), panel.get_window_extent(renderer)) for t in panel.texts)
+
+
+def test_payback_of_two_channels_names_each_line_at_its_end(style):
+    path, cac = payback(2)
+    ax = pv.plot_margin_path(path, cac, "EUR")
+    fig, renderer = _drawn(ax.figure)
+    assert ax.get_legend() is None
+    names = [t for t in ax.texts]
+    assert {t.get_text() for t in names} == {"Paid search", "Paid social", "CAC Paid search (42.50)",
+                                             "CAC Paid social (36.00)"}
+    assert not _overlapping(names, renderer)  # the two curves end a hair apart: their names do not
+    assert min(t.get_fontsize() for t in names) >= READABLE_PT
+    assert all(_inside(t.get_window_extent(renderer), fig.bbox) for t in names)
+    overlay = pv.plot_margin_path(*payback(5), panels=False)
+    fig, renderer = _drawn(overlay.figure)
+    assert not _overlapping(overlay.texts, renderer)
+
+
+# ----------------------------------------------------------------------------- long axis labels
+
+
+def _holdout(ax=None):
+    table = pd.DataFrame({"customers": [699, 264, 79], "actual_mean": [0.36, 0.64, 1.03],
+                          "predicted_mean": [0.36, 0.51, 0.98]})
+    return pv.plot_holdout_by_frequency(table, "holdout window, 242 days (about 35 weeks)", ax=ax)
+
+
+def _churn_rate(ax=None):
+    months = pd.period_range("2024-06", periods=19, freq="M")
+    rates = pd.DataFrame({"churn_rate": 0.13, "lower": 0.1, "upper": 0.16}, index=months)
+    return pc.plot_churn_rate(rates, ax=ax)
+
+
+def _tracking(ax=None):
+    weeks = pd.date_range("2024-01-07", periods=100, freq="7D")
+    t = pd.DataFrame({"week_end": weeks, "actual": 20.0, "model": 19.0})
+    t["actual_cumulative"], t["model_cumulative"] = t["actual"].cumsum(), t["model"].cumsum()
+    return pv.plot_tracking(t, ax=ax)
+
+
+@pytest.mark.parametrize("draw", [_holdout, _churn_rate, _tracking])
+@pytest.mark.parametrize("shared", [False, True])  # its own figure, or one of two side by side (12 x 3.8)
+def test_long_y_labels_are_wrapped_inside_the_plot(style, draw, shared):
+    ax = draw(plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")[1][0] if shared else None)
+    fig, renderer = _drawn(ax.figure)
+    label = ax.yaxis.label
+    box, plot = label.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.height <= plot.height + 1, label.get_text()  # not longer than the plot is high
+    assert _inside(box, fig.bbox)
+    assert label.get_fontsize() >= READABLE_PT
+
+
+def test_labels_that_fit_stay_on_one_line():
+    table = pd.DataFrame({"customers": [5, 4], "actual_mean": [0.2, 1.0], "predicted_mean": [0.25, 0.9]})
+    assert pv.plot_holdout_by_frequency(table, "holdout window (26 weeks)").get_ylabel() == \
+        "Mean purchases, holdout window (26 weeks)"
+    ax = _holdout()
+    assert ax.get_ylabel().replace("\n", " ") == "Mean purchases, holdout window, 242 days (about 35 weeks)"
+
+
+def test_spread_keeps_order_and_gaps_and_stays_in_bounds():
+    wanted = np.array([5.0, 0.0, 0.2, 0.1, 9.9])
+    placed = spread(wanted, 1.0, low=-0.5, high=10.0)
+    assert np.argsort(placed).tolist() == np.argsort(wanted, kind="stable").tolist()
+    assert np.diff(np.sort(placed)).min() >= 1.0 - 1e-9
+    assert placed.min() >= -0.5 and placed.max() <= 10.0
+    assert placed[0] == 5.0  # a label with room stays where it was wanted
+    assert placed[[1, 2, 3]].mean() == pytest.approx(0.1 + 0.4, abs=0.5)  # a crowd is centred near its wish
+    assert spread([], 1.0).size == 0

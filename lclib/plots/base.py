@@ -80,3 +80,156 @@ def mark_partial(patches, color: str | None = None) -> None:
         p.set_hatch(PARTIAL_HATCH)
         p.set_edgecolor(color or p.get_facecolor())
         p.set_linewidth(0.0)
+
+
+# ----------------------------------------------------------------------------- readable at the size shown
+
+#: Smallest font size (points) of any text a reader must read, at the figure's saved size.
+READABLE_PT = 9.0
+
+
+def points(size) -> float:
+    """A font size as matplotlib takes it (8, "small", None: the default) in points."""
+    from matplotlib.font_manager import FontProperties
+
+    return float(FontProperties(size=size if size is not None else plt.rcParams["font.size"]).get_size_in_points())
+
+
+def tick_points(axis: str = "y") -> float:
+    """The size of tick labels (points) under the current style, never below :data:`READABLE_PT`."""
+    return max(READABLE_PT, points(plt.rcParams[f"{axis}tick.labelsize"]))
+
+
+def text_points(size=None) -> float:
+    """``size`` (default: the style's text size) in points, raised to :data:`READABLE_PT` if smaller."""
+    return max(READABLE_PT, points(size))
+
+
+def root_figure(ax: Axes):
+    """The Figure ``ax`` is drawn on (the figure holding its subfigure, if it is on one)."""
+    fig = ax.figure
+    return getattr(fig, "figure", None) or fig
+
+
+def _renderer(fig):
+    canvas = fig.canvas
+    return canvas.get_renderer() if hasattr(canvas, "get_renderer") else fig._get_renderer()
+
+
+def axes_points(ax: Axes) -> tuple[float, float]:
+    """Width and height of ``ax`` in points at its figure's size, once the figure's layout engine
+    (constrained layout) has placed it with what is drawn so far."""
+    fig = root_figure(ax)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        try:
+            engine.execute(fig)
+        except Exception:  # noqa: BLE001 - a layout that cannot run yet: the Axes' current place
+            pass
+    box = ax.get_window_extent()  # pixels at the figure's dpi (an Axes of a subfigure too)
+    return 72 * box.width / fig.dpi, 72 * box.height / fig.dpi
+
+
+def text_length(text: str, fontproperties, fig) -> float:
+    """Length in points of one line of ``text`` in ``fontproperties``, as ``fig`` would draw it."""
+    renderer = _renderer(fig)
+    w, _, _ = renderer.get_text_width_height_descent(text, fontproperties, ismath=False)
+    return w / renderer.points_to_pixels(1.0)
+
+
+def wrap_to(text: str, length: float, fontproperties, fig) -> str:
+    """``text`` broken at spaces into as few lines of at most ``length`` points as it takes, the lines
+    as even as they can be and broken after a comma or before a bracket where that costs little
+    (a word longer than ``length`` keeps a line of its own); lines already in ``text`` are kept."""
+    from itertools import combinations
+
+    out = []
+    for paragraph in text.split("\n"):
+        words = paragraph.split(" ")
+        size = [text_length(w, fontproperties, fig) for w in words]
+        space = text_length("a a", fontproperties, fig) - 2 * text_length("a", fontproperties, fig)
+
+        def width(i: int, j: int, size=size, space=space) -> float:
+            return sum(size[i:j]) + space * (j - i - 1)
+
+        lines, start = 1, 0  # fewest lines, greedily
+        for k in range(1, len(words)):
+            if width(start, k + 1) > length:
+                lines, start = lines + 1, k
+        best, best_score = [], np.inf
+        if lines > 1 and len(words) <= 24:
+            for cuts in combinations(range(1, len(words)), lines - 1):
+                bounds = (0, *cuts, len(words))
+                widths = [width(a, b) for a, b in zip(bounds, bounds[1:])]
+                nice = sum(words[c - 1].endswith(",") or words[c].startswith("(") for c in cuts)
+                score = max(widths) - 0.08 * length * nice + (np.inf if max(widths) > length else 0)
+                if score < best_score:
+                    best, best_score = list(cuts), score
+        if lines > 1 and not best:  # nothing fits: the greedy breaks
+            start, best = 0, []
+            for k in range(1, len(words)):
+                if width(start, k + 1) > length:
+                    best.append(k)
+                    start = k
+        bounds = (0, *best, len(words))
+        out.extend(" ".join(words[a:b]) for a, b in zip(bounds, bounds[1:]))
+    return "\n".join(out)
+
+
+def fit_ylabel(ax: Axes, text: str, **kwargs) -> None:
+    """Set the y label, wrapped onto more lines when one line would run past the Axes' height
+    at the figure's size (so that it never runs past the plot or widens the saved figure)."""
+    ax.set_ylabel(text, **kwargs)
+    label = ax.yaxis.label
+    fig = root_figure(ax)
+    longest = max(text_length(line, label.get_fontproperties(), fig) for line in text.split("\n"))
+    _, height = axes_points(ax)
+    if longest > height:
+        ax.set_ylabel(wrap_to(text, 0.95 * height, label.get_fontproperties(), fig), **kwargs)
+
+
+def spread(wanted, gap: float, low: float = -np.inf, high: float = np.inf) -> np.ndarray:
+    """Positions as near ``wanted`` as they can be while at least ``gap`` apart and within [low, high]
+    (labels beside a stacked bar or at line ends). Overlapping labels are grouped and each group is
+    centred on the mean of what its members wanted; returned in the order of ``wanted``."""
+    wanted = np.asarray(wanted, dtype=float)
+    if wanted.size == 0:
+        return wanted.copy()
+    order = np.argsort(wanted, kind="stable")
+    groups: list[list[float]] = []  # [sum wanted, count]
+    for y in wanted[order]:
+        groups.append([y, 1])
+        while len(groups) > 1:
+            (s0, n0), (s1, n1) = groups[-2], groups[-1]
+            end0 = s0 / n0 + (n0 - 1) / 2 * gap
+            start1 = s1 / n1 - (n1 - 1) / 2 * gap
+            if start1 - end0 >= gap:
+                break
+            groups[-2:] = [[s0 + s1, n0 + n1]]
+    placed = np.concatenate([s / n + (np.arange(n) - (n - 1) / 2) * gap for s, n in groups])
+    if np.isfinite(low) and placed[0] < low:  # push the lowest up to the bound, keeping the gaps
+        placed = np.maximum(placed, low + np.arange(len(placed)) * gap)
+    if np.isfinite(high) and placed[-1] > high:
+        placed = np.minimum(placed, high - np.arange(len(placed))[::-1] * gap)
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out
+
+
+def panel_grid(n: int, ax: Axes | None, *, panel_width: float = 2.75, panel_height: float = 2.5,
+               extra_height: float = 1.5, max_width: float = 11.0, sharey: bool = True):
+    """``n`` small panels (up to 4 a row) on a new constrained figure sized for them, or on a subfigure
+    that takes the place of ``ax`` (removed). Returns (figure or subfigure, flat array of Axes);
+    slots beyond ``n`` are switched off."""
+    ncols = n if n <= 4 else (3 if n in (5, 6, 9) else 4)
+    nrows = int(np.ceil(n / ncols))
+    if ax is None:
+        width = min(max_width, max(6.0, panel_width * ncols + 0.6))
+        container = plt.figure(figsize=(width, extra_height + panel_height * nrows), layout="constrained")
+    else:
+        container = ax.figure.add_subfigure(ax.get_subplotspec())
+        ax.remove()
+    axes = container.subplots(nrows, ncols, sharey=sharey, squeeze=False).ravel()
+    for panel in axes[n:]:
+        panel.set_axis_off()
+    return container, axes

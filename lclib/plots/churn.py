@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, percent, thousands, words
+from lclib.plots.base import (BAD, GOOD, GREY, MAIN, SECOND, _axes, fit_ylabel, panel_grid, percent, text_points,
+                              thousands, tick_points, words)
 from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
@@ -295,9 +296,9 @@ def plot_churn_rate(rates: pd.DataFrame, *, ax: Axes | None = None, **kwargs) ->
     ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # 2 %, 5 %, ... not 2.5 %
     percent(ax.yaxis, decimals=1 if ax.get_ylim()[1] < 0.05 else 0)
     ax.set_xlabel("Period start")
-    ax.set_ylabel("Churned during the period (% of active at its start)")
     ax.set_title("Churn rate per period")
     ax.legend(frameon=False)
+    fit_ylabel(ax, "Churned during the period (% of active at its start)")  # wrapped when longer than the plot
     return ax
 
 
@@ -381,9 +382,10 @@ def plot_survival(km: pd.DataFrame, *, title: str | None = None, max_groups: int
     """Kaplan-Meier curves of the active lifetime per group, with 95 % bands and numbers at risk.
 
     Up to ``max_curves`` groups share one Axes (legend and a table of the customers still
-    followed under the day axis); more groups get one small panel each (small multiples),
-    the group in colour against the others in grey, with the customers still followed
-    under each day tick. Each curve starts at day 0 at the share of customers still active
+    followed under the day axis); more groups get one small panel each (small multiples, up
+    to four a row, at most 11 inches wide), one curve a panel: the group in colour against
+    the range of the other groups (a grey area), with the customers still followed under
+    each day tick. Every text is at least 9 points at the figure's size. Each curve starts at day 0 at the share of customers still active
     after their first order (one-time buyers end their lifetime at day 0), marked with a
     dot and written as "x % never came back", instead of a drop from 100 % that would take
     most of the height.
@@ -430,9 +432,12 @@ def plot_survival(km: pd.DataFrame, *, title: str | None = None, max_groups: int
     if use_panels and len(curves) > 1 and (ax is None or ax.get_subplotspec() is not None):
         return _survival_panels(curves, name, xmax, top, title, stop, ax, **kwargs)
 
-    ax = _axes(ax, size=(9, 3.6 + 0.16 * min(len(curves), max_curves)))
+    ax = _axes(ax, size=(9, 3.8 + 0.2 * min(len(curves), max_curves)))
     drawn = list(curves)[:max_curves]
     ticks = _day_ticks(xmax, 5)
+    size = text_points(tick_points("x") - 1)  # the at-risk table and the legend: a little under the ticks
+    row = 1.3 * size  # points between two rows of the at-risk table
+    below = 2.2 * tick_points("x") + 4  # the table starts under the day tick labels
     for k, (g, color) in enumerate(zip(drawn, _PALETTE)):
         d, full, s0, n = curves[g]
         label = name[g] + (f"\n{n:,} customers, {1 - s0:.0%} never came back" if n is not None else "")
@@ -440,32 +445,33 @@ def plot_survival(km: pd.DataFrame, *, title: str | None = None, max_groups: int
         if "at_risk" in full:  # the at-risk table: one row per curve under the day axis
             for t in ticks:
                 ax.annotate(f"{_at_risk(full, t):,}", (t, 0), xycoords=("data", "axes fraction"),
-                            xytext=(0, -26 - 11 * k), textcoords="offset points", ha="center", va="top",
-                            fontsize=8, color=color)
-            ax.annotate(name[g], (0, 0), xycoords="axes fraction", xytext=(-6, -26 - 11 * k),
-                        textcoords="offset points", ha="right", va="top", fontsize=8, color=color)
+                            xytext=(0, -below - row * k), textcoords="offset points", ha="center", va="top",
+                            fontsize=size, color=color)
+            ax.annotate(name[g], (0, 0), xycoords="axes fraction", xytext=(-8, -below - row * k),
+                        textcoords="offset points", ha="right", va="top", fontsize=size, color=color)
     has_table = bool(drawn) and "at_risk" in km
     _day_axis(ax, xmax, ticks, top)
+    ax.tick_params(labelsize=tick_points("x"))
     xlabel = "Days since first purchase"
     if has_table:
         xlabel += "\nnumbers under the axis: customers still followed on that day"
         xlabel += f"\n(a curve stops where fewer than {min_at_risk} customers are followed)" if min_at_risk else ""
     elif stop:
         xlabel += f" (a curve stops where fewer than {min_at_risk} customers are still followed)"
-    ax.set_xlabel(xlabel, labelpad=4 + (11 * len(drawn) + 8 if has_table else 0))
+    ax.set_xlabel(xlabel, labelpad=4 + (row * len(drawn) + 6 if has_table else 0))
     ax.set_ylabel("Customers still active (%)")
     ax.set_title(title)
     if xmax <= 0:
         ax.text(0.5, 0.5, "Too few customers can be followed past their first order yet\nto draw a curve"
                 + (f" (fewer than {min_at_risk} per group)" if min_at_risk else ""), transform=ax.transAxes,
-                ha="center", va="center", fontsize=9, color="#555555")
+                ha="center", va="center", fontsize=text_points(), color="#555555")
     if len(curves) > len(drawn):
         note = f"the {len(drawn)} largest of {len(curves)} groups"
     else:
         note = None
     if drawn:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8, title=note,
-                  title_fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=size, title=note,
+                  title_fontsize=size)
     return ax
 
 
@@ -501,47 +507,60 @@ def _draw_km(ax: Axes, d: pd.DataFrame, s0: float, color: str, label: str | None
     ax.plot([0.0], [s0], "o", color=color, ms=4, zorder=3)
 
 
+def _others_range(curves: dict, g, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest survival of the groups other than ``g`` on each day of ``grid`` (NaN where
+    none of them is still drawn): the grey range a panel compares its group with."""
+    values = []
+    for other, (o, *_rest) in curves.items():
+        if other == g:
+            continue
+        days, surv = o["days"].to_numpy(dtype=float), o["survival"].to_numpy(dtype=float)
+        at = np.searchsorted(days, grid, side="right") - 1
+        v = np.where((at >= 0) & (grid <= days[-1]), surv[np.clip(at, 0, None)], np.nan)
+        values.append(v)
+    if not values:
+        return np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+    stacked = np.vstack(values)
+    seen = np.isfinite(stacked).any(axis=0)
+    low = np.where(seen, np.nanmin(np.where(np.isfinite(stacked), stacked, np.inf), axis=0), np.nan)
+    high = np.where(seen, np.nanmax(np.where(np.isfinite(stacked), stacked, -np.inf), axis=0), np.nan)
+    return low, high
+
+
 def _survival_panels(curves: dict, name: dict, xmax: float, top: float, title: str, stop: str,
                      ax: Axes | None, **kwargs) -> Axes:
-    """Small multiples of :func:`plot_survival`: one panel per group, the others in grey behind."""
-    import matplotlib.pyplot as plt
-
+    """Small multiples of :func:`plot_survival`: one panel per group, a single curve each, the range of
+    the other groups as a grey area behind it; every text at least :data:`~lclib.plots.base.READABLE_PT`."""
     n = len(curves)
-    ncols = n if n <= 4 else (3 if n in (5, 6, 9) else 4)
-    nrows = int(np.ceil(n / ncols))
-    if ax is None:
-        container = plt.figure(figsize=(9, 1.0 + 2.35 * nrows), layout="constrained")
-    else:  # the panels take the place of the given Axes
-        container = ax.figure.add_subfigure(ax.get_subplotspec())
-        ax.remove()
-    axes = container.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    container, axes = panel_grid(n, ax, panel_width=2.7, panel_height=2.55)
     ticks = _day_ticks(xmax, 4)
-    for k, (panel, g) in enumerate(zip(axes, curves)):
+    small = text_points(tick_points("x") - 1)  # ticks and notes in the panels
+    grid = np.linspace(0.0, max(xmax, 1e-9), 400)
+    for panel, g in zip(axes, curves):
         d, full, s0, size = curves[g]
+        low, high = _others_range(curves, g, grid)
+        ok = np.isfinite(low)
+        if ok.any():
+            panel.fill_between(grid, np.where(ok, low, 0), np.where(ok, high, 0), where=ok, color=GREY, alpha=0.3,
+                               lw=0, zorder=1)
         _draw_km(panel, d, s0, MAIN, None, lw=2, **kwargs)
-        for other in curves:  # the other groups, for comparison
-            if other != g:
-                o = curves[other][0]
-                panel.step(o["days"], o["survival"], where="post", color=GREY, lw=0.8, alpha=0.6, zorder=1)
         _day_axis(panel, xmax, ticks, top)
         if "at_risk" in full:
             panel.set_xticks(ticks, [f"{t:,.0f}\n({_at_risk(full, t):,})" for t in ticks])
-        panel.tick_params(labelsize=8)
-        panel.set_title(name[g] + (f" ({size:,})" if size is not None else ""), fontsize=9)
+        panel.tick_params(labelsize=small)
+        panel.set_title(name[g] + (f" ({size:,})" if size is not None else ""), fontsize=text_points(tick_points()))
         panel.text(0.97, 0.95, f"{1 - s0:.0%} never\ncame back", transform=panel.transAxes, ha="right",
-                   va="top", fontsize=8, color="#555555")
-        panel.set_xlabel("Days since first order", fontsize=8)
-        if k % ncols == 0:
-            panel.set_ylabel("Still active (%)", fontsize=8)
+                   va="top", fontsize=small, color="#444444")
+        panel.set_xlabel("Days since first order", fontsize=small)
+        if panel.get_subplotspec().is_first_col():
+            panel.set_ylabel("Still active (%)", fontsize=small)
         if xmax <= 0:
             panel.text(0.5, 0.45, "too few followed\npast day 0 yet", transform=panel.transAxes, ha="center",
-                       fontsize=8, color="#555555")
-    for panel in axes[n:]:
-        panel.set_axis_off()
-    container.suptitle(title, fontsize=11)
-    container.supxlabel("Blue: the group (dot: still active after the first order; band: 95 % interval); grey: "
-                        "the other groups.\nIn brackets under each day: customers still followed" + stop + ".",
-                        fontsize=8, color="#444444")
+                       fontsize=small, color="#555555")
+    container.suptitle(title, fontsize=text_points(tick_points()) + 1)
+    container.supxlabel("Blue: the group (dot: still active after the first order; band: 95 % interval); grey "
+                        "area: the range of the other groups.\nIn brackets under each day: customers still followed"
+                        + stop + ".", fontsize=small, color="#444444")
     return axes[0]
 
 

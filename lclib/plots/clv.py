@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, thousands
+from lclib.plots.base import (BAD, GOOD, GREY, MAIN, SECOND, _axes, axes_points, fit_ylabel, panel_grid, spread,
+                              text_points, thousands, tick_points)
 from lclib.plots.base import need_columns as _need
 
 _UNITS = {"D": "days", "W": "weeks", "W_periods": "weeks"}
@@ -61,7 +62,7 @@ def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "hol
     **kwargs : passed to both ``ax.plot`` calls.
     """
     _need(by_frequency, ("actual_mean", "predicted_mean"), "by_frequency")
-    ax = _axes(ax)
+    ax = _axes(ax, size=(9, 4.2))
     x = np.arange(len(by_frequency))
     ax.plot(x, by_frequency["actual_mean"], "o-", color=MAIN, label="actual", **kwargs)
     ax.plot(x, by_frequency["predicted_mean"], "s--", color=SECOND, label="model", **kwargs)
@@ -69,9 +70,9 @@ def plot_holdout_by_frequency(by_frequency: pd.DataFrame, unit_label: str = "hol
     labels[-1] = f"{labels[-1]}+"
     ax.set_xticks(x, labels)
     ax.set_xlabel("Repeat purchases in the calibration window (count)")
-    ax.set_ylabel(f"Mean purchases, {unit_label}")
     ax.set_title("Calibration vs holdout purchases: actual and predicted")
     ax.legend(frameon=False)
+    fit_ylabel(ax, f"Mean purchases, {unit_label}")  # wrapped when longer than the plot is high
     return ax
 
 
@@ -249,31 +250,116 @@ def plot_clv_cac(economics: pd.DataFrame, threshold: float = 3.0, *, ax: Axes | 
     return ax
 
 
-def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", *, ax: Axes | None = None, **kwargs) -> Axes:
+#: Paid channels drawn on one Axes at most by :func:`plot_margin_path`; more get one panel each.
+MAX_PAYBACK_LINES = 2
+
+
+def _payback_month(values: pd.Series, cac: float):
+    """The first month (index label) whose cumulative margin reaches ``cac``, or None."""
+    reached = values.index[values.to_numpy(dtype=float) >= cac]
+    return reached[0] if len(reached) else None
+
+
+def _payback_words(month, last, currency: str, cac: float) -> str:
+    if month is None:
+        return f"CAC {cac:,.2f} {currency}: not paid back in {last:g} months"
+    if month == 0:
+        return f"CAC {cac:,.2f} {currency}: paid back on the first order"
+    return f"CAC {cac:,.2f} {currency}: paid back in month {month:g}"
+
+
+def plot_margin_path(path: pd.DataFrame, cac: pd.Series, currency: str = "EUR", *, panels: bool | None = None,
+                     ax: Axes | None = None, **kwargs) -> Axes:
     """Cumulative margin of a new customer by month per paid channel, with its CAC as a dashed line.
+
+    Up to :data:`MAX_PAYBACK_LINES` channels share one Axes, each line named at its end (and
+    its CAC line too); more channels get one small panel each (small multiples, a shared
+    margin axis), the channel's curve against its own CAC with the month it pays back.
 
     Parameters
     ----------
     path : month x channel cumulative margin (:func:`lclib.analysis.cac.margin_path`).
-    cac : CAC per channel; channels with a finite CAC are drawn.
+    cac : CAC per channel; channels with a finite CAC are drawn, in the order of ``cac``.
+    panels : True draws one panel per channel, False one Axes; None (default) panels when
+        there are more than :data:`MAX_PAYBACK_LINES` paid channels. Panels take the place of
+        ``ax`` (a subfigure of its figure) or make a new figure; the first panel is returned.
     **kwargs : passed to ``ax.plot``.
     """
     if not isinstance(path, pd.DataFrame) or path.empty:
         raise ValueError("path must be a non-empty DataFrame")
-    paid = [c for c in path.columns if np.isfinite(cac.get(c, np.nan))]
+    order = [c for c in cac.index if c in path.columns] + [c for c in path.columns if c not in cac.index]
+    paid = list(dict.fromkeys(c for c in order if np.isfinite(cac.get(c, np.nan))))
     if not paid:
         raise ValueError("no channel of path has a CAC")
+    use_panels = len(paid) > MAX_PAYBACK_LINES if panels is None else bool(panels)
+    if use_panels and len(paid) > 1 and (ax is None or ax.get_subplotspec() is not None):
+        return _payback_panels(path, cac, paid, currency, ax, **kwargs)
     ax = _axes(ax, size=(9, 4.2))
     palette = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
-    for ch, color in zip(paid, palette * 3):
-        ax.plot(path.index, path[ch], color=color, label=str(ch), **kwargs)
-        ax.axhline(cac[ch], color=color, ls="--", lw=0.8)
+    colors = dict(zip(paid, palette * 3))
+    for ch in paid:
+        ax.plot(path.index, path[ch], color=colors[ch], lw=2, label=str(ch), **kwargs)
+        ax.axhline(cac[ch], color=colors[ch], ls="--", lw=1)
     ax.set_xlabel("Months since the first purchase")
-    ax.set_ylabel(f"Cumulative margin per new customer ({currency})")
     _money(ax.yaxis, currency)
     ax.set_title("Payback: cumulative margin (lines) against CAC (dashed)")
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fit_ylabel(ax, f"Cumulative margin per new customer ({currency})")
+    ax.tick_params(labelsize=tick_points())
+    ax.set_ylim(0, max(float(path[paid].max().max()), float(cac[paid].max())) * 1.1)
+    # names at the right end of each line and of each CAC line, at least a line apart
+    last = path.index[-1]
+    wanted = [float(path[ch].iloc[-1]) for ch in paid] + [float(cac[ch]) for ch in paid]
+    names = [str(ch) for ch in paid] + [f"CAC {ch} ({cac[ch]:,.2f})" for ch in paid]
+    cols = [colors[ch] for ch in paid] * 2
+    _end_labels(ax, last, wanted, names, cols)
     return ax
+
+
+def _end_labels(ax: Axes, x, wanted, names, colors) -> None:
+    """Names just right of the plot at heights ``wanted`` (data), moved apart to a line each."""
+    size = text_points(tick_points() - 1)
+    _, height = axes_points(ax)
+    low, high = ax.get_ylim()
+    per_pt = (high - low) / max(height, 1.0)
+    placed = spread(wanted, 1.3 * size * per_pt, low, high)
+    for y, yp, name, color in zip(wanted, placed, names, colors):
+        moved = abs(yp - y) > 0.25 * size * per_pt  # a thin line back to its height
+        ax.annotate(name, (1.0, y), xycoords=("axes fraction", "data"), xytext=(10 if moved else 6, (yp - y) / per_pt),
+                    textcoords="offset points", ha="left", va="center", fontsize=size, color=color,
+                    arrowprops=dict(arrowstyle="-", color=color, lw=0.7, shrinkA=1, shrinkB=0) if moved else None)
+
+
+def _payback_panels(path: pd.DataFrame, cac: pd.Series, paid: list, currency: str, ax: Axes | None,
+                    **kwargs) -> Axes:
+    """Small multiples of :func:`plot_margin_path`: one panel per paid channel, its curve and its CAC."""
+    container, axes = panel_grid(len(paid), ax, panel_width=3.2, panel_height=2.6, extra_height=1.2)
+    top = max(float(path[paid].max().max()), float(cac[paid].max())) * 1.12
+    small = text_points(tick_points() - 1)
+    last = path.index[-1]
+    for panel, ch in zip(axes, paid):
+        values = path[ch]
+        panel.plot(path.index, values, color=MAIN, lw=2, label=str(ch), **kwargs)
+        panel.axhline(cac[ch], color=BAD, ls="--", lw=1.2)
+        month = _payback_month(values, float(cac[ch]))
+        if month is not None:
+            panel.plot([month], [cac[ch]], "o", color=BAD, ms=5, zorder=3)
+        note = _payback_words(month, last, currency, float(cac[ch])).replace(": ", "\n")
+        if cac[ch] > 0.45 * top:  # a high CAC: the note in the lower right, under the rising curve
+            panel.text(0.97, 0.04, note, transform=panel.transAxes, ha="right", va="bottom", fontsize=small,
+                       color=BAD)
+        else:  # a low one: just above its line on the right, under the curve that rose past it
+            panel.annotate(note, (0.97, cac[ch]), xycoords=("axes fraction", "data"), xytext=(0, 4),
+                           textcoords="offset points", ha="right", va="bottom", fontsize=small, color=BAD)
+        panel.set_ylim(0, top)
+        _money(panel.yaxis, currency)
+        panel.tick_params(labelsize=small)
+        panel.set_title(str(ch), fontsize=text_points(tick_points()))
+        panel.set_xlabel("Months since the first purchase", fontsize=small)
+        if panel.get_subplotspec().is_first_col():
+            fit_ylabel(panel, f"Cumulative margin per new customer ({currency})", fontsize=small)
+    container.suptitle("Payback: cumulative margin of a new customer (line) against the channel's CAC (dashed)",
+                       fontsize=text_points(tick_points()) + 1)
+    return axes[0]
 
 
 def plot_tracking(tracking: pd.DataFrame, cumulative: bool = True, *, ax: Axes | None = None, **kwargs) -> Axes:
@@ -301,9 +387,9 @@ def plot_tracking(tracking: pd.DataFrame, cumulative: bool = True, *, ax: Axes |
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel("Week ending (date)")
-    ax.set_ylabel("Repeat purchases, cumulative (count)" if cumulative else "Repeat purchases per week (count)")
     thousands(ax.yaxis)
     ax.set_title("Cumulative repeat purchases: actual vs model" if cumulative
                  else "Weekly repeat purchases: actual vs model")
     ax.legend(frameon=False)
+    fit_ylabel(ax, "Repeat purchases, cumulative (count)" if cumulative else "Repeat purchases per week (count)")
     return ax

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import matplotlib.colors as mcolors
 import matplotlib.patches as mpatches
+import matplotlib.ticker as mticker
+from matplotlib.font_manager import FontProperties
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import BAD, GOOD, GREY, MAIN, SECOND, _axes, thousands
+from lclib.plots.base import (BAD, GOOD, GREY, MAIN, READABLE_PT, SECOND, _axes, axes_points, root_figure,
+                              text_length, thousands, tick_points)
 from lclib.plots.base import need_columns as _need
 
 _STATUS_COLOR = {"met": GOOD, "below": BAD, "no target": GREY, "not measurable": GREY}
@@ -163,8 +166,46 @@ def plot_journey_map(kpis: pd.DataFrame, counts: pd.DataFrame, matrix: pd.DataFr
     return ax
 
 
+#: Day values a log time axis may be labelled at, in words, most important first (see :func:`day_ticks`).
+DAY_TICKS = (
+    (1, "1 day"), (7, "1 week"), (30, "1 month"), (365, "1 year"), (1 / 24, "1 hour"), (91, "3 months"),
+    (3, "3 days"), (14, "2 weeks"), (182, "6 months"), (730, "2 years"), (6 / 24, "6 hours"), (2, "2 days"),
+    (61, "2 months"), (1825, "5 years"), (10 / 1440, "10 minutes"), (1 / 1440, "1 minute"), (3 / 24, "3 hours"),
+    (0.5, "12 hours"), (4, "4 days"), (5, "5 days"), (10, "10 days"), (20, "20 days"), (45, "45 days"),
+    (120, "4 months"), (270, "9 months"), (1095, "3 years"),
+)
+
+
+def days_in_words(days: float) -> str:
+    """A number of days as a reader says it: "0.4 days", "2.6 days", "9 days", "47 days", "1 day"."""
+    if not np.isfinite(days):
+        return "n/a"
+    text = f"{days:,.1f}".removesuffix(".0") if days < 10 else f"{days:,.0f}"
+    return f"{text} day" if text == "1" else f"{text} days"
+
+
+def day_ticks(low: float, high: float, width: float, fontproperties, fig, pad: float = 10.0) -> list[tuple[float, str]]:
+    """Ticks in words ("1 day", "1 week", "1 month") for a log axis of days from ``low`` to ``high``
+    drawn ``width`` points wide: the most important values first, each kept only where its label
+    does not touch one already kept (``pad`` points apart), in increasing order."""
+    span = np.log(high) - np.log(low)
+    kept: list[tuple[float, float, float, str]] = []  # (left, right, value, label)
+    for value, label in DAY_TICKS:
+        if not low <= value <= high:
+            continue
+        centre = (np.log(value) - np.log(low)) / span * width
+        half = text_length(label, fontproperties, fig) / 2 + pad / 2
+        if all(centre + half <= left or centre - half >= right for left, right, _, _ in kept):
+            kept.append((centre - half, centre + half, value, label))
+    return [(value, label) for _, _, value, label in sorted(kept, key=lambda k: k[2])]
+
+
 def plot_stage_times(times: pd.DataFrame, *, title: str | None = None, ax: Axes | None = None) -> Axes:
     """Time from stage to stage: median, quartiles (box) and 10-90 % (whiskers), log scale.
+
+    The day axis is labelled in words ("1 day", "1 week", "1 month"...), as many as fit
+    without touching at the figure's size, and each step is written out beside its whisker
+    ("median 2.6 days, 90 % within 9 days").
 
     Parameters
     ----------
@@ -175,22 +216,42 @@ def plot_stage_times(times: pd.DataFrame, *, title: str | None = None, ax: Axes 
     t = times.loc[times["people"] > 0]
     if t.empty:
         raise ValueError("nobody made any step between stages: nothing to draw")
-    ax = _axes(ax, size=(9, 0.9 + 0.6 * len(t)))
+    ax = _axes(ax, size=(9, 1.2 + 0.8 * len(t)))
     floor = 0.01  # days; a log axis cannot show 0
     stats = [dict(label=f"{r.label}\n(from {r.from_stage.replace('_', ' ')}, n={r.people:,})",
                   whislo=max(r.p10_days, floor), q1=max(r.p25_days, floor), med=max(r.median_days, floor),
                   q3=max(r.p75_days, floor), whishi=max(r.p90_days, floor), mean=max(r.mean_days, floor),
                   fliers=[]) for r in t.itertuples(index=False)]
-    ax.bxp(stats, orientation="horizontal", showmeans=False, patch_artist=True,
+    ax.bxp(stats, orientation="horizontal", showmeans=False, patch_artist=True, widths=0.42,
            boxprops=dict(facecolor=MAIN, alpha=0.5), medianprops=dict(color=SECOND, lw=2))
-    for i, r in enumerate(t.itertuples(index=False), start=1):
-        ax.text(max(r.p90_days, floor) * 1.15, i, f"median {r.median_days:,.1f} d, p90 {r.p90_days:,.0f} d",
-                va="center", fontsize=8)
+    size = max(READABLE_PT, tick_points("x") - 1)
+    notes = []
+    for i, (r, st) in enumerate(zip(t.itertuples(index=False), stats), start=1):  # above each box
+        notes.append(ax.text(st["whislo"], i - 0.26, f"median {days_in_words(r.median_days)}, "
+                             f"90 % within {days_in_words(r.p90_days)}", ha="left", va="bottom", fontsize=size,
+                             color="#333333"))
     ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("Days from the previous stage (log scale; box 25-75 %, whiskers 10-90 %)")
+    ax.set_ylim(len(t) + 0.5, 0.35)  # the first row's note fits under the top
+    ax.set_xlabel("Time from the previous stage (log scale; box 25-75 %, whiskers 10-90 % of people)")
     ax.set_ylabel("Stage reached")
     ax.set_title(title or "How long each step of the journey takes")
+    ax.tick_params(axis="x", labelsize=tick_points("x"))
+    # the day range, widened on the right until every note fits inside the plot
+    fig = root_figure(ax)
+    low = min(st["whislo"] for st in stats) / 1.6
+    starts = np.log([st["whislo"] for st in stats])
+    lengths = np.array([text_length(n.get_text(), n.get_fontproperties(), fig) for n in notes])
+    width, _ = axes_points(ax)
+    high = max(st["whishi"] for st in stats) * 1.6
+    for _ in range(4):  # a fixed point: the scale depends on the range it sets
+        span = np.log(high) - np.log(low)
+        high = max(high, float(np.exp(np.max(starts + 1.04 * lengths / max(width, 1.0) * span))))
+    ax.set_xlim(low, high)
+    width, _ = axes_points(ax)
+    ticks = day_ticks(low, high, width, FontProperties(size=tick_points("x")), fig)
+    ax.xaxis.set_major_locator(mticker.FixedLocator([v for v, _ in ticks]))
+    ax.xaxis.set_major_formatter(mticker.FixedFormatter([lab for _, lab in ticks]))
+    ax.xaxis.set_minor_locator(mticker.NullLocator())
     return ax
 
 

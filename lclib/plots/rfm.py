@@ -13,10 +13,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
-from lclib.plots.base import BAD, MAIN, SECOND, _axes, percent, thousands
+from lclib.plots.base import (BAD, MAIN, SECOND, _axes, axes_points, percent, root_figure, spread, text_length,
+                              thousands, tick_points)
 from lclib.plots.base import need_columns as _need
 
 #: One colour per segment position (11 default segments, then repeated).
@@ -223,6 +225,10 @@ def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labe
     Each band joins a segment before to a segment after with a width
     proportional to the customers moving; bands take the colour of their
     origin (rows that are not a segment, such as ``"(new)"``, are teal).
+    Each block is named with its customers in the size of tick labels (at least
+    9 points); names of small neighbouring blocks are moved apart to a line each
+    and joined to their block by a thin line, and the plot is made wide enough
+    for the longest name.
 
     Parameters
     ----------
@@ -245,7 +251,7 @@ def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labe
     if not 0 <= min_share < 1:
         raise ValueError(f"min_share must be in [0, 1), got {min_share}")
 
-    ax = _axes(ax, size=(9, 7))
+    ax = _axes(ax, size=(9, max(7.0, 1.6 + 0.45 * max(counts.shape))))
     gap = 0.012 * total
     colours = _colours([str(c) for c in migration.columns])
     left_names = [str(i) for i in migration.index]
@@ -264,16 +270,12 @@ def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labe
     out_sizes, in_sizes = counts.sum(axis=1), counts.sum(axis=0)
     left_top, right_top = stack(out_sizes), stack(in_sizes)
     x0, x1, width = 0.0, 1.0, 0.06
-    for tops, sizes, names, x, align, cols in (
-        (left_top, out_sizes, left_names, x0 - width, "right", left_colour),
-        (right_top, in_sizes, right_names, x1, "left", [colours[n] for n in right_names]),
-    ):
+    sides = ((left_top, out_sizes, left_names, x0 - width, "right", left_colour),
+             (right_top, in_sizes, right_names, x1, "left", [colours[n] for n in right_names]))
+    for tops, sizes, names, x, align, cols in sides:
         for top, size, name, colour in zip(tops, sizes, names, cols):
-            if size <= 0:
-                continue
-            ax.add_patch(Rectangle((x, top - size), width, size, color=colour, lw=0))
-            tx = x - 0.01 if align == "right" else x + width + 0.01
-            ax.text(tx, top - size / 2, f"{name} ({int(size):,})", ha=align, va="center", fontsize=8)
+            if size > 0:
+                ax.add_patch(Rectangle((x, top - size), width, size, color=colour, lw=0))
 
     # Bands: leave each left block top-down in right-segment order, enter each
     # right block top-down in left-segment order.
@@ -297,7 +299,6 @@ def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labe
             ax.add_patch(PathPatch(MplPath(verts, codes), facecolor=left_colour[i], **patch_kw))
 
     bottom = min(left_top[-1] - out_sizes[-1], right_top[-1] - in_sizes[-1]) - gap
-    ax.set_xlim(-0.6, 1.6)
     ax.set_ylim(bottom, gap)
     if labels is None:
         labels = (str(migration.index.name or "before"), str(migration.columns.name or "after"))
@@ -309,7 +310,43 @@ def plot_migration_flow(migration: pd.DataFrame, *, min_share: float = 0.0, labe
     ax.grid(False)
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
+    _flow_labels(ax, sides, x0 - width, x1 + width, gap)
     return ax
+
+
+def _flow_labels(ax: Axes, sides, left_edge: float, right_edge: float, gap: float) -> None:
+    """Name each block of :func:`plot_migration_flow` beside it, in the size of tick labels, at least a line
+    apart (a label moved off its block is joined to it by a thin line), and widen the x range until
+    the longest names fit inside the plot."""
+    size = max(tick_points("x"), tick_points("y"))
+    font = FontProperties(size=size)
+    fig = root_figure(ax)
+    width_pt, height_pt = axes_points(ax)
+    y_low, y_high = ax.get_ylim()
+    per_pt = (y_high - y_low) / max(height_pt, 1.0)  # data units of y per point
+    line = 1.3 * size * per_pt  # one label's height and a little air
+    offset, margin = 10.0, 4.0  # points between a block and its names, and at the plot's edges
+    texts, widest = [], []
+    for tops, sizes, names, _, align, _ in sides:
+        shown = [(top - size_ / 2, f"{name} ({int(size_):,})") for top, size_, name in zip(tops, sizes, names)
+                 if size_ > 0]
+        wanted = np.array([y for y, _ in shown])
+        placed = spread(wanted, line, y_low + line / 2, y_high - line / 2)
+        texts.append((align, wanted, placed, [t for _, t in shown]))
+        widest.append(max((text_length(t, font, fig) for _, t in shown), default=0.0))
+    # x range R such that the names (in points) plus the blocks (in data units) fill the width
+    room = 1.0 - (sum(widest) + 2 * (offset + margin)) / max(width_pt, 1.0)
+    span = (right_edge - left_edge) / max(room, 0.25)
+    per_x = span / max(width_pt, 1.0)  # data units of x per point
+    ax.set_xlim(left_edge - (widest[0] + offset + margin) * per_x, right_edge + (widest[1] + offset + margin) * per_x)
+    for align, wanted, placed, names in texts:
+        edge, sign = (left_edge, -1) if align == "right" else (right_edge, 1)
+        tx = edge + sign * offset * per_x
+        for y, yp, name in zip(wanted, placed, names):
+            ax.text(tx, yp, name, ha=align, va="center", fontsize=size)
+            if abs(yp - y) > 0.25 * size * per_pt:  # moved off its block: a thin line back to it
+                ax.plot([edge + sign * 1.5 * per_x, tx - sign * 1.5 * per_x], [y, yp], color="#888888", lw=0.7,
+                        solid_capstyle="butt")
 
 
 def plot_silhouette(silhouette: pd.Series, *, ax: Axes | None = None, **kwargs) -> Axes:
