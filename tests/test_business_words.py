@@ -137,3 +137,25 @@ def test_the_index_glossary_defines_words_without_configuration_keys():
         assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", definition), (key, definition)  # no states.new_days
         words = re.sub(r"\{[^}]*\}", "", definition)  # the run's values are filled into the braces
         assert "lclib.yaml" not in words and "_" not in words, (key, definition)
+
+
+def test_thin_data_sentences_and_the_customer_table_glossary_name_no_configuration_key():
+    """Branches the sample never reaches (a history too short, the customer table's glossary)."""
+    import re
+
+    import pandas as pd
+
+    from lclib.analysis.clv.trust import Finding, Verdict, missing_numbers
+    from lclib.analysis.customer_view import at_risk_definitions, column_glossary
+
+    key = re.compile(r"\b(?:analysis|inputs|clean|rfm|churn|clv|states|journey)\.[a-z_]+")
+    short = Verdict("The purchase model (BG/NBD)", [Finding(
+        "unusable", "the history is only 12 weeks long (at least 13 weeks, `clv.min_calibration_weeks`): too short")])
+    said = missing_numbers(short)
+    assert "Why: the purchase model (BG/NBD) is unusable (the history is only 12 weeks long (at least 13 weeks)" in said
+    assert not key.search(said)
+    glossary = " ".join(column_glossary()["Meaning"])
+    assert not key.search(glossary) and "over the next 12 months" in glossary
+    flags = pd.DataFrame({"at_risk_state": [True], "at_risk_rfm": [False], "at_risk_model": [True],
+                          "churn_probability": [0.7]})
+    assert not key.search(" ".join(at_risk_definitions(flags)["definition"]))

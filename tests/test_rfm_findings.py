@@ -179,7 +179,7 @@ def test_segment_moves_without_history():
     assert moves.stayed_share is None and moves.biggest_move is None
     assert moves.days == 90 and moves.labels == ("02 Oct 2025", "31 Dec 2025")
     assert moves.sentence == ("The data start less than 90 days before the analysis date, so there is no earlier "
-                              "snapshot to compare with (set `rfm.compare_days` lower).")
+                              "snapshot to compare with (a shorter comparison period, a setting of the configuration, would give one).")
 
 
 def test_segment_moves_stayed_biggest_move_grew_and_shrank():
@@ -289,7 +289,7 @@ def test_persona_sentence_without_vip_segments_and_fitted_on_a_sample():
     text = persona_sentence(_personas(customers=60_000, columns=("Big", "Medium", "Small", "Tiny")), "EUR")
     assert text.endswith(
         "spends **181 EUR** on average and is mostly **At Risk**. k-means was fitted on a random sample of 50,000 of "
-        "the 60,000 customers (`rfm.kmeans_max_customers`); every customer was then assigned to the nearest persona.")
+        "the 60,000 customers (a setting of the configuration); every customer was then assigned to the nearest persona.")
 
 
 def test_silhouette_strength_boundaries():
@@ -301,7 +301,7 @@ def test_personas_skipped_when_switched_off_or_too_few():
     scored = pd.DataFrame({"recency_days": range(5), "frequency": 1, "monetary_total": 1.0, "segment": "Lost"})
     off = find_personas(scored, enabled=False)
     assert not off.found and off.k is None and off.overlap is None
-    assert persona_sentence(off) == "Personas are switched off (`rfm.kmeans: false`)."
+    assert persona_sentence(off) == "Personas are switched off in the configuration."
     few = find_personas(scored)
     assert not few.found and persona_sentence(few) == "Only 5 customers: too few to look for personas."
 

@@ -35,29 +35,29 @@ AT_RISK_DEFINITIONS = {
     "at_risk_state": "Lifecycle: no order for longer than the usual purchase cycle, not yet lapsed",
     "at_risk_rfm": "RFM segment At Risk or Can't Lose Them: valuable before, no recent order",
     "at_risk_model": "Churn model: ordered within the churn window, probability of no order in the next window "
-                     "at or above churn.at_risk_min_probability",
+                     "at or above {at_risk_min_probability}",
 }
 
 #: Every column of :func:`customer_scores`, with its meaning (the glossary of the customer table).
 COLUMN_MEANINGS = {
     "state": "Lifecycle state on the analysis date (new, active, reactivated, at_risk, lapsed), as in report 02",
     "first_order": "Time of the customer's first order in the data",
-    "first_order_at_data_start": "First order within the data's first analysis.left_truncation_days days: the "
+    "first_order_at_data_start": "First order within the data's first {left_truncation_days} days: the "
                                  "customer may have bought before the data begin (left truncation)",
     "last_order": "Time of the customer's latest order before the analysis date",
     "orders": "Orders before the analysis date",
-    "revenue": "Sum of the customer's order amounts, net of refunds when they are netted (clean.cancellations: net)",
+    "revenue": "Sum of the customer's order amounts, {refunds}",
     "revenue_gross": "The same before refunds (equal to revenue when nothing was refunded)",
     "days_since_last_order": "Days from the latest order to the analysis date",
-    "r_score": "RFM recency score 1-5 (1 lapsed, 2 at risk, 3-5 recent buyers, with rfm.recency_from_states)",
+    "r_score": "RFM recency score 1-5{recency_rule}",
     "f_score": "RFM frequency score 1-5",
     "m_score": "RFM monetary score 1-5",
     "segment": "RFM segment, as in report 03",
     "churn_probability": "Churn model (report 04): probability of no order in the next churn window",
     "p_alive": "Purchase model (report 05): probability that the customer is still a customer",
-    "expected_purchases": "Purchase model: repeat purchases expected over clv.horizon_months",
-    "predicted_clv": "Predicted CLV (report 05): discounted margin over clv.horizon_months",
-    "predicted_clv_low": "Low end of the predicted CLV's interval (clv.interval_level, from the uncertainty of the "
+    "expected_purchases": "Purchase model: repeat purchases expected over the next {horizon_months} months",
+    "predicted_clv": "Predicted CLV (report 05): discounted margin over the next {horizon_months} months",
+    "predicted_clv_low": "Low end of the predicted CLV's {interval_level} interval (from the uncertainty of the "
                          "model's parameters; empty when report 05 gave intervals to its top list only)",
     "predicted_clv_high": "High end of that interval",
     "clv_model": "The purchase and spend models behind p_alive, expected_purchases and predicted_clv",
@@ -65,7 +65,7 @@ COLUMN_MEANINGS = {
     "at_risk_state": "Lifecycle definition of at risk: past the usual purchase cycle, not yet lapsed",
     "at_risk_rfm": "RFM definition: segment At Risk or Can't Lose Them",
     "at_risk_model": "Churn-model definition: ordered within the churn window, churn probability at or above "
-                     "churn.at_risk_min_probability",
+                     "{at_risk_min_probability}",
 }
 
 SCORE_COLUMNS = tuple(COLUMN_MEANINGS)
@@ -295,12 +295,13 @@ def expected_next_order(first_order: pd.Series, last_order: pd.Series, orders: p
     return out.where(n >= 2)
 
 
-def at_risk_definitions(scores: pd.DataFrame) -> pd.DataFrame:
+def at_risk_definitions(scores: pd.DataFrame, cfg=None) -> pd.DataFrame:
     """How the three "at risk" lists overlap: customers in each, and in each pair.
 
     Parameters
     ----------
     scores : :func:`customer_scores` output.
+    cfg : the run's configuration (its churn threshold is said in the definitions; None: the default).
 
     Returns
     -------
@@ -329,16 +330,46 @@ def at_risk_definitions(scores: pd.DataFrame) -> pd.DataFrame:
         out.loc["at_risk_model", :] = np.nan
         out.loc[:, "at_risk_model"] = np.nan
     out.insert(0, "customers", np.diag(out.to_numpy()))
-    out.insert(0, "definition", [AT_RISK_DEFINITIONS[n] for n in names])
+    words = _setting_words(cfg)
+    out.insert(0, "definition", [AT_RISK_DEFINITIONS[n].format(**words) for n in names])
     counts = [c for c in out.columns if c != "definition"]
     if not out[counts].isna().any().any():
         out[counts] = out[counts].astype("int64")
     return out
 
 
-def column_glossary() -> pd.DataFrame:
-    """The columns of :func:`customer_scores` and what each means (index ``Column``)."""
-    return pd.DataFrame({"Meaning": list(COLUMN_MEANINGS.values())},
+def _setting_words(cfg=None) -> dict[str, str]:
+    """The run's settings that the column meanings name, as values in words (defaults without ``cfg``)."""
+    from lclib.config.settings import Analysis, Churn, CleanRules, Clv, Rfm
+
+    if cfg is None:
+        churn, analysis, rfm, clv, clean = Churn(), Analysis(), Rfm(), Clv(), CleanRules()
+    else:
+        churn, analysis, rfm, clv = cfg.churn, cfg.analysis, cfg.rfm, cfg.clv
+        clean = cfg.inputs.transactions.clean
+    return {
+        "at_risk_min_probability": f"{churn.at_risk_min_probability:.0%} (a setting)",
+        "left_truncation_days": f"{analysis.left_truncation_days:g}",
+        "refunds": ("net of refunds (refunds are netted)" if clean.cancellations == "net"
+                    else "as exported (refunds are not netted)"),
+        "recency_rule": (" (1 lapsed, 2 at risk, 3-5 recent buyers: set from the lifecycle states)"
+                         if rfm.recency_from_states else " (from days since the last order)"),
+        "horizon_months": f"{clv.horizon_months:g}",
+        "interval_level": f"{clv.interval_level:.0%}",
+    }
+
+
+def column_glossary(cfg=None) -> pd.DataFrame:
+    """The columns of :func:`customer_scores` and what each means (index ``Column``), with the run's
+    settings (``cfg``; None: the defaults) filled in as values, never as configuration keys.
+
+    Examples
+    --------
+    >>> column_glossary().loc["expected_purchases", "Meaning"]
+    'Purchase model: repeat purchases expected over the next 12 months'
+    """
+    words = _setting_words(cfg)
+    return pd.DataFrame({"Meaning": [m.format(**words) for m in COLUMN_MEANINGS.values()]},
                         index=pd.Index(list(COLUMN_MEANINGS), name="Column"))
 
 

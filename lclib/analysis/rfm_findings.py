@@ -357,7 +357,7 @@ def segment_moves(before: pd.Series | None, after: pd.Series, date_from: str | p
     if before is None:
         return SegmentMoves(None, None, labels, days, None, None,
                             f"The data start less than {days} days before the analysis date, so there is "
-                            "no earlier snapshot to compare with (set `rfm.compare_days` lower).")
+                            "no earlier snapshot to compare with (a shorter comparison period, a setting of the configuration, would give one).")
     migration = migration_table(before, after)
     moves = migration_summary(migration)
     before_total = int(moves["customers_before"].sum())
@@ -493,7 +493,7 @@ def find_personas(scored: pd.DataFrame, *, enabled: bool = True, k_range: Iterab
     """
     n = len(scored)
     if not enabled or n < min_customers:
-        reason = ("Personas are switched off (`rfm.kmeans: false`)." if not enabled
+        reason = ("Personas are switched off in the configuration." if not enabled
                   else f"Only {n} customers: too few to look for personas.")
         return Personas(None, None, None, None, n, fit_sample, reason)
     labels, profile, silhouette = kmeans_personas(scored, k_range=k_range, random_state=random_state,
@@ -537,7 +537,7 @@ def persona_sentence(personas: Personas, currency: str = "",
         text += f" and is mostly **{profile.loc[0, 'dominant_segment']}**."
     if n > personas.fit_sample:
         text += (f" k-means was fitted on a random sample of {personas.fit_sample:,} of the {n:,} customers "
-                 "(`rfm.kmeans_max_customers`); every customer was then assigned to the nearest persona.")
+                 "(a setting of the configuration); every customer was then assigned to the nearest persona.")
     return text
 
 

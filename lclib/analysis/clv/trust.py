@@ -525,7 +525,7 @@ def missing_numbers(verdict: Verdict, spend: Verdict | None = None, *, channel_c
     if spend is not None and not spend.usable:
         parts.append(f"{spend.subject} is unusable ({_join(spend.concerns[:1])}): every customer is valued at the "
                      "observed mean order value instead of a personal estimate.")
-    return " ".join(parts)
+    return plain_words(" ".join(parts))  # read by managers: settings in words, not as keys
 
 
 def model_comparison_table(comparison: pd.DataFrame, holdout: dict[str, HoldoutCheck] | None = None) -> pd.DataFrame:
