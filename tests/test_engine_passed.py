@@ -39,7 +39,7 @@ def run_cells(notebook: Path, namespace: dict) -> None:
 
 
 @pytest.mark.parametrize("name", ["00_data_overview", "01_journey", "02_stages", "03_rfm", "04_churn", "05_clv",
-                                  "07_customer_scores"])
+                                  "06_experiments", "07_customer_scores"])
 def test_with_the_pandas_engine_no_notebook_queries_duckdb(name, run_cache, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("queried DuckDB although analysis.engine is pandas: an engine= was not passed")

@@ -51,12 +51,22 @@ Verdict rules (:func:`verdicts`, per experiment, first rule that applies)
        needed for that target (futility).
     5. **keep running** - otherwise (no significant difference yet), with the sample size
        still needed.
+Sentences in words (the business report, ``06_experiments.html``)
+    :func:`overview_sentence`, :func:`split_sentence`, :func:`comparison_sentence`,
+    :func:`revenue_sentence`, :func:`power_sentence`, :func:`segment_sentence` and
+    ``verdicts(..., plain=True)``: pure functions, values in, Markdown out. Each finding in
+    plain words first ("too large to be chance", "too small to detect a change below 10.2
+    points"), the p-value only in brackets after them; no test names (those stay in the
+    analysts' version). Experiment and variant names are shown as words
+    (:func:`lclib.analysis.wording.display_name`: ``winback_2025`` -> ``Winback 2025``) and put in
+    as they are otherwise: the notebook shows the text with ``say()``, which escapes it.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +84,7 @@ from lclib.engine.orders import orders_table
 from lclib.engine.contracts import resolve_as_of
 from lclib.analysis.intervals import wilson_interval
 from lclib.io.columns import AMOUNT, ASSIGNED_AT, CUSTOMER_ID, EXPERIMENT, ORDER_ID, TIMESTAMP, VARIANT
-from lclib.analysis.wording import p_text
+from lclib.analysis.wording import display_name, money, p_text
 from lclib.analysis.rfm import SEGMENT, assign_segments, rfm_scores
 from lclib.engine.rfm_table import rfm_table
 from lclib.io.columns import require_columns
@@ -588,7 +598,8 @@ def power_analysis(outcomes: pd.DataFrame, alpha: float = 0.05, power: float = 0
 
 
 def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame, bins: int = 5,
-                           method: str = "quantile", thresholds=None, rules=None, states_at=None) -> pd.DataFrame:
+                           method: str = "quantile", thresholds=None, rules=None, states_at=None,
+                           engine: str | None = None) -> pd.DataFrame:
     """RFM segment of every assigned customer on the day their experiment started.
 
     Parameters
@@ -600,6 +611,7 @@ def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame
     states_at : callable, optional
         Date -> each buyer's lifecycle state (:func:`lclib.analysis.customer_view.states_for_rfm`):
         recency then follows the state as in the RFM report (``rfm.recency_from_states``).
+    engine : of the RFM values (:func:`lclib.engine.rfm_table.rfm_table`; None = the default engine).
 
     Returns
     -------
@@ -615,7 +627,7 @@ def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame
     parts = []
     for exp, g in a.groupby(EXPERIMENT, sort=True, observed=True):  # one snapshot per experiment
         start = g[ASSIGNED_AT].min()
-        rfm = rfm_table(transactions, as_of=start)
+        rfm = rfm_table(transactions, as_of=start, engine=engine)
         seg = pd.Series(dtype=object, name=SEGMENT)
         if len(rfm):
             states = {"states": states_at(start)} if states_at is not None else {}
@@ -633,6 +645,395 @@ def segments_at_assignment(experiments: pd.DataFrame, transactions: pd.DataFrame
     return out
 
 
+# ----------------------------------------------------------------------------- sentences in words
+
+#: What a metric measures, as a business sentence says it.
+PLAIN_METRICS = {
+    "converted": "the share of customers who bought within the window",
+    "repeat_purchase": "the share of customers with a repeat purchase (a second or later order) within the window",
+    "revenue": "revenue per customer in the window",
+}
+
+
+def _words(value: Any, names: Mapping[str, str] | None = None) -> str:
+    """A name from the data (experiment, variant) as words: ``winback_2025`` -> ``Winback 2025``."""
+    return str(display_name(value, names))
+
+
+def _missing(x: Any) -> bool:
+    """None, NaN or infinite (a value that was not computed)."""
+    try:
+        return not np.isfinite(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def _share(x: float, digits: int = 1) -> str:
+    """A rate (0-1) as ``20.8 %``."""
+    return f"{100 * x:.{digits}f} %"
+
+
+def _points(x: float, digits: int = 1) -> str:
+    """A difference of two rates (0-1) in signed percentage points: ``+11.2``."""
+    return f"{100 * x:+.{digits}f}"
+
+
+def _level(x: float) -> str:
+    """A confidence level, a power or a relative change (0-1) as ``95 %``."""
+    return f"{100 * x:.0f} %"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
+def _not_complete(row: Mapping[str, Any], names: Mapping[str, str] | None) -> str:
+    """The group(s) of a comparison without a customer whose window has ended."""
+    groups = [_words(row[c], names) for c, n in (("control", "control_n"), (VARIANT, "n"))
+              if c in row and not row[n]]
+    return " or ".join(groups) or "either group"
+
+
+def in_words(frame: pd.DataFrame, names: Mapping[str, str] | None = None,
+             columns: Sequence[str] = (EXPERIMENT, VARIANT, "control")) -> pd.DataFrame:
+    """A copy of ``frame`` with experiment and variant names as words, for figures.
+
+    Parameters
+    ----------
+    frame : any frame of this module (comparisons, summary...); it is not changed.
+    names : ``display_names`` of the configuration (its words win).
+    columns : the columns holding names from the data (those present are converted).
+
+    Returns
+    -------
+    DataFrame
+        The same rows and numbers; each name as :func:`lclib.analysis.wording.display_name`
+        shows it (``winback_2025`` -> ``Winback 2025``). Exports keep the raw frame.
+
+    Examples
+    --------
+    >>> in_words(pd.DataFrame({"experiment": ["winback_2025"], "variant": ["treatment"]}))
+         experiment    variant
+    0  Winback 2025  Treatment
+    """
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns:
+            out[c] = out[c].astype(object).map(lambda v: display_name(v, names))
+    return out
+
+
+def chance_words(p: float, significant: bool, compared: int = 1) -> str:
+    """Whether a difference is beyond chance, in words first, the p-value in brackets.
+
+    Parameters
+    ----------
+    p : the p-value (raised for the number of variants when ``compared`` > 1).
+    significant : the difference is significant at the level of the comparisons.
+    compared : variants compared with the same control group; with more than one the
+        p-value was raised to allow for that (Holm's correction), and the brackets say so.
+
+    Returns
+    -------
+    str
+        A clause without a full stop ("too large to be chance" or "could be chance").
+
+    Examples
+    --------
+    >>> chance_words(0.0023, True)
+    'too large to be chance (p = 0.0023)'
+    >>> chance_words(0.34, False)
+    'could be chance (p = 0.34)'
+    >>> chance_words(0.012, True, compared=3)
+    'too large to be chance (p = 0.012, allowing for 3 variants tested at once)'
+    """
+    verdict = "too large to be chance" if significant else "could be chance"
+    if _missing(p):
+        return verdict
+    return f"{verdict} ({p_text(p)}" + (f", allowing for {compared} variants tested at once)" if compared > 1 else ")")
+
+
+def split_sentence(srm: pd.DataFrame, names: Mapping[str, str] | None = None) -> str:
+    """Was the split between the groups the planned one? In words, the p-value in brackets.
+
+    Parameters
+    ----------
+    srm : :func:`srm_check` (one row per experiment and variant).
+    names : ``display_names`` of the configuration.
+
+    Returns
+    -------
+    str
+        One sentence ("" without an experiment). The experiments whose split is not as
+        planned (a sample-ratio mismatch) are named with their group sizes and the plan.
+
+    Examples
+    --------
+    >>> srm = pd.DataFrame({"experiment": "winback_2025", "variant": ["control", "treatment"],
+    ...                     "n": [289, 288], "expected_share": 0.5, "p_value": 0.967, "mismatch": False})
+    >>> split_sentence(srm)
+    'The split between groups is as planned (a check that the group sizes match the plan: p = 0.97).'
+    """
+    if srm.empty:
+        return ""
+    per = srm.groupby(EXPERIMENT, sort=False, observed=True).agg(p=("p_value", "first"), bad=("mismatch", "first"))
+    bad = [e for e in per.index if bool(per.loc[e, "bad"])]
+    if not bad:
+        p = p_text(per["p"].min())
+        return ("The split between groups is as planned (a check that the group sizes match the plan: "
+                f"{p})." if len(per) == 1 else
+                f"The split between groups is as planned in every experiment (a check that the group sizes match "
+                f"the plan: {p} or more in each).")
+    parts = []
+    for exp in bad:
+        g = srm.loc[srm[EXPERIMENT] == exp]
+        shares = g["expected_share"].to_numpy(dtype=float)
+        plan = ("an equal split" if np.allclose(shares, shares[0]) else
+                "a split of " + " / ".join(_level(s) for s in shares))
+        counts = ", ".join(f"{_words(v, names)} {n:,}" for v, n in zip(g[VARIANT], g["n"]))
+        parts.append(f"**{_words(exp, names)}** ({counts} customers where the plan was {plan}; a check that the "
+                     f"group sizes match: {p_text(per.loc[exp, 'p'])})")
+    return ("The split between groups is **not as planned** in " + "; ".join(parts) + ": the assignment is broken, "
+            f"so {'its' if len(bad) == 1 else 'their'} results cannot be trusted.")
+
+
+def overview_sentence(overview: pd.DataFrame, srm: pd.DataFrame, window: str, data_to: str,
+                      assigned_after: int = 0, names: Mapping[str, str] | None = None) -> str:
+    """What was analysed: experiments, customers, the window, who is left out, and the split.
+
+    Parameters
+    ----------
+    overview : :func:`describe_experiments`.
+    srm : :func:`srm_check`.
+    window : the outcome window in words (``60 days``).
+    data_to : the analysis date in words (:func:`lclib.analysis.wording.data_to`).
+    assigned_after : assignments on or after the analysis date (left out; ``attrs`` of
+        :func:`experiment_outcomes`).
+    names : ``display_names`` of the configuration.
+
+    Returns
+    -------
+    str
+        A few sentences (Markdown emphasis), ending with :func:`split_sentence`.
+    """
+    inc, switched = int(overview["incomplete"].sum()), int(overview["switched"].sum())
+    return (f"**{_count(len(overview), 'experiment')}** with **{int(overview['assigned'].sum()):,} customers** "
+            f"assigned. Outcomes are counted over **{window}** after assignment ({data_to}). "
+            + (f"{_count(assigned_after, 'assignment')} on or after the analysis date are left out: they had not "
+               "happened by then. " if assigned_after else "")
+            + (f"**{inc:,} customers** are still inside their window: they are counted here but left out of every "
+               "comparison until their window ends. " if inc else "Every customer's window is complete. ")
+            + (f"**{switched:,} customers** were assigned to more than one variant of the same experiment (a "
+               "tracking or assignment problem); they are analysed in the variant they got first. " if switched else "")
+            + split_sentence(srm, names))
+
+
+def comparison_sentence(row: Mapping[str, Any], window: str, level: float = 0.95, compared: int = 1,
+                        names: Mapping[str, str] | None = None) -> str:
+    """One variant against its control on the buying rate, in words.
+
+    Parameters
+    ----------
+    row : a row of :func:`compare_variants` for a proportion metric (``experiment``,
+        ``variant``, ``control``, ``n``, ``control_n``, ``value``, ``control_value``,
+        ``abs_lift``, ``abs_low``, ``abs_high``, ``rel_lift``, ``p_adjusted``, ``significant``).
+    window : the outcome window in words (``60 days``).
+    level : confidence level of the intervals (1 - alpha).
+    compared : variants of the experiment compared with the same control (their p-values are
+        raised to allow for it).
+    names : ``display_names`` of the configuration.
+
+    Returns
+    -------
+    str
+        Two or three sentences: both shares, the difference in points with the range the
+        true difference lies in, and whether it is beyond chance (the p-value in brackets).
+
+    Examples
+    --------
+    >>> row = {"experiment": "winback_2025", "variant": "treatment", "control": "control", "n": 288,
+    ...        "control_n": 289, "value": 0.319, "control_value": 0.208, "abs_lift": 0.112,
+    ...        "abs_low": 0.040, "abs_high": 0.182, "rel_lift": 0.54, "p_adjusted": 0.0023,
+    ...        "significant": True}
+    >>> print(comparison_sentence(row, "60 days"))  # doctest: +NORMALIZE_WHITESPACE
+    **Winback 2025**, Treatment against Control: **31.9 %** of 288 customers bought within 60 days,
+    against **20.8 %** of 289 in the control group: **11.2 points more** (the true difference lies
+    between +4.0 and +18.2 points with 95 % confidence; +54 % relative). The difference is too large
+    to be chance (p = 0.0023): per 100 customers reached, about **11 more** bought.
+    """
+    head = f"**{_words(row[EXPERIMENT], names)}**, {_words(row[VARIANT], names)} against {_words(row['control'], names)}: "
+    lift = row["abs_lift"]
+    if not row["n"] or not row["control_n"] or _missing(lift):
+        return head + (f"no comparison yet: no customer of {_not_complete(row, names)} has completed the "
+                       f"window of {window}.")
+    change = ("**the same share**" if round(100 * abs(lift), 1) == 0 else
+              f"**{100 * abs(lift):.1f} points {'more' if lift > 0 else 'fewer'}**")
+    brackets = []
+    if not (_missing(row.get("abs_low")) or _missing(row.get("abs_high"))):
+        brackets.append(f"the true difference lies between {_points(row['abs_low'])} and {_points(row['abs_high'])} "
+                        f"points with {_level(level)} confidence")
+    if not _missing(row.get("rel_lift")):
+        brackets.append(f"{100 * row['rel_lift']:+.0f} % relative")
+    text = (head + f"**{_share(row['value'])}** of {row['n']:,} customers bought within {window}, against "
+            f"**{_share(row['control_value'])}** of {row['control_n']:,} in the control group: {change}"
+            + (f" ({'; '.join(brackets)}). " if brackets else ". "))
+    chance = chance_words(row["p_adjusted"], bool(row["significant"]), compared)
+    if not row["significant"]:
+        return text + f"The difference {chance}, so it proves no effect either way."
+    if lift > 0:
+        return text + f"The difference is {chance}: per 100 customers reached, about **{100 * lift:.0f} more** bought."
+    return (text + f"The difference is {chance}: the variant did worse than the control group (about "
+            f"**{100 * -lift:.0f} fewer** buyers per 100 customers reached).")
+
+
+def revenue_sentence(row: Mapping[str, Any], currency: str, level: float = 0.95, compared: int = 1,
+                     names: Mapping[str, str] | None = None) -> str:
+    """One variant against its control on revenue per customer, in words.
+
+    Parameters
+    ----------
+    row : a row of :func:`compare_variants` for the ``revenue`` metric.
+    currency : the currency label (``analysis.currency``).
+    level, compared, names : as in :func:`comparison_sentence`.
+
+    Returns
+    -------
+    str
+        Revenue per assigned customer in both groups, the difference with its range, and
+        whether it is a gain, a loss or could be chance (the p-value in brackets).
+
+    Examples
+    --------
+    >>> row = {"experiment": "winback_2025", "variant": "treatment", "control": "control", "n": 288,
+    ...        "control_n": 289, "value": 14.33, "control_value": 11.43, "abs_lift": 2.90,
+    ...        "abs_low": -3.00, "abs_high": 8.80, "p_adjusted": 0.34, "significant": False}
+    >>> print(revenue_sentence(row, "EUR"))  # doctest: +NORMALIZE_WHITESPACE
+    **Winback 2025**, Treatment: revenue per assigned customer over the window was **14.33 EUR**
+    against **11.43 EUR** in the control group (+2.90 EUR; the true difference lies between -3.00 and
+    +8.80 EUR with 95 % confidence). The difference could be chance (p = 0.34): revenue per customer
+    varies a lot, so this test cannot tell a revenue change from chance; it shows no sign of harm either.
+    """
+    head = f"**{_words(row[EXPERIMENT], names)}**, {_words(row[VARIANT], names)}: "
+    lift = row["abs_lift"]
+    if not row["n"] or not row["control_n"] or _missing(lift):
+        return head + (f"no comparison of revenue yet: no customer of {_not_complete(row, names)} has completed "
+                       "the window.")
+    cur = f" {currency}" if currency else ""
+    span = ("" if _missing(row.get("abs_low")) or _missing(row.get("abs_high")) else
+            f"; the true difference lies between {row['abs_low']:+,.2f} and {row['abs_high']:+,.2f}{cur} with "
+            f"{_level(level)} confidence")
+    text = (head + f"revenue per assigned customer over the window was **{money(row['value'], currency)}** against "
+            f"**{money(row['control_value'], currency)}** in the control group ({lift:+,.2f}{cur}{span}). ")
+    chance = chance_words(row["p_adjusted"], bool(row["significant"]), compared)
+    if row["significant"]:
+        return text + (f"A gain {chance}." if lift > 0 else f"A loss {chance}: check the offer's cost.")
+    return (text + f"The difference {chance}: revenue per customer varies a lot, so this test cannot tell a revenue "
+            "change from chance" + ("; it shows no sign of harm either." if lift >= 0 or _missing(row.get("abs_low"))
+                                    else f"; a loss of up to {money(-row['abs_low'], currency)} per customer is not "
+                                         "ruled out."))
+
+
+def power_sentence(row: Mapping[str, Any], target_relative_lift: float, found: float | None = None,
+                   power: float = 0.8, names: Mapping[str, str] | None = None) -> str:
+    """Is the test big enough? The smallest change it can detect and the size a worthwhile change needs.
+
+    Parameters
+    ----------
+    row : a row of :func:`power_analysis` (``experiment``, ``variant``, ``control_rate``, ``n``,
+        ``control_n``, ``mde_abs``, ``mde_rel``, ``target_rate``, ``needed_per_group``, ``reached``).
+    target_relative_lift : the rise worth having, relative to the control rate
+        (``experiments.target_relative_lift``).
+    found : the rise the comparison found beyond chance (rate difference, 0-1), None if none.
+    power : the chance of catching a real effect the sizes are worked out for.
+    names : ``display_names`` of the configuration.
+
+    Returns
+    -------
+    str
+        "too small to detect a change below X points" (or "can detect a change of X points or
+        more" once the planned size is reached), then the customers a worthwhile rise needs.
+
+    Examples
+    --------
+    >>> row = {"experiment": "winback_2025", "variant": "treatment", "control_rate": 0.208, "n": 288,
+    ...        "control_n": 289, "mde_abs": 0.102, "mde_rel": 0.49, "target_rate": 0.2288,
+    ...        "needed_per_group": 6206.0, "reached": False}
+    >>> print(power_sentence(row, 0.10))  # doctest: +NORMALIZE_WHITESPACE
+    **Winback 2025**, Treatment: with 289 customers in the control group and 288 in the variant, the test
+    is too small to detect a change below **10.2 points** (20.8 % → 31.0 % of customers buying, a rise of
+    49 %; the smallest rise it catches 80 % of the time). A change worth having, a rise of 10 % of the
+    control group's share (20.8 % → 22.9 %), needs **6,206 customers per group**: more than the test
+    has, so a small but worthwhile effect could go unseen; a 'no difference' here is not proof of no effect.
+    """
+    head = f"**{_words(row[EXPERIMENT], names)}**, {_words(row[VARIANT], names)}: "
+    n, nc, pc, mde = row["n"], row["control_n"], row["control_rate"], row["mde_abs"]
+    if not n or not nc or _missing(pc):
+        group = " or ".join(g for g, k in (("the control group", nc), ("the variant", n)) if not k) or "either group"
+        return head + f"no customer of {group} has completed the window yet, so the test's size cannot be judged."
+    text = head + f"with {nc:,} customers in the control group and {n:,} in the variant, "
+    if _missing(mde):
+        text += ("every customer of the control group bought, so no rise can be measured. " if pc >= 1 else
+                 "the test is too small to detect even a rise to 100 % of customers buying. ")
+    else:
+        rel = "" if _missing(row.get("mde_rel")) else f", a rise of {_level(row['mde_rel'])}"
+        text += ((f"the test can detect a change of **{100 * mde:.1f} points** or more" if row["reached"] else
+                  f"the test is too small to detect a change below **{100 * mde:.1f} points**")
+                 + f" ({_share(pc)} → {_share(pc + mde)} of customers buying{rel}; the smallest rise it catches "
+                   f"{_level(power)} of the time). ")
+    target = f"a rise of {_level(target_relative_lift)} of the control group's share"
+    needed = row["needed_per_group"]
+    if _missing(needed):
+        return text + (f"How many customers {target} needs cannot be worked out: "
+                       + ("no customer of the control group bought." if pc <= 0 else
+                          "it would take the share to 100 % or more."))
+    text += (f"A change worth having, {target} ({_share(pc)} → {_share(row['target_rate'])}), needs "
+             f"**{needed:,.0f} customers per group**: ")
+    if row["reached"]:
+        return text + "the test is that big, so such a change would show."
+    text += "more than the test has, so a small but worthwhile effect could go unseen"
+    if found is not None and not _missing(found) and found > 0:
+        return text + (f". The rise it did find ({_points(found)} points) was large enough to show, but a test this "
+                       "size only flags large effects, so the true rise is probably smaller than measured (plan "
+                       "with the lower end of the range).")
+    return text + "; a 'no difference' here is not proof of no effect."
+
+
+def segment_sentence(by_segment: pd.DataFrame, level: float = 0.95, min_group_size: int = MIN_GROUP_SIZE,
+                     names: Mapping[str, str] | None = None) -> str:
+    """For whom did it work? The best segment with enough customers, in words.
+
+    Parameters
+    ----------
+    by_segment : :func:`compare_variants` with ``by=["segment"]`` (one proportion metric).
+    level : confidence level of the intervals (1 - alpha).
+    min_group_size : the size below which a group is flagged ``small`` (for the wording).
+    names : ``display_names`` of the configuration.
+
+    Returns
+    -------
+    str
+        The segment with the largest difference among those with enough customers, its range,
+        the segments where the rise is beyond chance on its own, and how many are too small.
+    """
+    rows = by_segment.loc[by_segment["abs_lift"].notna()]
+    small = int(rows["small"].sum())
+    big = rows.loc[~rows["small"]]
+    if big.empty:
+        return (f"Every segment group is too small (under {min_group_size} customers in a group) to read a difference."
+                if len(rows) else "No segment has customers in both groups yet.")
+    b = big.sort_values("abs_lift", ascending=False).iloc[0]
+    sig = [_words(s, names) for s in big.loc[big["significant"] & (big["abs_lift"] > 0), SEGMENT].astype(str)]
+    return (f"Among segments with enough customers, {'the largest rise' if b['abs_lift'] > 0 else 'the best result'} "
+            f"was in **{_words(b[SEGMENT], names)}** ({_words(b[EXPERIMENT], names)}, {_words(b[VARIANT], names)}): "
+            f"{_share(b['control_value'], 0)} → {_share(b['value'], 0)} of customers bought "
+            f"({_points(b['abs_lift'], 0)} points; the true change lies between {_points(b['abs_low'], 0)} and "
+            f"{_points(b['abs_high'], 0)} points with {_level(level)} confidence). "
+            + (f"Too large to be chance on its own in: {', '.join(sig)}. " if sig else
+               "In no segment on its own is the rise too large to be chance. ")
+            + (f"{_count(small, 'segment group')} {'is' if small == 1 else 'are'} too small to read (grey)."
+               if small else ""))
+
+
 # ----------------------------------------------------------------------------- verdicts
 
 
@@ -646,7 +1047,8 @@ def _pts(x: float) -> str:
 
 def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, overview: pd.DataFrame,
              target_relative_lift: float = 0.10, primary: str = PRIMARY,
-             harm_metric: str = "revenue", alpha: float = 0.05) -> pd.DataFrame:
+             harm_metric: str = "revenue", alpha: float = 0.05, *, plain: bool = False,
+             names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Ship, stop or keep running, per experiment, with the reason in words.
 
     Parameters
@@ -659,6 +1061,11 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
     target_relative_lift : lift worth having (``experiments.target_relative_lift``).
     primary : metric the decision is made on; ``harm_metric``: metric that must not drop.
     alpha : the level the comparisons were made at (only used in the wording of intervals).
+    plain : word the reasons for the business report: plain words first, the technical
+        term only in brackets (``p = 0.0023``), no test names, variant names as words
+        (:func:`lclib.analysis.wording.display_name` with ``names``). Default (False): the
+        analysts' wording with the raw names, as exported. The verdicts are the same.
+    names : ``display_names`` of the configuration (only with ``plain``).
 
     Returns
     -------
@@ -669,7 +1076,10 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
     """
     rows = []
     what = f"'{METRICS[primary][1].lower()}'" if primary in METRICS else primary
+    what_plain = PLAIN_METRICS.get(primary, what)
     ci = f"{1 - alpha:.0%} interval"
+    level = _level(1 - alpha)
+    nm = lambda v: _words(v, names)
     for exp, info in overview.iterrows():
         comp = comparisons.loc[(comparisons[EXPERIMENT] == exp) & (comparisons["metric"] == primary)]
         harm = comparisons.loc[(comparisons[EXPERIMENT] == exp) & (comparisons["metric"] == harm_metric)]
@@ -677,16 +1087,23 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
         s = srm.loc[srm[EXPERIMENT] == exp]
         note = (f" {int(info['incomplete']):,} customers still inside their window were left out."
                 if info["incomplete"] > 0 and info["complete"] > 0 else "")
-        verdict, variant, reason = "keep running", "", ""
+        verdict, variant, reason, words = "keep running", "", "", ""
         if len(s) and bool(s["mismatch"].iloc[0]):
             counts = ", ".join(f"{v} {n:,}" for v, n in zip(s[VARIANT], s["n"]))
             verdict, reason = "stop", (f"Sample-ratio mismatch ({counts}; chi-square {p_text(s['p_value'].iloc[0])}): "
                                        "the split is not the intended one, so no result can be trusted. "
                                        "Fix the assignment and restart.")
+            words = ("The split between groups is not as planned ("
+                     + ", ".join(f"{nm(v)} {n:,}" for v, n in zip(s[VARIANT], s["n"]))
+                     + f" customers; a check that the group sizes match: {p_text(s['p_value'].iloc[0])}), so no "
+                     "result can be trusted. Fix the assignment and restart.")
         elif info["n_variants"] < 2:
             reason = f"Only one variant ({info['control']}) was assigned: there is nothing to compare it with."
+            words = f"Only one group ({nm(info['control'])}) was assigned: there is nothing to compare it with."
         elif info["complete"] == 0 or comp.empty:
             reason = f"No customer has completed the outcome window yet (last window ends {info['last_window_end']:%d %b %Y})."
+            words = (f"No customer has completed the outcome window yet (the last window ends "
+                     f"{info['last_window_end']:%d %b %Y}): there is no result to judge.")
         else:
             harmed = set(harm.loc[harm["significant"] & (harm["abs_lift"] < 0), VARIANT])
             up = comp.loc[comp["significant"] & (comp["abs_lift"] > 0) & (comp["abs_low"] > 0)]
@@ -698,15 +1115,26 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
                 reason = (f"{w[VARIANT]} raised {what} from {_pct(w['control_value'])} to {_pct(w['value'])} "
                           f"({_pts(w['abs_lift'])}, {ci} {_pts(w['abs_low'])} to {_pts(w['abs_high'])}, "
                           f"{p_text(w['p_adjusted'])}) without a significant drop in revenue per customer.")
+                words = (f"{nm(w[VARIANT])} raised {what_plain} from {_share(w['control_value'])} to "
+                         f"{_share(w['value'])} ({_points(w['abs_lift'])} points; the true rise lies between "
+                         f"{_points(w['abs_low'])} and {_points(w['abs_high'])} points with {level} confidence): "
+                         f"a rise {chance_words(w['p_adjusted'], True, len(comp))}, and revenue per customer shows "
+                         "no drop beyond chance.")
             elif len(up):
                 w = up.iloc[0]
                 verdict = "stop"
                 reason = (f"{w[VARIANT]} raised {what} ({_pts(w['abs_lift'])}) but significantly lowered revenue "
                           "per customer: the extra orders cost more than they bring.")
+                words = (f"{nm(w[VARIANT])} raised {what_plain} ({_points(w['abs_lift'])} points) but lowered "
+                         "revenue per customer by more than chance explains: the extra orders cost more than "
+                         "they bring.")
             elif len(down) == len(comp):
                 verdict = "stop"
                 reason = "Every variant did significantly worse than " + f"{comp['control'].iloc[0]} " + \
                     "(" + ", ".join(f"{r[VARIANT]} {_pts(r['abs_lift'])}" for _, r in down.iterrows()) + ")."
+                words = (f"Every variant did worse than {nm(comp['control'].iloc[0])}, by more than chance "
+                         "explains (" + ", ".join(f"{nm(r[VARIANT])} {_points(r['abs_lift'])} points"
+                                                  for _, r in down.iterrows()) + ").")
             else:
                 futile = comp["rel_high"].lt(target_relative_lift).all() and \
                     pw.reindex(comp[VARIANT])["reached"].fillna(False).all()
@@ -714,13 +1142,22 @@ def verdicts(comparisons: pd.DataFrame, power: pd.DataFrame, srm: pd.DataFrame, 
                     verdict = "stop"
                     reason = (f"The test has the planned sample size and every interval of the relative lift lies "
                               f"below the target of {target_relative_lift:+.0%}: an effect worth having is ruled out.")
+                    words = (f"The test has the customers it needs, and even the top of the likely range of every "
+                             f"variant's change lies below a rise of {_level(target_relative_lift)} of the control "
+                             "group's share: a change worth having is ruled out.")
                 else:
                     still = pw.reindex(comp[VARIANT])["still_needed"].max()
                     reason = ("No significant difference yet" + (
                         f"; about {still:,.0f} more customers are needed to detect a {target_relative_lift:+.0%} "
                         "relative lift." if still == still and still > 0 else
                         f", but the interval still includes the {target_relative_lift:+.0%} target lift."))
-        rows.append({EXPERIMENT: exp, "verdict": verdict, VARIANT: variant, "reason": reason + note})
+                    words = ("No difference beyond chance yet" + (
+                        f"; about {still:,.0f} more customers are needed to detect a rise of "
+                        f"{_level(target_relative_lift)} of the control group's share." if not _missing(still) and still > 0
+                        else f", and a rise of {_level(target_relative_lift)} of the control group's share is still "
+                             "within the likely range."))
+        rows.append({EXPERIMENT: exp, "verdict": verdict, VARIANT: variant,
+                     "reason": (words if plain else reason) + note})
     return pd.DataFrame(rows, columns=[EXPERIMENT, "verdict", VARIANT, "reason"]).set_index(EXPERIMENT)
 
 
