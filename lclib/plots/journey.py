@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from lclib.plots.base import (BAD, GOOD, GREY, MAIN, READABLE_PT, SECOND, _axes, axes_points, root_figure,
                               text_length, thousands, tick_points)
 from lclib.plots.base import need_columns as _need
+from lclib.analysis.journey_findings import kpi_text
 
 _STATUS_COLOR = {"met": GOOD, "below": BAD, "no target": GREY, "not measurable": GREY}
 _STATUS_MARK = {"met": "on target", "below": "below target", "no target": "no target",
@@ -27,15 +28,9 @@ _STATUS_MARK = {"met": "on target", "below": "below target", "no target": "no ta
 
 
 
-def format_kpi(value: float, unit: str) -> str:
-    """A KPI value as readers see it: "50.4 %", "12,708 visits", "NPS +12", "n/a"."""
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if unit == "%":
-        return f"{value:.1f} %"
-    if unit == "NPS points":
-        return f"NPS {value:+.0f}"
-    return f"{value:,.0f} {unit}".strip()
+#: A KPI value as readers see it ("50.4 %", "12,708 visits", "NPS +12", "n/a"): the report's words,
+#: one definition (:func:`lclib.analysis.journey_findings.kpi_text`).
+format_kpi = kpi_text
 
 
 def _ribbon(ax: Axes, x0: float, x1: float, top0: float, bot0: float, top1: float, bot1: float, **kw) -> None:
