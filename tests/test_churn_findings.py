@@ -454,9 +454,14 @@ def test_a_model_that_loses_to_the_rule_and_the_base_rate_says_so():
         "against 0.166): with 6 training snapshots there is too little history; use the scores as a rough ranking at "
         "most. The 10 % of customers")
     assert "P(alive)" not in trust.sentence
-    assert "So the simple rule does as well: use it. " in trust.plain_sentence
+    # 0.700 against 0.731: worse than sorting by days since the last order, so its list is not to be used
+    assert "So the model ranks worse than that simple rule (or no better than chance): **do not use its list**" \
+        in trust.plain_sentence
     assert trust.plain_sentence.endswith("Its probabilities are no better than saying the average churn rate for "
-                                         "everybody: use it to rank customers, not to count them.")
+                                         "everybody.")
+    close = metrics.copy()
+    close.loc["model", "roc_auc"] = 0.72  # within 0.02 of the rule: as good, the rule is simpler
+    assert "So the simple rule does as well: use it. " in fd.model_trust(fake_result(metrics=close)).plain_sentence
 
 
 def test_bgnbd_ranking_better_overall_is_worth_using_alongside():

@@ -48,7 +48,8 @@ def test_with_the_pandas_engine_no_notebook_queries_duckdb(name, run_cache, tmp_
     before = E.default_engine()
     namespace = {"__name__": "__main__", "CONFIG": None, "DATA_DIR": str(run_cache), "OUTPUT_DIR": str(tmp_path),
                  "OVERRIDES": {"analysis.engine": "pandas"}}
-    run_cells(NOTEBOOKS / f"{name}.ipynb", namespace)
+    with matplotlib.rc_context():  # open_run sets the report's plot style: not for the tests that follow
+        run_cells(NOTEBOOKS / f"{name}.ipynb", namespace)
+        matplotlib.pyplot.close("all")
     assert namespace["cfg"].analysis.engine == "pandas"
     assert E.default_engine() == before  # open_run set nothing for the kernel
-    matplotlib.pyplot.close("all")

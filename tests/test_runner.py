@@ -137,7 +137,7 @@ def test_reports_link_to_the_index_the_other_version_named_exports_and_named_rep
     assert 'href="index.html">&larr; All reports of this run</a>' in business
     assert 'href="04_churn.analyst.html">' in business
     assert 'See <a href="02_stages.html">report 02</a> and report 04,' in business  # not a link to itself
-    assert '<a href="exports/churn_scores.csv"><code>churn_scores.csv</code></a>' in business
+    assert 'href="exports/churn_scores.csv"><code style="color:#0550ae">churn_scores.csv</code></a>' in business
     assert "<code>missing.csv</code>;" in business and "reports 09" in business  # nothing to link to
     analyst = link_report(html, tmp_path / "04_churn.analyst.html", True, stems)
     assert 'href="04_churn.html">Business version</a>' in analyst and "02_stages.html" not in analyst

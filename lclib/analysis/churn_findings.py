@@ -854,13 +854,15 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
              + auc_words(auc, "The model", term=False) + "; sorting customers by the days since their last order does "
              f"so {100 * auc_rec:.0f} % of the time. "
              + ("So the model adds something beyond how long a customer has been silent. " if auc > auc_rec else
-                "So the simple rule does as well: use it. ")
+                "So the simple rule does as well: use it. " if auc >= auc_rec - 0.02 and auc >= 0.5 else
+                "So the model ranks worse than that simple rule (or no better than chance): **do not use its "
+                "list**; sort customers by the days since their last order instead. ")
              + f"The 10 % of customers it rates riskiest hold **{share_text(capture, 0)}** of all customers who left "
              f"({lift:.1f} times their share). "
              + (f"Its probabilities are close to what happened: on average {cal_gap:.0%} points off."
                 if brier < base_brier else
-                "Its probabilities are no better than saying the average churn rate for everybody: use it to rank "
-                "customers, not to count them."))
+                "Its probabilities are no better than saying the average churn rate for everybody"
+                + (": use it to rank customers, not to count them." if auc > auc_rec else ".")))
     return ModelTrust(auc, auc_rec, brier, base_brier, cal_gap, bool(auc > auc_rec), bool(brier < base_brier),
                       active, ma, bool(judge), bool(bg_better), sentence, active_sentence, plain)
 

@@ -329,8 +329,8 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
                    "of expected customer value.")
     if best and _ok(best[1]) and (not worst or best[0] != worst[0]):
         out.append(f"**{display_name(best[0], names)}** pays back best: **{best[1]:.2f} {currency}** per {currency} spent"
-                   + (f"; {_plural(channels_below, 'paid channel')} earn back less than {threshold:g} times "
-                      "their cost: move budget toward the channels that pay back." if _ok(channels_below) and
+                   + (f"; {_plural(channels_below, 'paid channel')} earn{'s' if channels_below == 1 else ''} back "
+                      f"less than {threshold:g} times their cost: move budget toward the channels that pay back." if _ok(channels_below) and
                       channels_below and _ok(threshold) else "."))
     return _bullets(out)
 

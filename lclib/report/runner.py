@@ -326,7 +326,7 @@ def link_report(html: str, target: Path, with_code: bool, reports: "Iterable[str
            f'<a {a} href="{other}">{label}</a></nav>')
     html = html.replace("<main>", "<main>" + nav, 1)
     exports = folder / "exports"
-    html = _EXPORT_REF.sub(lambda m: (f'<a href="exports/{m.group(1)}"><code>{m.group(1)}</code></a>'
+    html = _EXPORT_REF.sub(lambda m: (f'<a {a} href="exports/{m.group(1)}"><code {a}>{m.group(1)}</code></a>'
                                       if (exports / m.group(1)).is_file() else m.group(0)), html)
     if not with_code:
         stems = {name[:2]: name for name in reports if name[:2].isdigit()}
@@ -1076,7 +1076,8 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
         comparison=record.get("comparison") or history.compare(None, record),
         details={nb: [_in_words(e, (record.get("config") or {}).get("display_names")) for e in entries
                       if e.get("kind") == "detail"] for nb, entries in recorded.items()},
-        model_parameters=sum(e.get("kind") == "model" for entries in recorded.values() for e in entries),
+        model_parameters=sum(e.get("kind") == "model" and e.get("value") is not None
+                             for entries in recorded.values() for e in entries),
         settings=[(nb, _in_words(e, (record.get("config") or {}).get("display_names"))) for nb, entries
                   in recorded.items() for e in entries if e.get("kind") == "setting"],
         trend_png=trend_png, trend_runs=trend_runs,

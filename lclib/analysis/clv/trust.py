@@ -372,7 +372,8 @@ def _data_findings(summary: pd.DataFrame, limits: TrustLimits, time_unit: str) -
                                    "parameters, `clv.min_customers`)", _MORE_DATA))
     history = _weeks(summary["T"].max(), time_unit)
     if history < limits.min_calibration_weeks:
-        out.append(Finding("unusable", f"the history is only {span_text(history * 7)} long (at least "
+        out.append(Finding("unusable", f"the history is only {history * 7:,.0f} days long (at least "
+                                       f"{limits.min_calibration_weeks * 7:,.0f} days, "
                                        f"{limits.min_calibration_weeks:g} weeks, `clv.min_calibration_weeks`): too "
                                        "short to tell customers who left from customers between purchases",
                            f"Run the report once at least {limits.min_calibration_weeks:g} weeks of orders are "
