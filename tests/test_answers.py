@@ -158,6 +158,8 @@ def test_clv_answers_say_which_channel_loses_money_in_words():
     # the textbook CLV is after the cost of winning the customer: said as margin, cost and what is left
     assert ("a customer brings **28.40 EUR** of margin over their lifetime; after the **17.93 EUR** spent on "
             "average to win one, **10.47 EUR** is left.") in text
+    losing = wording.clv_answers(currency="EUR", horizon_months=12, simple_clv=-4.70, blended_cac=17.43)
+    assert "after the **17.43 EUR** spent on average to win one, each customer **loses 4.70 EUR**." in losing
     weak = wording.clv_answers(currency="EUR", horizon_months=12, model_status="unusable", worst=("tv", 2.0))
     assert "cannot be trusted" in weak and "pays back least" in weak
 

@@ -635,6 +635,18 @@ def textbook_margins() -> pd.DataFrame:
                         index=pd.Index(["All customers", "email", "paid_search"], name="channel"))
 
 
+def test_without_a_model_a_channel_earns_its_margin_only_for_its_expected_lifetime():
+    """The thin cut: 74 EUR a year but a lifetime of 0.17 years must not 'pay back after 7 months'."""
+    margins = pd.DataFrame({"annual_margin_per_customer": [90.0, 74.0], "expected_lifetime_years": [1.0, 0.17]},
+                           index=pd.Index(["All customers", "paid_search"], name="channel"))
+    found = _payback(_cac_table({"paid_search": (1700.0, 40)}), margins)  # 42.50 EUR per new customer
+    path = found.path["paid_search"]
+    assert path.iloc[-1] == pytest.approx(74.0 * 0.17)  # margin x lifetime: 12.58, the textbook value before CAC
+    assert path.loc[2] == pytest.approx(74.0 * 2 / 12) and path.loc[3] == pytest.approx(74.0 * 0.17)
+    assert found.economics.loc["paid_search", "clv_cac"] == pytest.approx(74.0 * 0.17 / 42.5)
+    assert "does not pay back within 24 months" in found.sentence
+
+
 def test_without_spend_or_without_a_paid_channel_the_comparison_is_skipped(textbook_margins):
     none = _payback(None, textbook_margins)
     assert none.economics is None and not none.verdict.rated and none.verdict.best_pair is None
@@ -652,7 +664,7 @@ def test_without_a_model_the_textbook_margin_decides_which_channels_pay_back(tex
     assert found.verdict.best_pair == ("email", 4.8) and found.verdict.worst_pair == ("paid_search", 2.0)
     assert found.verdict.below == ["paid_search"] and len(found.path) == 25  # months 0..24
     assert found.sentence == (
-        "Based on the textbook formula (annual margin / 12 a month), as no model could be used, over 12 months: "
+        "Based on the textbook formula (annual margin / 12 a month for the expected lifetime), as no model could be used, over 12 months: "
         "**Email** returns **4.8:1** and pays back after 3 months; **Paid search** returns **2.0:1** and pays back "
         "after 6 months. Below the 3:1 target: **Paid search** - cut their cost per customer or raise their "
         "customers' value before scaling them up.")

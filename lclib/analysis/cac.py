@@ -414,10 +414,24 @@ def margin_path(
     return pd.DataFrame(path, index=pd.RangeIndex(len(purchases), name="month"), columns=values.index)
 
 
-def linear_margin_path(annual_margin: pd.Series, months: int) -> pd.DataFrame:
-    """Cumulative margin growing by annual margin / 12 a month (the simple-CLV view), months 0..``months``."""
-    steps = np.arange(months + 1)
-    return pd.DataFrame(np.outer(steps / 12.0, annual_margin.to_numpy(dtype=float)),
+def linear_margin_path(annual_margin: pd.Series, months: int, lifetime_years: pd.Series | None = None) -> pd.DataFrame:
+    """Cumulative margin growing by annual margin / 12 a month (the simple-CLV view), months 0..``months``.
+
+    ``lifetime_years``: each channel's expected lifetime (the textbook formula's); the margin stops
+    growing after it, so the path ends at margin x lifetime, the textbook value before CAC, instead
+    of running on for ``months`` whatever the lifetime (None or missing: no cap).
+
+    Examples
+    --------
+    >>> linear_margin_path(pd.Series({"email": 12.0}), 4, pd.Series({"email": 0.25}))["email"].tolist()
+    [0.0, 1.0, 2.0, 3.0, 3.0]
+    """
+    steps = np.arange(months + 1) / 12.0
+    years = np.repeat(steps[:, None], len(annual_margin), axis=1)
+    if lifetime_years is not None:
+        cap = lifetime_years.reindex(annual_margin.index).to_numpy(dtype=float)
+        years = np.minimum(years, np.where(np.isfinite(cap), cap, np.inf))
+    return pd.DataFrame(years * annual_margin.to_numpy(dtype=float),
                         index=pd.RangeIndex(months + 1, name="month"), columns=annual_margin.index)
 
 

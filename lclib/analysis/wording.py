@@ -316,7 +316,8 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
     if _ok(simple_clv) and _ok(blended_cac):  # simple_clv is after the cost of winning the customer
         out.append(f"By the textbook formula a customer brings **{money(simple_clv + blended_cac, currency)}** of "
                    f"margin over their lifetime; after the **{money(blended_cac, currency)}** spent on average to win "
-                   f"one, **{money(simple_clv, currency)}** is left.")
+                   + (f"one, **{money(simple_clv, currency)}** is left." if simple_clv >= 0 else
+                      f"one, each customer **loses {money(-simple_clv, currency)}**."))
     if model_status:
         words = {"ok": "can be trusted", "weak": "should be read with care", "unusable": "cannot be trusted"}
         out.append(f"The purchase forecast {words.get(model_status, model_status)}"

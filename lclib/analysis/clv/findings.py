@@ -1049,8 +1049,11 @@ def channel_payback(cac_table: pd.DataFrame | None, transactions: pd.DataFrame, 
         basis = f"the {MODEL_NAMES[fit.model]} model" + (" and Gamma-Gamma" if spend_usable
                                                           else " and observed order values")
     else:
-        path = cac.linear_margin_path(simple.drop(index=ALL)["annual_margin_per_customer"].dropna(), months)
-        basis = "the textbook formula (annual margin / 12 a month), as no model could be used"
+        by_channel = simple.drop(index=ALL)
+        path = cac.linear_margin_path(by_channel["annual_margin_per_customer"].dropna(), months,
+                                      by_channel.get("expected_lifetime_years"))
+        basis = ("the textbook formula (annual margin / 12 a month for the expected lifetime), as no model could "
+                 "be used")
     econ = cac.channel_economics(cac_table, path, horizon_months, threshold)
     verdict = cac.clv_cac_verdict(econ, threshold=threshold, horizon_months=horizon_months, longest_months=months,
                                   basis=basis, one_purchase_model=scores is not None, names=names,
