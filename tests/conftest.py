@@ -17,6 +17,17 @@ TX = """customer_id,order_id,timestamp,amount,channel
 """
 
 
+@pytest.fixture(autouse=True)
+def _own_plot_style():
+    """Each test starts from and leaves matplotlib's settings as they were: a test that opens a
+    run in this process (open_run sets the report's plot style) must not change the font sizes
+    the plot tests measure."""
+    import matplotlib
+
+    with matplotlib.rc_context():
+        yield
+
+
 @pytest.fixture
 def tiny_config(tmp_path: Path) -> Path:
     """A folder with a 5-line transactions export (one duplicate, one guest) and its config."""
