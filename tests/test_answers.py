@@ -128,6 +128,15 @@ def test_churn_answers_in_plain_words_without_model_jargon():
     assert "No high-value active customer" in empty
 
 
+def test_clv_answers_name_every_paid_channel_that_loses_money():
+    text = wording.clv_answers(currency="EUR", horizon_months=12, worst=("paid_search", 0.51), best=("app_push", 4.83),
+                               losing=[("paid_search", 0.51), ("paid_social", 0.77)])
+    assert ("**Paid search** (0.51 EUR) and **Paid social** (0.77 EUR) **lose money**: each EUR spent to win a "
+            "customer there brings back less than 1 EUR of expected customer value (shown in brackets).") in text
+    one = wording.clv_answers(currency="EUR", horizon_months=12, worst=("paid_search", 0.51), losing=[("paid_search", 0.51)])
+    assert "**Paid search loses money**: each EUR spent to win a customer there brings back **0.51 EUR**" in one
+
+
 def test_churn_answers_do_not_pass_on_the_list_of_a_model_worse_than_sorting_by_recency():
     weak = wording.churn_answers(window_days=37, currency="EUR", at_risk_customers=23, at_risk_revenue=2163.0,
                                  model_auc=0.41, recency_auc=0.62)

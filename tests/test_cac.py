@@ -209,6 +209,10 @@ def test_clv_cac_of_a_channel_with_a_handful_of_new_customers_is_not_judged():
                          "new_customers": [120, 45, 2]}, index=["email", "paid_search", "referral"])
     v = clv_cac_verdict(econ, threshold=3, horizon_months=12, longest_months=60, basis="the textbook formula")
     assert (v.best, v.worst, v.worst_ratio, v.below) == ("email", "paid_search", 1.5, ["paid_search"])
+    assert v.losing == []  # 1.5:1 is below target but earns back its cost
+    two = clv_cac_verdict(econ.assign(clv_cac=[4.0, 0.77, 0.51], new_customers=[120, 45, 40]), threshold=3,
+                          horizon_months=12, longest_months=60, basis="the textbook formula")
+    assert two.losing == [("referral", 0.51), ("paid_search", 0.77)]  # worst first
     assert v.sentence.endswith(" Too few new customers to judge (fewer than 30): **Referral** (2).")
     thin = clv_cac_verdict(econ.assign(new_customers=[5, 4, 2]), threshold=3, horizon_months=12, longest_months=60,
                            basis="the textbook formula")

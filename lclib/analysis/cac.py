@@ -618,6 +618,7 @@ class ClvCacVerdict:
     best_ratio, worst_ratio : their CLV:CAC (NaN when no channel is rated).
     below : the rated channels below the threshold, in the table's order.
     sentence : the finding in words (Markdown).
+    losing : ``(channel, CLV:CAC)`` of the rated channels below 1:1 (they lose money), worst first.
     """
 
     best: str | None
@@ -626,6 +627,7 @@ class ClvCacVerdict:
     worst_ratio: float
     below: list = field(default_factory=list)
     sentence: str = ""
+    losing: list = field(default_factory=list)
 
     @property
     def rated(self) -> bool:
@@ -706,4 +708,5 @@ def clv_cac_verdict(economics: pd.DataFrame, *, threshold: float, horizon_months
                    "mostly follows CAC; the channel differences in retention seen in the textbook table are not in "
                    "these values." if one_purchase_model else "")
                 + too_few)
-    return ClvCacVerdict(best, worst, float(rated.max()), float(rated.min()), below, sentence)
+    losing = [(c, float(r)) for c, r in rated[rated < 1].sort_values(kind="stable").items()]
+    return ClvCacVerdict(best, worst, float(rated.max()), float(rated.min()), below, sentence, losing)

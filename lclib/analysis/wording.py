@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: A value written in snake_case (lower-case words joined by ``_``): shown as words.
@@ -303,9 +303,11 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
                 simple_clv: float | None = None, blended_cac: float | None = None, model_status: str | None = None,
                 holdout_error_pct: float | None = None, threshold: float | None = None,
                 worst: tuple[str, float] | None = None, best: tuple[str, float] | None = None,
-                channels_below: int | None = None, names: Mapping[str, str] | None = None) -> str:
+                channels_below: int | None = None, names: Mapping[str, str] | None = None,
+                losing: Sequence[tuple[str, float]] | None = None) -> str:
     """Answers of 05_clv: what a customer is worth, whether the model can be trusted, which
-    channels pay back. ``worst`` / ``best``: ``(channel, CLV:CAC ratio)`` of paid channels."""
+    channels pay back. ``worst`` / ``best``: ``(channel, CLV:CAC ratio)`` of paid channels;
+    ``losing``: every paid channel below 1:1, worst first (all are named, not only the worst)."""
     out = []
     if _ok(mean_clv):
         out.append(f"An average customer is expected to bring **{money(mean_clv, currency)}** of gross margin in the next "
@@ -323,7 +325,11 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
         out.append(f"The purchase forecast {words.get(model_status, model_status)}"
                    + (f": on months it had not seen, it missed the real number of repeat purchases by "
                       f"**{abs(holdout_error_pct):.1f} %**." if _ok(holdout_error_pct) else "."))
-    if worst and _ok(worst[1]):
+    if losing and len(losing) > 1:
+        named = [f"**{display_name(c, names)}** ({r:.2f} {currency})" for c, r in losing]
+        out.append(f"{', '.join(named[:-1])} and {named[-1]} **lose money**: each {currency} spent to win a customer "
+                   "there brings back less than 1 " + f"{currency} of expected customer value (shown in brackets).")
+    elif worst and _ok(worst[1]):
         ch, ratio = display_name(worst[0], names), worst[1]
         lead = f"**{ch} loses money**:" if ratio < 1 else f"**{ch}** pays back least:"
         out.append(f"{lead} each {currency} spent to win a customer there brings back **{ratio:.2f} {currency}** "
