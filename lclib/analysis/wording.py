@@ -114,9 +114,6 @@ def money(v: float, currency: str) -> str:
     return f"{text} {currency}".strip()
 
 
-_money = money  # the former private name (imported by modules written before money was public)
-
-
 def _bullets(sentences: Iterable[str | None]) -> str:
     """At most six non-empty sentences as a Markdown bullet list."""
     kept = [s.strip() for s in sentences if s and s.strip()][:6]
