@@ -105,3 +105,20 @@ def test_lifecycle_states_are_the_same(sample):
     a = stages.customer_states({**data.tables, "transactions": compact}, th, as_of)
     b = stages.customer_states({**data.tables, "transactions": lines}, th, as_of)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_cache_is_in_the_order_tables_order_so_orders_are_read_off_in_place(sample):
+    """Rows by customer, time and order id: orders_of takes the id and time columns as they are (no copy)."""
+    from lclib.engine.orders import _orders_in_place, orders_of
+
+    _, _, compact = sample
+    keys = compact[["customer_id", "timestamp", "order_id"]]
+    assert keys.equals(keys.sort_values(list(keys.columns), kind="stable").reset_index(drop=True))
+    fast = _orders_in_place(compact)
+    assert fast is not None  # the sample's order ids rise with time within a customer
+    got = orders_of(compact, cache=None)
+    assert got["customer_id"].array._pa_array is compact["customer_id"].array._pa_array
+    assert np.shares_memory(got["timestamp"].to_numpy(), compact["timestamp"].to_numpy())
+    pd.testing.assert_frame_equal(got, orders_table(compact), check_exact=True)
+    cut = pd.Timestamp("2025-06-01")  # a cut of sorted rows is read off the same way
+    pd.testing.assert_frame_equal(orders_of(compact, cut, cache=None), orders_table(compact, cut), check_exact=True)

@@ -281,6 +281,43 @@ def test_orders_of_is_exactly_the_orders_table():
         pd.testing.assert_frame_equal(cohorts.orders_of(lines, as_of), orders_table(lines, as_of), check_exact=True)
 
 
+def _as_the_cache_sorts(lines: pd.DataFrame) -> pd.DataFrame:
+    """``lines`` with order ids numbered by first time (as most shops number them) and rows by
+    customer, time and order id: the run cache's layout (compact_order_lines_file)."""
+    lines = lines.dropna(subset=["customer_id", "timestamp", "order_id"]).reset_index(drop=True)
+    first = lines.groupby("order_id", sort=False)["timestamp"].transform("min")
+    by_time = pd.DataFrame({"t": first, "o": lines["order_id"]}).sort_values(["t", "o"]).drop_duplicates("o")
+    names = {o: f"n{i:04d}" for i, o in enumerate(by_time["o"])}
+    lines["order_id"] = lines["order_id"].map(names).astype(lines["order_id"].dtype)
+    return lines.sort_values(["customer_id", "timestamp", "order_id"], kind="stable").reset_index(drop=True)
+
+
+def test_orders_of_reads_lines_in_the_caches_order_in_place_to_the_same_table():
+    from lclib.engine.orders import _orders_in_place, orders_table
+
+    rng = np.random.default_rng(13)
+    in_place = 0
+    for k in range(40):
+        lines = _messy_lines(rng, k)
+        if lines["customer_id"].dtype == object:  # mixed objects cannot be sorted
+            continue
+        lines = _as_the_cache_sorts(lines)
+        in_place += _orders_in_place(lines) is not None
+        for as_of in (None, pd.Timestamp("2024-01-12")):
+            pd.testing.assert_frame_equal(cohorts.orders_of(lines, as_of, cache=None), orders_table(lines, as_of),
+                                          check_exact=True)
+    assert in_place >= 20  # the in-place path was taken, not only the general one
+    t = pd.Timestamp("2024-01-01")
+    spread = pd.DataFrame({"customer_id": ["c1"] * 3, "order_id": ["o1", "o2", "o1"],  # o1 around o2: not in place
+                           "timestamp": [t, t + pd.Timedelta(hours=1), t + pd.Timedelta(hours=2)],
+                           "amount": [1.0, 2.0, 4.0]})
+    assert _orders_in_place(spread) is None
+    assert cohorts.orders_of(spread, cache=None)["amount"].tolist() == [5.0, 2.0]
+    adjacent = spread.iloc[[0, 2, 1]].reset_index(drop=True)  # o1's two times together: in place
+    assert _orders_in_place(adjacent) is not None
+    pd.testing.assert_frame_equal(cohorts.orders_of(adjacent, cache=None), orders_table(adjacent), check_exact=True)
+
+
 def test_orders_of_rebuilds_for_another_frame_date_or_a_changed_frame():
     rng = np.random.default_rng(5)
     lines = _messy_lines(rng, 1)

@@ -320,6 +320,84 @@ def _increasing(s: pd.Series) -> bool:
         return False
 
 
+def _rises(s: pd.Series, strict: bool) -> np.ndarray:
+    """Whether each value is above (``strict``) or at least the one before it (one per neighbour pair)."""
+    if pd.api.types.is_string_dtype(s.dtype) and hasattr(s.array, "__arrow_array__"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        a = pa.array(s.array)
+        cmp = pc.greater if strict else pc.greater_equal
+        return np.asarray(cmp(a[1:], a[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
+    v = s.to_numpy()
+    return np.asarray(v[1:] > v[:-1] if strict else v[1:] >= v[:-1], dtype=bool)
+
+
+def _orders_in_place(tx: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """:func:`_build_orders` of lines already in the order table's order, or None when they are not.
+
+    The run cache is written so (:func:`compact_order_lines_file`): customer ids rising,
+    each order's lines adjacent and in time order, one customer's orders by their first
+    time with rising order ids. Checked here by comparing neighbours only (no sort, no
+    hashing of the ids); every order is then a run of rows, numbered per customer where
+    the customer changes. When every order is one row (the compacted cache), the id, time
+    and channel columns of the result are ``tx``'s own (no copy: 3 GB less per report at
+    40M orders). Rows must all count (no missing id or time); None otherwise, and for
+    integer-like or mixed ids that neighbours cannot order.
+    """
+    n = len(tx)
+    cid, oid = tx[CUSTOMER_ID], tx[ORDER_ID]
+    if n < 2 or not all(isinstance(c.dtype, pd.StringDtype) or pd.api.types.is_integer_dtype(c.dtype)
+                        for c in (cid, oid)):
+        return None
+    if not _rises(cid, strict=False).all():
+        return None
+    new_c = _changes(cid)
+    run = new_c | _changes(oid)
+    ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
+    if not ((ts[1:] >= ts[:-1]) | run[1:]).all():  # within an order: lines in time order
+        return None
+    starts = np.flatnonzero(run)
+    G = len(starts)
+    same_c = ~new_c[starts[1:]]  # order k+1 has the customer of order k
+    t0 = ts[starts]
+    if not ((t0[1:] >= t0[:-1]) | ~same_c).all():  # one customer's orders by their first time
+        return None
+    single = G == n
+    run_ids = oid.reset_index(drop=True) if single else oid.take(starts).reset_index(drop=True)
+    if not (_rises(run_ids, strict=True) | ~same_c).all():  # rising ids: distinct, ties by id
+        return None
+
+    def column(name):
+        col = tx[name].reset_index(drop=True)
+        return col if single else col.take(starts).reset_index(drop=True)
+
+    amt = tx[AMOUNT].to_numpy(dtype="float64", na_value=np.nan)
+    if single:
+        amount = np.where(np.isnan(amt), 0.0, amt)  # what a sum of one missing amount gives
+    elif not np.isnan(amt).any():
+        amount = np.add.reduceat(amt, starts)
+    else:
+        amount = pd.Series(amt).groupby(np.cumsum(run) - 1, sort=False).sum().to_numpy()
+    new_order_c = new_c[starts]
+    first = np.maximum.accumulate(np.where(new_order_c, np.arange(G), 0))
+    out = pd.DataFrame({CUSTOMER_ID: column(CUSTOMER_ID), ORDER_ID: run_ids, TIMESTAMP: column(TIMESTAMP),
+                        AMOUNT: amount, "n": (np.arange(G) - first + 1).astype("int64")}, copy=False)
+    if CHANNEL in tx:
+        ch = tx[CHANNEL].reset_index(drop=True)
+        has = ch.notna().to_numpy()
+        if single:
+            out[CHANNEL] = ch
+        else:  # each order's first line with a channel (-1: none)
+            gid = np.cumsum(run) - 1
+            line = np.full(G, -1, dtype="int64")
+            idx = np.flatnonzero(has)
+            line[gid[idx][::-1]] = idx[::-1]
+            out[CHANNEL] = ch.take(line).reset_index(drop=True) if (line >= 0).all() else \
+                pd.Series(ch.array.take(line, allow_fill=True))
+    return out, (np.cumsum(new_order_c) - 1).astype("int64")
+
+
 def _build_orders(tx: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`lclib.engine.orders.orders_table` without sorting the order lines.
 
@@ -340,6 +418,16 @@ def _build_orders(tx: pd.DataFrame, as_of) -> tuple[pd.DataFrame, np.ndarray]:
     ok = tx[CUSTOMER_ID].notna().to_numpy() & tx[TIMESTAMP].notna().to_numpy() & tx[ORDER_ID].notna().to_numpy()
     if as_of is not None:
         ok &= (tx[TIMESTAMP] < pd.Timestamp(as_of)).to_numpy()
+    # already in the order table's order (the run cache: compact_order_lines_file): read off, no sort
+    if ok.all():
+        fast = _orders_in_place(tx)
+    elif ok.any() and _rises(tx[CUSTOMER_ID].loc[ok], strict=False).all():  # a cut of such lines
+        cols = [c for c in (CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT, CHANNEL) if c in tx]
+        fast = _orders_in_place(tx.loc[ok, cols].reset_index(drop=True))
+    else:
+        fast = None
+    if fast is not None:
+        return fast
     keep = None if ok.all() else np.flatnonzero(ok)  # line rows kept, in time order (None = all, as they are)
     ts = tx[TIMESTAMP].to_numpy(dtype="datetime64[ns]").view("int64")
     if keep is not None:
@@ -569,8 +657,11 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
         Rows written. Columns: ``customer_id``, ``order_id``, ``timestamp``, ``amount``
         (sum of the lines), ``channel`` (the first line's that has one, in file order),
         ``refunded_amount`` (sum), ``lines`` (how many lines the row stands for); the
-        line-level ``product``, ``quantity`` and ``unit_price`` are left out. Rows in
-        the file order of their first line.
+        line-level ``product``, ``quantity`` and ``unit_price`` are left out. Rows sorted
+        by customer id, time and order id: the order table's own order, so that
+        :func:`orders_of` reads the orders off the rows without sorting or hashing the ids
+        (at 40M rows: under a second and no copy of the id columns, against a minute and
+        3 GB).
 
     Examples
     --------
@@ -603,7 +694,8 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
     select.append(f"count(*) AS {LINES}")
     sql = (f"SELECT {', '.join(select)} FROM (SELECT *, file_row_number AS _line "
            f"FROM read_parquet({sql_text(path.as_posix())}, file_row_number = true)) "
-           f"GROUP BY {q[CUSTOMER_ID]}, {q[ORDER_ID]}, {q[TIMESTAMP]} ORDER BY min(_line)")
+           f"GROUP BY {q[CUSTOMER_ID]}, {q[ORDER_ID]}, {q[TIMESTAMP]} "
+           f"ORDER BY {q[CUSTOMER_ID]}, {q[TIMESTAMP]}, {q[ORDER_ID]}")
     spill = (Path(scratch) if scratch is not None else out.parent) / "duckdb_compact"
     con = None
     try:
