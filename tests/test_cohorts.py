@@ -336,3 +336,36 @@ def test_compact_lines_give_the_customer_summary_of_the_lines(count_by):
         got = customer_summary(compact, cutoff - pd.Timedelta(days=1), count_by=count_by, extras=False)
         pd.testing.assert_frame_equal(got[["frequency", "recency", "T"]], want[["frequency", "recency", "T"]])
         np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-9)
+
+
+def test_order_history_reads_the_run_caches_rows_in_place_to_the_same_answers(monkeypatch):
+    """One row per order sorted by customer, time and order id (the run cache): read off in place, equal to
+    the general path for every method."""
+    from lclib.engine import orders as O
+
+    rng = np.random.default_rng(21)
+    n = 4000
+    tx = pd.DataFrame({
+        CUSTOMER_ID: pd.array(rng.integers(0, 400, n).astype(str), dtype="str"),
+        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 300 * 24, n)), unit="h"),
+        AMOUNT: rng.random(n) * 100,
+        CHANNEL: pd.array(rng.choice(["email", "search", None], n), dtype="str"),
+    })
+    tx[ORDER_ID] = pd.array([f"o{i:05d}" for i in range(n)], dtype="str")  # numbered in time order
+    tx = tx.sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True)
+    fast = O.OrderHistory(tx)
+    assert O._history_in_place(tx, fast.as_of) is not None
+    assert fast.orders[CUSTOMER_ID].array._pa_array is tx[CUSTOMER_ID].array._pa_array  # not copied
+    monkeypatch.setattr(O, "_history_in_place", lambda *a: None)
+    slow = O.OrderHistory(tx)
+    pd.testing.assert_frame_equal(fast.orders, slow.orders, check_exact=True)
+    np.testing.assert_array_equal(fast.codes, slow.codes)
+    pd.testing.assert_index_equal(fast.ids, slow.ids)
+    for cutoff in pd.date_range("2024-01-03 05:00", "2024-10-20", freq="37D"):
+        pd.testing.assert_frame_equal(fast.before(cutoff), slow.before(cutoff), check_exact=True)
+        pd.testing.assert_frame_equal(fast.compact_lines(cutoff), slow.compact_lines(cutoff), check_exact=True)
+        start = cutoff - pd.Timedelta(days=60)
+        pd.testing.assert_series_equal(fast.line_revenue(start, cutoff), slow.line_revenue(start, cutoff),
+                                       check_exact=True)
+        np.testing.assert_array_equal(fast.customers_with_lines_in(start, cutoff),
+                                      slow.customers_with_lines_in(start, cutoff))

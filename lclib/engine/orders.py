@@ -155,8 +155,9 @@ class OrderHistory:
     def __init__(self, transactions: pd.DataFrame, as_of=None):
         self.transactions = transactions
         self.as_of = resolve_as_of(transactions, as_of)
-        self.orders, self._spread, self.codes, self.ids = _collapse_lines(transactions, self.as_of,
-                                                                          keep_spread=True)
+        fast = _history_in_place(transactions, self.as_of)
+        self.orders, self._spread, self.codes, self.ids = fast if fast is not None else \
+            _collapse_lines(transactions, self.as_of, keep_spread=True)
         # every line has an order id (as lclib.io guarantees): order lines and collapsed orders agree
         self.complete = ORDER_ID not in transactions or not bool(transactions[ORDER_ID].hasnans)
         self._ts = self.orders[TIMESTAMP].to_numpy()
@@ -247,6 +248,27 @@ class OrderHistory:
             t = sp[TIMESTAMP].to_numpy()
             hit[self.codes[sp["pos"].to_numpy()[(t >= lo) & (t < hi)]]] = True
         return hit
+
+
+def _history_in_place(tx: pd.DataFrame, as_of: pd.Timestamp):
+    """``_collapse_lines(tx, as_of, keep_spread=True)`` for lines that are already one row per order
+    in the order table's order (the run cache), read off in place; None for any other lines."""
+    ok = tx[CUSTOMER_ID].notna().to_numpy() & tx[TIMESTAMP].notna().to_numpy() & tx[ORDER_ID].notna().to_numpy()
+    if not (ok & (tx[TIMESTAMP] < as_of).to_numpy()).all():
+        return None
+    fast = _orders_in_place(tx)
+    if fast is None or len(fast[0]) != len(tx):  # orders on several rows: the general path keeps their lines
+        return None
+    orders, codes = fast
+    heads = np.flatnonzero(orders["n"].to_numpy() == 1)
+    ids = pd.Index(orders[CUSTOMER_ID].array.take(heads), name=CUSTOMER_ID)
+    spread = pd.DataFrame({"pos": np.zeros(0, "int64"), TIMESTAMP: orders[TIMESTAMP].iloc[:0].to_numpy(),
+                           AMOUNT: np.zeros(0, "float64")})
+    if CHANNEL in orders:
+        spread[CHANNEL] = orders[CHANNEL].iloc[:0].reset_index(drop=True)
+    spread.attrs["lines"] = (codes.astype("int32" if len(ids) < 2**31 else "int64"),
+                             tx[TIMESTAMP].to_numpy(), tx[AMOUNT].to_numpy())
+    return orders, spread, codes, ids
 
 
 def customer_runs(orders: pd.DataFrame) -> np.ndarray:
