@@ -166,3 +166,23 @@ def test_long_curves_are_thinned_before_drawing():
     last_followed = km.loc[km["at_risk"] >= 10, "days"].iloc[-1]
     assert ax.lines[0].get_xdata()[-1] == last_followed < km["days"].iloc[-1]
     assert "fewer than 10 customers" in ax.get_xlabel()
+
+
+def test_retention_curves_say_too_few_months_instead_of_drawing_one_dot(tx):
+    cells = cohort_cells(tx, "2024-03-17")
+    tri = cohorts.retention_triangle(cells)
+    curve = cohorts.retention_curve(cells)
+    one_month = curve.loc[curve.index <= 1]  # month 0 and month 1: a single point after the first purchase
+    ax = plots.plot_retention_curves(tri, one_month)
+    _labelled(ax, "Retention curves by cohort")
+    assert not ax.lines and "Too few months" in ax.texts[0].get_text()
+    plt.close("all")
+
+
+def test_churn_rate_dates_one_labelled_tick_per_month_when_few_months(tx):
+    rates = ch.churn_rate_by_period(tx, 40, "2024-06-01")
+    few = rates.tail(2)
+    ax = plots.plot_churn_rate(few)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [p.strftime("%b %Y") for p in few.index.to_timestamp()]
+    plt.close("all")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import nbformat
 import numpy as np
 import pytest
@@ -86,3 +88,13 @@ def test_headline_table_says_the_settings_under_the_table_not_as_results():
     assert "Monthly churn rate" in body and "Inactivity window" not in body
     caption = html.split("<caption>")[1].split("</caption>")[0]
     assert caption == "Settings used: Inactivity window &lt;b&gt;: 153 days."
+
+
+def test_headline_table_says_not_enough_data_for_a_headline_without_a_value_as_the_index_does():
+    from lclib.report.record import NOT_ENOUGH_DATA, headline_table
+
+    html = headline_table([{"name": "monthly_churn_rate", "label": "Monthly churn rate", "value": None, "unit": "%"},
+                           {"name": "x", "label": "Customers", "value": 12, "unit": "customers"}]).to_html()
+    assert NOT_ENOUGH_DATA in html and "n/a" not in html and "12 customers" in html
+    template = (Path(__file__).resolve().parents[1] / "lclib/report/templates/index.html.j2").read_text()
+    assert NOT_ENOUGH_DATA in template  # one wording on the index and in the reports

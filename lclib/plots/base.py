@@ -88,6 +88,27 @@ def mark_partial(patches, color: str | None = None) -> None:
 READABLE_PT = 9.0
 
 
+def period_axis(ax: Axes, starts, freq: str | None = None) -> None:
+    """Date ticks that never overprint: one per period start when there are at most 12 periods,
+    labelled like "Feb 2024" (monthly or longer) or "2024-02-05" (shorter); else matplotlib's
+    concise automatic dates. ``starts``: the plotted period starts (DatetimeIndex-like)."""
+    import matplotlib.dates as mdates
+
+    starts = pd.DatetimeIndex(starts)
+    if 0 < len(starts) <= 12:
+        ax.set_xticks(starts)
+        monthly = freq is not None and str(freq).upper()[:1] in ("M", "Q", "Y", "A")
+        ax.set_xticklabels(starts.strftime("%b %Y" if monthly else "%Y-%m-%d"))
+        if len(starts) > 6:
+            for label in ax.get_xticklabels():
+                label.set_rotation(30)
+                label.set_ha("right")
+    else:
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def points(size) -> float:
     """A font size as matplotlib takes it (8, "small", None: the default) in points."""
     from matplotlib.font_manager import FontProperties

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import (BAD, GOOD, GREY, MAIN, SECOND, _axes, fit_ylabel, panel_grid, percent, text_points,
-                              thousands, tick_points, words)
+from lclib.plots.base import (BAD, GOOD, GREY, MAIN, SECOND, _axes, fit_ylabel, panel_grid, percent, period_axis,
+                              text_points, thousands, tick_points, words)
 from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
@@ -208,6 +208,9 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_
                           ax: Axes | None = None, **kwargs) -> Axes:
     """Each cohort's retention (thin grey lines) and the size-weighted pooled curve with its interval.
 
+    With fewer than two months after the first purchase there is no curve to show: the
+    Axes says so instead of drawing one dot.
+
     Parameters
     ----------
     triangle : :func:`lclib.analysis.cohorts.retention_triangle` output.
@@ -218,10 +221,19 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_
     if not isinstance(triangle, pd.DataFrame) or triangle.empty:
         raise ValueError("triangle must be a non-empty DataFrame")
     ax = _axes(ax)
+    ax.set_xlabel("Months since first purchase")
+    ax.set_ylabel("Share of cohort buying (%)" if value_label == "customers" else "Revenue vs month 0 (%)")
+    ax.set_title("Retention curves by cohort" if value_label == "customers" else "Revenue retention curves by cohort")
+    pooled = curve.loc[curve.index >= 1]
+    if pooled["share"].notna().sum() < 2:  # one month after the first is a dot, not a curve
+        ax.text(0.5, 0.5, "Too few months since the first purchase\nto draw a curve (fewer than 2)",
+                transform=ax.transAxes, ha="center", va="center", fontsize=text_points(), color="#555555")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return ax
     x = triangle.columns.to_numpy(dtype=float)
     for _, row in triangle.iterrows():  # one line per cohort (a couple of dozen)
         ax.plot(x[1:], row.to_numpy(dtype=float)[1:], color=GREY, lw=0.6, alpha=0.5)
-    pooled = curve.loc[curve.index >= 1]
     ax.plot(pooled.index, pooled["share"], color=MAIN, lw=2.2, marker="o", ms=3, label="all cohorts (pooled)",
             **kwargs)
     if pooled["lower"].notna().any():
@@ -230,9 +242,6 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_
     ax.plot([], [], color=GREY, lw=0.6, label="one cohort")
     percent(ax.yaxis)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("Months since first purchase")
-    ax.set_ylabel("Share of cohort buying (%)" if value_label == "customers" else "Revenue vs month 0 (%)")
-    ax.set_title("Retention curves by cohort" if value_label == "customers" else "Revenue retention curves by cohort")
     ax.legend(frameon=False, fontsize=8)
     return ax
 
@@ -289,8 +298,11 @@ def plot_churn_rate(rates: pd.DataFrame, *, ax: Axes | None = None, **kwargs) ->
     """Churn rate per period with its 95 % interval."""
     _need(rates, ("churn_rate", "lower", "upper"), "rates")
     ax = _axes(ax)
-    x = rates.index.to_timestamp() if isinstance(rates.index, pd.PeriodIndex) else rates.index
+    periods = isinstance(rates.index, pd.PeriodIndex)
+    x = rates.index.to_timestamp() if periods else rates.index
     ax.plot(x, rates["churn_rate"], color=MAIN, marker="o", ms=3, label="churn rate", **kwargs)
+    if pd.api.types.is_datetime64_any_dtype(x):
+        period_axis(ax, x, rates.index.freqstr if periods else None)  # a few periods: one labelled tick each
     ax.fill_between(x, rates["lower"], rates["upper"], color=MAIN, alpha=0.2, label="95 % interval")
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # 2 %, 5 %, ... not 2.5 %

@@ -119,13 +119,18 @@ def _singular(unit: str) -> str:
     return unit
 
 
+#: A headline with no value (too little data for it), as the headline tables and the index say it.
+NOT_ENOUGH_DATA = "not enough data to say"
+
+
 def headline_table(entries: list[dict] | None = None):
     """The recorded headline numbers as a small table for the end of a report.
 
     Returns a styled table (:func:`lclib.report.notebook.table`): headline labels
     left-aligned, values (number and unit) right-aligned, one header row. Settings the
     report echoed back (:data:`lclib.config.headlines.SETTINGS`, e.g. the at-risk threshold)
-    are not rows: they are said under the table ("Settings used: ...").
+    are not rows: they are said under the table ("Settings used: ..."). A headline without a
+    value reads :data:`NOT_ENOUGH_DATA` (the report's text says why), as on the index.
     """
     import html
 
@@ -138,8 +143,8 @@ def headline_table(entries: list[dict] | None = None):
     settings = {name for _, name in SETTINGS}
     results = [e for e in entries if e.get("name") not in settings]
     echoed = [e for e in entries if e.get("name") in settings]
-    frame = pd.DataFrame([{"Headline": e["label"], "Value": format_value(e["value"], e["unit"])} for e in results],
-                         columns=["Headline", "Value"])
+    frame = pd.DataFrame([{"Headline": e["label"], "Value": NOT_ENOUGH_DATA if e["value"] is None else
+                           format_value(e["value"], e["unit"])} for e in results], columns=["Headline", "Value"])
     styled = table(frame, left=["Headline"]).set_properties(subset=["Value"], **{"text-align": "right"})
     if echoed:  # thresholds the report used are settings, not results: said under the table
         said = "; ".join(f"{e['label']}: {format_value(e['value'], e['unit'])}" for e in echoed)
