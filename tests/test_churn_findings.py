@@ -35,9 +35,12 @@ def people(n: int, *, b: bool = True, c: bool = False, channel=None, cohort: str
 def test_share_text_and_months_of_data():
     assert fd.share_text(0.1344) == "13.4%" and fd.share_text(0.485, 0) == "48%" and fd.share_text(1.0, 0) == "100%"
     assert fd.share_text(np.nan) == "-" and fd.share_text(None) == "-"
-    # 15 Jan 2024 .. 31 Dec 2025 (as_of is the midnight after the last day): 24 calendar months
+    # 15 Jan 2024 .. 31 Dec 2025 (as_of is the midnight after the last day): 717 days, 24 months as report 00 says
     assert fd.months_of_data(pd.Timestamp("2024-01-15"), pd.Timestamp("2026-01-01")) == 24
-    assert fd.months_of_data(pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")) == 1
+    assert fd.months_of_data(pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-01")) == 0  # one day
+    # a thin cut: 18 Jan .. 30 Apr 2024 is 104 days, 3 months (calendar months touched would say 4)
+    assert fd.months_of_data(pd.Timestamp("2024-01-18 03:01"), pd.Timestamp("2024-05-01"),
+                             pd.Timestamp("2024-04-30 10:00")) == 3
 
 
 # ----------------------------------------------------------------------------- where people fall out

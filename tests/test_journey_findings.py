@@ -96,8 +96,8 @@ def test_scope_sentence_without_an_events_table():
     scope = journey.journey_scope({"transactions": pd.DataFrame(), "events": None}, [REACH, BUY], ["reach"])
     assert scope.mode == "transactions-only"
     assert scope_sentence(scope, 1234, AS_OF) == (
-        "No events table was given, so the journey runs in **transactions-only mode from Purchase onwards**; Reach "
-        "cannot be measured and are left out. Channel touchpoints are the orders' channels only. The journey is read "
+        "No events table was given, so the journey runs in **transactions-only mode from Purchase onwards**; the "
+        "Reach stage cannot be measured and is left out. Channel touchpoints are the orders' channels only. The journey is read "
         "from **1,234 people** (data to 31 Dec 2025).")
 
 
@@ -157,7 +157,7 @@ def test_a_step_significantly_below_target_is_named_with_its_shortfall():
     assert (check.below, check.steps_with_target) == (1, 2)
     assert check.table["significantly_below"].tolist() == [False, True]
     assert check.sentence == (
-        "**1 of 2 steps** convert significantly below target. The costliest is **Lead → Purchase**: 33.3% against its "
+        "**1 of 2 steps** converts significantly below target. The costliest is **Lead → Purchase**: 33.3% against its "
         "target of 90.0%, about **3 people** short - the first place to act.")
     shown = check.shown
     assert list(shown.index) == ["Reach → Lead", "Lead → Purchase"]
@@ -168,7 +168,7 @@ def test_a_step_significantly_below_target_is_named_with_its_shortfall():
 def test_assumed_targets_and_a_window_are_said():
     check = conversion_against_targets(_reached([10, 6, 2]), [REACH, LEAD, BUY], window_days=30, as_of=AS_OF,
                                        assumed=True)
-    assert check.sentence.startswith("**1 of 2 steps** convert significantly below the assumed default target within "
+    assert check.sentence.startswith("**1 of 2 steps** converts significantly below the assumed default target within "
                                      "30 days. The costliest is **Lead → Purchase**: 33.3% against lclib's assumed "
                                      "default target of 90.0%")
 
@@ -183,8 +183,8 @@ def test_no_step_below_target_on_plan_or_assumed():
     assumed = conversion_against_targets(_reached([10, 6, 2]), stages, assumed=True)
     assert assumed.sentence == (
         "No step converts significantly below lclib's assumed default target (every step's 95 % interval reaches or "
-        "lies above it), but these targets are lclib's assumed defaults, not yours: set `journey.stages` with your own "
-        "targets before reading the funnel as on plan.")
+        "lies above it), but these targets are lclib's assumed defaults, not yours: set your own targets for the "
+        "journey stages in the configuration before reading the funnel as on plan.")
 
 
 def test_one_measurable_stage_has_no_conversion_to_check():
@@ -216,7 +216,7 @@ def test_kpi_findings_count_met_below_and_not_measurable():
     found = kpi_findings(_kp(), [REACH, LEAD, BUY, ADVOCACY])
     assert (found.met, found.below, found.not_measurable) == (1, ["Purchase", "Advocacy"], ["Loyalty"])
     assert found.sentence == (
-        "**1 of 5 stage KPIs meet their target**. Below target: Purchase (Conversion rate 33.3 % vs 90.0 %); Advocacy "
+        "**1 of 5 stage KPIs meets its target**. Below target: Purchase (Conversion rate 33.3 % vs 90.0 %); Advocacy "
         "(Referral rate 20.0 % vs 25.0 %, not significantly: the 95 % interval reaches the target). Not measurable "
         "with this data: Loyalty. Each KPI is the one number the team owning that stage should move.")
     assert found.notes == []  # no conversion table: nothing to compare a narrower KPI with
@@ -237,7 +237,7 @@ def test_a_kpi_narrower_than_its_stage_gets_a_note():
 def test_kpi_findings_with_nothing_below():
     kp = _kp().iloc[:2]
     assert kpi_findings(kp, [REACH, LEAD]).sentence == (
-        "**1 of 2 stage KPIs meet their target**, none is below target. Each KPI is the one number the team owning "
+        "**1 of 2 stage KPIs meets its target**, none is below target. Each KPI is the one number the team owning "
         "that stage should move.")
 
 
@@ -382,8 +382,8 @@ def test_touch_paths_and_markov_credit():
     assert (credit.lead, credit.lead_share) == ("email", pytest.approx(0.6))
     assert credit.sentence == (
         "The Markov model credits **Email** with the most conversions (**2**, 60.0%). Compared with last touch it "
-        "gives **Search ads** +1 conversions and **Email** -1: budget judged on last clicks alone would under-fund "
-        "Search ads. 1 conversions had no earlier touchpoint and are not attributed.")
+        "gives **Search ads** +1 conversion and **Email** -1: budget judged on last clicks alone would under-fund "
+        "Search ads. 1 conversion had no earlier touchpoint and is not attributed.")
     assert credit.shown.index.name == "Channel"
     assert list(credit.shown.columns) == ["First touch", "Last touch", "Markov", "Removal effect"]
 

@@ -13,13 +13,14 @@ Examples
     loss = biggest_dropoff(drop, titles)                  # the step losing most people, and the weakest step
     by_channel = channel_conversion_spread(reached, stages, loss.weakest_step, loss.weakest_name)
     table, basis = rank_stage_improvements(reached, stages, value="revenue", customer="is_customer")
-    best = best_stage_to_improve(table, basis, currency, months_of_data(first, as_of))
+    best = best_stage_to_improve(table, basis, currency, months_of_data(first, as_of, last_order))
     kept = retention_milestones(curve, revenue_curve)     # months 1, 3, 6, 12 of the pooled curves
     found = monthly_churn_finding(rates, window.days)     # the pooled rate and its span in words
     again = repeat_purchase_finding(repeat)               # the verdict and the first steps
     channels = lifetimes_by_channel(life, life_km)        # curves, test, summary and sentence
     trust = model_trust(result)                           # model vs baselines, everyone and the still active
     at_risk = at_risk_with_bgnbd(at_risk, trust, transactions, as_of, window)
+    export(scores_export(scored, trust), "churn_scores", ...)  # with the verdict report 07 reads
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from lclib.analysis.churn import (IMPROVEMENT_LIFT, LogRank, PooledChurn, WhatIf
 from lclib.analysis.churn_model import (FEATURE_LABELS, GROUP_LABELS, LABEL, ChurnModelResult, available_features,
                                         bgnbd_baseline, scorer_metrics)
 from lclib.analysis.cohorts import RepeatVerdict, repeat_curve_verdict
-from lclib.analysis.wording import auc_words, display_name, money
+from lclib.analysis.wording import auc_words, display_name, money, months_covered, plural
 from lclib.engine.orders import OrderHistory
 from lclib.io.columns import ACQUISITION_CHANNEL
 
@@ -54,15 +55,23 @@ def share_text(value: float | None, digits: int = 1) -> str:
     return "-" if pd.isna(value) else f"{value:.{digits}%}"
 
 
-def months_of_data(first, as_of) -> int:
-    """Calendar months from the first transaction to the last day counted (``as_of`` - 1 day), both included.
+def months_of_data(first, as_of, last=None) -> int:
+    """Months of data from the first order to the last one counted, as report 00 says them.
+
+    The days are report 00's ``days_covered`` (last minus first order, in whole days, plus one),
+    the months :func:`lclib.analysis.wording.months_covered` of them (``days / 30.44``, rounded):
+    a thin cut reads "3 months" in both reports. ``last``: the latest order before ``as_of``
+    (default: the last day counted, ``as_of`` - 1 day).
 
     Examples
     --------
     >>> months_of_data(pd.Timestamp("2024-01-15"), pd.Timestamp("2026-01-01"))
     24
+    >>> months_of_data(pd.Timestamp("2024-01-18 03:01"), pd.Timestamp("2024-05-01"), pd.Timestamp("2024-04-30 10:00"))
+    3
     """
-    return len(pd.period_range(pd.Timestamp(first), pd.Timestamp(as_of) - _DAY, freq="M"))
+    last = pd.Timestamp(as_of) - _DAY if last is None or pd.isna(last) else pd.Timestamp(last)
+    return months_covered((last - pd.Timestamp(first)).days + 1)
 
 
 def step_names(drop: pd.DataFrame, titles: Mapping[str, str]) -> pd.Series:
@@ -261,7 +270,7 @@ class BestStage:
     extra_revenue : float
         Revenue the best lift brings over the months of data (not discounted).
     period : str
-        ``the 24 months of data``.
+        ``the 24 months of data`` (``the month of data``, ``less than a month of data``).
     sentence : str
         The finding in words.
     """
@@ -297,7 +306,8 @@ def best_stage_to_improve(improvement: pd.DataFrame, basis: str, currency: str, 
     >>> best_stage_to_improve(imp, "its target", "EUR", 12).sentence
     'Lifting **Sign-up** to its target (from 20% to 30%) is worth most: about **100 more people** in that stage, **25 more customers** and **2,500 EUR** more revenue over the 12 months of data.'
     """
-    period = f"the {months} months of data"
+    period = (f"the {plural(months, 'month')} of data" if months > 1 else "the month of data" if months == 1
+              else "less than a month of data")
     value = improvement["extra_revenue"].fillna(0)
     best = improvement.loc[value.idxmax()]
     best_c = improvement.loc[improvement["extra_customers"].fillna(0).idxmax()]
@@ -747,7 +757,10 @@ class ModelTrust:
         Mean absolute gap between predicted and observed churn over the calibration bins,
         weighted by customers.
     beats_recency : bool
-        The model ranks better than the recency rule (``auc > recency_auc``).
+        The model ranks better than the recency rule at the precision the report records and
+        compares (ROC AUC to 3 decimals: a lead of less than 0.0005 is a tie), and better than
+        chance (``auc >= 0.5``): the verdict every sentence of report 04 follows, and the
+        ``model_beats_recency`` column of its ``churn_scores`` export (:func:`scores_export`).
     informative : bool
         Its probabilities beat the base rate (``brier < base_brier``).
     active : DataFrame
@@ -801,6 +814,7 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
     """
     m = result.metrics
     auc, auc_rec = m.loc["model", "roc_auc"], m.loc["recency rule", "roc_auc"]
+    beats = bool(auc >= 0.5 and round(auc, 3) > round(auc_rec, 3))  # as the recorded ROC AUCs compare
     brier, base_brier = m.loc["model", "brier"], m.loc["base rate", "brier"]
     cal = result.calibration
     cal_gap = float(np.average((cal["predicted"] - cal["observed"]).abs(), weights=cal["customers"]))
@@ -812,7 +826,7 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
         f"On the later test period the model ranks churners above stayers with a ROC AUC of **{auc:.3f}**, against "
         f"**{auc_rec:.3f}** for the recency rule"
         + (f" and {bg_auc:.3f} for BG/NBD" if has_bg else "")
-        + (" - it adds information beyond how long a customer has been silent" if auc > auc_rec
+        + (" - it adds information beyond how long a customer has been silent" if beats
            else " - it does not beat the simple recency rule here, so use the rule")
         + (f"; BG/NBD's probability of no order ranks a little better here ({bg_auc:.3f}), so it is "
            "worth using alongside. " if has_bg and bg_auc > auc else
@@ -853,7 +867,7 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
     plain = ("How good is the model, tested on a later period it had not seen? "
              + auc_words(auc, "The model", term=False) + "; sorting customers by the days since their last order does "
              f"so {100 * auc_rec:.0f} % of the time. "
-             + ("So the model adds something beyond how long a customer has been silent. " if auc > auc_rec else
+             + ("So the model adds something beyond how long a customer has been silent. " if beats else
                 "So the simple rule does as well: use it. " if auc >= auc_rec - 0.02 and auc >= 0.5 else
                 "So the model ranks worse than that simple rule (or no better than chance): **do not use its "
                 "list**; sort customers by the days since their last order instead. ")
@@ -862,9 +876,21 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
              + (f"Its probabilities are close to what happened: on average {cal_gap:.0%} points off."
                 if brier < base_brier else
                 "Its probabilities are no better than saying the average churn rate for everybody"
-                + (": use it to rank customers, not to count them." if auc > auc_rec else ".")))
-    return ModelTrust(auc, auc_rec, brier, base_brier, cal_gap, bool(auc > auc_rec), bool(brier < base_brier),
+                + (": use it to rank customers, not to count them." if beats else ".")))
+    return ModelTrust(auc, auc_rec, brier, base_brier, cal_gap, beats, bool(brier < base_brier),
                       active, ma, bool(judge), bool(bg_better), sentence, active_sentence, plain)
+
+
+def scores_export(scored: pd.DataFrame, trust: ModelTrust) -> pd.DataFrame:
+    """The ``churn_scores`` export: every customer's scores with report 04's verdict on the model.
+
+    Column ``model_beats_recency`` (the same on every row) is :attr:`ModelTrust.beats_recency`:
+    True when the model ranked the test period's customers better than sorting them by days
+    since their last order (and better than chance), False otherwise. Report 07 reads it
+    (:func:`lclib.analysis.customer_view.churn_model_beats_recency`) and, when False, orders its
+    list by days since the last order instead of by the churn flag.
+    """
+    return scored.assign(model_beats_recency=bool(trust.beats_recency))
 
 
 def importance_sentence(importance: pd.DataFrame, top: int = 3) -> str:

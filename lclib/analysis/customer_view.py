@@ -23,6 +23,7 @@ import pandas as pd
 
 from lclib.analysis import stages
 from lclib.analysis.rfm import score_rfm
+from lclib.analysis.wording import UNTRUSTED_CHURN_MODEL, money
 from lclib.engine.contracts import resolve_as_of
 from lclib.engine.rfm_table import rfm_table
 from lclib.io.columns import CUSTOMER_ID, REFUNDED_AMOUNT, TIMESTAMP, require_columns
@@ -240,7 +241,8 @@ def build_customer_scores(tables: dict, cfg, as_of=None, *, churn: pd.DataFrame 
     cfg : the loaded configuration.
     as_of : date-like, optional (default ``analysis.as_of`` resolved on the data).
     churn : DataFrame, optional
-        ``churn_scores`` of report 04 (index or column ``customer_id``; ``p_churn``, ``status``).
+        ``churn_scores`` of report 04 (index or column ``customer_id``; ``p_churn``, ``status``;
+        ``model_beats_recency``, report 04's verdict on its model, the same on every row).
     predictions : DataFrame, optional
         ``clv_scores`` of report 05 (``customer_id``; ``p_alive``, ``expected_purchases``,
         ``clv``, ``clv_model``; ``clv_low``, ``clv_high`` when it has every customer's interval).
@@ -248,7 +250,8 @@ def build_customer_scores(tables: dict, cfg, as_of=None, *, churn: pd.DataFrame 
     Returns
     -------
     DataFrame
-        :func:`customer_scores` output; ``attrs["thresholds"]`` holds the lifecycle thresholds.
+        :func:`customer_scores` output; ``attrs["thresholds"]`` holds the lifecycle thresholds and
+        ``attrs["model_beats_recency"]`` report 04's verdict (:func:`churn_model_beats_recency`).
     """
     tx = tables["transactions"]
     as_of = resolve_as_of(tx, as_of if as_of is not None else cfg.analysis.as_of)
@@ -268,7 +271,28 @@ def build_customer_scores(tables: dict, cfg, as_of=None, *, churn: pd.DataFrame 
                           churn_threshold=cfg.churn.at_risk_min_probability, refunds=refunds,
                           data_start=tx[TIMESTAMP].min(), left_truncation_days=cfg.analysis.left_truncation_days)
     out.attrs["thresholds"] = th
+    out.attrs["model_beats_recency"] = churn_model_beats_recency(churn)
     return out
+
+
+def churn_model_beats_recency(churn: pd.DataFrame | None) -> bool | None:
+    """Report 04's verdict on its churn model, as its ``churn_scores`` export carries it.
+
+    True when the model ranked the customers of the test period better than sorting them by the
+    days since their last order (column ``model_beats_recency``, the same on every row), False
+    when it did not; None without churn scores, or scores of a run before the column existed.
+
+    Examples
+    --------
+    >>> churn_model_beats_recency(pd.DataFrame({"p_churn": [0.4], "model_beats_recency": [False]}))
+    False
+    >>> churn_model_beats_recency(pd.DataFrame({"p_churn": [0.4]})) is None
+    True
+    """
+    if churn is None or "model_beats_recency" not in churn or not len(churn):
+        return None
+    verdict = churn["model_beats_recency"].dropna()
+    return bool(verdict.iloc[0]) if len(verdict) else None
 
 
 def _by_customer(frame: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -401,10 +425,6 @@ def campaign_list(scores: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["predicted_clv", "revenue"], ascending=False, na_position="last", kind="stable")
 
 
-def _money(value: float, currency: str) -> str:
-    return f"{value:,.0f} {currency}".strip()
-
-
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "-"
 
@@ -416,6 +436,11 @@ def at_risk_relation(scores: pd.DataFrame, thresholds) -> str:
     order. With recency tied to the states, the RFM at-risk segments are valuable past
     customers with R = 1 or 2: all of them lifecycle at risk or lapsed. The churn model
     flags customers who ordered within its window, so never a lapsed one.
+
+    The closing advice follows report 04's verdict (``scores.attrs["model_beats_recency"]``,
+    :func:`build_customer_scores`): the churn flag picks who comes first only when the model
+    ranked customers better than the days since their last order (or when that is not known);
+    else the list is to be ordered by days since the last order.
     """
     state, rfm_, model = (scores[c].to_numpy(dtype=bool) for c in ("at_risk_state", "at_risk_rfm", "at_risk_model"))
     lapsed = scores["state"].eq("lapsed").to_numpy()
@@ -426,8 +451,9 @@ def at_risk_relation(scores: pd.DataFrame, thresholds) -> str:
             f"more but fewer than {thresholds.lapsed_days} (then they count as lapsed). "
             f"The **RFM** at-risk segments hold **{n_rfm:,}** customers who bought often or spent much: "
             f"{rfm_state:,} of them are at risk in the lifecycle sense and {rfm_lapsed:,} already lapsed")
-    text += (f", and {rfm_other:,} neither (recency is scored from plain quantiles: set "
-             f"`rfm.recency_from_states: true` to tie them). " if rfm_other else
+    text += (f", and {rfm_other:,} neither: their RFM recency score comes from the days since the last order "
+             "alone, not from the lifecycle state (scoring it from the lifecycle states, a setting of the "
+             "configuration, ties the two). " if rfm_other else
              ", none in another state. ")
     if scores["churn_probability"].isna().all():
         return text + "The **churn model** list is empty: no churn model was built in this run."
@@ -436,7 +462,19 @@ def at_risk_relation(scores: pd.DataFrame, thresholds) -> str:
                    f"are likely not to order in the next: {model_state:,} of them "
                    f"({_share(model_state, n_model)}) are also lifecycle at risk"
                    + (f" and {model_lapsed:,} lapsed." if model_lapsed else ", none lapsed.")
-                   + " Use the lifecycle list for win-back timing, the churn flag to pick who comes first.")
+                   + (f" Use the lifecycle list for win-back timing; {UNTRUSTED_CHURN_MODEL}."
+                      if scores.attrs.get("model_beats_recency") is False else
+                      " Use the lifecycle list for win-back timing, the churn flag to pick who comes first."))
+
+
+def recency_setting_note(scores: pd.DataFrame) -> str:
+    """For analysts: the setting that ties RFM recency to the lifecycle states, when some RFM
+    at-risk customers are neither lifecycle at risk nor lapsed (it is off); "" otherwise."""
+    rfm_, state = (scores[c].to_numpy(dtype=bool) for c in ("at_risk_rfm", "at_risk_state"))
+    untied = rfm_ & ~state & ~scores["state"].eq("lapsed").to_numpy()
+    return ("RFM recency is scored from the days since the last order alone: set "
+            "`rfm.recency_from_states: true` in lclib.yaml to score it from the lifecycle states."
+            if untied.any() else "")
 
 
 def campaign_sentence(campaign: pd.DataFrame, currency: str) -> str:
@@ -446,9 +484,9 @@ def campaign_sentence(campaign: pd.DataFrame, currency: str) -> str:
         return "No customer is at risk in the lifecycle sense today, so the campaign list is empty."
     valued = campaign["predicted_clv"].notna()
     text = (f"**{n:,} customers** are on the campaign list (lifecycle at risk), with "
-            f"**{_money(float(campaign['revenue'].sum()), currency)}** of revenue so far")
+            f"**{money(float(campaign['revenue'].sum()), currency)}** of revenue so far")
     if valued.any():
-        text += (f" and **{_money(float(campaign.loc[valued, 'predicted_clv'].sum()), currency)}** of predicted CLV "
+        text += (f" and **{money(float(campaign.loc[valued, 'predicted_clv'].sum()), currency)}** of predicted CLV "
                  f"({valued.sum():,} valued by the purchase model)")
     text += (f". {int(campaign['at_risk_rfm'].sum()):,} of them are also in an RFM at-risk segment and "
              f"{int(campaign['at_risk_model'].sum()):,} flagged by the churn model. It is exported as "

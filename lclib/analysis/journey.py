@@ -330,21 +330,27 @@ def journey_scope(tables: dict[str, pd.DataFrame | None], stages: Sequence, skip
     kept = [s for s in stages if s.name not in set(skipped)]
     ev = tables.get("events")
     titles = {s.name: s.title for s in stages}
-    lost = ", ".join(titles[n] for n in skipped)
+    names = [titles[n] for n in skipped]
+    one = len(names) == 1
+    lost = (", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else "".join(names)
+    lost = f"the {lost} {'stage' if one else 'stages'}" if names else ""
+    left_out = f"{'is' if one else 'are'} left out"
     if not kept:
         raise ValueError("none of the configured journey stages can be measured with the data given")
     if ev is None or len(ev) == 0:
         mode = "transactions-only"
         sentence = (f"No events table was given, so the journey runs in **transactions-only mode from "
-                    f"{kept[0].title} onwards**" + (f"; {lost} cannot be measured and are left out" if lost else "")
+                    f"{kept[0].title} onwards**" + (f"; {lost} cannot be measured and {left_out}" if lost else "")
                     + ". Channel touchpoints are the orders' channels only.")
     elif skipped:
         mode = "partial"
-        sentence = (f"The data measures {len(kept)} of the {len(stages)} configured stages; "
-                    f"{lost} cannot be measured (none of their events or source tables are present) and are left out.")
+        sentence = (f"The data measures {len(kept)} of the {len(stages)} configured stages; {lost} cannot be "
+                    f"measured (none of {'its' if one else 'their'} events or source tables are present) and "
+                    f"{left_out}.")
     else:
         mode = "full"
-        sentence = f"All {len(stages)} configured stages can be measured from the data."
+        sentence = ("The one configured stage can be measured from the data." if len(stages) == 1 else
+                    f"All {len(stages)} configured stages can be measured from the data.")
     return JourneyScope(kept, list(skipped), mode, sentence)
 
 

@@ -45,7 +45,7 @@ from lclib.analysis.journey import (
     stage_times,
     touch_paths,
 )
-from lclib.analysis.wording import data_to, display_name, display_path
+from lclib.analysis.wording import data_to, display_name, display_path, plural
 from lclib.config.kpi_catalogue import KPIS
 
 #: A channel-stage pair needs this many people touched to be called the strongest.
@@ -89,6 +89,23 @@ def _titles(stages: Sequence) -> dict[str, str]:
     return {s.name: s.title for s in stages}
 
 
+def people(n: float) -> str:
+    """A head count as the sentences say it: ``1 person``, ``1,234 people`` (rounded to a whole person).
+
+    Examples
+    --------
+    >>> people(1), people(0.6), people(1234)
+    ('1 person', '1 person', '1,234 people')
+    """
+    return plural(round(float(n)), "person", "people")
+
+
+def _count(n: float, noun: str) -> str:
+    """A signed change in a count with its noun: ``+1 conversion``, ``-3 conversions``."""
+    k = round(float(n))
+    return f"{k:+,d} {noun if abs(k) == 1 else noun + 's'}"
+
+
 # ----------------------------------------------------------------------------- which stages
 
 
@@ -115,9 +132,11 @@ def stage_definitions(stages: Sequence, skipped: Sequence[str] = ()) -> pd.DataF
                          for s in stages]).set_index("Stage")
 
 
-def scope_sentence(scope: JourneyScope, people: int, as_of: Any) -> str:
+#: The clause of :attr:`JourneyScope.sentence` naming the stages the data cannot show (the stage
+#: titles joined by ", "), with or without the reason in brackets.
+def scope_sentence(scope: JourneyScope, people_read: int, as_of: Any) -> str:
     """What the data can measure (:attr:`JourneyScope.sentence`) and how many people the journey reads."""
-    return scope.sentence + f" The journey is read from **{people:,} people** ({data_to(as_of)})."
+    return scope.sentence + f" The journey is read from **{people(people_read)}** ({data_to(as_of)})."
 
 
 # ----------------------------------------------------------------------------- flow and drop-out
@@ -199,15 +218,15 @@ def stage_flow(counts: pd.DataFrame) -> StageFlow:
     loss = (counts["lost_after"] / counts["people"].where(counts["people"] > 0)).iloc[:-1]
     worst = int(loss.idxmax())
     most = int(counts["lost_after"].iloc[:-1].idxmax())
-    label, people, lost = counts["label"], counts["people"], counts["lost_after"]
+    label, heads, lost = counts["label"], counts["people"], counts["lost_after"]
 
     def step(i: int) -> str:
         return f"{label.iloc[i]} → {label.iloc[i + 1]}"
 
-    sentence = (f"**{people.iloc[0]:,} people** entered the journey at {label.iloc[0]}; "
-                f"**{people.iloc[-1]:,}** ({share_text(counts['share_of_first'].iloc[-1])}) made it to "
+    sentence = (f"**{people(heads.iloc[0])}** entered the journey at {label.iloc[0]}; "
+                f"**{heads.iloc[-1]:,}** ({share_text(counts['share_of_first'].iloc[-1])}) made it to "
                 f"{label.iloc[-1]}. The leakiest step in relative terms is **{step(worst)}**, where "
-                f"**{share_text(loss.iloc[worst])}** ({lost.iloc[worst]:,} people) drop out"
+                f"**{share_text(loss.iloc[worst])}** ({people(lost.iloc[worst])}) drop out"
                 + (f"; the most people are lost at **{step(most)}** (**{lost.iloc[most]:,}**, "
                    f"{share_text(loss.iloc[most])}). The first is where a stage loses the largest share of its "
                    "people, the second where winning back a fraction of the leavers moves the most people."
@@ -280,16 +299,17 @@ def conversion_against_targets(reached: pd.DataFrame, stages: Sequence, *, windo
     whose = "lclib's assumed default target" if assumed else "its target"
     if len(below):
         b = below.sort_values("shortfall", ascending=False, kind="stable").iloc[0]
-        sentence = (f"**{len(below)} of {len(drop)} steps** convert significantly below "
+        sentence = (f"**{len(below)} of {plural(len(drop), 'step')}** {'converts' if len(below) == 1 else 'convert'} "
+                    "significantly below "
                     f"{'the assumed default target' if assumed else 'target'}{wtext}. The costliest is "
                     f"**{titles[b['from_stage']]} → {b['label']}**: {share_text(b['conversion'])} against {whose} of "
-                    f"{share_text(b['target'])}, about **{b['shortfall']:,.0f} people** short - the first place "
+                    f"{share_text(b['target'])}, about **{people(b['shortfall'])}** short - the first place "
                     "to act.")
     else:
         sentence = (f"No step converts significantly below {whose}{wtext} (every step's 95 % interval reaches or "
                     "lies above it), "
-                    + ("but these targets are lclib's assumed defaults, not yours: set `journey.stages` with your "
-                       "own targets before reading the funnel as on plan." if assumed else
+                    + ("but these targets are lclib's assumed defaults, not yours: set your own targets for the "
+                       "journey stages in the configuration before reading the funnel as on plan." if assumed else
                        "so the funnel is on plan; the drop-out above is the expected shape, not an alarm."))
     return TargetCheck(drop, len(below), with_target, sentence, titles)
 
@@ -345,7 +365,7 @@ def kpi_findings(kp: pd.DataFrame, stages: Sequence, conversion: pd.DataFrame | 
     met = int((kp["status"] == "met").sum())
     below = kp.loc[kp["status"] == "below"]
     na = kp.loc[kp["status"] == "not measurable", "label"].tolist()
-    sentence = (f"**{met} of {len(kp)} stage KPIs meet their target**"
+    sentence = (f"**{met} of {plural(len(kp), 'stage KPI')} {'meets its' if met == 1 else 'meet their'} target**"
                 + (". Below target: " + "; ".join(
                     f"{r.label} ({r.kpi_label} {kpi_text(r.value, r.unit)} vs {kpi_text(r.target, r.unit)}"
                     + (", not significantly: the 95 % interval reaches the target)" if r.upper >= r.target else ")")
@@ -582,7 +602,7 @@ def step_times(reached: pd.DataFrame, stages: Sequence) -> StepTimes:
     sentence = ("Half of the people who move on do so within "
                 + "; ".join(f"**{r.median_days:,.1f} days** to {r.label}" for r in t.itertuples())
                 + f". The slowest step is **{titles[slow['from_stage']]} → {slow['label']}** (90 % within "
-                  f"{slow['p90_days']:,.0f} days): follow-up campaigns for it should run over that horizon, not stop "
+                  f"{plural(round(slow['p90_days']), 'day')}): follow-up campaigns for it should run over that horizon, not stop "
                   "after a week.")
     return StepTimes(times, (str(slow["from_stage"]), str(slow["stage"])), sentence, titles)
 
@@ -640,9 +660,9 @@ def touch_path_finding(touches: pd.DataFrame, reached: pd.DataFrame, stages: Seq
     pc = path_counts(paths)
     top = pc.head(top_paths)
     multi = (paths["length"] > 1).mean()
-    sentence = (f"**{len(paths):,} people** had touchpoints before {goal.replace('_', ' ')}, along "
-                f"**{len(pc):,} distinct paths**. The most common is **{display_path(top.path.iloc[0], names)}** "
-                f"({top.people.iloc[0]:,} people, {share_text(top.conversion_rate.iloc[0])} convert). "
+    sentence = (f"**{people(len(paths))}** had touchpoints before {goal.replace('_', ' ')}, along "
+                f"**{plural(len(pc), 'distinct path')}**. The most common is **{display_path(top.path.iloc[0], names)}** "
+                f"({people(top.people.iloc[0])}, {share_text(top.conversion_rate.iloc[0])} convert). "
                 f"**{share_text(multi)}** of these people saw more than one channel: crediting only the last click "
                 "would ignore the channels that opened those journeys.")
     return TouchPaths(goal, paths, pc, top, multi, sentence)
@@ -699,10 +719,11 @@ def channel_attribution(paths: TouchPaths, reached: pd.DataFrame,
     no_touch = int(reached[paths.goal].notna().sum() - paths.paths["converted"].sum())
     sentence = (f"The Markov model credits **{dn(lead['channel'])}** with the most conversions "
                 f"(**{lead['markov']:,.0f}**, {share_text(lead['markov_share'])}). Compared with last touch it gives "
-                f"**{dn(up['channel'])}** {up['markov'] - up['last_touch']:+,.0f} conversions and "
+                f"**{dn(up['channel'])}** {_count(up['markov'] - up['last_touch'], 'conversion')} and "
                 f"**{dn(down['channel'])}** {down['markov'] - down['last_touch']:+,.0f}: budget judged on last clicks "
                 f"alone would under-fund {dn(up['channel'])}."
-                + (f" {no_touch:,} conversions had no earlier touchpoint and are not attributed." if no_touch else "")
+                + (f" {plural(no_touch, 'conversion')} had no earlier touchpoint and "
+                   f"{'is' if no_touch == 1 else 'are'} not attributed." if no_touch else "")
                 + (" First and last touch agree for every channel: in this data each converter's path begins and "
                    "ends on the same channel (multi-channel paths return to where they started), so only the Markov "
                    "model separates the channels in between."

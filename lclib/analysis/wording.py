@@ -7,6 +7,8 @@
 - :func:`auc_words` and :data:`PLAIN`: technical terms with a plain sentence beside them.
 - :func:`data_to`: the analysis date as every report says it (``data to 31 Dec 2025``, the last day counted).
 - :func:`display_path`: a touchpoint path with each channel in words.
+- :func:`plural`: a count with its noun (``1 conversion``, ``2 conversions``); :func:`months_covered`
+  and :func:`span_words`: a span of days in months, one definition for every report.
 - ``*_answers``: one per report (``overview_answers`` for 00_data_overview ... ``scores_answers``
   for 07_customer_scores): the 3-6 sentences with the key numbers a report opens with. Pure:
   values in, Markdown text out (a bullet list, emphasis in ``**``). A value that is None (not
@@ -120,8 +122,44 @@ def _bullets(sentences: Iterable[str | None]) -> str:
     return "\n".join(f"- {s}" for s in kept)
 
 
-def _plural(n: float, noun: str, plural: str | None = None) -> str:
-    return f"{_n(n)} {noun if n == 1 else (plural or noun + 's')}"
+def plural(n: float, noun: str, many: str | None = None) -> str:
+    """A count with its noun, singular for exactly one: ``1 conversion``, ``2 conversions``,
+    ``1,234 people`` (``many`` for an irregular plural: ``plural(1, "person", "people")``).
+
+    Examples
+    --------
+    >>> plural(1, "conversion"), plural(0, "conversion"), plural(1234, "person", "people")
+    ('1 conversion', '0 conversions', '1,234 people')
+    """
+    return f"{_n(n)} {noun if n == 1 else (many or noun + 's')}"
+
+
+#: Days in an average month (365.25 / 12, rounded): a span of days said in months.
+DAYS_PER_MONTH = 30.44
+
+
+def months_covered(days: float) -> int:
+    """A span of ``days`` in whole months, the one conversion of every report (report 00's
+    "(3 months)", report 04's "over the 3 months of data"): ``days / 30.44``, rounded.
+
+    Examples
+    --------
+    >>> months_covered(726), months_covered(105), months_covered(10)
+    (24, 3, 0)
+    """
+    return round(days / DAYS_PER_MONTH)
+
+
+def span_words(days: float) -> str:
+    """A span of ``days`` as a reader says it: ``24 months``, ``1 month``; under half a month, in days.
+
+    Examples
+    --------
+    >>> span_words(726), span_words(40), span_words(10)
+    ('24 months', '1 month', '10 days')
+    """
+    months = months_covered(days)
+    return plural(months, "month") if months >= 1 else plural(days, "day")
 
 
 # ----------------------------------------------------------------------------- answers per report
@@ -136,10 +174,10 @@ def overview_answers(*, customers: int, orders: int, revenue: float, currency: s
     ``repeat_customer_share`` in percent; dates as text (``1 January 2024``).
     """
     period = (f" from **{first_date}** to **{last_date}**" if first_date and last_date else "")
-    months = f" ({days_covered / 30.44:.0f} months)" if _ok(days_covered) else ""
+    months = f" ({span_words(days_covered)})" if _ok(days_covered) else ""
     missing = list(missing_tables)
     return _bullets([
-        f"The data holds **{_plural(customers, 'customer')}** who placed **{_plural(orders, 'order')}** worth "
+        f"The data holds **{plural(customers, 'customer')}** who placed **{plural(orders, 'order')}** worth "
         f"**{money(revenue, currency)}**{period}{months}.",
         f"**{_pct(repeat_customer_share)}** of customers ordered more than once; the others bought a single time."
         if _ok(repeat_customer_share) else None,
@@ -166,9 +204,11 @@ def journey_answers(*, stages: list[tuple[str, int]], biggest_drop: tuple[str, s
     first = stages[0] if stages else None
     flow = " → ".join(f"{label} **{_n(people)}**" for label, people in stages)
     out = [
-        f"Of **{_n(first[1])} people** who reached *{first[0]}*, **{_n(stages[-1][1])}** got to *{stages[-1][0]}*: "
+        f"Of **{plural(first[1], 'person', 'people')}** who reached *{first[0]}*, **{_n(stages[-1][1])}** got to "
+        f"*{stages[-1][0]}*: "
         f"{flow}." if first and len(stages) > 1 else
-        (f"The journey can be read for one stage only: {first[0]}, **{_n(first[1])} people**." if first else None),
+        (f"The journey can be read for one stage only: {first[0]}, **{plural(first[1], 'person', 'people')}**."
+         if first else None),
     ]
     if biggest_drop:
         a, b, share = biggest_drop
@@ -177,7 +217,7 @@ def journey_answers(*, stages: list[tuple[str, int]], biggest_drop: tuple[str, s
     if _ok(steps_below_target) and _ok(steps_with_target) and steps_with_target:
         out.append("Every step with a target meets it or may meet it (no step is clearly below)."
                    if steps_below_target == 0 else
-                   f"**{_plural(steps_below_target, 'step')} of {_n(steps_with_target)}** with a target "
+                   f"**{plural(steps_below_target, 'step')} of {_n(steps_with_target)}** with a target "
                    f"{'is' if steps_below_target == 1 else 'are'} clearly below it: that is where effort pays first.")
     if _ok(median_days_to_conversion):
         out.append(f"Half of the buyers place their first order within **{median_days_to_conversion:.0f} days** of the "
@@ -276,11 +316,14 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
                 if _ok(recency_auc) else "")
         out.append(f"The churn model **cannot be trusted** on this data: it picks the customer who leaves out of a pair "
                    f"(one who leaves, one who stays) only **{100 * model_auc:.0f} %** of the time{base}"
-                   + (f"; its list of {_n(at_risk_customers)} customers is no better than that sorting: use the "
+                   + (f"; its list of {plural(at_risk_customers, 'customer')} is no better than that sorting: use the "
                       "lifecycle state *at risk* instead." if _ok(at_risk_customers) and at_risk_customers else "."))
     elif _ok(at_risk_customers):
-        out.append((f"**{_n(at_risk_customers)} high-value customers** who are still active are likely to leave"
-                    + (f"; they bought **{money(at_risk_revenue, currency)}** in the last 12 months" if _ok(
+        one = at_risk_customers == 1
+        out.append((f"**{plural(at_risk_customers, 'high-value customer')}** who {'is' if one else 'are'} still active "
+                    f"{'is' if one else 'are'} likely to leave"
+                    + (f"; {'this customer' if one else 'they'} bought **{money(at_risk_revenue, currency)}** in the "
+                       "last 12 months" if _ok(
                         at_risk_revenue) else "")
                     + " (the list is below and in the exports).") if at_risk_customers else
                    "No high-value active customer is likely enough to leave to be listed.")
@@ -290,7 +333,7 @@ def churn_answers(*, window_days: int, currency: str, monthly_churn_pct: float |
         out.append(f"The churn model picks the customer who leaves out of a pair (one who leaves, one who stays) "
                    f"**{100 * model_auc:.0f} %** of the time{base}.")
     if _ok(customers_kept) and customers_kept >= 1 and _ok(extra_margin) and _ok(reduction_pct):
-        out.append(f"**{reduction_pct:.0f} % less churn** would keep about **{_n(customers_kept)} more customers** and "
+        out.append(f"**{reduction_pct:.0f} % less churn** would keep about **{plural(round(customers_kept), 'more customer')}** and "
                    f"**{money(extra_margin, currency)}** more gross margin"
                    + (f" over {horizon_months} months." if _ok(horizon_months) else "."))
     return _bullets(out)
@@ -333,7 +376,7 @@ def clv_answers(*, currency: str, horizon_months: int, mean_clv: float | None = 
                    "of expected customer value.")
     if best and _ok(best[1]) and (not worst or best[0] != worst[0]):
         out.append(f"**{display_name(best[0], names)}** pays back best: **{best[1]:.2f} {currency}** per {currency} spent"
-                   + (f"; {_plural(channels_below, 'paid channel')} earn{'s' if channels_below == 1 else ''} back "
+                   + (f"; {plural(channels_below, 'paid channel')} earn{'s' if channels_below == 1 else ''} back "
                       f"less than {threshold:g} times their cost: move budget toward the channels that pay back." if _ok(channels_below) and
                       channels_below and _ok(threshold) else "."))
     return _bullets(out)
@@ -362,10 +405,10 @@ def experiments_answers(*, experiments: int, customers: int | None = None,
     counts = {}
     for _, v, _ in verdicts:
         counts[v] = counts.get(v, 0) + 1
-    out = [f"**{_plural(experiments, 'experiment')}** analysed"
+    out = [f"**{plural(experiments, 'experiment')}** analysed"
            + (f" with **{_n(customers)} customers**" if _ok(customers) else "") + ": "
            + ", ".join(f"{n} to {v}" for v, n in counts.items()) + "." if counts else
-           f"**{_plural(experiments, 'experiment')}** analysed."]
+           f"**{plural(experiments, 'experiment')}** analysed."]
     for name, verdict, variant in verdicts[:3]:
         out.append(f"**{name}**: **{verdict.upper()}**" + (f" - roll out {variant}." if verdict == "ship" and variant
                                                           else "."))
@@ -378,28 +421,48 @@ def experiments_answers(*, experiments: int, customers: int | None = None,
     return _bullets(out)
 
 
+#: Said in 07 when report 04's churn model ranked customers no better than the days since their last order.
+UNTRUSTED_CHURN_MODEL = ("in this run the churn model ranked customers no better than simply sorting them by days "
+                         "since their last order (report 04), so order the list by days since the last order, not "
+                         "by the churn flag")
+
+
 def scores_answers(*, customers: int, at_risk_state: int, at_risk_rfm: int, campaign_list: int,
                    at_risk_model: int | None = None, both_all: int | None = None, vip_lapsed: int | None = None,
-                   due_30_days: int | None = None, base_clv: float | None = None, currency: str = "") -> str:
-    """Answers of 07_customer_scores: one table per customer, the at-risk definitions, the list."""
+                   due_30_days: int | None = None, base_clv: float | None = None, currency: str = "",
+                   model_beats_recency: bool | None = None) -> str:
+    """Answers of 07_customer_scores: one table per customer, the at-risk definitions, the list.
+
+    ``model_beats_recency``: report 04's verdict (its ``churn_scores`` column of that name); False
+    (the churn model ranked customers no better than days since the last order) says so instead of
+    calling the customers at risk by every definition the surest picks; None: not known (no churn model).
+    """
     out = [
-        f"One row for each of the **{_n(customers)} buyers**: lifecycle state, RFM segment, churn and value scores "
+        (f"One row for each of the **{_n(customers)} buyers**" if customers != 1 else "One row for the **1 buyer**")
+        + ": lifecycle state, RFM segment, churn and value scores "
         "side by side (exported as `customer_scores.csv`).",
         f"Customers at risk by each definition: **{_n(at_risk_state)}** by lifecycle state (no recent order), "
         f"**{_n(at_risk_rfm)}** by RFM segment"
         + (f", **{_n(at_risk_model)}** by the churn model" if _ok(at_risk_model) else "") + ".",
     ]
+    untrusted = model_beats_recency is not None and not model_beats_recency
     if _ok(both_all):
-        out.append(f"**{_n(both_all)}** are at risk by every definition: the surest picks.")
-    out.append(f"The campaign list holds **{_n(campaign_list)} customers** (at risk by lifecycle state), most valuable "
+        out.append(f"**{_n(both_all)}** {'is' if both_all == 1 else 'are'} at risk by every definition"
+                   + (f", but {UNTRUSTED_CHURN_MODEL}." if untrusted else ": the surest picks."))
+    elif untrusted:
+        out.append(UNTRUSTED_CHURN_MODEL[:1].upper() + UNTRUSTED_CHURN_MODEL[1:] + ".")
+    out.append(f"The campaign list holds **{plural(campaign_list, 'customer')}** (at risk by lifecycle state), most valuable "
                "first.")
     if _ok(vip_lapsed):
         out.append("No Champion or Loyal Customer is at risk or lapsed: the definitions agree on the best customers."
                    if vip_lapsed == 0 else
-                   f"**{_n(vip_lapsed)}** Champions or Loyal Customers are at risk or lapsed: their RFM recency does "
-                   "not follow the lifecycle states, so the segment names overstate them.")
+                   (f"**{_n(vip_lapsed)}** Champions or Loyal Customers are at risk or lapsed: their RFM recency does "
+                    "not follow the lifecycle states, so the segment names overstate them." if vip_lapsed != 1 else
+                    "**1** Champion or Loyal Customer is at risk or lapsed: its RFM recency does not follow the "
+                    "lifecycle states, so the segment name overstates it."))
     if _ok(due_30_days) and due_30_days:
-        out.append(f"**{_n(due_30_days)}** customers are due to order again in the next 30 days by their own rhythm "
+        out.append(f"**{plural(due_30_days, 'customer')}** {'is' if due_30_days == 1 else 'are'} due to order again "
+                   "in the next 30 days by their own rhythm "
                    "(expected next order).")
     if _ok(base_clv):
         out.append(f"The purchase model values the customer base at **{base_clv:,.0f} {currency}**".rstrip()
