@@ -44,7 +44,8 @@ def test_window_is_the_quantile_of_gaps_rounded_up(hand):
 
 def test_configured_window_wins_and_too_few_gaps_fall_back(hand):
     w = ch.inactivity_window(hand, 90, 0.9, as_of=AS_OF)
-    assert (w.days, w.source) == (90, "config") and "churn.inactivity_days" in w.sentence
+    assert (w.days, w.source) == (90, "config") and "as set in the configuration" in w.sentence
+    assert "churn.inactivity_days" not in w.sentence  # a manager reads words, not keys
     w = ch.inactivity_window(hand, None, 0.9, as_of=AS_OF)  # 5 gaps < MIN_GAPS
     assert (w.days, w.source) == (ch.FALLBACK_WINDOW_DAYS, "fallback")
     with pytest.raises(ValueError, match="quantile"):

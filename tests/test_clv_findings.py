@@ -341,11 +341,11 @@ def test_without_a_holdout_window_no_error_is_reported_and_the_advice_is_in_word
     assert not found.checked and found.check.error_pct is None and found.window == "0 days"
     assert found.sentence == (
         "**No holdout error is reported:** the calibration end leaves no holdout window. Move the calibration end "
-        "date (a setting of the configuration) earlier (or set it to null) so that the holdout window lasts at "
+        "date (a setting of the configuration) earlier (or leave it unset) so that the holdout window lasts at "
         "least 8 weeks.")
     assert found.analyst_sentence == (
         "Holdout check: it was not checked on later purchases: the calibration end leaves no holdout window. Move "
-        "`clv.calibration_end` earlier (or set it to null) so that the holdout window lasts at least 8 weeks.")
+        "`clv.calibration_end` earlier (or leave it unset) so that the holdout window lasts at least 8 weeks.")
 
 
 def test_a_holdout_with_too_few_purchases_is_not_checked():

@@ -156,14 +156,14 @@ def inactivity_window(transactions: pd.DataFrame, inactivity_days: int | None = 
     if inactivity_days is not None:
         days, source = int(inactivity_days), "config"
         sentence = (f"A customer counts as churned after **{days} days** without an order, as set in the "
-                    f"configuration (churn.inactivity_days)"
+                    f"configuration"
                     + (f"; {quantile:.0%} of returns in this data come within {q_days:.0f} days." if len(gaps)
                        else "."))
     elif len(gaps) < min_gaps:
         days, source = FALLBACK_WINDOW_DAYS, "fallback"
         sentence = (f"Only {len(gaps)} repeat purchases exist - too few to read a purchase cycle from - so a "
-                    f"customer counts as churned after **{days} days** without an order (a default; set "
-                    "churn.inactivity_days to choose).")
+                    f"customer counts as churned after **{days} days** without an order (a default; the number of "
+                    "days can be set in the configuration).")
     else:
         days, source = max(1, math.ceil(q_days)), "data"
         sentence = (f"{quantile:.0%} of returning customers come back within **{days} days** of their previous "

@@ -447,7 +447,7 @@ def judge_holdout(val: HoldoutValidation | None, limits: TrustLimits | None = No
     holdout_days : length of the window when ``val`` is None (0: none).
     """
     limits = limits or TrustLimits()
-    hint = ("Move `clv.calibration_end` earlier (or set it to null) so that the holdout window lasts at least "
+    hint = ("Move `clv.calibration_end` earlier (or leave it unset) so that the holdout window lasts at least "
             f"{limits.min_holdout_weeks:g} weeks.")
     if val is None:
         finding = Finding("weak", "it was not checked on later purchases: the calibration end leaves no holdout "
