@@ -250,3 +250,30 @@ def test_a_headline_without_a_number_says_not_enough_data_and_links_to_the_repor
     }
     page = render_index(record, pd.DataFrame(columns=["table", "reason", "description", "rows", "example_lines"]))
     assert 'not enough data to say: <a href="05_clv.html">the report says why</a>' in page
+
+
+def test_the_index_sums_up_the_input_data_in_a_line_and_links_report_00_for_the_detail():
+    """The files and ledger are report 00's: the index says the totals, links there and keeps its tables closed."""
+    record = {
+        "run_id": "r", "status": "ok", "started": "2026-01-01T00:00:00", "seconds": 1.0, "lclib_version": "1",
+        "config_file": "c", "overrides": [], "config": {}, "privacy": "", "versions": {}, "platform": "p",
+        "inputs": [{"table": "transactions", "path": "t.csv", "rows_in": 1200, "rows_kept": 1150, "date_min": None,
+                    "date_max": None, "sha256": "ab" * 32},
+                   {"table": "events", "path": "e.csv", "rows_in": 300, "rows_kept": 300, "date_min": None,
+                    "date_max": None, "sha256": "cd" * 32}],
+        "notebooks": [{"name": "00_data_overview", "title": "Data overview: what we were given", "status": "ok",
+                       "seconds": 1.0, "html": "00_data_overview.html",
+                       "analyst_html": "00_data_overview.analyst.html"}],
+        "metrics": {}, "headlines": [], "actions": [], "recorded": {},
+    }
+    ledger = pd.DataFrame([{"table": "transactions", "reason": "duplicate", "description": "exact duplicate lines",
+                            "rows": 50, "example_lines": "3, 9"}])
+    page = render_index(record, ledger)
+    section = page.split('<h2 id="inputs">')[1].split("<h2 ")[0]
+    line = section.split("<details>")[0]
+    assert " ".join(text_of(line).split()) == (
+        "Input data 2 input tables: 1,500 rows read, 1,450 kept (50 dropped, each for a stated reason). The files, "
+        "what each holds and every cleaning step are in report 00 (Data overview).")
+    assert '<a href="00_data_overview.html">' in line
+    closed = section.split("<details>")[1]  # the tables are kept, but closed
+    assert "exact duplicate lines" in closed and "t.csv" in closed and "<details open" not in section

@@ -1129,8 +1129,7 @@ def model_details(*, verdict: Verdict, spend: SpendModel, holdout: HoldoutCheck,
         ("holdout_status", holdout.status if holdout.checked else "not checked",
          "Holdout check: ok, weak, unusable or not checked"),
         ("holdout_reason", holdout.reason, "Holdout check: what it found"),
-        ("holdout_days", holdout.days, f"Holdout window ({span_text(holdout.days)})" if holdout.days >= 14
-         else "Holdout window", "days"),
+        ("holdout_days", holdout.days, "Holdout window", "days"),  # the value says the days; one label every run
         ("holdout_customers", holdout.customers, "Customers in the holdout check", "customers"),
         ("holdout_predicted", round(holdout.predicted, 1), "Holdout repeat purchases predicted by the calibration fit",
          "purchases"),
