@@ -391,7 +391,7 @@ def test_thresholds_are_read_from_the_configuration():
 
 @pytest.mark.parametrize("th", [st.StateThresholds(20, 45, 100, {}, ""), st.StateThresholds(60, 30, 90, {}, ""),
                                 st.StateThresholds(1, 2, 3, {}, "")])
-def test_painted_month_grid_equals_the_state_of_every_cell(th):
+def test_painted_month_grid_equals_the_state_of_every_cell(th, monkeypatch):
     from lclib.engine.orders import orders_of
     from lclib.sample import simulate
 
@@ -405,6 +405,11 @@ def test_painted_month_grid_equals_the_state_of_every_cell(th):
     cellwise = st._states_at(people, orders, dates, th, codes)["state"]
     np.testing.assert_array_equal(painted, cellwise)
     assert len(set(np.unique(painted)) - {-1}) >= 5
+    # painted in blocks of people (bounded work arrays): any block size gives the same grid
+    for block in (1, 7, 64):
+        monkeypatch.setattr(st, "PAINT_BLOCK_PEOPLE", block)
+        np.testing.assert_array_equal(st._states_at(people, orders, dates, th, codes, grid_only=True)["state"],
+                                      cellwise)
 
 
 def test_state_label_names_the_definition():

@@ -448,12 +448,31 @@ def _paint_states(people: pd.DataFrame, d_ns: np.ndarray, o_person: np.ndarray, 
     dates array with the segment's number, a running maximum along the dates carries
     it forward, and one lookup turns numbers into codes: work per order and one pass
     over the grid, instead of gathering the order's times into every cell.
+
+    People are painted in blocks of :data:`PAINT_BLOCK_PEOPLE` (their orders are contiguous:
+    sorted by person), so the per-order work arrays are a block's, not every order's at once
+    (8M customers x 25 month ends: 9 GB of temporaries otherwise).
     """
     P, D = len(people), len(d_ns)
     state = _pre_purchase(people, d_ns)
-    n = len(o_person)
-    if not n or not D:
+    if not len(o_person) or not D:
         return {"state": state}
+    for lo in range(0, P, PAINT_BLOCK_PEOPLE):  # blocks of a million people, not a loop over people
+        hi = min(P, lo + PAINT_BLOCK_PEOPLE)
+        i, j = np.searchsorted(o_person, [lo, hi])
+        if i < j:
+            _paint_block(state[lo:hi], d_ns, o_person[i:j] - lo, o_t[i:j], o_start[i:j], o_spell[i:j], k[i:j], th)
+    return {"state": state}
+
+
+#: People painted at a time by :func:`_paint_states` (bounds its work arrays; any size gives the same grid).
+PAINT_BLOCK_PEOPLE = 1_000_000
+
+
+def _paint_block(state: np.ndarray, d_ns: np.ndarray, o_person: np.ndarray, o_t: np.ndarray,
+                 o_start: np.ndarray, o_spell: np.ndarray, k: np.ndarray, th: StateThresholds) -> None:
+    """Paint the orders of a block of people (``o_person`` numbered within the block) into ``state``."""
+    P, D = state.shape
     tail = np.r_[(o_person[1:] != o_person[:-1]) | (k[1:] != k[:-1]), True]  # last order per (person, k)
     tail &= k < D
     tp, tt, ts, tsp, tk = (x[tail] for x in (o_person, o_t, o_start, o_spell, k))
@@ -483,7 +502,6 @@ def _paint_states(people: pd.DataFrame, d_ns: np.ndarray, o_person: np.ndarray, 
     np.maximum.accumulate(mark, axis=1, out=mark)
     painted = mark >= 0
     state[painted] = s_code[mark[painted]]
-    return {"state": state}
 
 
 def _prepare(tables: dict[str, pd.DataFrame | None], th: StateThresholds, as_of, people: pd.DataFrame | None):
