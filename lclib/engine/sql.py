@@ -149,13 +149,19 @@ def connection() -> "duckdb.DuckDBPyConnection":
     """A cursor on lclib's in-memory DuckDB database (opened once: opening costs ~0.1 s).
 
     Each call returns a new cursor, so threads do not share one; DuckDB uses all
-    cores and spills to disk beyond its memory limit (80 % of RAM by default).
+    cores and spills to disk beyond its memory limit (80 % of RAM by default). Its
+    allocator's background threads hand freed memory back to the system, so a report's
+    kernel does not keep the peak of its largest query.
     """
     global _CONNECTION
     if duckdb is None:
         raise ValueError("the DuckDB engine needs the duckdb package: pip install duckdb")
     if _CONNECTION is None:
         _CONNECTION = duckdb.connect(":memory:")
+        try:  # memory a query freed goes back to the system, not kept by the allocator for the next one
+            _CONNECTION.execute("SET allocator_background_threads = true")  # (10M lines: 0.75 -> 0.31 GB kept)
+        except duckdb.Error:  # a DuckDB before 1.1 has no such setting: it keeps its caches, nothing else changes
+            pass
     return _CONNECTION.cursor()
 
 

@@ -358,17 +358,20 @@ def _formula_cells(s: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = pd.api.types.infer_dtype(s, skipna=True)
-    if kind == "string":
-        is_text = None
-    elif kind.startswith("mixed"):  # text among numbers or other objects: only the text counts
-        is_text = np.fromiter((isinstance(v, str) for v in s.to_numpy(dtype=object)), bool, len(s))
-        if not is_text.any():
-            return np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+        arr = pa.array(s.array)  # Arrow-backed text: matched where it lies, no Python string per cell
     else:
-        return np.zeros(len(s), dtype=bool)
-    values = s.to_numpy(dtype=object) if is_text is None else np.where(is_text, s.to_numpy(dtype=object), None)
-    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind == "string":
+            is_text = None
+        elif kind.startswith("mixed"):  # text among numbers or other objects: only the text counts
+            is_text = np.fromiter((isinstance(v, str) for v in s.to_numpy(dtype=object)), bool, len(s))
+            if not is_text.any():
+                return np.zeros(len(s), dtype=bool)
+        else:
+            return np.zeros(len(s), dtype=bool)
+        values = s.to_numpy(dtype=object) if is_text is None else np.where(is_text, s.to_numpy(dtype=object), None)
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
     formula = pc.and_(pc.match_substring_regex(arr, _FORMULA),
                       pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER)))
     return formula.fill_null(False).to_numpy(zero_copy_only=False)
