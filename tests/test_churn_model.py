@@ -343,3 +343,25 @@ def test_scorer_metrics_on_a_subset_are_the_metrics_of_those_rows():
     assert got.loc["base rate", "brier"] == pytest.approx(active["churned"].mean() * (1 - active["churned"].mean()))
     assert np.isnan(got.loc["BG/NBD 1 - P(alive)", "brier"])
     assert scorer_metrics(test.iloc[:0]).empty
+
+
+def test_customers_are_scored_in_batches_to_the_same_probabilities(monkeypatch):
+    """Scoring every customer in batches (bounded memory at 8M customers) changes no probability."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from lclib.analysis import churn_model as cm
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"recency": rng.random(1003) * 100, "channel": rng.choice(["a", "b", "c"], 1003)})
+    y = (X["recency"] + rng.normal(0, 20, 1003) > 50).astype(int)
+    pipe = make_pipeline(ColumnTransformer([("n", StandardScaler(), ["recency"]),
+                                            ("c", OneHotEncoder(handle_unknown="ignore"), ["channel"])]),
+                         LogisticRegression()).fit(X, y)
+    whole = pipe.predict_proba(X)[:, 1]
+    for size in (1, 100, 1002, 1003, 5000):
+        np.testing.assert_allclose(cm.predict_in_batches(pipe, X, batch_rows=size), whole, rtol=1e-12)
+    monkeypatch.setattr(cm, "SCORE_BATCH_ROWS", 64)
+    np.testing.assert_allclose(cm.predict_in_batches(pipe, X), whole, rtol=1e-12)

@@ -807,6 +807,29 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
                             n_train_customers, n_fit_customers, len(X_imp), history)
 
 
+#: Customers scored at a time (:func:`predict_in_batches`): the pipeline's transformed copy of the
+#: features is a batch's, not every customer's (8M customers: several GB at once otherwise).
+SCORE_BATCH_ROWS = 500_000
+
+
+def predict_in_batches(pipe, features: pd.DataFrame, batch_rows: int | None = None) -> np.ndarray:
+    """``pipe.predict_proba(features)[:, 1]``, computed ``batch_rows`` rows at a time (same values).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    >>> m = LogisticRegression().fit(X, [0, 0, 1, 1])
+    >>> bool(np.allclose(predict_in_batches(m, X, batch_rows=3), m.predict_proba(X)[:, 1]))
+    True
+    """
+    size = SCORE_BATCH_ROWS if batch_rows is None else batch_rows
+    if len(features) <= size:
+        return pipe.predict_proba(features)[:, 1]
+    return np.concatenate([pipe.predict_proba(features.iloc[i:i + size])[:, 1]
+                           for i in range(0, len(features), size)])  # a loop over batches, not customers
+
+
 def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | None], as_of=None,
                     value_days: int = 365, max_customers: int | None = None) -> pd.DataFrame:
     """Refit the model on the latest labelled period and score every customer as of ``as_of``.
@@ -868,7 +891,7 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
         pipe.fit(latest[result.features], latest[LABEL].to_numpy())
     now = churn_features(tables, as_of, result.window_days, history)
     with _fit_quietly():
-        p = pipe.predict_proba(now[result.features])[:, 1]
+        p = predict_in_batches(pipe, now[result.features])
     start = as_of - pd.Timedelta(days=value_days)
     if history.complete:
         value = history.line_revenue(start, as_of)
