@@ -141,3 +141,15 @@ def test_reports_link_to_the_index_the_other_version_named_exports_and_named_rep
     assert "<code>missing.csv</code>;" in business and "reports 09" in business  # nothing to link to
     analyst = link_report(html, tmp_path / "04_churn.analyst.html", True, stems)
     assert 'href="04_churn.html">Business version</a>' in analyst and "02_stages.html" not in analyst
+
+
+def test_the_runner_starts_no_more_notebooks_at_once_than_the_free_memory_holds():
+    from lclib.report.runner import KERNEL_BASE_BYTES, KERNEL_BYTES_PER_ORDER, memory_workers
+
+    assert memory_workers(2, 4_000_000, available=24 * 10**9) == (2, None)  # 10M lines on 24 GB: two at once
+    n, why = memory_workers(2, 40_000_000, available=24 * 10**9)  # 100M lines: one at a time, and why
+    assert n == 1 and why == ("1 notebook at a time, not 2 (report.workers): each may need about 15 GB at "
+                              "40,000,000 cached orders and 24 GB are free")
+    need = KERNEL_BASE_BYTES + KERNEL_BYTES_PER_ORDER * 10_000_000
+    assert memory_workers(4, 10_000_000, available=int(3 * need / 0.8) + 1)[0] == 3
+    assert memory_workers(3, 10**12, available=10**9)[0] == 1  # never fewer than one

@@ -65,6 +65,7 @@ from lclib.config.headlines import HEADLINES
 from lclib.io.load import DataError
 from lclib.engine.orders import compact_order_lines_file
 from lclib.io.dataset import load_dataset
+from lclib.io.parts import parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, summary
 from lclib.report.record import MIMETYPE, format_value, read_metrics
@@ -360,6 +361,44 @@ def notebook_title(path: Path) -> str:
     return path.stem
 
 
+#: What one report's kernel may need at its peak: a base plus this much per cached order row
+#: (measured 2026-12-03: 40M cached orders, 8M customers, 10-16 GB a kernel; 4M orders 1.8-2.6 GB).
+KERNEL_BASE_BYTES = 600_000_000
+KERNEL_BYTES_PER_ORDER = 350
+
+
+def memory_workers(workers: int, orders: int, available: int | None = None) -> tuple[int, str | None]:
+    """As many notebooks at once as the free memory holds, at most ``workers``; and why, when fewer.
+
+    Each kernel reads the run's cached orders and builds per-customer tables: it may need
+    ``KERNEL_BASE_BYTES + KERNEL_BYTES_PER_ORDER x orders`` at its peak. Two such kernels
+    at 40M orders (100M order lines) would not fit a 24 GB machine, and a kernel the system
+    kills leaves an obscure failure; so the runner starts no more at once than 80 % of the
+    memory available now holds (never fewer than one).
+
+    Examples
+    --------
+    >>> memory_workers(2, 4_000_000, available=24 * 10**9)  # 10M lines: both workers
+    (2, None)
+    >>> memory_workers(2, 40_000_000, available=24 * 10**9)[0]  # 100M lines: one at a time
+    1
+    """
+    if available is None:
+        try:
+            import psutil
+
+            available = psutil.virtual_memory().available
+        except Exception:  # noqa: BLE001 - memory cannot be read: keep the configured workers
+            return workers, None
+    need = KERNEL_BASE_BYTES + KERNEL_BYTES_PER_ORDER * max(0, int(orders))
+    fits = max(1, int(0.8 * available // need))
+    if fits >= workers:
+        return workers, None
+    return fits, (f"{fits} notebook{'s' if fits != 1 else ''} at a time, not {workers} (report.workers): "
+                  f"each may need about {need / 1e9:.0f} GB at {orders:,} cached orders and "
+                  f"{available / 1e9:.0f} GB are free")
+
+
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
     if progress:
         progress(msg)
@@ -454,6 +493,9 @@ def run(
         # the notebooks read the cached tables; the runner needs only the ledger and inputs now
         data.tables = {}
         workers = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
+        workers, why = memory_workers(workers, parquet_rows(data_dir / "transactions.parquet"))
+        if why:
+            _log(progress, f"  {why}")
         from lclib.report.notebook import notebook_parameters  # CONFIG and OVERRIDES outlive the run: re-runnable
 
         parameters = notebook_parameters(config, overrides, data_dir, building / "exports")
