@@ -435,7 +435,7 @@ class Report(_Strict):
     out: Path = Path("reports")
     notebooks: list[str] = Field(default_factory=list)
     timeout_seconds: int = Field(1200, gt=0)  # per notebook: all its cells together, kernel start included
-    # notebooks executed at the same time (each its own kernel; capped by the CPU count).
+    # notebooks executed at the same time (each its own kernel; capped by the CPU count and the free memory: lclib.report.runner.memory_workers).
     # Memory grows with it: each kernel holds its own copy of the transactions.
     workers: int = Field(2, ge=1, le=32)
 
