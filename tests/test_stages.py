@@ -419,3 +419,19 @@ def test_state_label_names_the_definition():
     assert state_label("lapsed", th) == "Lapsed (lifecycle state: no order for 153+ days)"
     with pytest.raises(ValueError):
         state_label("At Risk", th)
+
+
+def test_monthly_moves_say_only_what_the_month_ends_show(grid):
+    """Full data: the three moves and the advice; a state nobody was in at a month end is said so, never 'n/a'."""
+    moves = st.transition_matrix(grid)
+    said = st.monthly_moves(moves, TH)
+    assert said.lapse == moves.rate("at_risk", "lapsed") and said.react == moves.rate("lapsed", "reactivated")
+    assert said.sentence.startswith(f"Each month **{said.back:.1%}** of at-risk customers order again")
+    assert said.sentence.endswith("time win-back offers to the at-risk state.") and "n/a" not in said.sentence
+    no_lapsed = st.Transitions(moves.counts.copy(), moves.shares.copy(), moves.pairs)
+    no_lapsed.counts.loc["lapsed"] = 0
+    thin = st.monthly_moves(no_lapsed, TH)
+    assert np.isnan(thin.react) and "no customer had lapsed at a month end yet" in thin.sentence
+    assert "time win-back offers" not in thin.sentence and "nan" not in thin.sentence
+    none = st.monthly_moves(st.Transitions(moves.counts, moves.shares, 0), TH)
+    assert none.sentence.startswith("Fewer than two month ends") and np.isnan(none.lapse)

@@ -827,3 +827,69 @@ def transition_matrix(grid: pd.DataFrame, last_months: int | None = None) -> Tra
     totals = counts.sum(axis=1)
     shares = counts.div(totals.where(totals > 0), axis=0)
     return Transitions(counts, shares, max(codes.shape[1] - 1, 0))
+
+
+@dataclass
+class MonthlyMoves:
+    """The month-to-month moves report 02 says in words (:func:`monthly_moves`).
+
+    Rates are shares of the people in a state at a month end who are in another at the
+    next (NaN when nobody was in that state at a month end: never 0 for "unknown").
+    ``back``: at risk -> active or reactivated; ``lapse``: at risk -> lapsed; ``react``:
+    lapsed -> reactivated; ``keep``: new -> active; ``new_risk``: new -> at risk.
+    """
+
+    back: float
+    lapse: float
+    react: float
+    keep: float
+    new_risk: float
+    sentence: str
+
+
+def monthly_moves(moves: Transitions, thresholds: StateThresholds) -> MonthlyMoves:
+    """Read the at-risk, lapsed and new customers' monthly moves off ``moves``, with a sentence
+    that says only what the data show (a state nobody was in at a month end is said so, not "n/a").
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> names = ["not_seen"] + list(STATES)
+    >>> counts = pd.DataFrame(0, index=names, columns=list(STATES))
+    >>> counts.loc["new", ["active", "at_risk"]] = [3, 1]
+    >>> shares = counts.div(counts.sum(axis=1).replace(0, float("nan")), axis=0)
+    >>> m = monthly_moves(Transitions(counts, shares, 2), StateThresholds(31, 31, 153, {}, ""))
+    >>> m.sentence
+    'No customer was at risk or lapsed at a month end yet, so how many of them come back cannot be measured. Of new customers, **75.0%** are active a month later and **25.0%** at risk: a first-time buyer who has not ordered again within 31 days counts as at risk, so the second-order nudge belongs in the first month.'
+    """
+    nan = float("nan")
+    if not moves.pairs:
+        return MonthlyMoves(nan, nan, nan, nan, nan, "Fewer than two month ends are covered, so month-to-month "
+                                                    "transitions cannot be shown yet.")
+
+    def rate(a: str, b: str) -> float:
+        return moves.rate(a, b) if moves.counts.loc[a].sum() else nan
+
+    back, lapse = rate("at_risk", "active") + rate("at_risk", "reactivated"), rate("at_risk", "lapsed")
+    react, keep, new_risk = rate("lapsed", "reactivated"), rate("new", "active"), rate("new", "at_risk")
+    parts = []
+    if not math.isnan(lapse) and not math.isnan(react):
+        parts.append(f"Each month **{back:.1%}** of at-risk customers order again and **{lapse:.1%}** lapse; only "
+                     f"**{react:.1%}** of lapsed customers come back in a given month.")
+    elif not math.isnan(lapse):
+        parts.append(f"Each month **{back:.1%}** of at-risk customers order again and **{lapse:.1%}** lapse; no "
+                     "customer had lapsed at a month end yet, so win-backs cannot be measured.")
+    elif not math.isnan(react):
+        parts.append(f"Only **{react:.1%}** of lapsed customers come back in a given month; no customer was at "
+                     "risk at a month end yet.")
+    else:
+        parts.append("No customer was at risk or lapsed at a month end yet, so how many of them come back cannot "
+                     "be measured.")
+    if not math.isnan(keep):
+        parts.append(f"Of new customers, **{keep:.1%}** are active a month later and **{new_risk:.1%}** at risk: "
+                     f"a first-time buyer who has not ordered again within {thresholds.at_risk_days} days counts "
+                     "as at risk, so the second-order nudge belongs in the first month.")
+    if not math.isnan(lapse) and not math.isnan(react):
+        parts.append("A customer is far easier to keep while at risk than to win back once lapsed: time win-back "
+                     "offers to the at-risk state.")
+    return MonthlyMoves(back, lapse, react, keep, new_risk, " ".join(parts))

@@ -68,7 +68,7 @@ from lclib.io.dataset import load_dataset
 from lclib.io.parts import parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, summary
-from lclib.report.record import MIMETYPE, format_value, read_metrics
+from lclib.report.record import MIMETYPE, NOT_ENOUGH_DATA, format_value, read_metrics
 
 #: Folder of the notebooks shipped with lclib (the repository's ``notebooks/``).
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -1108,7 +1108,7 @@ def render_index(record: dict, ledger_frame, trend_png: str | None = None, trend
     if heads is None:
         heads = summary.headlines(record.get("metrics") or {}, recorded, None, record.get("config") or {})
     env = Environment(loader=PackageLoader("lclib.report", "templates"), autoescape=True)
-    env.filters["num"] = lambda v, unit="": format_value(v, unit)
+    env.filters["num"] = lambda v, unit="": NOT_ENOUGH_DATA if v is None else format_value(v, unit)  # as the reports say it
     env.filters["long_date"] = lambda v: f"{dt.date.fromisoformat(str(v)):%d %b %Y}"
     return env.get_template("index.html.j2").render(
         run=record, ledger=ledger_frame.to_dict("records"),
