@@ -435,3 +435,13 @@ def test_monthly_moves_say_only_what_the_month_ends_show(grid):
     assert "time win-back offers" not in thin.sentence and "nan" not in thin.sentence
     none = st.monthly_moves(st.Transitions(moves.counts, moves.shares, 0), TH)
     assert none.sentence.startswith("Fewer than two month ends") and np.isnan(none.lapse)
+
+
+def test_monthly_moves_say_how_many_new_customers_are_still_new_a_month_later():
+    names = ["not_seen", *st.STATES]
+    counts = pd.DataFrame(0, index=names, columns=list(st.STATES))
+    counts.loc["new", ["new", "active", "at_risk"]] = [6, 3, 1]  # a customer stays new for 182 days
+    shares = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
+    said = st.monthly_moves(st.Transitions(counts, shares, 3), st.StateThresholds(182, 182, 365, {}, ""))
+    assert ("Of new customers, **30.0%** are active a month later and **10.0%** at risk (60.0% are still new: a "
+            "customer counts as new for 182 days)") in said.sentence

@@ -886,9 +886,12 @@ def monthly_moves(moves: Transitions, thresholds: StateThresholds) -> MonthlyMov
         parts.append("No customer was at risk or lapsed at a month end yet, so how many of them come back cannot "
                      "be measured.")
     if not math.isnan(keep):
-        parts.append(f"Of new customers, **{keep:.1%}** are active a month later and **{new_risk:.1%}** at risk: "
-                     f"a first-time buyer who has not ordered again within {thresholds.at_risk_days} days counts "
-                     "as at risk, so the second-order nudge belongs in the first month.")
+        still = rate("new", "new")  # a customer stays new for new_days: longer than a month, most still are
+        parts.append(f"Of new customers, **{keep:.1%}** are active a month later and **{new_risk:.1%}** at risk"
+                     + (f" ({still:.1%} are still new: a customer counts as new for {thresholds.new_days} days)"
+                        if still >= 0.005 else "")
+                     + f": a first-time buyer who has not ordered again within {thresholds.at_risk_days} days "
+                     "counts as at risk, so the second-order nudge belongs in the first month.")
     if not math.isnan(lapse) and not math.isnan(react):
         parts.append("A customer is far easier to keep while at risk than to win back once lapsed: time win-back "
                      "offers to the at-risk state.")
