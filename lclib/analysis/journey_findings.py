@@ -132,8 +132,6 @@ def stage_definitions(stages: Sequence, skipped: Sequence[str] = ()) -> pd.DataF
                          for s in stages]).set_index("Stage")
 
 
-#: The clause of :attr:`JourneyScope.sentence` naming the stages the data cannot show (the stage
-#: titles joined by ", "), with or without the reason in brackets.
 def scope_sentence(scope: JourneyScope, people_read: int, as_of: Any) -> str:
     """What the data can measure (:attr:`JourneyScope.sentence`) and how many people the journey reads."""
     return scope.sentence + f" The journey is read from **{people(people_read)}** ({data_to(as_of)})."
