@@ -780,3 +780,12 @@ def test_model_details_keep_one_shape_with_and_without_a_holdout(simulated):
             assert values["holdout_status"] == holdout.check.status and values["bgnbd_cal_r"] is not None
             assert values["holdout_days"] == 179 and dict((d[0], d[2]) for d in details)["holdout_days"] == (
                 "Holdout window")  # one label every run: the value carries the days
+
+
+def test_the_textbook_table_names_the_buyers_column_by_the_period_it_counts():
+    """One meaning per name: a 180-day retention period is not called a year."""
+    year = findings.textbook_clv_finding(_simple(), currency="EUR", margin=0.3)
+    short = findings.textbook_clv_finding(_simple(period=180), currency="EUR", margin=0.3)
+    assert list(year.table.columns)[0] == "Buyers in the previous year" and year.formats[year.table.columns[0]] == "{:,}"
+    assert list(short.table.columns)[0] == "Buyers in the previous 180 days"
+    assert short.formats["Buyers in the previous 180 days"] == "{:,}"

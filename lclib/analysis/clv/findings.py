@@ -230,7 +230,9 @@ def textbook_clv_finding(simple: pd.DataFrame, *, currency: str, margin: float, 
     """
     overall = simple.loc[ALL]
     dn = _names(names)
-    columns = {"active_previous": "Buyers in the previous year", "retention_rate": "Bought again (%)",
+    period = simple.attrs["period_days"]
+    buyers = "Buyers in the previous year" if period == 365 else f"Buyers in the previous {period} days"
+    columns = {"active_previous": buyers, "retention_rate": "Bought again (%)",
                "expected_lifetime_years": "Expected lifetime (years)",
                "annual_margin_per_customer": f"Margin per customer per year ({currency})",
                "value_before_cac": f"Value before CAC ({currency})", "cac": f"CAC ({currency})",
@@ -239,9 +241,8 @@ def textbook_clv_finding(simple: pd.DataFrame, *, currency: str, margin: float, 
         columns = {k: v for k, v in columns.items() if k not in ("cac", "clv")}
     rows = simple if by_channel else simple.loc[[ALL]]
     shown = rows[list(columns)].rename(columns=columns).rename_axis("Channel")
-    formats = {"Buyers in the previous year": "{:,}", "Bought again (%)": "{:.1%}",
+    formats = {buyers: "{:,}", "Bought again (%)": "{:.1%}",
                "Expected lifetime (years)": "{:.2f}", **{v: "{:,.2f}" for v in list(columns.values())[3:]}}
-    period = simple.attrs["period_days"]
     defined = np.isfinite(overall["clv"])
     period_sentence = ("" if period == 365 else
                        f"The data covers less than two years, so retention is measured between two periods of "
