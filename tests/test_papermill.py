@@ -198,3 +198,54 @@ def test_overrides_with_dates_are_written_as_json_the_configuration_parses_back(
     json.dumps(params)  # papermill writes the parameters as JSON
     cfg = load_config(params["CONFIG"], params["OVERRIDES"])
     assert str(cfg.analysis.as_of) == "2025-12-01"
+
+
+def test_open_run_in_a_kernel_gives_freed_memory_back_after_every_cell_once(monkeypatch):
+    """In IPython, open_run registers one post_run_cell hook (however often a notebook calls it) that hands the
+    allocators' free pages back (lclib.io.memory.release_memory); outside IPython it registers nothing."""
+    import IPython
+
+    from lclib.report import notebook as nb
+
+    registered, released = [], []
+
+    class Events:
+        def register(self, name, fn):
+            registered.append((name, fn))
+
+    class Shell:
+        events = Events()
+
+    shell = Shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(nb, "release_memory", lambda: released.append(True))
+    open_run()
+    open_run()
+    assert [name for name, _ in registered] == ["post_run_cell"]
+    registered[0][1](object())  # IPython passes the cell's result
+    assert released == [True]
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    registered.clear()
+    open_run()
+    assert registered == []
+
+
+def test_release_memory_asks_arrows_pool_and_the_c_heap_and_works_without_malloc_trim(monkeypatch):
+    """Both allocators are asked; a C library without malloc_trim (macOS, musl) leaves Arrow's part."""
+    import pyarrow as pa
+
+    from lclib.io import memory
+
+    calls = []
+
+    class Pool:
+        def release_unused(self):
+            calls.append("arrow")
+
+    monkeypatch.setattr(pa, "default_memory_pool", lambda: Pool())
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: lambda pad: calls.append(("trim", pad)))
+    memory.release_memory()
+    assert calls == ["arrow", ("trim", 0)]
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
+    memory.release_memory()
+    assert calls[-1] == "arrow"

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from lclib.config import TableInput
 from lclib.io import columns as C
 from lclib.io.ledger import Ledger
+from lclib.io.memory import release_memory
 
 #: Arrow batch read at a time while splitting the file (lines)
 BATCH_ROWS = 1_000_000
@@ -61,7 +62,7 @@ class TableFile:
         table = pq.read_table(self.path)
         df = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
-        pa.default_memory_pool().release_unused()
+        release_memory()
         return df
 
     def __repr__(self) -> str:

@@ -29,6 +29,7 @@ import yaml
 from lclib.config import REDACTED, SECRET_KEYS, Config, ConfigError, load_config, parse_override, redact_overrides
 from lclib.config.settings import default_config_path
 from lclib.io.dataset import Dataset, load_dataset
+from lclib.io.memory import release_memory
 
 #: Characters that make a CSV cell a formula in a spreadsheet (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -49,6 +50,24 @@ def setup_notebook() -> None:
 
     sns.set_theme(style="whitegrid", context="notebook")
     mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
+
+
+def _release_memory_after_cells() -> None:
+    """In an IPython kernel: hand freed memory back to the system after every cell (once per kernel).
+
+    A report builds and drops per-customer frames cell after cell; without this the
+    kernel keeps the freed pages and the next cell's peak comes on top of them
+    (:func:`lclib.io.memory.release_memory`).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with jupyterlab
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_lclib_releases_memory", False):
+        return
+    shell.events.register("post_run_cell", lambda *_: release_memory())
+    shell._lclib_releases_memory = True
 
 
 def notebook_overrides(overrides: dict | str | list | None) -> dict[str, Any]:
@@ -172,6 +191,7 @@ def open_run(config: str | Path | None = None, data_dir: str | Path | None = Non
         overrides = sys._getframe(1).f_globals.get("OVERRIDES")  # noqa: SLF001 - the notebook's namespace
     cfg = load_config(config, notebook_overrides(overrides))
     setup_notebook()
+    _release_memory_after_cells()
     # the engine is not set for the whole kernel: each notebook passes cfg.analysis.engine to the
     # calls that query (engine=...); Spark's session settings are the process's own by nature
     if cfg.analysis.engine == "spark":
