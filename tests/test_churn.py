@@ -379,3 +379,15 @@ def test_functions_given_the_orders_equal_the_ones_that_collapse_the_lines():
     pd.testing.assert_index_equal(ch.active_customers(tx, 40, as_of), ch.active_customers(tx, 40, as_of,
                                                                                           orders=orders))
     assert ch.inactivity_window(tx, as_of=as_of).days == ch.inactivity_window(tx, as_of=as_of, orders=orders).days
+
+
+def test_active_customers_are_the_same_whatever_the_order_of_the_orders(hand):
+    """Counted on customer numbers, not a group-by of the ids: sorted ids out, for sorted or shuffled orders."""
+    from lclib.engine.orders import orders_table
+
+    orders = orders_table(hand, AS_OF)
+    want = ch.active_customers(hand, 30, AS_OF)
+    shuffled = ch.active_customers(hand, 30, AS_OF, orders=orders.sample(frac=1, random_state=3))
+    pd.testing.assert_index_equal(shuffled, want)
+    assert want.tolist() == ["C1", "C4", "C5", "C6"] and want.name == "customer_id"
+    assert ch.active_customers(hand, 30, AS_OF, orders=orders.iloc[:0]).empty

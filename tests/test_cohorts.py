@@ -369,3 +369,21 @@ def test_order_history_reads_the_run_caches_rows_in_place_to_the_same_answers(mo
                                        check_exact=True)
         np.testing.assert_array_equal(fast.customers_with_lines_in(start, cutoff),
                                       slow.customers_with_lines_in(start, cutoff))
+
+
+def test_customer_runs_numbers_rising_ids_by_neighbours_and_any_other_order_by_factorize():
+    """Sorted arrow text and integer ids are numbered without hashing; unsorted, missing or object ids fall back to
+    pd.factorize: the numbers are the same either way (first appearance)."""
+    from lclib.engine.orders import customer_runs
+
+    rng = np.random.default_rng(5)
+    ids = np.sort(rng.integers(0, 50, 500))
+    for column in (pd.array(ids.astype(str).astype(object), dtype="str"), ids):
+        frame = pd.DataFrame({CUSTOMER_ID: column})
+        frame = frame.sort_values(CUSTOMER_ID, kind="stable").reset_index(drop=True)
+        want = pd.factorize(frame[CUSTOMER_ID])[0]
+        np.testing.assert_array_equal(customer_runs(frame), want)
+        shuffled = frame.sample(frac=1, random_state=2)
+        np.testing.assert_array_equal(customer_runs(shuffled), pd.factorize(shuffled[CUSTOMER_ID])[0])
+    with_missing = pd.DataFrame({CUSTOMER_ID: pd.array(["a", "a", None, "b"], dtype="str")})
+    np.testing.assert_array_equal(customer_runs(with_missing), [0, 0, -1, 1])

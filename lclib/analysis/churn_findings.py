@@ -764,7 +764,8 @@ class ModelTrust:
     informative : bool
         Its probabilities beat the base rate (``brier < base_brier``).
     active : DataFrame
-        The test customers still active at the cutoff (an order within the window).
+        The test customers still active at the cutoff (an order within the window): their label
+        and scores (the columns :func:`~lclib.analysis.churn_model.scorer_metrics` reads).
     active_metrics : DataFrame
         :func:`scorer_metrics` of them.
     judge_active : bool
@@ -847,7 +848,8 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
            "customers drop out only after a repeat purchase, so it rates every one-time buyer as alive."
            if _ALIVE_ROW in m.index and m.loc[_ALIVE_ROW, "roc_auc"] < 0.6 else ""))
 
-    active = result.test.loc[result.test["recency_days"] < result.window_days]  # still active at the cutoff
+    scores = [c for c in (LABEL, "p_model", "recency_days", "bgnbd_p_alive", "bgnbd_p_no_purchase") if c in result.test]
+    active = result.test.loc[result.test["recency_days"] < result.window_days, scores]  # still active at the cutoff
     ma = scorer_metrics(active)
     judge = len(active) >= min_active and active[LABEL].nunique() == 2  # enough to rank them
     bg_better = judge and _BG_ROW in ma.index and ma.loc[_BG_ROW, "roc_auc"] > ma.loc["model", "roc_auc"]
