@@ -387,3 +387,27 @@ def test_customer_runs_numbers_rising_ids_by_neighbours_and_any_other_order_by_f
         np.testing.assert_array_equal(customer_runs(shuffled), pd.factorize(shuffled[CUSTOMER_ID])[0])
     with_missing = pd.DataFrame({CUSTOMER_ID: pd.array(["a", "a", None, "b"], dtype="str")})
     np.testing.assert_array_equal(customer_runs(with_missing), [0, 0, -1, 1])
+
+
+def test_order_history_and_orders_of_share_one_table_of_the_run_caches_orders():
+    """Built in either order, OrderHistory and orders_of hand out the same orders frame (one per report, not two)."""
+    from lclib.engine import orders as O
+
+    rng = np.random.default_rng(8)
+    n = 600
+    tx = pd.DataFrame({
+        CUSTOMER_ID: pd.array(rng.integers(0, 90, n).astype(str), dtype="str"),
+        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 200 * 24, n)), unit="h"),
+        AMOUNT: rng.random(n) * 100,
+    })
+    tx[ORDER_ID] = pd.array([f"o{i:04d}" for i in range(n)], dtype="str")
+    tx = tx.sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True)
+    O.clear_orders_cache()
+    history = O.OrderHistory(tx)
+    orders, codes = O.orders_of(tx, history.as_of, codes=True)
+    assert orders is history.orders and codes is history.codes
+    O.clear_orders_cache()
+    first = O.orders_of(tx, history.as_of)
+    assert O.OrderHistory(tx).orders is first
+    pd.testing.assert_frame_equal(first, O.orders_table(tx, history.as_of), check_exact=True)
+    O.clear_orders_cache()

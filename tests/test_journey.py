@@ -379,3 +379,19 @@ def test_describe_entry_names_events_and_facts_in_words():
     assert describe_entry(stage) == "signup or add to cart event; or sign-up date (customers table)"
     loyal = Stage(name="advocacy", facts=["referral", "nps_promoter"], kpi="referral_rate")
     assert describe_entry(loyal) == "first referral made; or NPS answer of 9 or 10"
+
+
+def test_orders_cache_keeps_the_whole_table_when_a_cut_at_an_earlier_date_is_asked_for():
+    """A report's one-off cut (states a quarter ago) is built for its caller and not kept in place of the
+    whole-data table the rest of the report reads."""
+    lines = _messy_lines(np.random.default_rng(4), 1)
+    cache = cohorts.OrdersCache()
+    whole = cohorts.orders_of(lines, cache=cache)
+    early = pd.Timestamp("2024-01-05")
+    cut = cohorts.orders_of(lines, early, cache=cache)
+    pd.testing.assert_frame_equal(cut, cohorts.orders_table(lines, early))
+    assert len(cut) < len(whole)
+    assert cohorts.orders_of(lines, cache=cache) is whole  # still kept: a hit, not rebuilt
+    assert cohorts.orders_of(lines, early, cache=cache) is not cut  # the cut was not kept
+    other = lines.iloc[:-3].copy()  # another frame: its table replaces the entry whatever its size
+    assert cohorts.orders_of(other, cache=cache) is cohorts.orders_of(other, cache=cache)

@@ -906,12 +906,12 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
         ts = tx[TIMESTAMP]
         value = tx.loc[((ts >= start) & (ts < as_of)).to_numpy(), [CUSTOMER_ID, AMOUNT]].groupby(
             CUSTOMER_ID, observed=True)[AMOUNT].sum()
-    value = value.reindex(now.index, fill_value=0.0)
-    out = pd.DataFrame({"p_churn": p, "value": value.astype("float64")}, index=now.index)
-    out["value_at_risk"] = out["p_churn"] * out["value"]
-    out["status"] = np.where(now["recency_days"] < result.window_days, "active", "lapsed")
+    value = value.reindex(now.index, fill_value=0.0).to_numpy(dtype="float64")
     keep = [c for c in ("recency_days", "frequency", "monetary_total", ACQUISITION_CHANNEL) if c in now]
-    out = out.join(now[keep])
+    out = pd.DataFrame({"p_churn": p, "value": value, "value_at_risk": p * value,
+                        "status": np.where(now["recency_days"] < result.window_days, "active", "lapsed"),
+                        **{c: now[c].array for c in keep}}, index=now.index, copy=False)  # one frame, no join
+    del now
     return out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")
 
 

@@ -263,9 +263,12 @@ def _history_in_place(tx: pd.DataFrame, as_of: pd.Timestamp):
     ok = tx[CUSTOMER_ID].notna().to_numpy() & tx[TIMESTAMP].notna().to_numpy() & tx[ORDER_ID].notna().to_numpy()
     if not (ok & (tx[TIMESTAMP] < as_of).to_numpy()).all():
         return None
-    fast = _orders_in_place(tx)
+    kept = ORDERS_CACHE.get(tx, as_of)  # orders_of's table of these lines, when a report built it first
+    fast = kept if kept is not None else _orders_in_place(tx)
     if fast is None or len(fast[0]) != len(tx):  # orders on several rows: the general path keeps their lines
         return None
+    if kept is None:
+        ORDERS_CACHE.put(tx, as_of, fast)  # and orders_of's from now on: one table per report, not two
     orders, codes = fast
     heads = np.flatnonzero(orders["n"].to_numpy() == 1)
     ids = pd.Index(orders[CUSTOMER_ID].array.take(heads), name=CUSTOMER_ID)
@@ -273,8 +276,7 @@ def _history_in_place(tx: pd.DataFrame, as_of: pd.Timestamp):
                            AMOUNT: np.zeros(0, "float64")})
     if CHANNEL in orders:
         spread[CHANNEL] = orders[CHANNEL].iloc[:0].reset_index(drop=True)
-    spread.attrs["lines"] = (codes.astype("int32" if len(ids) < 2**31 else "int64"),
-                             tx[TIMESTAMP].to_numpy(), tx[AMOUNT].to_numpy())
+    spread.attrs["lines"] = (codes, tx[TIMESTAMP].to_numpy(), tx[AMOUNT].to_numpy())  # one line per order: the same
     return orders, spread, codes, ids
 
 
@@ -416,8 +418,8 @@ def _orders_in_place(tx: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray] | None
         return col if single else col.take(starts).reset_index(drop=True)
 
     amt = tx[AMOUNT].to_numpy(dtype="float64", na_value=np.nan)
-    if single:
-        amount = np.where(np.isnan(amt), 0.0, amt)  # what a sum of one missing amount gives
+    if single:  # tx's own amounts when none is missing (no copy), else 0 for a missing one, as its sum gives
+        amount = np.where(np.isnan(amt), 0.0, amt) if np.isnan(amt).any() else amt
     elif not np.isnan(amt).any():
         amount = np.add.reduceat(amt, starts)
     else:
@@ -569,7 +571,10 @@ class OrdersCache:
     Keyed explicitly by the frame (held weakly: a collected frame frees its entry), the
     ``as_of`` date and a fingerprint of the frame's contents (shape, columns, checksums
     of times and amounts), so a frame changed in place is rebuilt. One entry: a report
-    asks for one table many times, never for many tables.
+    asks for one table many times, never for many tables. A smaller table of the same
+    frame (a cut at an earlier date, e.g. the RFM migration's states a quarter ago) does
+    not replace the kept one: it is built for its caller and freed after (at 100M order
+    lines it copies most orders' ids, 2 GB a report would otherwise carry to its end).
 
     Examples
     --------
@@ -598,7 +603,12 @@ class OrdersCache:
         return None
 
     def put(self, transactions: pd.DataFrame, as_of, value) -> None:
-        """Keep ``value`` for this frame and date (replacing the previous entry)."""
+        """Keep ``value`` (``(orders, codes)``) for this frame and date, replacing the previous entry
+        unless that one is a larger table of the same frame."""
+        entry = self._entry
+        if entry is not None and entry[0]() is transactions and len(entry[2][0]) > len(value[0]) \
+                and entry[1][2] == _fingerprint(transactions):
+            return
         self._entry = (weakref.ref(transactions, self._forget), self.key(transactions, as_of), value)
 
     def _forget(self, ref) -> None:
