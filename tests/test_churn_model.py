@@ -365,3 +365,17 @@ def test_customers_are_scored_in_batches_to_the_same_probabilities(monkeypatch):
         np.testing.assert_allclose(cm.predict_in_batches(pipe, X, batch_rows=size), whole, rtol=1e-12)
     monkeypatch.setattr(cm, "SCORE_BATCH_ROWS", 64)
     np.testing.assert_allclose(cm.predict_in_batches(pipe, X), whole, rtol=1e-12)
+
+
+def test_descending_order_is_pandas_stable_descending_sort_of_two_columns():
+    """Ties (many zero values at risk), missing values and signed zeros sort as frame.sort_values does."""
+    rng = np.random.default_rng(12)
+    n = 5000
+    first = np.round(rng.random(n) * 5) * rng.integers(0, 2, n)  # many ties, half zeros
+    second = np.round(rng.random(n), 1)
+    first[rng.integers(0, n, 40)] = np.nan
+    second[rng.integers(0, n, 40)] = np.nan
+    first[rng.integers(0, n, 40)] = -0.0
+    frame = pd.DataFrame({"a": first, "b": second})
+    want = frame.sort_values(["a", "b"], ascending=False, kind="stable").index.to_numpy()
+    np.testing.assert_array_equal(cm.descending_order(first, second), want)

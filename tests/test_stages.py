@@ -445,3 +445,25 @@ def test_monthly_moves_say_how_many_new_customers_are_still_new_a_month_later():
     said = st.monthly_moves(st.Transitions(counts, shares, 3), st.StateThresholds(182, 182, 365, {}, ""))
     assert ("Of new customers, **30.0%** are active a month later and **10.0%** at risk (60.0% are still new: a "
             "customer counts as new for 182 days)") in said.sentence
+
+
+def test_buyer_states_at_an_earlier_date_read_off_the_whole_data_equal_the_states_built_for_that_date():
+    """Hand table (prospects, signups linking people to customers) at every month end and the sample's tables
+    (events, customers, 1,862 buyers) a day to 400 days back: the same buyers in the same states."""
+    from lclib.report.notebook import open_run
+
+    tables = make_tables()
+    for m in MONTHS:
+        date = (m + 1).start_time
+        pd.testing.assert_series_equal(st.buyer_states_at(tables, TH, date, AS_OF),
+                                       st.buyer_states(st.customer_states(tables, TH, date)))
+    cfg, data = open_run()
+    as_of = pd.Timestamp(data.transactions["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+    th = st.thresholds_from_config(data.transactions, cfg, as_of)
+    for days in (0, 1, 90, 400):
+        date = as_of - pd.Timedelta(days=days)
+        got = st.buyer_states_at(data.tables, th, date, as_of)
+        pd.testing.assert_series_equal(got, st.buyer_states(st.customer_states(data.tables, th, date)))
+    assert len(got) == 745 and set(got) <= set(st.STATES)
+    with pytest.raises(ValueError, match="after the data's end"):
+        st.buyer_states_at(tables, TH, AS_OF + pd.Timedelta(days=1), AS_OF)

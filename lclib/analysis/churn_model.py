@@ -907,12 +907,28 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
         value = tx.loc[((ts >= start) & (ts < as_of)).to_numpy(), [CUSTOMER_ID, AMOUNT]].groupby(
             CUSTOMER_ID, observed=True)[AMOUNT].sum()
     value = value.reindex(now.index, fill_value=0.0).to_numpy(dtype="float64")
+    at_risk = p * value
+    order = descending_order(at_risk, p)  # the rows are taken in this order once (8M customers: no sorted copy)
     keep = [c for c in ("recency_days", "frequency", "monetary_total", ACQUISITION_CHANNEL) if c in now]
-    out = pd.DataFrame({"p_churn": p, "value": value, "value_at_risk": p * value,
-                        "status": np.where(now["recency_days"] < result.window_days, "active", "lapsed"),
-                        **{c: now[c].array for c in keep}}, index=now.index, copy=False)  # one frame, no join
-    del now
-    return out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")
+    active = now["recency_days"].to_numpy(dtype="float64", na_value=np.nan)[order] < result.window_days
+    return pd.DataFrame({"p_churn": p[order], "value": value[order], "value_at_risk": at_risk[order],
+                         "status": np.where(active, "active", "lapsed"),
+                         **{c: now[c].array.take(order) for c in keep}}, index=now.index.take(order), copy=False)
+
+
+def descending_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Positions sorting rows by ``first`` then ``second``, both descending, ties in their order, missing last.
+
+    The order of ``frame.sort_values([a, b], ascending=False, kind="stable")`` for two float
+    columns, without its copy of the frame or its factorizing of the keys.
+
+    Examples
+    --------
+    >>> descending_order(np.array([1.0, 3.0, 3.0, np.nan, 1.0]), np.array([0.5, 0.1, 0.2, 0.9, 0.5])).tolist()
+    [2, 1, 0, 4, 3]
+    """
+    a, b = np.asarray(first, dtype="float64"), np.asarray(second, dtype="float64")
+    return np.lexsort((np.where(np.isnan(b), np.inf, -b), np.where(np.isnan(a), np.inf, -a)))
 
 
 def at_risk_list(scored: pd.DataFrame, min_probability: float = 0.5, value_quantile: float = 0.75) -> pd.DataFrame:

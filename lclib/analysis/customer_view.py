@@ -85,7 +85,8 @@ def states_for_rfm(tables: dict, cfg, thresholds: stages.StateThresholds):
     """
     if not cfg.rfm.recency_from_states:
         return None
-    return lambda date: stages.buyer_states(stages.customer_states(tables, thresholds, date))
+    end = resolve_as_of(tables["transactions"], cfg.analysis.as_of)  # the report's orders, read at each date
+    return lambda date: stages.buyer_states_at(tables, thresholds, date, max(end, pd.Timestamp(date)))
 
 
 def rfm_segments(tables: dict, cfg, as_of=None, thresholds: stages.StateThresholds | None = None,

@@ -600,6 +600,28 @@ def buyer_states(states: pd.DataFrame) -> pd.Series:
     return out.sort_index()
 
 
+def buyer_states_at(tables: dict[str, pd.DataFrame | None], thresholds: StateThresholds, date,
+                    as_of=None) -> pd.Series:
+    """``buyer_states(customer_states(tables, thresholds, date))`` for a ``date`` up to ``as_of``.
+
+    Read off the people and orders of the whole data up to ``as_of`` (the report's, kept by
+    :func:`lclib.engine.orders.orders_of`), as the month-end grid is, instead of tables built
+    for ``date``: at 100M order lines a table of the orders before ``date`` copies most of
+    them (2 GB) while the report's own is held. Used for RFM migration and experiments'
+    states at earlier dates (:func:`lclib.analysis.customer_view.states_for_rfm`).
+    """
+    as_of, people, orders, codes = _prepare(tables, thresholds, as_of, None)
+    date = pd.Timestamp(date)
+    if date > as_of:
+        raise ValueError(f"{date:%Y-%m-%d} is after the data's end {as_of:%Y-%m-%d}")
+    res = _states_at(people, orders, [date], thresholds, codes)
+    state = res["state"][:, 0]
+    seen = state >= 0
+    states = pd.DataFrame({CUSTOMER_ID: people[CUSTOMER_ID].array[seen], "state": _categorical(state[seen]),
+                           "orders": res["n"][seen, 0]}, index=people.index[seen])
+    return buyer_states(states)
+
+
 def state_summary(states: pd.DataFrame) -> pd.DataFrame:
     """The counts per state marketers ask for.
 
