@@ -183,7 +183,9 @@ def open_run(config: str | Path | None = None, data_dir: str | Path | None = Non
 
     Changes no pandas option and no warning filter of the kernel (only the plot style,
     :func:`setup_notebook`), and sets no default engine: a notebook passes
-    ``engine=cfg.analysis.engine`` to each call that queries.
+    ``engine=cfg.analysis.engine`` to each call that queries. In an IPython kernel it
+    registers, once, a ``post_run_cell`` hook that hands freed memory back to the system
+    after every cell (:func:`lclib.io.memory.release_memory`; touches no data).
     """
     if overrides is _NOT_GIVEN:
         import sys
