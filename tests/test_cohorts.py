@@ -338,21 +338,26 @@ def test_compact_lines_give_the_customer_summary_of_the_lines(count_by):
         np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-9)
 
 
+def _run_cache_orders(rng, n: int, customers: int, days: int, channels: bool = False) -> pd.DataFrame:
+    """``n`` orders laid out as the run cache holds them: one row each, sorted by customer, time and order id
+    (ids numbered in time order); with ``channels`` a channel column with some missing."""
+    tx = pd.DataFrame({
+        CUSTOMER_ID: pd.array(rng.integers(0, customers, n).astype(str), dtype="str"),
+        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, days * 24, n)), unit="h"),
+        AMOUNT: rng.random(n) * 100,
+    })
+    if channels:
+        tx[CHANNEL] = pd.array(rng.choice(["email", "search", None], n), dtype="str")
+    tx[ORDER_ID] = pd.array([f"o{i:05d}" for i in range(n)], dtype="str")
+    return tx.sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True)
+
+
 def test_order_history_reads_the_run_caches_rows_in_place_to_the_same_answers(monkeypatch):
     """One row per order sorted by customer, time and order id (the run cache): read off in place, equal to
     the general path for every method."""
     from lclib.engine import orders as O
 
-    rng = np.random.default_rng(21)
-    n = 4000
-    tx = pd.DataFrame({
-        CUSTOMER_ID: pd.array(rng.integers(0, 400, n).astype(str), dtype="str"),
-        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 300 * 24, n)), unit="h"),
-        AMOUNT: rng.random(n) * 100,
-        CHANNEL: pd.array(rng.choice(["email", "search", None], n), dtype="str"),
-    })
-    tx[ORDER_ID] = pd.array([f"o{i:05d}" for i in range(n)], dtype="str")  # numbered in time order
-    tx = tx.sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True)
+    tx = _run_cache_orders(np.random.default_rng(21), 4000, customers=400, days=300, channels=True)
     fast = O.OrderHistory(tx)
     assert O._history_in_place(tx, fast.as_of) is not None
     assert fast.orders[CUSTOMER_ID].array._pa_array is tx[CUSTOMER_ID].array._pa_array  # not copied
@@ -393,15 +398,7 @@ def test_order_history_and_orders_of_share_one_table_of_the_run_caches_orders():
     """Built in either order, OrderHistory and orders_of hand out the same orders frame (one per report, not two)."""
     from lclib.engine import orders as O
 
-    rng = np.random.default_rng(8)
-    n = 600
-    tx = pd.DataFrame({
-        CUSTOMER_ID: pd.array(rng.integers(0, 90, n).astype(str), dtype="str"),
-        TIMESTAMP: pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 200 * 24, n)), unit="h"),
-        AMOUNT: rng.random(n) * 100,
-    })
-    tx[ORDER_ID] = pd.array([f"o{i:04d}" for i in range(n)], dtype="str")
-    tx = tx.sort_values([CUSTOMER_ID, TIMESTAMP, ORDER_ID], kind="stable").reset_index(drop=True)
+    tx = _run_cache_orders(np.random.default_rng(8), 600, customers=90, days=200)
     O.clear_orders_cache()
     history = O.OrderHistory(tx)
     orders, codes = O.orders_of(tx, history.as_of, codes=True)
