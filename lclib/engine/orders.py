@@ -605,11 +605,11 @@ class OrdersCache:
     def put(self, transactions: pd.DataFrame, as_of, value) -> None:
         """Keep ``value`` (``(orders, codes)``) for this frame and date, replacing the previous entry
         unless that one is a larger table of the same frame."""
-        entry = self._entry
-        if entry is not None and entry[0]() is transactions and len(entry[2][0]) > len(value[0]) \
-                and entry[1][2] == _fingerprint(transactions):
+        key, entry = self.key(transactions, as_of), self._entry  # one fingerprint pass
+        if entry is not None and entry[0]() is transactions and entry[1][2] == key[2] \
+                and len(entry[2][0]) > len(value[0]):
             return
-        self._entry = (weakref.ref(transactions, self._forget), self.key(transactions, as_of), value)
+        self._entry = (weakref.ref(transactions, self._forget), key, value)
 
     def _forget(self, ref) -> None:
         if self._entry is not None and self._entry[0] is ref:
