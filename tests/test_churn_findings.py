@@ -161,11 +161,16 @@ def test_stages_worth_the_same_are_a_tie_that_the_value_does_not_break():
         "value does not choose between them: pick the step whose lift is cheapest to buy.")
 
 
-def test_no_stage_worth_anything_is_no_tie():
-    imp = improvement(extra_customers=[0.0, 0.0, 0.0], extra_revenue=[0.0, 0.0, 0.0])
-    best = fd.best_stage_to_improve(imp, "its target", "EUR", 6)
-    assert best.label == "Sign-up" and best.tied == ["Sign-up"]
-    assert best.sentence.endswith("**0.00 EUR** more revenue over the 6 months of data.")
+def test_no_stage_worth_anything_is_no_tie_and_no_pick():
+    """No lift adds revenue (a thin cut: every stage meets its target or the people gained have not bought): no
+    stage is named - it used to be the first row with '0.00 EUR' - and the index says 'not enough data to say'."""
+    imp = improvement(extra_customers=[0.0, 0.0, 0.0], extra_revenue=[0.0, 0.0, np.nan])
+    best = fd.best_stage_to_improve(imp, "its target", "EUR", 1)
+    assert (best.label, best.tied, best.extra_revenue) == (None, [], 0.0)
+    assert best.sentence == (
+        "Not enough data to say which stage is worth improving: lifting any stage to its target adds no revenue "
+        "over the month of data yet (the stages meet it already, or the people a lift would add have not bought "
+        "yet).")
 
 
 # ----------------------------------------------------------------------------- retention and churn rate
@@ -587,3 +592,4 @@ def test_bgnbd_is_refitted_only_where_it_ranked_better():
     # six customers cannot support a BG/NBD fit: no probability, the list stays as it is
     kept = fd.at_risk_with_bgnbd(at_risk, better, tx, pd.Timestamp("2024-04-01"), 30)
     assert "bgnbd_p_no_order" not in kept and kept.equals(at_risk)
+

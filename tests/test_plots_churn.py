@@ -186,3 +186,16 @@ def test_churn_rate_dates_one_labelled_tick_per_month_when_few_months(tx):
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == [p.strftime("%b %Y") for p in few.index.to_timestamp()]
     plt.close("all")
+
+
+def test_retention_curves_say_so_when_no_cohort_is_left_to_pool(tx):
+    """A thin cut whose only cohorts are the data's first weeks (left out of the pooled curve): the chart says
+    there is nothing to pool instead of failing the report."""
+    cells = cohort_cells(tx, "2024-03-17")
+    tri = cohorts.retention_triangle(cells)
+    curve = cohorts.retention_curve(cells, exclude=list(cells["cohort"].unique()))
+    assert curve.empty
+    ax = plots.plot_retention_curves(tri, curve)
+    _labelled(ax, "Retention curves by cohort")
+    assert not ax.lines and ax.texts[0].get_text() == "No cohort to pool into a curve yet"
+    plt.close("all")

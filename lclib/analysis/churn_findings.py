@@ -263,10 +263,11 @@ class BestStage:
 
     Attributes
     ----------
-    label : str
-        The stage's label, or the tied labels joined by ``or`` with ``(worth the same)``.
+    label : str or None
+        The stage's label, or the tied labels joined by ``or`` with ``(worth the same)``; None when
+        no lift adds revenue yet (not enough data to say which stage).
     tied : list of str
-        The labels of the stages worth the same (one label without a tie).
+        The labels of the stages worth the same (one label without a tie, none when ``label`` is None).
     extra_revenue : float
         Revenue the best lift brings over the months of data (not discounted).
     period : str
@@ -275,7 +276,7 @@ class BestStage:
         The finding in words.
     """
 
-    label: str
+    label: str | None
     tied: list[str]
     extra_revenue: float
     period: str
@@ -309,6 +310,10 @@ def best_stage_to_improve(improvement: pd.DataFrame, basis: str, currency: str, 
     period = (f"the {plural(months, 'month')} of data" if months > 1 else "the month of data" if months == 1
               else "less than a month of data")
     value = improvement["extra_revenue"].fillna(0)
+    if not (value > 0).any():  # no lift adds revenue: naming a stage (the first row) would be a guess
+        return BestStage(None, [], 0.0, period, (
+            f"Not enough data to say which stage is worth improving: lifting any stage to {basis} adds no revenue "
+            f"over {period} yet (the stages meet it already, or the people a lift would add have not bought yet)."))
     best = improvement.loc[value.idxmax()]
     best_c = improvement.loc[improvement["extra_customers"].fillna(0).idxmax()]
     tied = (improvement.loc[np.isclose(value, best["extra_revenue"], rtol=1e-3, atol=0.005)]

@@ -209,7 +209,8 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_
     """Each cohort's retention (thin grey lines) and the size-weighted pooled curve with its interval.
 
     With fewer than two months after the first purchase there is no curve to show: the
-    Axes says so instead of drawing one dot.
+    Axes says so instead of drawing one dot; with no cohort to pool at all (an empty
+    ``curve``: e.g. every cohort is the data's first weeks, left out) it says that.
 
     Parameters
     ----------
@@ -217,16 +218,19 @@ def plot_retention_curves(triangle: pd.DataFrame, curve: pd.DataFrame, *, value_
     curve : :func:`lclib.analysis.cohorts.retention_curve` output (same ``value``).
     **kwargs : passed to the pooled curve's ``ax.plot``.
     """
-    _need(curve, ("share", "lower", "upper"), "curve")
+    nothing = isinstance(curve, pd.DataFrame) and curve.empty  # no cohort pooled: said on the Axes
+    if not nothing:
+        _need(curve, ("share", "lower", "upper"), "curve")
     if not isinstance(triangle, pd.DataFrame) or triangle.empty:
         raise ValueError("triangle must be a non-empty DataFrame")
     ax = _axes(ax)
     ax.set_xlabel("Months since first purchase")
     ax.set_ylabel("Share of cohort buying (%)" if value_label == "customers" else "Revenue vs month 0 (%)")
     ax.set_title("Retention curves by cohort" if value_label == "customers" else "Revenue retention curves by cohort")
-    pooled = curve.loc[curve.index >= 1]
-    if pooled["share"].notna().sum() < 2:  # one month after the first is a dot, not a curve
-        ax.text(0.5, 0.5, "Too few months since the first purchase\nto draw a curve (fewer than 2)",
+    pooled = None if nothing else curve.loc[curve.index >= 1]
+    if nothing or pooled["share"].notna().sum() < 2:  # one month after the first is a dot, not a curve
+        ax.text(0.5, 0.5, "No cohort to pool into a curve yet" if nothing else
+                "Too few months since the first purchase\nto draw a curve (fewer than 2)",
                 transform=ax.transAxes, ha="center", va="center", fontsize=text_points(), color="#555555")
         ax.set_xticks([])
         ax.set_yticks([])
