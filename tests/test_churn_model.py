@@ -298,6 +298,41 @@ def test_features_and_labels_from_one_history_equal_the_direct_ones(sample):
     pd.testing.assert_series_equal(cm.churn_labels(tx, cutoff, w, history), cm.churn_labels(tx, cutoff, w))
 
 
+@pytest.mark.parametrize("which", ["customers table, events, surveys", "first order's channel", "straddling orders"])
+def test_features_computed_in_blocks_of_customers_equal_the_whole_table(sample, monkeypatch, which):
+    """Above FEATURE_BLOCK_CUSTOMERS the order features are built a block of customers at a time (bounded
+    memory at 8M customers): the same table, for everyone and for a sample of customers."""
+    from lclib.engine.orders import OrderHistory
+    from test_cohorts import _messy_lines
+
+    cfg, data, w = sample
+    if which == "customers table, events, surveys":
+        tables = data.tables
+        assert {"customers", "events", "surveys"} <= {k for k, v in tables.items() if v is not None}
+    elif which == "first order's channel":
+        tables = {"transactions": data.transactions}
+    else:
+        tables = {"transactions": _messy_lines().dropna(subset=[CUSTOMER_ID])}
+    history = OrderHistory(tables["transactions"])
+    rng = np.random.default_rng(1)
+    chosen = rng.random(len(history.ids)) < 0.4
+    ts = tables["transactions"][TIMESTAMP]
+    cutoffs = (history.as_of, ts.quantile(0.7), ts.quantile(0.4))  # the messy lines' times are not midnights
+    whole = {(c, k): cm.churn_features(tables, c, w, history, customers)
+             for c in cutoffs for k, customers in (("all", None), ("some", chosen))}
+    monkeypatch.setattr(cm, "FEATURE_BLOCK_CUSTOMERS", 37)
+    assert len(history.ids) > 5 * 37
+    for (c, k), want in whole.items():
+        got = cm.churn_features(tables, c, w, history, None if k == "all" else chosen)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert len(got) > 37  # several blocks
+    if which == "first order's channel":
+        assert ACQUISITION_CHANNEL in got
+    nobody = np.zeros(len(history.ids), dtype=bool)
+    pd.testing.assert_frame_equal(cm.churn_features(tables, cutoffs[0], w, history, nobody),
+                                  whole[(cutoffs[0], "all")].iloc[:0])
+
+
 def test_model_cap_fits_on_a_customer_sample_and_still_scores_everyone(sample, result):
     cfg, data, w = sample
     capped = cm.evaluate_churn_model(data.tables, w, cfg.analysis.as_of, test_cutoff=cfg.churn.test_cutoff,
@@ -365,6 +400,10 @@ def test_customers_are_scored_in_batches_to_the_same_probabilities(monkeypatch):
         np.testing.assert_allclose(cm.predict_in_batches(pipe, X, batch_rows=size), whole, rtol=1e-12)
     monkeypatch.setattr(cm, "SCORE_BATCH_ROWS", 64)
     np.testing.assert_allclose(cm.predict_in_batches(pipe, X), whole, rtol=1e-12)
+    # the model's columns of a wider frame, taken batch by batch
+    wider = X.assign(noise=rng.random(1003), churned=y.astype(bool))
+    np.testing.assert_allclose(cm.predict_in_batches(pipe, wider, columns=["recency", "channel"]), whole,
+                               rtol=1e-12)
 
 
 def test_descending_order_is_pandas_stable_descending_sort_of_two_columns():

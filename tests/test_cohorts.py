@@ -310,6 +310,26 @@ def test_order_history_gives_the_orders_table_at_every_earlier_cutoff():
         history.before(history.as_of + pd.Timedelta(days=1))
 
 
+def test_order_history_gives_a_block_of_customers_rows_of_the_orders_table():
+    """``before(cutoff, customers=...)``: those customers' rows of the table at the cutoff, straddling
+    orders' earlier lines included, as selecting them from the whole table."""
+    from lclib.engine.orders import OrderHistory
+
+    tx = _messy_lines()
+    history = OrderHistory(tx)
+    rng = np.random.default_rng(5)
+    for cutoff in pd.date_range("2024-01-03 05:00", "2024-10-20", freq="41D"):
+        whole = history.before(cutoff)
+        for chosen in (rng.random(len(history.ids)) < 0.3, np.arange(len(history.ids)) < 100,
+                       np.zeros(len(history.ids), dtype=bool)):
+            want = whole.loc[whole[CUSTOMER_ID].isin(history.ids[chosen])].reset_index(drop=True)
+            got = history.before(cutoff, customers=chosen)
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+            assert history.mask_before(cutoff, chosen).sum() == len(want)
+    with pytest.raises(ValueError, match="bool array over"):
+        history.before(history.as_of, customers=np.ones(3, dtype=bool))
+
+
 def test_acquisition_channel_is_the_first_orders_sorted_or_not():
     from lclib.analysis.cohorts import acquisition_channels
 

@@ -232,6 +232,11 @@ def _usable(history, transactions, end) -> bool:
     return history is not None and history.transactions is transactions and pd.Timestamp(end) <= history.as_of
 
 
+#: Customers whose order features :func:`churn_features` computes at a time: the group-bys' temporaries
+#: are a block's (8M customers, 40M orders at once: 3.6 GB above the result; in blocks: 0.4 GB).
+FEATURE_BLOCK_CUSTOMERS = 1_000_000
+
+
 def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: float,
                    history: OrderHistory | None = None, customers: np.ndarray | None = None) -> pd.DataFrame:
     """Features per customer as of ``cutoff`` (only what was known before it).
@@ -253,21 +258,76 @@ def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: 
         Index ``customer_id`` (sorted; customers with an order before ``cutoff``),
         one column per feature of the available groups (see the module docstring;
         :func:`available_features` says which).
+
+    Notes
+    -----
+    The order features of each customer depend on their own orders only, so they are computed
+    for :data:`FEATURE_BLOCK_CUSTOMERS` customers at a time and stacked (the same table).
     """
     tx = tables["transactions"]
     cutoff = pd.Timestamp(cutoff)
     window = pd.Timedelta(days=float(window_days))
     if not _usable(history, tx, cutoff):
         history = OrderHistory(tx, cutoff)
-    orders = history.before(cutoff, [TIMESTAMP, AMOUNT, "n", CHANNEL])
+    if customers is not None and customers.shape != (len(history.ids),):
+        raise ValueError("customers must be a bool array over history.ids")
+    avail = available_features(tables)["available"]
+    cust = tables.get("customers")
+    from_customers = bool(avail["channel"]) and (
+        (cust is not None and ACQUISITION_CHANNEL in cust and cust[ACQUISITION_CHANNEL].notna().any())
+        or CHANNEL not in history.orders)
+    first_channel = bool(avail["channel"]) and not from_customers
+    parts = [_order_features(history, cutoff, window, block, first_channel)
+             for block in _customer_blocks(len(history.ids), customers)] \
+        or [_order_features(history, cutoff, window, customers, first_channel)]  # no customer: the empty table
+    out = parts[0] if len(parts) == 1 else pd.concat(parts)
+    del parts
+    if from_customers:
+        channel = acquisition_channels(history.orders.iloc[:0], cust)  # the customers table's channels
+        out[ACQUISITION_CHANNEL] = channel.reindex(out.index).astype("object").where(
+            lambda s: s.notna(), "unknown").astype("str")
+    if avail["engagement"]:
+        ev = tables["events"]
+        ev = ev.loc[ev[CUSTOMER_ID].notna() & (ev[TIMESTAMP] < cutoff), [CUSTOMER_ID, TIMESTAMP]]
+        eg = ev.groupby(CUSTOMER_ID, observed=True)[TIMESTAMP]
+        out["events_30d"] = (ev[TIMESTAMP] >= cutoff - pd.Timedelta(days=30)).groupby(
+            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
+        out["events_in_window"] = (ev[TIMESTAMP] >= cutoff - window).groupby(
+            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
+        out["days_since_event"] = ((cutoff - eg.max()) / _DAY).reindex(out.index)
+    if avail["nps"]:
+        sv = tables["surveys"]
+        sv = sv.loc[sv[CUSTOMER_ID].notna() & (sv[TIMESTAMP] < cutoff)].sort_values(TIMESTAMP, kind="stable")
+        latest = sv.groupby(CUSTOMER_ID, observed=True)[SCORE].last()
+        out["nps_last"] = latest.reindex(out.index).astype("float64")
+        out["nps_answered"] = out["nps_last"].notna().astype("float64")
+    cols = [c for grp, (cs, _) in FEATURE_GROUPS.items() if avail[grp] for c in cs]
+    out = out[cols]
+    out.index.name = CUSTOMER_ID
+    return out
+
+
+def _customer_blocks(n_customers: int, customers: np.ndarray | None):
+    """``customers`` (None: everyone), cut into bool arrays of at most :data:`FEATURE_BLOCK_CUSTOMERS`
+    consecutive customer numbers (a single block when they are that few)."""
+    size = FEATURE_BLOCK_CUSTOMERS
+    if n_customers <= size:
+        yield customers
+        return
+    for lo in range(0, n_customers, size):  # a loop over blocks of a million customers, not over customers
+        block = np.zeros(n_customers, dtype=bool)
+        block[lo:lo + size] = True if customers is None else customers[lo:lo + size]
+        if block.any():
+            yield block
+
+
+def _order_features(history: OrderHistory, cutoff: pd.Timestamp, window: pd.Timedelta,
+                    customers: np.ndarray | None, first_channel: bool) -> pd.DataFrame:
+    """The order features (and, with ``first_channel``, the first order's channel) of ``customers``
+    (None: everyone) as of ``cutoff``, indexed by their ids in customer order."""
+    orders = history.before(cutoff, [TIMESTAMP, AMOUNT, "n", CHANNEL], customers)
     # customers as integer numbers (orders are sorted by customer): group-bys on them, not on the id strings
-    codes = history.codes[history.mask_before(cutoff)]
-    if customers is not None:
-        if customers.shape != (len(history.ids),):
-            raise ValueError("customers must be a bool array over history.ids")
-        keep = customers[codes]
-        orders, codes = orders.loc[keep].reset_index(drop=True), codes[keep]
-    key = pd.Series(codes, name=CUSTOMER_ID)
+    key = pd.Series(history.codes[history.mask_before(cutoff, customers)], name=CUSTOMER_ID)
     g = orders.groupby(key, sort=True)
     first, last = g[TIMESTAMP].min(), g[TIMESTAMP].max()
     recent = orders[TIMESTAMP] >= cutoff - window
@@ -287,38 +347,9 @@ def churn_features(tables: dict[str, pd.DataFrame | None], cutoff, window_days: 
     out.index = history.ids[out.index.to_numpy()]
     out["monetary_mean"] = out["monetary_total"] / out["frequency"]
     out["overdue_ratio"] = out["recency_days"] / out["ipt_mean_days"].where(out["ipt_mean_days"] > 0)
-    avail = available_features(tables)["available"]
-
-    if avail["channel"]:
-        cust = tables.get("customers")
-        if (cust is not None and ACQUISITION_CHANNEL in cust and cust[ACQUISITION_CHANNEL].notna().any()) \
-                or CHANNEL not in orders:
-            channel = acquisition_channels(history.before(cutoff) if customers is None else
-                                           history.before(cutoff).loc[customers[history.codes[
-                                               history.mask_before(cutoff)]]], cust)
-            out[ACQUISITION_CHANNEL] = channel.reindex(out.index).astype("object").where(
-                lambda s: s.notna(), "unknown").astype("str")
-        else:  # the first order's channel (orders are sorted by customer and time: one n == 1 per customer)
-            first_channel = orders.loc[orders["n"].to_numpy() == 1, CHANNEL]
-            out[ACQUISITION_CHANNEL] = first_channel.fillna("unknown").astype("str").to_numpy()
-    if avail["engagement"]:
-        ev = tables["events"]
-        ev = ev.loc[ev[CUSTOMER_ID].notna() & (ev[TIMESTAMP] < cutoff), [CUSTOMER_ID, TIMESTAMP]]
-        eg = ev.groupby(CUSTOMER_ID, observed=True)[TIMESTAMP]
-        out["events_30d"] = (ev[TIMESTAMP] >= cutoff - pd.Timedelta(days=30)).groupby(
-            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
-        out["events_in_window"] = (ev[TIMESTAMP] >= cutoff - window).groupby(
-            ev[CUSTOMER_ID], observed=True).sum().reindex(out.index, fill_value=0).astype("float64")
-        out["days_since_event"] = ((cutoff - eg.max()) / _DAY).reindex(out.index)
-    if avail["nps"]:
-        sv = tables["surveys"]
-        sv = sv.loc[sv[CUSTOMER_ID].notna() & (sv[TIMESTAMP] < cutoff)].sort_values(TIMESTAMP, kind="stable")
-        latest = sv.groupby(CUSTOMER_ID, observed=True)[SCORE].last()
-        out["nps_last"] = latest.reindex(out.index).astype("float64")
-        out["nps_answered"] = out["nps_last"].notna().astype("float64")
-    cols = [c for grp, (cs, _) in FEATURE_GROUPS.items() if avail[grp] for c in cs]
-    out = out[cols]
-    out.index.name = CUSTOMER_ID
+    if first_channel:  # orders are sorted by customer and time: one n == 1 per customer
+        out[ACQUISITION_CHANNEL] = orders.loc[orders["n"].to_numpy() == 1, CHANNEL].fillna("unknown").astype(
+            "str").array  # text dtype even for a block without orders
     return out
 
 
@@ -771,12 +802,11 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
     if not fit_rows.all():
         train = train.loc[fit_rows]
     n_fit_customers = int(train.index.nunique())
-    X_train, y_train = train[nums + cats], train[LABEL].to_numpy()
-    X_test, y_test = test[nums + cats], test[LABEL].to_numpy()
+    y_test = test[LABEL].to_numpy()
     with _fit_quietly():
-        pipe.fit(X_train, y_train)
-        p_test = pipe.predict_proba(X_test)[:, 1]
-    test = test.assign(p_model=p_test)
+        pipe.fit(train[nums + cats], train[LABEL].to_numpy())
+        p_test = predict_in_batches(pipe, test, columns=nums + cats)  # no copy of every test customer's features
+    test["p_model"] = p_test
 
     bg = bgnbd_baseline(tx, test_cut, window_days, history=history,
                         **{"max_fit_customers": max_customers, **(bgnbd_options or {})})
@@ -797,7 +827,8 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
                      f"{n_train_customers:,} customers with a training snapshot (churn.max_model_customers); "
                      f"every one of the {len(test):,} test customers is scored.")
     imp_rows = sample_customers(test, max_importance_customers, random_state)
-    X_imp, y_imp = (X_test, y_test) if imp_rows.all() else (X_test.loc[imp_rows], y_test[imp_rows])
+    X_imp, y_imp = (test[nums + cats], y_test) if imp_rows.all() else (test.loc[imp_rows, nums + cats],
+                                                                        y_test[imp_rows])
     if not imp_rows.all():
         notes.append(f"Feature importance is measured on a random sample of {len(X_imp):,} test customers "
                      "(churn.max_importance_customers).")
@@ -818,8 +849,12 @@ def evaluate_churn_model(tables: dict[str, pd.DataFrame | None], window_days: fl
 SCORE_BATCH_ROWS = 500_000
 
 
-def predict_in_batches(pipe, features: pd.DataFrame, batch_rows: int | None = None) -> np.ndarray:
-    """``pipe.predict_proba(features)[:, 1]``, computed ``batch_rows`` rows at a time (same values).
+def predict_in_batches(pipe, features: pd.DataFrame, batch_rows: int | None = None,
+                       columns: list[str] | None = None) -> np.ndarray:
+    """``pipe.predict_proba(features[columns])[:, 1]``, computed ``batch_rows`` rows at a time (same values).
+
+    ``columns`` (default: all) are taken batch by batch, so the model's columns of a wider frame are
+    never copied whole.
 
     Examples
     --------
@@ -830,9 +865,10 @@ def predict_in_batches(pipe, features: pd.DataFrame, batch_rows: int | None = No
     True
     """
     size = SCORE_BATCH_ROWS if batch_rows is None else batch_rows
+    cols = list(features.columns) if columns is None else list(columns)
     if len(features) <= size:
-        return pipe.predict_proba(features)[:, 1]
-    return np.concatenate([pipe.predict_proba(features.iloc[i:i + size])[:, 1]
+        return pipe.predict_proba(features[cols])[:, 1]
+    return np.concatenate([pipe.predict_proba(features.iloc[i:i + size][cols])[:, 1]
                            for i in range(0, len(features), size)])  # a loop over batches, not customers
 
 
@@ -871,17 +907,20 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
     step = (result.train_cutoffs[1] - result.train_cutoffs[0]).days if len(result.train_cutoffs) > 1 else 30
     # as stacked_frame(tables, result.test_cutoff, ...), reusing the evaluation's test frame for the test cutoff
     keep_cols = set(result.features) | {LABEL}
-    at_test = result.test[[c for c in result.test.columns if c in keep_cols]]
+    test_cols = [c for c in result.test.columns if c in keep_cols]
+    at_test = None
     subset = None
     if history.complete:  # above the cap: build and fit only a random sample of customers (as evaluate does)
         subset, known = _customer_subset(history, result.test_cutoff, max_customers, result.random_state)
         if subset is not None:
-            if known != len(at_test):  # the test frame is not this history's: sample its rows instead
+            if known != len(result.test):  # the test frame is not this history's: sample its rows instead
                 subset = None
-            else:
+            else:  # the sample's rows only (no copy of every test customer's features)
                 seen = np.zeros(len(history.ids), dtype=bool)
                 seen[history.codes[history.mask_before(result.test_cutoff)]] = True
-                at_test = at_test.loc[subset[np.flatnonzero(seen)]]
+                at_test = result.test.loc[subset[np.flatnonzero(seen)], test_cols]
+    if at_test is None:
+        at_test = result.test[test_cols]
     frames = []
     for i in range(max(1, len(result.train_cutoffs))):  # a loop over a few cutoffs
         cut = result.test_cutoff - pd.Timedelta(days=i * step)
@@ -898,7 +937,7 @@ def score_customers(result: ChurnModelResult, tables: dict[str, pd.DataFrame | N
     now = churn_features(tables, as_of, result.window_days, history)
     release_memory()
     with _fit_quietly():
-        p = predict_in_batches(pipe, now[result.features])
+        p = predict_in_batches(pipe, now, columns=result.features)
     start = as_of - pd.Timedelta(days=value_days)
     if history.complete:
         value = history.line_revenue(start, as_of)

@@ -176,17 +176,25 @@ class OrderHistory:
         """Every order's lines share one time: ``compact_lines(cutoff)`` is ``orders`` before ``cutoff``."""
         return not len(self._spread)
 
-    def mask_before(self, cutoff) -> np.ndarray:
-        """Bool per order: placed before ``cutoff``."""
-        return self._ts < np.datetime64(self._check(cutoff))
+    def mask_before(self, cutoff, customers: np.ndarray | None = None) -> np.ndarray:
+        """Bool per order: placed before ``cutoff`` (and, with ``customers``, a bool array over
+        ``ids``, by one of those customers)."""
+        mask = self._ts < np.datetime64(self._check(cutoff))
+        if customers is not None:
+            if customers.shape != (len(self.ids),):
+                raise ValueError("customers must be a bool array over OrderHistory.ids")
+            mask &= customers[self.codes]
+        return mask
 
-    def before(self, cutoff, columns: list[str] | None = None) -> pd.DataFrame:
+    def before(self, cutoff, columns: list[str] | None = None, customers: np.ndarray | None = None) -> pd.DataFrame:
         """``orders_table(transactions, cutoff)``, exactly (``cutoff <= as_of``).
 
         ``columns``: only these columns (saves copying the id strings when they are not needed).
+        ``customers``: bool array over ``ids``; only those customers' rows of that table (a block
+        of customers without a copy of everyone's orders).
         """
         cutoff = self._check(cutoff)
-        mask = self.mask_before(cutoff)
+        mask = self.mask_before(cutoff, customers)
         cols = list(self.orders.columns) if columns is None else [c for c in self.orders.columns if c in columns]
         out = self.orders.loc[mask, cols].reset_index(drop=True)
         sp = self._spread
