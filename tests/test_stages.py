@@ -467,3 +467,33 @@ def test_buyer_states_at_an_earlier_date_read_off_the_whole_data_equal_the_state
     assert len(got) == 745 and set(got) <= set(st.STATES)
     with pytest.raises(ValueError, match="after the data's end"):
         st.buyer_states_at(tables, TH, AS_OF + pd.Timedelta(days=1), AS_OF)
+
+
+def test_buyer_states_at_dates_on_the_thresholds_and_between_an_orders_lines():
+    """Orders whose lines straddle the dates, and dates exactly N, R and L days after an order or a spell
+    start (the boundaries of new, at risk and lapsed), at any time of day: the states built for the date."""
+    from test_cohorts import _messy_lines
+
+    tx = _messy_lines(seed=11).dropna(subset=["customer_id"])
+    # a gap of exactly L = 60 days starts a new spell (reactivated on Mar 15); an hour less does not
+    exact = pd.DataFrame({"customer_id": ["gap60", "gap60", "gap59", "gap59"], "order_id": ["g1", "g2", "g3", "g4"],
+                          "timestamp": pd.to_datetime(["2024-01-10 10:00", "2024-03-10 10:00", "2024-01-10 10:00",
+                                                       "2024-03-10 09:00"]), "amount": 10.0, "channel": "email"})
+    tx = pd.concat([tx, exact.astype({c: tx[c].dtype for c in exact})], ignore_index=True)
+    tables = {"transactions": tx}
+    th = st.StateThresholds(new_days=20, at_risk_days=35, lapsed_days=60, sources={}, sentence="")
+    as_of = tx["timestamp"].max().normalize() + pd.Timedelta(days=1)
+    assert st.buyer_states_at(tables, th, "2024-03-15", as_of)[["gap60", "gap59"]].tolist() == ["reactivated",
+                                                                                                "active"]
+    times = tx["timestamp"].sort_values().iloc[::700]
+    dates = [t + pd.Timedelta(days=k) for t in times for k in (0, 20, 35, 60)] + [as_of]
+    checked = 0
+    for date in sorted(d for d in dates if d <= as_of):
+        got = st.buyer_states_at(tables, th, date, as_of)
+        want = st.buyer_states(st.customer_states(tables, th, date))
+        if len(want):
+            pd.testing.assert_series_equal(got, want)
+        else:  # the first order's time: nobody has bought yet
+            assert got.empty
+        checked += len(got)
+    assert checked > 2000
