@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -161,6 +162,42 @@ def test_the_run_cache_keeps_the_cleaned_lines_on_disk_until_a_notebook_reads_th
     pd.testing.assert_frame_equal(opened.transactions, whole.transactions, check_exact=True)
     assert opened.tables.file("transactions") is None  # read once, kept
     assert opened.ledger.to_dict() == whole.ledger.to_dict()
+
+
+def test_the_run_caches_orders_are_the_same_from_lines_cleaned_in_parts_or_in_memory(tmp_path):
+    """The parts' cleaned lines are cached in the parts' order with their source line numbers (no sort of
+    every line); compacted into orders they give the orders of the lines cleaned in memory, each order's
+    channel its first line's in the source (the lines of one order carry different channels here)."""
+    from lclib.engine.orders import compact_order_lines_file
+
+    data = _shop(typed_dates=True)
+    data["Channel"] = np.random.default_rng(4).choice(["email", "search", None], len(data))
+    path = tmp_path / "shop.parquet"
+    data.to_parquet(path, index=False)
+    cfgs = {}
+    for rows in (None, 500):
+        cfg = _config(tmp_path, data, rows)
+        spec = cfg.inputs.transactions
+        cfgs[rows] = cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"transactions": spec.model_copy(
+            update={"columns": {**spec.columns, "channel": "Channel"}})})})
+    on_disk = load_dataset(cfgs[500], now=NOW, write_to=tmp_path / "parts")
+    cached = on_disk.tables.file("transactions").path
+    lines = pq.read_table(cached, columns=[parts.LINE])[parts.LINE].to_numpy()
+    assert not (np.diff(lines) > 0).all()  # not in source order: the compaction must use the line numbers
+    in_memory = load_dataset(cfgs[None], now=NOW)
+    in_memory.save(tmp_path / "memory")
+    rows = compact_order_lines_file(cached)
+    assert rows == compact_order_lines_file(tmp_path / "memory" / "transactions.parquet")
+    got = pd.read_parquet(cached)
+    want = pd.read_parquet(tmp_path / "memory" / "transactions.parquet")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    several = want.loc[want["lines"] > 1]
+    assert len(several) > 100 and got["channel"].notna().sum() > 0
+    # lines in any order: the source line numbers, not the file's order, say which line is first
+    source = in_memory.transactions.assign(**{parts.LINE: np.arange(len(in_memory.transactions))})
+    source.sample(frac=1.0, random_state=2).to_parquet(tmp_path / "shuffled.parquet", index=False)
+    compact_order_lines_file(tmp_path / "shuffled.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "shuffled.parquet"), want, check_exact=True)
 
 
 def test_pseudonymising_a_table_on_disk_gives_the_pseudonyms_of_the_table_in_memory(tmp_path):

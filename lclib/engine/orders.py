@@ -716,7 +716,8 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
     -------
     int
         Rows written. Columns: ``customer_id``, ``order_id``, ``timestamp``, ``amount``
-        (sum of the lines), ``channel`` (the first line's that has one, in file order),
+        (sum of the lines), ``channel`` (the first line's that has one, in file order, or by
+        the source line numbers of a :class:`~lclib.io.parts.TableFile`'s lines),
         ``refunded_amount`` (sum), ``lines`` (how many lines the row stands for); the
         line-level ``product``, ``quantity`` and ``unit_price`` are left out. Rows sorted
         by customer id, time and order id: the order table's own order, so that
@@ -736,7 +737,7 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
 
     import pyarrow.parquet as pq
 
-    from lclib.io.parts import duckdb_out_of_core, sql_text, write_query
+    from lclib.io.parts import LINE as LINE_NUMBER, duckdb_out_of_core, sql_text, write_query
 
     path = Path(path)
     out = path if out is None else Path(out)
@@ -753,7 +754,9 @@ def compact_order_lines_file(path, out=None, scratch=None) -> int:
         select.append(f"fsum({q[REFUNDED_AMOUNT]}) AS {q[REFUNDED_AMOUNT]}")
         columns.append(REFUNDED_AMOUNT)
     select.append(f"count(*) AS {LINES}")
-    sql = (f"SELECT {', '.join(select)} FROM (SELECT *, file_row_number AS _line "
+    # the first line of the file, or of the source when the lines carry their source line numbers (TableFile)
+    line = f'"{LINE_NUMBER}"' if LINE_NUMBER in has else "file_row_number"
+    sql = (f"SELECT {', '.join(select)} FROM (SELECT *, {line} AS _line "
            f"FROM read_parquet({sql_text(path.as_posix())}, file_row_number = true)) "
            f"GROUP BY {q[CUSTOMER_ID]}, {q[ORDER_ID]}, {q[TIMESTAMP]} "
            f"ORDER BY {q[CUSTOMER_ID]}, {q[TIMESTAMP]}, {q[ORDER_ID]}")

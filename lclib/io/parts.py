@@ -49,17 +49,29 @@ MAX_PARTS = 256
 
 
 class TableFile:
-    """A cleaned table kept on disk as Parquet (``path``, ``rows``) until a notebook reads it."""
+    """A cleaned table kept on disk as Parquet (``path``, ``rows``) until a notebook reads it.
+
+    The lines a large file's parts clean are written in the order the parts give them, each
+    with its source line number (column :data:`LINE`): the run compacts them into orders
+    sorted by customer next (:func:`lclib.engine.orders.compact_order_lines_file`, which takes
+    the first line's channel by that number), so sorting every line into source order first
+    would be a sort of all the lines for nothing. :meth:`read` gives them in source order.
+    """
 
     def __init__(self, path: str | Path, rows: int):
         self.path = Path(path)
         self.rows = int(rows)
 
     def read(self) -> pd.DataFrame:
-        """The table as ``pd.read_parquet`` gives it, with a lower peak: Arrow's buffers are freed
-        column by column as pandas takes them, and given back to the system after (40M cached
-        orders: 4.6 GB peak and 3.7 GB kept, against 5.7 and 5.8)."""
+        """The table as ``pd.read_parquet`` gives it (lines with a :data:`LINE` column: sorted by it,
+        without it), with a lower peak: Arrow's buffers are freed column by column as pandas takes
+        them, and given back to the system after (40M cached orders: 4.6 GB peak and 3.7 GB kept,
+        against 5.7 and 5.8)."""
         table = pq.read_table(self.path)
+        if LINE in table.column_names:  # cleaned lines in the parts' order: source order back
+            import pyarrow.compute as pc
+
+            table = table.take(pc.sort_indices(table[LINE])).drop_columns([LINE])
         df = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
         release_memory()
@@ -318,8 +330,8 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         ledger.check(table, kept)
         target = out if out is not None else scratch / "transactions.parquet"
         con = duckdb_out_of_core(scratch)
-        try:
-            _write_in_source_order(con, clean_files, target, rewrite)
+        try:  # the run's cache: in the parts' order with the line numbers (TableFile); else in source order
+            _write_lines(con, clean_files, target, rewrite, in_source_order=out is None)
         finally:
             con.close()
         info = L.InputInfo(table=table, path=str(path), sha256=L.file_sha256(path), bytes=path.stat().st_size,
@@ -458,12 +470,16 @@ def write_query(con, sql: str, target: Path, like: pa.Schema, columns: list[str]
     return pq.ParquetFile(target).metadata.num_rows
 
 
-def _write_in_source_order(con, files: list[Path], target: Path, per_customer_ids: bool) -> None:
-    """Write the cleaned parts as one Parquet file in source line order, with the parts' column types."""
+def _write_lines(con, files: list[Path], target: Path, per_customer_ids: bool, in_source_order: bool = True) -> None:
+    """Write the cleaned parts as one Parquet file with the parts' column types: in source line
+    order, or (``in_source_order=False``) in any order with the source line numbers (:data:`LINE`)."""
     part_schema = pq.read_schema(files[0])
-    cols = [n for n in part_schema.names if n != LINE]
+    cols = [n for n in part_schema.names if n != LINE or not in_source_order]
     select = ", ".join(
         f"{_quote(C.CUSTOMER_ID)} || '/' || {_quote(C.ORDER_ID)} AS {_quote(C.ORDER_ID)}"
         if per_customer_ids and n == C.ORDER_ID else _quote(n) for n in cols)
-    con.execute("SET preserve_insertion_order = true")
-    write_query(con, f"SELECT {select} FROM {files_sql(files)} ORDER BY {LINE}", target, part_schema, cols)
+    if in_source_order:
+        con.execute("SET preserve_insertion_order = true")
+        write_query(con, f"SELECT {select} FROM {files_sql(files)} ORDER BY {LINE}", target, part_schema, cols)
+    else:
+        write_query(con, f"SELECT {select} FROM {files_sql(files)}", target, part_schema, cols)
