@@ -4,8 +4,10 @@ A Parquet file of more than ``inputs.transactions.read.rows_per_part`` lines is 
 held whole in pandas. It is read in Arrow batches and split by customer into parts of
 about that many lines (every line of a customer in the same part, in source order,
 with its source line number); each part is cleaned by :func:`lclib.io.load.clean_rows`,
-the same code that cleans a whole file, and the cleaned lines are written back in
-source order as one Parquet file (by DuckDB, sorting out of core).
+the same code that cleans a whole file, and the cleaned lines are written back as one
+Parquet file by DuckDB: in source order (sorting out of core), or for the run's cache in
+the parts' order with their source line numbers (:class:`TableFile`), which the run's
+compaction into orders sorted by customer reads instead of a first sort of every line.
 
 Every rule gives what it gives on the whole file, because each looks at one line or
 at the lines of one customer: parsing, the hard checks, missing ids, exact duplicates
