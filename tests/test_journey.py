@@ -88,6 +88,16 @@ def test_time_between_stages_matches_the_simulated_delays(sample):
     assert (t["p10_days"] <= t["median_days"]).all() and (t["median_days"] <= t["p90_days"]).all()
 
 
+def test_touches_placed_on_their_stage_in_blocks_equal_the_whole_table(sample, monkeypatch):
+    """Touches are placed on their stage a block at a time (bounded memory at 40M touches): the same table."""
+    cfg, data, _ = sample
+    reached, _ = J.stage_entries(data.tables, cfg.journey.stages)
+    whole = J.touchpoints(data.tables, reached, cfg.journey.stages)
+    monkeypatch.setattr(J, "TOUCH_BLOCK_ROWS", 101)
+    assert len(whole) > 20 * 101 and whole["stage_index"].nunique() > 2
+    pd.testing.assert_frame_equal(J.touchpoints(data.tables, reached, cfg.journey.stages), whole, check_exact=True)
+
+
 def test_first_touch_credit_on_the_sample_equals_conversions_per_reach_channel(sample):
     # the simulator makes the first touch the reach channel and every converter has touches before buying
     cfg, data, truth = sample
