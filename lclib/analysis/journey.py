@@ -557,7 +557,8 @@ def touchpoints(tables: dict[str, pd.DataFrame | None], reached: pd.DataFrame, s
     funnel = funnel_matrix(reached, names)
     keep = row >= 0
     keep[keep] = funnel[row[keep], 0]
-    t, row = t.loc[keep], row[keep]
+    if not keep.all():  # every touch is usually a funnel person's: no copy of 40M touches then
+        t, row = t.loc[keep], row[keep]
     t_ns = t[TIMESTAMP].to_numpy(dtype="datetime64[ns]")
     entry = np.where(funnel, reached[names].to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))  # people x stages
     k = len(names)
@@ -571,15 +572,19 @@ def touchpoints(tables: dict[str, pd.DataFrame | None], reached: pd.DataFrame, s
     rank[reached.index.argsort(kind="stable")] = np.arange(len(reached))
     key, t_int = rank[row], t_ns.view("int64")
     if len(key) < 2 or bool(((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t_int[1:] >= t_int[:-1]))).all()):
-        order = np.arange(len(key))  # already in order (orders alone: by customer, then time)
+        order = None  # already in order (orders alone: by customer, then time): the columns as they are
     else:
         order = np.lexsort((t_int, key))
-    t = pd.DataFrame({"person": reached.index.take(row[order]).astype("str"),
-                      TIMESTAMP: t[TIMESTAMP].take(order).to_numpy(),
-                      CHANNEL: t[CHANNEL].take(order).astype("str").array,
-                      "kind": t["kind"].take(order).astype("str").array,
-                      "stage": pd.array(list(names), dtype="str").take(idx[order]),
-                      "stage_index": idx[order].astype("int64")})
+
+    def taken(values):
+        return values if order is None else values.take(order)
+
+    t = pd.DataFrame({"person": reached.index.take(taken(row)).astype("str"),
+                      TIMESTAMP: taken(t[TIMESTAMP]).to_numpy(),
+                      CHANNEL: taken(t[CHANNEL]).astype("str").array,
+                      "kind": taken(t["kind"]).astype("str").array,
+                      "stage": pd.array(list(names), dtype="str").take(taken(idx)),
+                      "stage_index": taken(idx).astype("int64")})
     return t[cols]
 
 
