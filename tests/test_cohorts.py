@@ -326,6 +326,9 @@ def test_order_history_gives_a_block_of_customers_rows_of_the_orders_table():
             got = history.before(cutoff, customers=chosen)
             pd.testing.assert_frame_equal(got, want, check_exact=True)
             assert history.mask_before(cutoff, chosen).sum() == len(want)
+            rows, codes = history.before(cutoff, customers=chosen, codes=True)  # each row's customer number
+            pd.testing.assert_frame_equal(rows, want, check_exact=True)
+            np.testing.assert_array_equal(history.ids[codes].astype(str), want[CUSTOMER_ID].astype(str).to_numpy())
     with pytest.raises(ValueError, match="bool array over"):
         history.before(history.as_of, customers=np.ones(3, dtype=bool))
 

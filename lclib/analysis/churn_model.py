@@ -325,9 +325,9 @@ def _order_features(history: OrderHistory, cutoff: pd.Timestamp, window: pd.Time
                     customers: np.ndarray | None, first_channel: bool) -> pd.DataFrame:
     """The order features (and, with ``first_channel``, the first order's channel) of ``customers``
     (None: everyone) as of ``cutoff``, indexed by their ids in customer order."""
-    orders = history.before(cutoff, [TIMESTAMP, AMOUNT, "n", CHANNEL], customers)
+    orders, codes = history.before(cutoff, [TIMESTAMP, AMOUNT, "n", CHANNEL], customers, codes=True)
     # customers as integer numbers (orders are sorted by customer): group-bys on them, not on the id strings
-    key = pd.Series(history.codes[history.mask_before(cutoff, customers)], name=CUSTOMER_ID)
+    key = pd.Series(codes, name=CUSTOMER_ID)
     g = orders.groupby(key, sort=True)
     first, last = g[TIMESTAMP].min(), g[TIMESTAMP].max()
     recent = orders[TIMESTAMP] >= cutoff - window

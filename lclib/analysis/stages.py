@@ -413,16 +413,23 @@ def _states_at(people: pd.DataFrame, orders: pd.DataFrame, dates: Sequence, th: 
     age = (qt - o_t[li]) / _DAY_NS
     fresh = (qt - o_start[li]) / _DAY_NS < th.new_days
     first_spell = o_spell[li] == 0
-    state[has] = np.select(
-        [age >= th.lapsed_days, age >= th.at_risk_days, fresh & first_spell, fresh & ~first_spell],
-        [_CODE["lapsed"], _CODE["at_risk"], _CODE["new"], _CODE["reactivated"]],
-        default=_CODE["active"],
-    )
+    state[has] = _buyer_codes(age, fresh, first_spell, th)
     last_pos = np.full((P, D), -1, dtype="int64")
     last_pos[has] = o_pos[li]
     n_before = np.zeros((P, D), dtype="int64")
     n_before[has] = li - np.broadcast_to(first_idx[:, None], (P, D))[has] + 1
     return {"state": state, "last": last_pos, "n": n_before}
+
+
+def _buyer_codes(age: np.ndarray, fresh: np.ndarray, first_spell: np.ndarray, th: StateThresholds) -> np.ndarray:
+    """State codes of buyers from the days since their last order (``age``), whether their
+    spell began less than ``new_days`` ago (``fresh``) and whether it is their first spell:
+    lapsed, then at risk, then new / reactivated, else active. The one place that ranks them."""
+    return np.select(
+        [age >= th.lapsed_days, age >= th.at_risk_days, fresh & first_spell, fresh & ~first_spell],
+        [_CODE["lapsed"], _CODE["at_risk"], _CODE["new"], _CODE["reactivated"]],
+        default=_CODE["active"],
+    ).astype("int8")
 
 
 def _pre_purchase(people: pd.DataFrame, d_ns: np.ndarray) -> np.ndarray:
@@ -634,12 +641,7 @@ def buyer_states_at(tables: dict[str, pd.DataFrame | None], thresholds: StateThr
     first_spell = new_customer[spell]  # the spell began with the customer's first order
     age = (d - t[last]) / _DAY_NS
     fresh = (d - t[spell]) / _DAY_NS < thresholds.new_days
-    th = thresholds
-    state = np.select(
-        [age >= th.lapsed_days, age >= th.at_risk_days, fresh & first_spell, fresh & ~first_spell],
-        [_CODE["lapsed"], _CODE["at_risk"], _CODE["new"], _CODE["reactivated"]],
-        default=_CODE["active"],
-    )
+    state = _buyer_codes(age, fresh, first_spell, thresholds)
     ids = orders[CUSTOMER_ID].take(last).astype("str")  # as the people table holds them
     out = pd.Series(np.asarray(STATES, dtype=object)[state], index=pd.Index(ids, name=CUSTOMER_ID), name="state")
     return out.astype("str").sort_index()

@@ -186,12 +186,15 @@ class OrderHistory:
             mask &= customers[self.codes]
         return mask
 
-    def before(self, cutoff, columns: list[str] | None = None, customers: np.ndarray | None = None) -> pd.DataFrame:
+    def before(self, cutoff, columns: list[str] | None = None, customers: np.ndarray | None = None,
+               codes: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
         """``orders_table(transactions, cutoff)``, exactly (``cutoff <= as_of``).
 
         ``columns``: only these columns (saves copying the id strings when they are not needed).
         ``customers``: bool array over ``ids``; only those customers' rows of that table (a block
         of customers without a copy of everyone's orders).
+        ``codes``: also return each returned row's customer number (into ``ids``), as
+        ``(table, codes)``.
         """
         cutoff = self._check(cutoff)
         mask = self.mask_before(cutoff, customers)
@@ -211,7 +214,7 @@ class OrderHistory:
                     out.loc[rows, AMOUNT] = g[AMOUNT].sum().reindex(straddle).to_numpy()
                 if CHANNEL in out:
                     out.loc[rows, CHANNEL] = g[CHANNEL].first().reindex(straddle).to_numpy()
-        return out
+        return (out, self.codes[mask]) if codes else out
 
     def compact_lines(self, cutoff) -> pd.DataFrame:
         """Lines before ``cutoff`` with each order on one time merged into one row (its total).
