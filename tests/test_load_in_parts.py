@@ -83,7 +83,7 @@ def test_the_split_keeps_every_line_of_a_customer_in_one_part(tmp_path):
     data.to_parquet(tmp_path / "shop.parquet", index=False)
     spec = _config(tmp_path, data, 500).inputs.transactions
     files, whole, int_nulls = parts.split_by_customer(spec, tmp_path / "shop.parquet", tmp_path, 10, None)
-    got = [pd.read_parquet(f) for f in files]
+    got = [pd.read_feather(f) for f in files]
     assert sum(len(g) for g in got) == len(data)
     owners = pd.concat([g[["CustomerID"]].assign(part=i) for i, g in enumerate(got)])
     assert owners.dropna().groupby("CustomerID")["part"].nunique().max() == 1
@@ -308,3 +308,23 @@ def test_64_bit_integer_ids_with_a_gap_are_read_exactly_in_memory_and_in_parts(t
     got = whole.transactions["customer_id"]
     assert got.nunique() == 100 and "1152921504606846977" in set(got)
     assert whole.ledger.tables["transactions"].dropped == {"missing_id": 1}
+
+
+def test_per_customer_order_ids_shared_across_parts_count_as_in_memory_with_non_ascii_customer_ids(tmp_path):
+    # clean.order_ids: per_customer writes "<customer>/<order>"; the parts read the order ids back
+    # from that text to count the shared ones, which must cut multi-byte customer ids right
+    n = 3000
+    customer = np.random.default_rng(4).integers(0, 300, n)
+    order = [f"{c}-{i // 20}" for i, c in enumerate(customer)]  # each customer's own numbers...
+    for j in range(10):  # ... but for ten numbers used by two customers each (mostly in two parts)
+        order[int(np.flatnonzero(customer == j)[0])] = order[int(np.flatnonzero(customer == j + 150)[0])] = f"S{j}"
+    pq.write_table(pa.table({
+        "CustomerID": [f"Kundé-東京/{c}" for c in customer], "InvoiceNo": order,
+        "InvoiceDate": pa.array(pd.date_range("2024-01-01", periods=n, freq="h").to_numpy()),
+        "Quantity": pa.array(np.ones(n)), "UnitPrice": pa.array(np.full(n, 2.5)),
+        "StockCode": ["A"] * n}), tmp_path / "shop.parquet")
+    data = pd.DataFrame({"InvoiceDate": pd.to_datetime([])})
+    whole, in_parts = _both(tmp_path, data, order_ids="per_customer")
+    _assert_same(whole, in_parts)
+    assert "10 order id(s) were used by several customers" in whole.ledger.tables["transactions"].notes["order_ids"]
+    assert in_parts.transactions["order_id"].str.startswith("Kundé-東京/").all()

@@ -189,11 +189,30 @@ def read_parquet_exact(path: Path) -> pd.DataFrame:
     """
     import pyarrow.parquet as pq
 
-    df = pd.read_parquet(path)
-    gaps = [f.name for f in pq.read_schema(path) if pyarrow.types.is_integer(f.type)
+    return _exact_integers(pd.read_parquet(path), pq.read_schema(path),
+                           lambda gaps: pq.read_table(path, columns=gaps))
+
+
+def read_arrow_exact(path: Path) -> pd.DataFrame:
+    """:func:`read_parquet_exact` of an Arrow IPC (Feather V2) file: ``pd.read_feather(path)``, exactly."""
+    import pyarrow.ipc as ipc
+
+    def read(columns: list[str]) -> pyarrow.Table:
+        with ipc.open_file(path) as f:
+            return f.read_all().select(columns)
+
+    with ipc.open_file(path) as f:
+        schema = f.schema
+    return _exact_integers(pd.read_feather(path), schema, read)
+
+
+def _exact_integers(df: pd.DataFrame, schema: pyarrow.Schema, read) -> pd.DataFrame:
+    """``df`` with its integer columns that pandas read as float (they have a gap) as nullable integers,
+    read again from the file by ``read(columns)`` (an Arrow table)."""
+    gaps = [f.name for f in schema if pyarrow.types.is_integer(f.type)
             and f.name in df.columns and df[f.name].dtype.kind == "f"]
     if gaps:
-        exact = pq.read_table(path, columns=gaps)
+        exact = read(gaps)
         for name in gaps:
             col = exact.column(name)
             dtype = pd.UInt64Dtype() if pyarrow.types.is_unsigned_integer(col.type) else pd.Int64Dtype()
@@ -651,7 +670,8 @@ def select_columns(table: str, spec: TableInput, raw: pd.DataFrame, path: Path) 
 def normalize_ids(s: pd.Series) -> pd.Series:
     """Ids as trimmed text; float-looking ids such as ``17850.0`` become ``17850``."""
     t = pc.utf8_trim_whitespace(_arrow(s))
-    t = pc.replace_substring_regex(t, _FLOAT_ID_RE2, r"\1")
+    if pc.any(pc.match_substring(t, ".")).as_py():  # a third of the time when no id holds a dot
+        t = pc.replace_substring_regex(t, _FLOAT_ID_RE2, r"\1")
     return _from_arrow(_empty_to_null(t), s.index)
 
 
