@@ -65,6 +65,7 @@ from lclib.config.headlines import HEADLINES
 from lclib.io.load import DataError
 from lclib.engine.orders import compact_order_lines_file
 from lclib.io.dataset import load_dataset
+from lclib.io.memory import release_memory
 from lclib.io.parts import parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, summary
@@ -490,8 +491,10 @@ def run(
         (building / "exports").mkdir()
         (building / "notebooks").mkdir()
 
-        # the notebooks read the cached tables; the runner needs only the ledger and inputs now
+        # the notebooks read the cached tables; the runner needs only the ledger and inputs now, and hands
+        # the loader's freed memory back (0.3 GB at 10M lines, held while every notebook runs otherwise)
         data.tables = {}
+        release_memory()
         workers = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
         workers, why = memory_workers(workers, parquet_rows(data_dir / "transactions.parquet"))
         if why:
