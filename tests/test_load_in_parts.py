@@ -328,3 +328,30 @@ def test_per_customer_order_ids_shared_across_parts_count_as_in_memory_with_non_
     _assert_same(whole, in_parts)
     assert "10 order id(s) were used by several customers" in whole.ledger.tables["transactions"].notes["order_ids"]
     assert in_parts.transactions["order_id"].str.startswith("Kundé-東京/").all()
+
+
+@pytest.mark.parametrize("emptied", [[0], [0, 1, 2], "all"], ids=["first part", "first three", "every part"])
+def test_parts_left_empty_by_cleaning_write_the_same_lines_as_in_memory(tmp_path, emptied):
+    # the lines file takes its column types from the first part with lines; a part with none is skipped
+    n = 2000
+    customer = np.random.default_rng(7).integers(0, 200, n)
+    ids = pd.Series([f"c{c}" for c in customer], dtype="string")
+    part = parts._part_of(ids, 4)  # 2,000 lines in parts of 500: 4 parts
+    gone = np.ones(n, bool) if emptied == "all" else np.isin(part, emptied)
+    pq.write_table(pa.table({
+        "CustomerID": ids.tolist(), "InvoiceNo": [f"o{i}" for i in range(n)],
+        "InvoiceDate": pa.array(pd.date_range("2024-01-01", periods=n, freq="h").to_numpy()),
+        "Quantity": pa.array(np.where(gone, 0.0, 2.0)), "UnitPrice": pa.array(np.full(n, 2.5)),
+        "StockCode": ["A"] * n}), tmp_path / "shop.parquet")
+    data = pd.DataFrame({"InvoiceDate": pd.to_datetime([])})
+    if emptied == "all":  # nothing left: the same error either way
+        with pytest.raises(DataError) as whole:
+            load_dataset(_config(tmp_path, data, None), now=NOW)
+        with pytest.raises(DataError) as in_parts:
+            load_dataset(_config(tmp_path, data, 500), now=NOW)
+        assert str(in_parts.value) == str(whole.value)
+        return
+    whole, in_parts = _both(tmp_path, data)
+    _assert_same(whole, in_parts)
+    assert whole.ledger.tables["transactions"].dropped == {"zero_quantity": int(gone.sum())}
+    assert 0 < int(gone.sum()) < n
