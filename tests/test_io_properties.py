@@ -145,3 +145,34 @@ def test_record_start_lines_equal_pythons_csv_module_across_block_ends(records, 
         finally:
             lio._BLOCK = saved
     assert got == _record_lines(text.encode())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=0, max_size=40), st.sampled_from([1, 2, 3]))
+def test_keeping_rows_equals_selecting_them_with_loc(keep, chunks):
+    """``ledger.keep_rows`` (Arrow text filtered by Arrow) gives ``frame.loc[keep]`` exactly: values,
+    dtypes (``str``, ``string``, nullable integers, categories, times), index, column names, attrs;
+    text stored in several Arrow chunks too."""
+    import pyarrow as pa
+
+    from lclib.io.ledger import keep_rows
+
+    n = len(keep)
+    text = [None if i % 5 == 0 else f"é{i}" for i in range(n)]
+    frame = pd.DataFrame({
+        "a": pd.Series(text, dtype="str"), "b": pd.Series(text, dtype="string"),
+        "n": pd.array([None if i % 3 == 0 else i for i in range(n)], dtype="Int64"),
+        "c": pd.Categorical([["x", "y"][i % 2] for i in range(n)]),
+        "t": pd.date_range("2024-01-01", periods=n, freq="h"), "f": np.arange(n) / 3,
+        "o": pd.Series([("q", i) for i in range(n)], dtype=object),
+    }, index=pd.Index(np.arange(1, n + 1) * 7, name="line"))
+    if chunks > 1 and n:  # text as pyarrow holds it after reading a file in batches
+        cut = np.array_split(np.arange(n), chunks)
+        arr = pa.chunked_array([pa.array([text[i] for i in part], pa.large_string()) for part in cut])
+        frame["a"] = pd.Series(frame["a"].dtype.__from_arrow__(arr), index=frame.index)
+    frame.columns.name = "field"
+    frame.attrs["source"] = "shop.csv"
+    mask = np.array(keep, dtype=bool)
+    got = keep_rows(frame, mask)
+    pd.testing.assert_frame_equal(got, frame.loc[mask], check_exact=True)
+    assert got.attrs == {"source": "shop.csv"} and got.columns.name == "field"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 #: Human-readable names of the cleaning reasons, in the order they are applied.
 REASONS: dict[str, str] = {
@@ -59,6 +61,25 @@ class TableLedger:
         return self.rows_in - self.rows_dropped
 
 
+def keep_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame.loc[keep]`` (``keep``: a bool array), with its Arrow-backed text columns filtered by
+    Arrow: pandas takes them row by row through an index array, five times slower on a million
+    lines (a cleaning rule that drops rows copies the whole frame)."""
+    mask = None
+    columns = {}
+    for i, name in enumerate(frame.columns):
+        s = frame.iloc[:, i]
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and hasattr(s.array, "_pa_array"):
+            mask = pa.array(keep) if mask is None else mask
+            columns[i] = s.dtype.__from_arrow__(s.array._pa_array.filter(mask))
+        else:
+            columns[i] = s.array[keep]
+    out = pd.DataFrame(columns, index=frame.index[keep], copy=False)
+    out.columns = frame.columns
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 class Ledger:
     """Collects :class:`TableLedger` entries while tables are cleaned."""
 
@@ -86,7 +107,7 @@ class Ledger:
             entry.examples.setdefault(reason, []).extend(
                 int(i) for i in frame.index[mask.to_numpy()][:5]
             )
-        return frame.loc[~mask.to_numpy()]
+        return keep_rows(frame, ~mask.to_numpy())
 
     def note(self, table: str, key: str, text: str) -> None:
         """Record a change to ``table`` that kept every row (shown beside the counts, saved in run.json)."""
