@@ -328,13 +328,22 @@ def _spells(orders: pd.DataFrame, lapsed_days: float, codes: np.ndarray | None =
     n = len(orders)
     t = orders[TIMESTAMP].to_numpy()
     pos = np.arange(n)
-    new_customer = np.r_[True, codes[1:] != codes[:-1]] if n else np.zeros(0, dtype=bool)
-    gap = (t[1:] - t[:-1]) >= pd.Timedelta(days=float(lapsed_days)).to_timedelta64() if n else np.zeros(0, bool)
-    starts = new_customer | np.r_[False, gap] if n else new_customer
+    new_customer, starts = _spell_starts(t, codes, lapsed_days)
     spell_first = np.maximum.accumulate(np.where(starts, pos, 0)) if n else pos
     customer_first = np.maximum.accumulate(np.where(new_customer, pos, 0)) if n else pos
     count = np.cumsum(starts, dtype="int64")
     return orders.assign(spell_start=t[spell_first], spell_no=count - count[customer_first])
+
+
+def _spell_starts(t: np.ndarray, codes: np.ndarray, lapsed_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per order row (sorted by customer and time ``t``: datetime64 or int64 nanoseconds): whether
+    it is its customer's first order, and whether it starts a spell (a first order, or one placed
+    ``lapsed_days`` or more after the previous one). The one place that cuts orders into spells."""
+    n = len(t)
+    new_customer = np.r_[True, codes[1:] != codes[:-1]] if n else np.zeros(0, dtype=bool)
+    lapse = pd.Timedelta(days=float(lapsed_days))
+    gap = (t[1:] - t[:-1]) >= (lapse.value if t.dtype.kind == "i" else lapse.to_timedelta64())
+    return new_customer, (new_customer | np.r_[False, gap] if n else new_customer)
 
 
 def _ns(values) -> np.ndarray:
@@ -630,9 +639,7 @@ def buyer_states_at(tables: dict[str, pd.DataFrame | None], thresholds: StateThr
     t = _ns(orders[TIMESTAMP])
     d = _ns([date])[0]
     n = len(t)
-    new_customer = np.r_[True, codes[1:] != codes[:-1]] if n else np.zeros(0, dtype=bool)
-    lapse = pd.Timedelta(days=float(thresholds.lapsed_days)).value
-    starts = new_customer | np.r_[False, (t[1:] - t[:-1]) >= lapse] if n else new_customer  # spell starts
+    new_customer, starts = _spell_starts(t, codes, thresholds.lapsed_days)
     before = t < d
     # each customer's last order before the date: a row before it whose next row is another customer or not before
     last = np.flatnonzero(before & np.r_[new_customer[1:] | ~before[1:], True]) if n else np.zeros(0, "int64")
