@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from conftest import make_notebook
-from lclib.report import runner
+from lclib.report import kernels, runner
 from lclib.report.cli import main
 from lclib.report.runner import OWNER_FILE, check_enough_data, new_run_id, run
 
@@ -286,7 +286,7 @@ def test_kernels_are_shut_down_without_an_interrupt():
     "KeyboardInterrupt caught in kernel." on the terminal. The runner's kernel manager does not."""
     import asyncio
 
-    km = runner._quiet_kernel_manager()()
+    km = kernels.quiet_kernel_manager()()
     km.shutting_down = True
     asyncio.run(km._async_interrupt_kernel())  # no kernel, yet no "Cannot interrupt kernel" either
     km.shutting_down = False

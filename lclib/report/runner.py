@@ -12,7 +12,9 @@
    worker in order, by a thread of this process), each within
    ``report.timeout_seconds`` as a whole, passing ``CONFIG`` (the resolved
    configuration), ``DATA_DIR`` (the cleaned tables) and ``OUTPUT_DIR`` (where
-   the notebook writes its exports);
+   the notebook writes its exports); the workers are started while step 1 loads
+   the data, each with the kernel its first notebook runs in
+   (:func:`_start_workers`, :mod:`~lclib.report.kernels`);
 3. exports each executed notebook twice with nbconvert: ``NN_name.html`` for
    business readers (code hidden) and ``NN_name.analyst.html`` (with code);
 4. writes ``run.json`` and ``index.html`` (the headline numbers compared with the previous
@@ -68,7 +70,7 @@ from lclib.io.dataset import load_dataset
 from lclib.io.memory import release_memory
 from lclib.io.parts import parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
-from lclib.report import history, summary
+from lclib.report import history, kernels, summary
 from lclib.report.record import MIMETYPE, NOT_ENOUGH_DATA, format_value, read_metrics
 
 #: Folder of the notebooks shipped with lclib (the repository's ``notebooks/``).
@@ -265,6 +267,24 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str, repor
 
     ``reports``: the run's notebook stems, for links between reports (:func:`link_report`)."""
     import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    body = _html(nb, with_code, title)
+    _write_whole(target, link_report(body, target, with_code, reports))
+
+
+def _warm_exporter() -> None:
+    """Load what :func:`export_html` needs (nbconvert, its templates; about 2 s) before a notebook has run."""
+    try:
+        import nbformat
+
+        _html(nbformat.v4.new_notebook(), with_code=True, title="")
+    except Exception:  # noqa: BLE001 - the first export loads it then
+        pass
+
+
+def _html(nb, with_code: bool, title: str) -> str:
+    """The HTML page of the notebook node ``nb`` (see :func:`export_html`)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
     from traitlets import Bool
@@ -299,9 +319,8 @@ def export_html(executed: Path, target: Path, with_code: bool, title: str, repor
     from lclib.report import answers
 
     answers.register(exporter, with_code=with_code)  # Answers right under the title; analyst-only cells out
-    nb = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    _write_whole(target, link_report(body, target, with_code, reports))
+    return body
 
 
 #: A report named in a sentence ("report 02"); an export named in code (``customer_scores.csv``).
@@ -454,12 +473,16 @@ def run(
     except OSError as e:
         return RunResult("", "storage", None, results, _reports_folder_problem(out_root, e))
     scratch: Path | None = None
+    pool = None
     try:
         try:
             scratch = Path(tempfile.mkdtemp(prefix=f"lclib-{run_id}-"))
         except OSError as e:
             raise StorageError(f"cannot create a temporary folder: {storage_message(e, tempfile.gettempdir())}") from e
         _record_scratch(building, scratch)
+        # the notebook workers start (and each warms a kernel) while the data loads: see _start_workers
+        planned = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
+        pool = _start_workers(planned, notebook_dir, notebooks) if planned > 1 else None
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
             data = load_dataset(cfg, write_to=scratch / "data")  # a large file cleaned in parts is written there
@@ -495,10 +518,12 @@ def run(
         # the loader's freed memory back (0.3 GB at 10M lines, held while every notebook runs otherwise)
         data.tables = {}
         release_memory()
-        workers = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
-        workers, why = memory_workers(workers, parquet_rows(data_dir / "transactions.parquet"))
+        workers, why = memory_workers(planned, parquet_rows(data_dir / "transactions.parquet"))
         if why:
             _log(progress, f"  {why}")
+        if pool is not None and workers != planned:  # fewer at once than started: no idle worker holds memory
+            _stop_workers(pool)
+            pool = None
         from lclib.report.notebook import notebook_parameters  # CONFIG and OVERRIDES outlive the run: re-runnable
 
         parameters = notebook_parameters(config, overrides, data_dir, building / "exports")
@@ -506,7 +531,8 @@ def run(
         earlier_run = history.successful_runs(out_root, before=run_id, limit=1)
         seconds = {nb["name"]: nb.get("seconds") for nb in (earlier_run[-1].record.get("notebooks") or [])
                    if isinstance(nb, dict)} if earlier_run else None
-        failed = _execute_all(jobs, results, workers, progress, seconds)
+        started_workers, pool = pool, None  # _execute_all ends them
+        failed = _execute_all(jobs, results, workers, progress, seconds, started_workers)
         if failed is not None:
             res = results[failed]
             path = notebooks[failed]
@@ -577,6 +603,9 @@ def run(
             shutil.rmtree(building, ignore_errors=True)
         raise
     finally:
+        if pool is not None:  # the run ended before its notebooks (invalid data, an error, an interrupt)
+            with _signals_ignored():
+                _stop_workers(pool)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -605,9 +634,9 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
             kernel_name="python3", cwd=cwd, progress_bar=False,
             log_output=False, execution_timeout=timeout,
             timeout_func=lambda cell: max(0.01, deadline - time.monotonic()),
-            kernel_manager_class=_quiet_kernel_manager(),
-            # the kernel's own start-up chatter is not the reader's business
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # the kernel this worker started while the data loaded, if any (lclib.report.kernels)
+            kernel_manager_class=kernels.kernel_manager_class(cwd),
+            extra_arguments=list(kernels.KERNEL_ARGUMENTS),
         )
     except TimeoutError as e:  # nbclient's CellTimeoutError (an OSError too: checked first)
         seconds = time.perf_counter() - t
@@ -642,35 +671,6 @@ def _is_out_of_space(e: Exception) -> bool:
             and str(getattr(e, "evalue", "")).startswith(_OUT_OF_SPACE))
 
 
-_QUIET_KERNEL_MANAGER = None
-
-
-def _quiet_kernel_manager():
-    """jupyter_client's AsyncKernelManager without the interrupt it sends before a shutdown.
-
-    jupyter_client (7+) interrupts every kernel (SIGINT) before asking it to shut down;
-    when the signal lands while the idle kernel is handling a message, ipykernel logs
-    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal. A
-    notebook that has finished needs no interrupt; a busy kernel (a timeout, a stopped
-    run) is asked to shut down and killed after ``shutdown_wait_time``.
-    """
-    global _QUIET_KERNEL_MANAGER
-    if _QUIET_KERNEL_MANAGER is None:
-        from jupyter_client.manager import AsyncKernelManager
-        from traitlets import Float
-
-        class QuietShutdownKernelManager(AsyncKernelManager):
-            shutdown_wait_time = Float(3.0, config=True)
-
-            async def _async_interrupt_kernel(self) -> None:
-                if self.shutting_down:
-                    return
-                await super()._async_interrupt_kernel()
-
-        _QUIET_KERNEL_MANAGER = QuietShutdownKernelManager
-    return _QUIET_KERNEL_MANAGER
-
-
 def notebook_after(path: Path) -> list[str]:
     """The notebooks ``path`` reads exports from (its metadata ``lclib.after``, e.g.
     ``["04_churn", "05_clv"]``): in a run it starts only once those have finished. In
@@ -699,7 +699,8 @@ def _start_order(names: list[str], waits: dict[int, set[int]], seconds: dict[str
 
 
 def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
-                 progress: Callable[[str], None] | None, seconds: dict[str, float] | None = None) -> int | None:
+                 progress: Callable[[str], None] | None, seconds: dict[str, float] | None = None,
+                 pool=None) -> int | None:
     """Run the notebooks, ``workers`` at a time; return the index of the first failure or None.
 
     With one worker the notebooks run one after the other, each driven by a thread of
@@ -711,6 +712,9 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
     longest expected time ahead (:func:`_start_order`, from ``seconds``: the previous run's). Either way the main thread only waits, so that an
     interrupt (KeyboardInterrupt, :class:`Interrupted`) reaches it at once: the kernels
     (and workers) are ended before it propagates.
+
+    ``pool``: the workers :func:`_start_workers` started while the data loaded (``workers``
+    of them); None starts them here. It is shut down when this returns or raises.
     """
     n = len(jobs)
 
@@ -727,19 +731,19 @@ def _execute_all(jobs: list[tuple], results: list[NotebookResult], workers: int,
         return True
 
     if workers == 1:
+        if pool is not None:
+            _stop_workers(pool)
         for i, job in enumerate(jobs):
             _log(progress, f"[{i + 1}/{n}] {job[0].stem} ...")
             if not finish(i, _run_in_thread(job)):
                 return i
         return None
 
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     first_failure: int | None = None
-    # spawn, not fork: the runner process holds DuckDB / Arrow thread pools
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(os.getpid(),))
+    if pool is None:
+        pool = _start_workers(workers)
     names = [job[0].stem for job in jobs]
     waits = {i: {names.index(d) for d in notebook_after(job[0]) if d in names} for i, job in enumerate(jobs)}
     waiting, finished = set(range(n)), set()
@@ -818,18 +822,42 @@ def _run_in_thread(job: tuple) -> tuple[str, float, str | None]:
 
 # ----------------------------------------------------------------------------- worker processes
 
+def _start_workers(workers: int, notebook_dir: Path | None = None, notebooks: list[Path] = ()):
+    """Start ``workers`` notebook worker processes now, not when the first notebook is submitted.
+
+    Each worker imports papermill and nbconvert and, given ``notebook_dir``, starts a
+    kernel there with the modules ``notebooks`` import already imported
+    (:mod:`lclib.report.kernels`): started before the data is loaded, that work (about
+    5 s of a worker's and its kernel's time at 10M lines) is done while the loader
+    leaves a core idle, and the first two notebooks start at once.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    warm = (str(notebook_dir), kernels.notebook_imports(notebooks)) if notebook_dir is not None else None
+    # spawn, not fork: the runner process holds DuckDB / Arrow thread pools
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(), warm))
+    for _ in range(workers):  # a process is spawned per task submitted while none is idle
+        pool.submit(int)
+    return pool
+
+
 #: The runner's process id, in a notebook worker (set by :func:`_worker_init`).
 _RUNNER_PID: int | None = None
 
 
-def _worker_init(runner_pid: int) -> None:
+def _worker_init(runner_pid: int, warm: tuple[str, list] | None = None) -> None:
     """Set up a notebook worker process.
 
     - Ctrl-C is the runner's to handle (the terminal sends SIGINT to every process of
       the group): the worker ignores it;
     - on SIGTERM it ends its kernel and exits (the runner sends it when it is stopped);
     - on Linux it gets SIGTERM when the runner dies, even by ``kill -9``; a kernel
-      exits within a second of its worker (ipykernel watches its parent process).
+      exits within a second of its worker (ipykernel watches its parent process);
+    - ``warm`` (the notebooks' folder and their imports): it starts the kernel its first
+      notebook will run in (:func:`lclib.report.kernels.warm_kernel`; shut down when the
+      worker ends, if unused) and loads what an HTML export needs.
     """
     global _RUNNER_PID
     _RUNNER_PID = runner_pid
@@ -843,6 +871,14 @@ def _worker_init(runner_pid: int) -> None:
             pass
     if os.getppid() != runner_pid:  # the runner is already gone
         os._exit(1)
+    if warm is not None:
+        from multiprocessing import util
+
+        util.Finalize(None, kernels.drop_spare, exitpriority=10)  # a worker ending normally shuts it down
+        kernels.warm_kernel(*warm)  # the kernel imports meanwhile
+        import papermill  # noqa: F401 - imported by execute_notebook: now, while the data loads
+
+        _warm_exporter()
 
 
 def _worker_signals() -> None:

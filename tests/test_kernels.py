@@ -1,0 +1,117 @@
+"""Kernels started ahead of their notebook (lclib.report.kernels) and the workers started while the data loads."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import nbformat
+import papermill as pm
+import psutil
+import pytest
+
+from conftest import make_notebook
+from lclib.report import kernels
+from lclib.report.runner import run
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _ends(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_notebook_imports_lists_absolute_imports_once_and_skips_magics(tmp_path):
+    a = _notebook(tmp_path / "a.ipynb", "import pandas as pd\nimport os.path", "%matplotlib inline\nimport json",
+                  "from lclib.analysis import rfm, stages\nfrom . import nothing\nfrom x import *")
+    b = _notebook(tmp_path / "b.ipynb", "import pandas as pd\ndef f():\n    from lclib.analysis import rfm, stages")
+    assert kernels.notebook_imports([a, b, tmp_path / "missing.ipynb"]) == [
+        ("pandas", []), ("os.path", []), ("lclib.analysis", ["rfm", "stages"]), ("x", [])]
+
+
+def test_the_warm_up_imports_and_leaves_no_name_even_when_an_import_fails():
+    sys.modules.pop("colorsys", None)
+    namespace: dict = {}
+    exec(kernels.warm_code([("no_such_module_anywhere", []), ("colorsys", []), ("lclib.analysis", ["wording"])]),
+         namespace)
+    assert set(namespace) == {"__builtins__"}
+    assert "colorsys" in sys.modules and "lclib.analysis.wording" in sys.modules
+
+
+def test_a_notebook_runs_in_the_warm_kernel_from_execution_count_one(tmp_path):
+    """The worker's first notebook gets the kernel started ahead: the modules are there, no name of the
+    warm-up is, its cells are numbered from 1, and the kernel is shut down with the notebook."""
+    nb = _notebook(tmp_path / "nb.ipynb",
+                   "import sys\nprint('colorsys' in sys.modules, [n for n in dir() if 'lclib' in n])",
+                   "import os\nprint(os.getcwd())")
+    assert kernels.warm_kernel(str(tmp_path), [("colorsys", [])])
+    km = kernels._SPARE[0]
+    kernel_pid = km.provisioner.process.pid
+    out = pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path),
+                              progress_bar=False, kernel_manager_class=kernels.kernel_manager_class(str(tmp_path)),
+                              extra_arguments=list(kernels.KERNEL_ARGUMENTS))
+    first, second = out.cells
+    assert first.outputs[0]["text"] == "True []\n"
+    assert (first.execution_count, second.execution_count) == (1, 2)
+    assert second.outputs[0]["text"].strip() == str(tmp_path)
+    assert kernels._SPARE is None  # handed out once
+    assert _ends(kernel_pid), "the warm kernel outlived its notebook"
+
+
+def test_a_spare_kernel_for_another_folder_or_a_dead_one_is_not_used(tmp_path):
+    assert kernels.warm_kernel(str(tmp_path), [])
+    pid = kernels._SPARE[0].provisioner.process.pid
+    assert kernels.take_spare(str(tmp_path / "elsewhere")) is None  # and it is shut down
+    assert kernels._SPARE is None
+    assert _ends(pid)
+    assert kernels.warm_kernel(str(tmp_path), [])
+    kernels._SPARE[0].provisioner.process.kill()
+    assert kernels.take_spare(str(tmp_path), timeout=5) is None
+    assert kernels.take_spare(str(tmp_path)) is None  # nothing left
+
+
+def test_invalid_data_ends_the_workers_started_while_it_loaded(tiny_config, tmp_path):
+    (tmp_path / "tx.csv").write_text("customer_id,order_id,timestamp,amount,channel\n"
+                                     "A,O1,2024-01-02 10:00,10,web\nA,O2,2024-02-03 11:00,20,web\n")
+    nbdir = tmp_path / "nbs"
+    for name in ("01_a", "02_b"):
+        make_notebook(nbdir / f"{name}.ipynb", "print(1)")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert result.status == "invalid" and "only one customer" in result.message
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE
+            and "resource_tracker" not in " ".join(p.cmdline())]  # multiprocessing's, for the test process's life
+    assert left == []
+
+
+def test_two_notebooks_at_once_both_run_in_kernels_started_while_the_data_loaded(tiny_config, tmp_path):
+    nbdir = tmp_path / "nbs"
+    probe = "import sys\nprint('lclib.analysis.wording' in sys.modules)"
+    for name in ("01_a", "02_b"):
+        make_notebook(nbdir / f"{name}.ipynb", "from lclib.analysis import wording", probe)
+    # the probe cell runs first in each kernel: the import is there only if the kernel was warmed
+    for path in nbdir.glob("*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        nb.cells[2], nb.cells[3] = nb.cells[3], nb.cells[2]
+        nbformat.write(nb, str(path))
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert result.status == "ok", result.error
+    for name in ("01_a", "02_b"):
+        nb = nbformat.read(str(result.folder / "notebooks" / f"{name}.ipynb"), as_version=4)
+        probed = next(c for c in nb.cells if c.source == probe)
+        assert probed.outputs[0]["text"] == "True\n"
