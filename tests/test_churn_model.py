@@ -115,6 +115,22 @@ def test_bgnbd_baseline_explains_a_fit_it_cannot_make(hand):
     assert bg.p_alive is None and bg.status != "ok" and bg.note.startswith("No BG/NBD baseline")
 
 
+def test_bgnbd_baseline_says_in_one_sentence_when_the_fit_runs_to_the_edge():
+    # 1,000 customers first seen on 1 Jan, the repeat buyers' last order on day 29 of 30: nobody has
+    # stopped, every start of BG/NBD runs toward a = 0 and the ladder stops there (3 fits, not 9)
+    frequency = np.random.default_rng(1).integers(0, 3, 1000)
+    customer = np.arange(1000)
+    days = np.concatenate([np.zeros(1000), np.full((frequency >= 1).sum(), 29), np.full((frequency >= 2).sum(), 15)])
+    who = np.concatenate([customer, customer[frequency >= 1], customer[frequency >= 2]])
+    lines = pd.DataFrame({"customer_id": [f"c{i}" for i in who], "order_id": [f"o{i}" for i in range(len(who))],
+                          "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(days, "D"), "amount": 10.0})
+    bg = cm.bgnbd_baseline(lines, "2024-01-31", 30)
+    assert bg.status == "failed" and bg.p_alive is None
+    assert bg.note == ("No BG/NBD baseline: on this data the fit runs to the edge of the model's parameters (the "
+                       "purchase histories do not separate customers who have stopped buying from those between "
+                       "purchases), so it has no view of who is about to leave.")
+
+
 def test_cutoffs_are_one_window_apart_and_the_test_window_must_be_complete():
     train, test = cm.churn_cutoffs("2025-01-01", 30)
     assert test == pd.Timestamp("2024-12-02") and train == test - pd.Timedelta(days=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -148,19 +149,55 @@ def test_non_convergence_is_reported_not_raised(capsys):
     assert capsys.readouterr().out == ""  # lifetimes printed scipy's result; it was captured
 
 
-def test_robust_fit_records_fallbacks():
-    # Everyone seen for 30 days, repeat buyers' last purchase on day 29: no dropout signal. The
-    # plain fit fails from every start; penalizer 0.001 "converges" to a ~ 0 (degenerate).
+def test_robust_fit_records_fallbacks(monkeypatch, cdnow_days):
+    # The plain fit fails from every start without a readable end point (the scipy result lifetimes
+    # prints is not there); penalizer 0.001 converges on CDNOW.
+    fit_with = lifetimes.BetaGeoFitter.fit
+
+    def plain_fails(self, *args, **kwargs):
+        if self.penalizer_coef == 0:
+            raise clv.ConvergenceError("The model did not converge.")
+        return fit_with(self, *args, **kwargs)
+
+    monkeypatch.setattr(lifetimes.BetaGeoFitter, "fit", plain_fails)
+    fit = clv.fit_bgnbd_robust(cdnow_days, time_unit="D")
+    assert fit.attempts == [
+        "BG/NBD, penalizer 0.0, time in days: failed",
+        "BG/NBD, penalizer 0.001, time in days: ok",
+    ]
+    assert fit.status == "ok" and fit.penalizer == 0.001 and not fit.at_boundary
+    assert fit.warnings[0].startswith("The requested fit (penalizer 0.0, time in days) did not converge")
+
+
+def test_a_fit_running_to_the_edge_from_every_start_ends_the_ladder():
+    # Everyone seen for 30 days, repeat buyers' last purchase on day 29: no dropout signal. Every start
+    # runs toward a = 0; a penalizer pulls a further toward 0 and weeks leave a as it is, so nothing else
+    # is tried (before: 6 more fits, the last "converging" with a penalizer to a degenerate a ~ 0).
     rng = np.random.default_rng(1)
     frequency = rng.integers(0, 3, 1000).astype(float)
     summary = pd.DataFrame({"frequency": frequency, "recency": np.where(frequency > 0, 29.0, 0.0), "T": 30.0})
     fit = clv.fit_bgnbd_robust(summary, time_unit="D")
-    assert fit.attempts == [
-        "BG/NBD, penalizer 0.0, time in days: failed",
-        "BG/NBD, penalizer 0.001, time in days: degenerate",
-    ]
-    assert fit.status == "degenerate" and fit.penalizer == 0.001
-    assert fit.warnings[0].startswith("The requested fit (penalizer 0.0, time in days) did not converge")
+    assert fit.attempts == ["BG/NBD, penalizer 0.0, time in days: failed"]
+    assert fit.status == "failed" and fit.at_boundary and fit.fitter is None and not fit.converged
+    assert re.search(r"toward the edge of its parameters \(a = [0-9.e-]+ where it stopped\)", fit.warnings[0])
+    assert "almost nobody ever stop buying" in fit.warnings[0] and "none was tried" in fit.warnings[0]
+    verdict = clv.judge_fit(fit, summary)
+    assert verdict.status == "unusable" and "cannot tell who has stopped buying" in verdict.sentence(plain=True)
+    assert "does not help here" in verdict.sentence()  # no advice to try a penalizer
+    # half bought again at day 5, half never, over 10 days: every start runs toward b = 0 instead
+    half = clv.fit_bgnbd_robust(_identical_buyers(), time_unit="D")
+    assert half.at_boundary and "nearly every buyer stop right after a purchase" in half.warnings[0]
+
+
+def test_the_end_point_of_a_failed_fit_is_read_off_scipys_result():
+    printed = ("  message: Desired error not necessarily achieved due to precision loss.\n  success: False\n"
+               "        x: [-6.680e-01 -2.540e+00 -3.131e+01  9.811e+00]\n      nit: 45\n")
+    stopped = clv.fitting._stopped_at(printed, ("r", "alpha", "a", "b"))
+    assert stopped["r"] == pytest.approx(np.exp(-0.668)) and stopped["a"] == pytest.approx(np.exp(-31.31))
+    assert clv.fitting._stopped_at("x: array([ 0.1, -2. ,  3. , 4. ])", ("r", "alpha", "a", "b"))["alpha"] \
+        == pytest.approx(np.exp(-2))  # older scipy
+    assert clv.fitting._stopped_at("no result printed", ("r", "alpha", "a", "b")) is None
+    assert clv.fitting._stopped_at("x: [ 1.0 2.0 ]", ("r", "alpha", "a", "b")) is None
 
 
 def test_robust_fit_failing_everywhere_returns_reason(monkeypatch, capsys):

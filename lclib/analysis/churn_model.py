@@ -612,6 +612,10 @@ def bgnbd_baseline(transactions: pd.DataFrame, cutoff, window_days: float, *, mo
         if fit.status == "degenerate":  # the CLV report explains degeneracy at length; here one sentence
             why = ("the model finds almost no dropout in this data (degenerate fit), so it cannot tell "
                    "who is about to leave.")
+        elif fit.at_boundary:
+            why = ("on this data the fit runs to the edge of the model's parameters (the purchase histories do "
+                   "not separate customers who have stopped buying from those between purchases), so it has no "
+                   "view of who is about to leave.")
         else:
             why = fit.warnings[0] if fit.warnings else f"the fit is {fit.status}."
         return BGNBDBaseline(None, None, fit.status, f"No BG/NBD baseline: {why}")

@@ -151,6 +151,12 @@ class FitResult:
         Covariance of the log-parameters (the scale the intervals are built on);
         None when unknown (not converged, Hessian not positive definite).
         :func:`lclib.analysis.clv.prediction.clv_intervals` draws from it.
+    at_boundary : bool
+        Status ``"failed"`` because every start ran to the edge of the parameters
+        (BG/NBD, MBG/NBD: ``a`` or ``b`` toward 0, the likelihood still rising):
+        no penalizer (which pulls every parameter toward 0) or time unit (which
+        leaves ``a`` and ``b`` as they are) can give a usable fit, so
+        :func:`fit_bgnbd_robust` tries none.
     """
 
     model: str
@@ -167,6 +173,7 @@ class FitResult:
     n_population: int | None = None
     comparison: pd.DataFrame | None = None
     log_covariance: pd.DataFrame | None = None
+    at_boundary: bool = False
 
     @property
     def sampled(self) -> bool:
@@ -293,6 +300,21 @@ _DEGENERATE_MESSAGE = (
 )
 
 
+_BOUNDARY_MESSAGE = (
+    "{model} did not converge: from every start the fit ran toward the edge of its parameters ({detail} "
+    "where it stopped), the likelihood still rising: {meaning}. These purchase histories cannot tell "
+    "customers who have stopped buying from customers who are between purchases, and no penalizer or other "
+    "time unit changes that (none was tried); report observed repeat rates and the simple CLV formula "
+    "instead of model-based CLV."
+)
+#: What a fit running to each edge would mean: the dropout probability p ~ Beta(a, b) after each purchase.
+_BOUNDARY_MEANING = {
+    ("a",): "the model would have almost nobody ever stop buying",
+    ("b",): "the model would have nearly every buyer stop right after a purchase",
+    ("a", "b"): "the model would split customers into some who stop right after a purchase and some who never do",
+}
+
+
 def _degeneracy(model: str, params: dict[str, float], t_max: float) -> str | None:
     """Plain-words description of a boundary fit, or None."""
     if not all(np.isfinite(v) and v > 0 for v in params.values()):
@@ -308,8 +330,41 @@ def _degeneracy(model: str, params: dict[str, float], t_max: float) -> str | Non
     return "; ".join(problems) or None
 
 
+class _AtBoundary(ConvergenceError):
+    """Every start of a fit stopped short of converging with a dropout parameter at its boundary."""
+
+    def __init__(self, params: dict[str, float]):
+        super().__init__(f"every start ran to the boundary {params}")
+        self.params = params
+
+
+#: The parameters scipy's result shows where a failed lifetimes fit stopped (``x``, on the log scale).
+_FINAL_X = re.compile(r"^\s*x: (?:array\(\[)?\[?([^\]]*)\]", re.M)
+
+
+def _stopped_at(printed: str, names: tuple[str, ...]) -> dict[str, float] | None:
+    """The parameters (natural scale) where a failed BG/NBD-family fit stopped, read off the scipy result
+    lifetimes printed before raising; None when that cannot be read.
+
+    Examples
+    --------
+    >>> _stopped_at("  success: False\\n        x: [ 1.000e+00 -2.000e+00 -4.000e+01  9.000e+00]\\n",
+    ...             ("r", "alpha", "a", "b"))["a"] < 1e-15
+    True
+    """
+    found = _FINAL_X.search(printed)
+    if not found:
+        return None
+    try:
+        values = np.exp(np.array(found.group(1).replace(",", " ").split(), dtype=float))
+    except ValueError:
+        return None
+    return dict(zip(names, values.tolist())) if len(values) == len(names) else None
+
+
 def _fit_from_starts(make_fitter: Callable[[], Any], data: tuple[np.ndarray, ...],
-                     starts: tuple[np.ndarray | None, ...], extra: dict | None = None) -> Any:
+                     starts: tuple[np.ndarray | None, ...], extra: dict | None = None,
+                     names: tuple[str, ...] = (), boundary: tuple[str, ...] = ()) -> Any:
     """Fit a lifetimes model from each start in turn until one converges.
 
     lifetimes minimises with BFGS from one fixed start (log-parameters 0.1, or
@@ -318,15 +373,25 @@ def _fit_from_starts(make_fitter: Callable[[], Any], data: tuple[np.ndarray, ...
     one draw of the sample, Gamma-Gamma stopped with a gradient of 1e-7 at the
     maximum and raised, and the penalized fallback then gave biased parameters.
     Other starts reach the same maximum without the complaint. Re-raises the
-    last error when every start fails.
+    last error when every start fails; :class:`_AtBoundary` when every start
+    stopped with one of the parameters named in ``boundary`` below :data:`BOUNDARY`
+    (``names``: the model's parameters in the optimizer's order, on the log scale
+    it works on): the likelihood rising toward a limit no fit reaches.
     """
     error: Exception | None = None
+    stops: list[dict[str, float] | None] = []
     for start in starts:
         fitter = make_fitter()
-        try:
-            return fitter.fit(*data, **(extra or {}), **({} if start is None else {"initial_params": start}))
-        except ConvergenceError as failed:
-            error = failed
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            try:
+                return fitter.fit(*data, **(extra or {}), **({} if start is None else {"initial_params": start}))
+            except ConvergenceError as failed:
+                error = failed
+        print(printed.getvalue(), end="")  # to the caller's capture, as without the per-start one
+        if boundary:
+            stops.append(_stopped_at(printed.getvalue(), names))
+    if boundary and stops and all(x is not None and min(x[k] for k in boundary) < BOUNDARY for x in stops):
+        raise _AtBoundary(stops[-1]) from error
     raise error
 
 
@@ -390,7 +455,13 @@ def fit_bgnbd(
     try:
         with _quiet() as printed:
             fitter = _fit_from_starts(lambda: cls(penalizer_coef=penalizer), data, starts,
-                                      {} if weights is None else {"weights": w})
+                                      {} if weights is None else {"weights": w}, names,
+                                      boundary=() if model == "paretonbd" else ("a", "b"))
+    except _AtBoundary as stopped:
+        edge = tuple(k for k in ("a", "b") if stopped.params[k] < BOUNDARY)
+        detail = ", ".join(f"{k} = {stopped.params[k]:.2g}" for k in edge)
+        return _not_fitted(model, "failed", n, _BOUNDARY_MESSAGE.format(
+            model=name, detail=detail, meaning=_BOUNDARY_MEANING[edge]), at_boundary=True, **extra)
     except ConvergenceError:
         found = re.search(r"message:\s*(.+)", printed.getvalue())
         detail = f" (scipy: {found.group(1).strip()})" if found else ""
@@ -504,7 +575,9 @@ def fit_bgnbd_robust(
     ladder again with times converted to weeks (days / 7). The first attempt that
     converges is returned, with a warning when it is not the one asked for, and
     ``attempts`` lists every try. A degenerate fit is returned as is: a
-    penalizer shrinks parameters toward 0 and cannot cure ``a`` near 0.
+    penalizer shrinks parameters toward 0 and cannot cure ``a`` near 0; for the
+    same reason a fit that failed with every start running to that boundary
+    (``at_boundary``) ends the ladder.
 
     Parameters
     ----------
@@ -567,7 +640,7 @@ def fit_bgnbd_robust(
                 f"The requested fit (penalizer {penalizer}, time in {_UNIT_NAMES[time_unit]}) did not "
                 f"converge; these results use penalizer {pen} with time in {_UNIT_NAMES[unit]}.",
             )
-        if result.status != "failed":  # converged, or no amount of retrying helps
+        if result.status != "failed" or result.at_boundary:  # converged, or no amount of retrying helps
             result.attempts = attempts
             return _mark_sampled(result, population, "purchase model")
     return _mark_sampled(_not_fitted(

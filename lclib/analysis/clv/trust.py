@@ -326,6 +326,13 @@ def judge_fit(fit: FitResult, summary: pd.DataFrame | None = None, limits: Trust
         findings.append(Finding("unusable", f"it could not be fitted: {first[0].lower()}{first[1:]}",
                                 "Wait for more repeat purchases or use a longer export; until then use observed "
                                 "repeat rates and the textbook CLV."))
+    elif fit.status == "failed" and fit.at_boundary:
+        findings.append(Finding("unusable", "the fit ran to the edge of its parameters from every start: these "
+                                            "purchase histories cannot tell customers who have stopped buying "
+                                            "from customers between purchases",
+                                "Use a longer history (several purchase cycles) or the textbook CLV; a "
+                                "penalizer or another time unit does not help here.",
+                                plain="the fit breaks down: the data cannot tell who has stopped buying"))
     elif fit.status == "failed":
         findings.append(Finding("unusable", "the fit did not converge: the likelihood has no clear maximum for "
                                             "this data",
