@@ -126,7 +126,7 @@ def test_secret_key_reaches_neither_the_notebooks_nor_the_published_reports(tiny
 
 
 def test_reports_link_to_the_index_the_other_version_named_exports_and_named_reports(tmp_path):
-    from lclib.report.runner import link_report
+    from lclib.report.worker import link_report
 
     (tmp_path / "exports").mkdir()
     (tmp_path / "exports" / "churn_scores.csv").write_text("x\n")

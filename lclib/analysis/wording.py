@@ -134,6 +134,11 @@ def plural(n: float, noun: str, many: str | None = None) -> str:
     return f"{_n(n)} {noun if n == 1 else (many or noun + 's')}"
 
 
+#: Reader-facing names of the models (the ``clv.model`` values and ``gamma_gamma``); here, not in
+#: :mod:`lclib.analysis.clv`, so that naming one imports no model library (the run's index page does).
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma",
+               "auto": "the purchase model with the lowest BIC"}
+
 #: Days in an average month (365.25 / 12, rounded): a span of days said in months.
 DAYS_PER_MONTH = 30.44
 

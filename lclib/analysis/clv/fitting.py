@@ -31,6 +31,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 import pandas as pd
 
+from lclib.analysis import wording
 from lclib.engine.contracts import UNIT_DAYS
 from lclib.io.columns import require_columns
 
@@ -90,10 +91,8 @@ _FITTERS = {
     "paretonbd": (lifetimes.ParetoNBDFitter, ("r", "alpha", "s", "beta")),
     "gamma_gamma": (lifetimes.GammaGammaFitter, ("p", "q", "v")),
 }
-_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma",
-                "auto": "the purchase model with the lowest BIC"}
-#: Reader-facing model names (the ``clv.model`` values and ``gamma_gamma``).
-MODEL_NAMES = _MODEL_NAMES
+#: Reader-facing model names (the ``clv.model`` values and ``gamma_gamma``): :data:`lclib.analysis.wording.MODEL_NAMES`.
+MODEL_NAMES = _MODEL_NAMES = wording.MODEL_NAMES
 _UNIT_NAMES = {"D": "days", "W": "weeks", "W_periods": "whole weeks"}
 
 
