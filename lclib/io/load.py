@@ -60,19 +60,20 @@ import warnings
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():  # pandera imports pyspark.pandas when pyspark is installed; it warns about pandas 3
-    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
-    import pandera.pandas as pa
-    import pandera.backends.pandas.builtin_checks  # noqa: F401  (the lazy import that loads pyspark.pandas)
 import pyarrow
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from pandera.errors import SchemaErrors
+
+from typing import TYPE_CHECKING
 
 from lclib.io import columns as C
 from lclib.config import CleanRules, Config, ReadOptions, TableInput, load_config
 from lclib.io.ledger import REASONS, Ledger
 from lclib.io.mapping import check_mappings
+
+if TYPE_CHECKING:  # annotations only: pandera is imported on first use (_pandera)
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 #: Texts that mean "missing" in number and date columns (an empty field is missing everywhere).
 #: Text columns keep them as written: a customer id "NA" or a country "NA" (Namibia) is a value.
@@ -110,6 +111,18 @@ class InputInfo:
 
 
 # ----------------------------------------------------------------------------- reading
+
+
+
+def _pandera():
+    """pandera's pandas API, imported on first use: a report reading the run's cache validates nothing and
+    does not pay for it (0.25 s a kernel, pyspark.pandas included, which pandera imports when pyspark is
+    installed and which warns about pandas 3)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+        import pandera.backends.pandas.builtin_checks  # noqa: F401  (the lazy import that loads pyspark.pandas)
+        import pandera.pandas as pa
+    return pa
 
 
 def file_sha256(path: Path) -> str:
@@ -882,6 +895,7 @@ def _to_datetime(t: pd.Series, timezone: str | None = None, **kwargs) -> pd.Seri
 def _hard_check_schema(table: str, df: pd.DataFrame, raw: pd.DataFrame,
                        rules: CleanRules, now: pd.Timestamp) -> pa.DataFrameSchema:
     """Checks whose failure stops the load (all columns checked at once, lazily)."""
+    pa = _pandera()
     required, _ = C.TABLES[table]
     if table == "transactions":
         required = (*required, C.ORDER_ID)  # optional to map, but never empty once mapped
@@ -1172,6 +1186,8 @@ def clean_rows(table: str, spec: TableInput, path: Path, raw_all: pd.DataFrame, 
     else:
         df = pd.DataFrame({col: parse_text_column(col, raw[col], spec.read, timezone) for col in raw.columns},
                           index=raw.index)
+
+    from pandera.errors import SchemaErrors
 
     try:
         _hard_check_schema(table, df, raw, rules, now).validate(df, lazy=True)
@@ -1606,6 +1622,7 @@ def net_cancellations(df: pd.DataFrame, cancel: pd.Series) -> NetResult:
 
 def _contract(table: str) -> pa.DataFrameSchema:
     """The canonical column contract every analysis module may rely on."""
+    pa = _pandera()
     required, optional = C.TABLES[table]
     cols: dict[str, pa.Column] = {}
     for col in (*required, *optional):
