@@ -115,3 +115,31 @@ def test_two_notebooks_at_once_both_run_in_kernels_started_while_the_data_loaded
         nb = nbformat.read(str(result.folder / "notebooks" / f"{name}.ipynb"), as_version=4)
         probed = next(c for c in nb.cells if c.source == probe)
         assert probed.outputs[0]["text"] == "True\n"
+
+
+def test_no_worker_is_started_ahead_of_a_run_the_memory_gives_one_at_a_time(tiny_config, tmp_path, monkeypatch):
+    from lclib.report import runner
+
+    nbdir = tmp_path / "nbs"
+    for name in ("01_a", "02_b"):
+        make_notebook(nbdir / f"{name}.ipynb", "print(1)")
+    monkeypatch.setattr(runner, "memory_workers", lambda workers, orders, available=None: (1, "one at a time"))
+    monkeypatch.setattr(runner, "_start_workers", lambda *a, **k: pytest.fail("workers started ahead"))
+    result = run(tiny_config, overrides=["report.workers=2"], notebook_dir=nbdir)
+    assert result.status == "ok", result.message
+
+
+def test_the_lines_of_a_parquet_source_bound_the_orders_before_loading(tmp_path):
+    import pandas as pd
+
+    from lclib.config import load_config
+    from lclib.report.runner import _source_lines
+
+    pd.DataFrame({"customer_id": ["a", "b", "c"], "order_id": ["1", "2", "3"], "amount": 1.0,
+                  "timestamp": pd.to_datetime(["2024-01-01"] * 3)}).to_parquet(tmp_path / "tx.parquet")
+    (tmp_path / "tx.csv").write_text("customer_id,order_id,timestamp,amount\na,1,2024-01-01,1\n", encoding="utf-8")
+    for name, lines in (("tx.parquet", 3), ("tx.csv", 0), ("missing.parquet", 0)):
+        (tmp_path / "lclib.yaml").write_text(f"inputs:\n  transactions:\n    path: {name}\n    columns: "
+                                             "{customer_id: customer_id, order_id: order_id, timestamp: "
+                                             "timestamp, amount: amount}\n", encoding="utf-8")
+        assert _source_lines(load_config(tmp_path / "lclib.yaml")) == lines

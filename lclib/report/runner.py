@@ -293,6 +293,17 @@ def memory_workers(workers: int, orders: int, available: int | None = None) -> t
                   f"{available / 1e9:.0f} GB are free")
 
 
+def _source_lines(cfg) -> int:
+    """Lines of the transactions file when its footer says (Parquet), else 0: an upper bound on the
+    orders the run will cache, so that no worker is started ahead of a run :func:`memory_workers`
+    will give fewer (100M lines: one notebook at a time)."""
+    spec = cfg.inputs.transactions
+    if spec is None or spec.path is None:
+        return 0
+    path = cfg.resolve(spec.path)
+    return parquet_rows(path) if path.suffix.lower() == ".parquet" and path.is_file() else 0
+
+
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
     if progress:
         progress(msg)
@@ -356,7 +367,8 @@ def run(
         _record_scratch(building, scratch)
         # the notebook workers start (and each warms a kernel) while the data loads: see _start_workers
         planned = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
-        pool = _start_workers(planned, notebook_dir, notebooks) if planned > 1 else None
+        if planned > 1 and memory_workers(planned, _source_lines(cfg))[0] == planned:
+            pool = _start_workers(planned, notebook_dir, notebooks)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
             data = load_dataset(cfg, write_to=scratch / "data")  # a large file cleaned in parts is written there
