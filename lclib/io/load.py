@@ -120,8 +120,8 @@ def _pandera():
     installed and which warns about pandas 3)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
-        import pandera.backends.pandas.builtin_checks  # noqa: F401  (the lazy import that loads pyspark.pandas)
         import pandera.pandas as pa
+        import pandera.backends.pandas.builtin_checks  # noqa: F401  (the lazy import that loads pyspark.pandas)
     return pa
 
 
@@ -1187,10 +1187,11 @@ def clean_rows(table: str, spec: TableInput, path: Path, raw_all: pd.DataFrame, 
         df = pd.DataFrame({col: parse_text_column(col, raw[col], spec.read, timezone) for col in raw.columns},
                           index=raw.index)
 
+    schema = _hard_check_schema(table, df, raw, rules, now)  # imports pandera, its warning filtered
     from pandera.errors import SchemaErrors
 
     try:
-        _hard_check_schema(table, df, raw, rules, now).validate(df, lazy=True)
+        schema.validate(df, lazy=True)
     except SchemaErrors as e:
         raise _format_failures(table, path, spec, raw, e, typed) from None
 
