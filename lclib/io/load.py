@@ -54,6 +54,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import warnings
 
@@ -63,8 +64,6 @@ import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-
-from typing import TYPE_CHECKING
 
 from lclib.io import columns as C
 from lclib.config import CleanRules, Config, ReadOptions, TableInput, load_config
@@ -111,7 +110,6 @@ class InputInfo:
 
 
 # ----------------------------------------------------------------------------- reading
-
 
 
 def _pandera():
