@@ -72,6 +72,33 @@ def test_a_notebook_runs_in_the_warm_kernel_from_execution_count_one(tmp_path):
     assert _ends(kernel_pid), "the warm kernel outlived its notebook"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets: POSIX only")
+def test_report_kernels_talk_over_unix_sockets_in_a_private_folder_removed_with_the_kernel(tmp_path):
+    """No TCP port is picked and bound later (two kernels starting at once could pick the same one); the
+    sockets' folder is the user's only, at an absolute path (the kernel runs in another folder)."""
+    import os
+    import stat
+
+    from jupyter_core.utils import run_sync
+
+    assert kernels.warm_kernel(str(tmp_path), [("colorsys", [])])
+    km, kc, msg_id, _ = kernels._SPARE
+    folder = os.path.dirname(km.ip)
+    assert km.transport == "ipc" and os.path.isabs(km.ip) and os.path.basename(folder).startswith(kernels.IPC_PREFIX)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert kernels.take_spare(str(tmp_path)) is km  # its warm-up answered over those sockets
+    assert sorted(os.listdir(folder)) == [f"kernel-{i}" for i in range(1, 6)]
+    run_sync(km.shutdown_kernel)(now=True)
+    run_sync(km.cleanup_resources)()
+    assert not os.path.exists(folder)
+    assert kernels.warm_kernel(str(tmp_path), [])  # a worker stopped: its kernels' folders go too
+    folder = os.path.dirname(kernels._SPARE[0].ip)
+    kernels._SPARE[0].provisioner.process.kill()
+    kernels.remove_socket_folders()
+    assert not os.path.exists(folder)
+    kernels.drop_spare()
+
+
 def test_a_spare_kernel_for_another_folder_or_a_dead_one_is_not_used(tmp_path):
     assert kernels.warm_kernel(str(tmp_path), [])
     pid = kernels._SPARE[0].provisioner.process.pid

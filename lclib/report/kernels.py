@@ -27,29 +27,61 @@ from typing import Iterable
 #: no IPython history is written (nbclient's default, given here for kernels started ahead).
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
 
+#: Name prefix of the private temporary folder of a kernel's Unix sockets (removed with the kernel)
+IPC_PREFIX = "lclib-kernel-"
+
 #: Seconds a kernel may take to start and import the notebooks' modules ahead of its notebook.
 WARM_TIMEOUT = 120
 
 _QUIET_KERNEL_MANAGER = None
+_SOCKET_FOLDERS: set[str] = set()  # the socket folders of this process's kernels not cleaned up yet
 _SPARE: tuple | None = None  # (manager, client, warm-up message id, cwd) of this process's kernel started ahead
 
 
 def quiet_kernel_manager():
-    """jupyter_client's AsyncKernelManager without the interrupt it sends before a shutdown.
+    """jupyter_client's AsyncKernelManager, quiet to shut down, talking over Unix sockets.
 
-    jupyter_client (7+) interrupts every kernel (SIGINT) before asking it to shut down;
-    when the signal lands while the idle kernel is handling a message, ipykernel logs
-    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal. A
-    notebook that has finished needs no interrupt; a busy kernel (a timeout, a stopped
-    run) is asked to shut down and killed after ``shutdown_wait_time``.
+    - jupyter_client (7+) interrupts every kernel (SIGINT) before asking it to shut down;
+      when the signal lands while the idle kernel is handling a message, ipykernel logs
+      ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on the terminal. A
+      notebook that has finished needs no interrupt; a busy kernel (a timeout, a stopped
+      run) is asked to shut down and killed after ``shutdown_wait_time``.
+    - On POSIX systems the kernel's five channels are Unix sockets in a private folder
+      (``transport = "ipc"``, :data:`IPC_PREFIX`), not TCP ports: the ports of TCP are
+      picked by the client and bound by the kernel a moment later, and two workers
+      starting kernels at once could pick the same free port ("Address already in use":
+      that kernel never answers and its notebook waits for the start-up timeout, 150 s
+      instead of 35 s in one run of ten at 10M lines). A folder only its user may open
+      also keeps other local users off the kernel, which TCP on localhost does not.
     """
     global _QUIET_KERNEL_MANAGER
     if _QUIET_KERNEL_MANAGER is None:
+        import os
+        import shutil
+        import tempfile
+
         from jupyter_client.manager import AsyncKernelManager
-        from traitlets import Float
+        from traitlets import CaselessStrEnum, Float
 
         class QuietShutdownKernelManager(AsyncKernelManager):
             shutdown_wait_time = Float(3.0, config=True)
+            transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
+                                        config=True)
+            _ipc_folder = ""
+
+            def _ip_default(self) -> str:
+                if self.transport != "ipc":
+                    return super()._ip_default()
+                # an absolute path: the kernel runs in the notebooks' folder, its client does not
+                self._ipc_folder = tempfile.mkdtemp(prefix=IPC_PREFIX)
+                _SOCKET_FOLDERS.add(self._ipc_folder)
+                return os.path.join(self._ipc_folder, "kernel")
+
+            def cleanup_ipc_files(self) -> None:
+                super().cleanup_ipc_files()
+                if self._ipc_folder:
+                    shutil.rmtree(self._ipc_folder, ignore_errors=True)
+                    _SOCKET_FOLDERS.discard(self._ipc_folder)
 
             async def _async_interrupt_kernel(self) -> None:
                 if self.shutting_down:
@@ -169,6 +201,15 @@ def drop_spare() -> None:
         (km, kc, _, _), _SPARE = _SPARE, None
         kc.stop_channels()
         _shutdown(km)
+
+
+def remove_socket_folders() -> None:
+    """Remove the socket folders of this process's kernels (ended without their manager's clean-up: a worker stopped)."""
+    import shutil
+
+    for folder in list(_SOCKET_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+        _SOCKET_FOLDERS.discard(folder)
 
 
 def _shutdown(km) -> None:

@@ -261,6 +261,7 @@ def _worker_signals() -> None:
 def _worker_stop(signum: int, frame) -> None:
     """SIGTERM in a worker between notebooks or while exporting: end its kernels, exit."""
     _end_processes(_child_pids())
+    kernels.remove_socket_folders()
     os._exit(128 + signum)
 
 
