@@ -50,10 +50,20 @@ def _config(tmp: Path, data: pd.DataFrame, rows_per_part: int | None, **clean) -
     return load_config(p)
 
 
-def _both(tmp: Path, data: pd.DataFrame, **clean) -> tuple[Dataset, Dataset]:
+def _both(tmp: Path, data: pd.DataFrame, executor=None, **clean) -> tuple[Dataset, Dataset]:
     whole = load_dataset(_config(tmp, data, None, **clean), now=NOW)
-    in_parts = load_dataset(_config(tmp, data, 500, **clean), now=NOW)
+    in_parts = load_dataset(_config(tmp, data, 500, **clean), now=NOW, executor=executor)
     return whole, in_parts
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """Two spawned processes, as the runner's notebook workers clean the parts while the data loads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor
 
 
 def _assert_same(whole: Dataset, in_parts: Dataset) -> None:
@@ -76,6 +86,48 @@ def test_cleaning_in_parts_equals_cleaning_in_memory(tmp_path, typed_dates, canc
     if cancellations == "net":
         assert entry.dropped["cancellations_netted"] > 0 and "refunds" in entry.notes
         assert whole.transactions["refunded_amount"].gt(0).sum() > 10
+
+
+@pytest.mark.parametrize("cancellations", ["net", "drop"])
+def test_parts_cleaned_side_by_side_by_a_process_pool_equal_cleaning_in_memory(tmp_path, pool, cancellations):
+    data = _shop(typed_dates=False)
+    whole, in_parts = _both(tmp_path, data, executor=pool, cancellations=cancellations)
+    _assert_same(whole, in_parts)
+    assert whole.ledger.tables["transactions"].dropped["duplicates"] > 0
+
+
+def test_a_pool_cleans_parts_of_rows_per_part_over_its_size_and_writes_the_same_cache(tmp_path, pool):
+    # 4,794 lines, read.rows_per_part 500 on two processes: 20 parts of 250 lines, written as one process
+    # writes the parts of read.rows_per_part 250 (the same parts, in the same order)
+    data = _shop(typed_dates=True)
+    path = tmp_path / "shop.parquet"
+    split = parts.split_by_customer
+    seen = []
+    try:
+        parts.split_by_customer = lambda *a: seen.append(a[3]) or split(*a)
+        one, _ = parts.load_transactions_in_parts(_config(tmp_path, data, 250).inputs.transactions, path,
+                                                  parts.Ledger(), now=NOW, timezone=None,
+                                                  out=tmp_path / "one" / "transactions.parquet")
+        two, _ = parts.load_transactions_in_parts(_config(tmp_path, data, 500).inputs.transactions, path,
+                                                  parts.Ledger(), now=NOW, timezone=None,
+                                                  out=tmp_path / "two" / "transactions.parquet", executor=pool)
+    finally:
+        parts.split_by_customer = split
+    assert seen == [20, 20]
+    assert pq.read_table(two.path).equals(pq.read_table(one.path))
+    assert len(pq.read_table(two.path)) == one.rows == two.rows == 4441
+
+
+def test_rows_failing_a_hard_check_are_the_same_error_when_a_pool_cleans_the_parts(tmp_path, pool):
+    data = _shop(typed_dates=True)
+    data["UnitPrice"] = data["UnitPrice"].astype(str)
+    data.loc[data.index[::400], "UnitPrice"] = "twelve"
+    with pytest.raises(DataError) as one:
+        load_dataset(_config(tmp_path, data, 500), now=NOW)
+    with pytest.raises(DataError) as two:
+        load_dataset(_config(tmp_path, data, 1000), now=NOW, executor=pool)  # the same 10 parts on 2 processes
+    assert str(two.value) == str(one.value)
+    assert two.value.problems == one.value.problems
 
 
 def test_the_split_keeps_every_line_of_a_customer_in_one_part(tmp_path):
@@ -103,7 +155,7 @@ def test_a_fraction_anywhere_in_the_file_decides_how_float_ids_read_in_every_par
 
 
 @pytest.mark.parametrize("same_part", [False, True], ids=["customers in different parts", "in the same part"])
-def test_an_order_id_shared_by_two_customers_is_the_same_error(tmp_path, same_part):
+def test_an_order_id_shared_by_two_customers_is_the_same_error(tmp_path, same_part, pool):
     data = _shop(typed_dates=True)
     ids = data["CustomerID"].dropna().unique()
     part = parts._part_of(pd.Series([str(int(i)) for i in ids], dtype="string"), 10)  # 4,794 lines: 10 parts
@@ -122,6 +174,10 @@ def test_an_order_id_shared_by_two_customers_is_the_same_error(tmp_path, same_pa
     assert "used by more than one customer" in str(whole.value)
     a, b = _both(tmp_path, data, order_ids="per_customer")
     _assert_same(a, b)
+    if same_part:  # found inside a part, across parts (below), and so when processes clean the parts
+        with pytest.raises(DataError) as on_a_pool:
+            load_dataset(_config(tmp_path, data, 500), now=NOW, executor=pool)
+        assert str(on_a_pool.value) == str(whole.value)
     assert "1 order id(s) were used by several customers" in a.ledger.tables["transactions"].notes["order_ids"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,7 +145,8 @@ class Dataset:
 
 
 def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Path | None = None,
-                 now: pd.Timestamp | None = None, write_to: str | Path | None = None) -> Dataset:
+                 now: pd.Timestamp | None = None, write_to: str | Path | None = None,
+                 executor: Executor | None = None) -> Dataset:
     """Load every configured table (or read the runner's cleaned copy).
 
     Parameters
@@ -158,6 +160,9 @@ def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Pat
         transactions file cleaned in parts is written there directly and stays on disk
         (a :class:`~lclib.io.parts.TableFile`) until a notebook reads it. None: it is
         read into memory like the other tables.
+    executor : a process pool that cleans the parts of a transactions file read in parts
+        side by side (:func:`~lclib.io.parts.load_transactions_in_parts`; the runner passes
+        its notebook workers, idle while the data loads). None: one part after the other.
 
     Raises
     ------
@@ -181,7 +186,8 @@ def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Pat
             if name == "transactions" and path.is_file() and parts.can_load_in_parts(spec, path):
                 out = None if write_to is None else Path(write_to) / f"{name}.parquet"
                 df, info = parts.load_transactions_in_parts(spec, path, ledger, now=now,
-                                                            timezone=cfg.analysis.timezone, out=out)
+                                                            timezone=cfg.analysis.timezone, out=out,
+                                                            executor=executor)
             else:
                 df, info = load_table(name, spec, path, ledger, now=now, timezone=cfg.analysis.timezone)
         except DataError as e:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -257,7 +259,7 @@ def files_sql(files: list[Path]) -> str:
 
 
 def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, now: pd.Timestamp | None,
-                               timezone: str | None, out: Path | None = None):
+                               timezone: str | None, out: Path | None = None, executor: Executor | None = None):
     """Read, check and clean a large transactions Parquet file part by part.
 
     Parameters
@@ -265,6 +267,12 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
     spec, path, ledger, now, timezone : as :func:`lclib.io.load.load_table`.
     out : where to write the cleaned lines (``transactions.parquet`` of the run's cache);
         None: a temporary file, read back into pandas and removed.
+    executor : a process pool (:class:`concurrent.futures.ProcessPoolExecutor`) whose
+        ``max_workers`` processes clean the parts side by side (:func:`clean_part`); the parts
+        are then ``read.rows_per_part / max_workers`` lines, so that the lines held at once
+        stay about ``read.rows_per_part``. None: the parts are cleaned one after the other
+        in this process. The ledger and the cleaned lines are the same either way (the file
+        written holds the lines of its parts in their order: the same file for the same parts).
 
     Returns
     -------
@@ -282,63 +290,58 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
     L.select_columns(table, spec, pd.DataFrame(columns=names), path)  # a missing column: the usual message
     n_rows = parquet_rows(path)
     ledger.open(table, str(path), n_rows)
-    n_parts = min(MAX_PARTS, max(1, -(-n_rows // spec.read.rows_per_part)))
+    workers = _pool_size(executor)
+    per_part = max(1, spec.read.rows_per_part // workers)
+    n_parts = min(MAX_PARTS, max(1, -(-n_rows // per_part)))
+    if workers > 1 and n_parts % workers:  # every worker the same number of parts
+        n_parts = min(MAX_PARTS, n_parts + workers - n_parts % workers)
     scratch = Path(tempfile.mkdtemp(prefix="lclib-parts-"))
     # the cleaned lines, written part after part in the parts' order with their source line numbers
     lines_file = scratch / "transactions.parquet" if out is None else out.with_name(out.name + ".partial")
     writer = _LinesWriter(lines_file)
-    per_customer = C.ORDER_ID in spec.columns and spec.clean.order_ids == "per_customer"
     try:
         raw_files, whole, int_nulls = split_by_customer(spec, path, scratch, n_parts, timezone)
+        args = (spec, path, int_nulls, whole, now, timezone)
+        if executor is None or workers == 1:
+            results = (clean_part(*args, raw) for raw in raw_files)
+        else:  # in the parts' order, whichever finishes first: the file written is the same
+            futures = [executor.submit(clean_part, *args, raw, raw.with_name(raw.stem + "_clean.arrow"))
+                       for raw in raw_files]
+            results = (f.result() for f in futures)
         unparsable: dict = {}
         nets: list = []
         orders = _OrderIdsAcrossParts()
         failed: list = []
         kept, first, last = 0, None, None
-        contract = L._contract(table)
-        for raw_file in raw_files:
-            raw_all = L.read_arrow_exact(raw_file)
-            raw_file.unlink()
-            lines = raw_all.pop(LINE).to_numpy()
-            raw_all.index = pd.Index(lines, name="line")
-            for col in int_nulls:  # as the whole file reads: an integer column with a gap is nullable
-                if col in raw_all and raw_all[col].dtype.kind in "iu":
-                    raw_all[col] = raw_all[col].astype("UInt64" if raw_all[col].dtype.kind == "u" else "Int64")
-            part = Ledger()
-            part.open(table, str(path), len(raw_all))
-            try:
-                df = L.clean_rows(table, spec, path, raw_all, part, now, timezone,
-                                  unparsable=unparsable, nets=nets, whole=whole)
-            except L.DataError as e:  # the other parts are checked too, then all are reported
-                failed.append((int(lines.min()) if len(lines) else 0, e))
+        for got in results:
+            if got.error is not None:  # the other parts are checked too, then all are reported
+                failed.append((got.first_line, got.error))
                 continue
-            finally:
-                del raw_all
-            nets[:] = [_slim(r) for r in nets]  # the figures only, not the part's lines
-            _merge_ledger(ledger, table, part)
-            df = contract.validate(df, lazy=False)
-            if C.ORDER_ID in spec.columns:
-                orders.add(df)
-            kept += len(df)
-            if len(df):
-                lo, hi = df[C.TIMESTAMP].min(), df[C.TIMESTAMP].max()
-                first = lo if first is None else min(first, lo)
-                last = hi if last is None else max(last, hi)
-            if failed:  # the file fails: the other parts are only checked
-                continue
-            if per_customer:  # clean.order_ids: per_customer (checked on the whole file below)
-                df[C.ORDER_ID] = df[C.CUSTOMER_ID] + "/" + df[C.ORDER_ID]
-            writer.write(df.assign(**{LINE: df.index.to_numpy()}))
-            del df
+            _merge_ledger(ledger, table, got.ledger)
+            for col, counts in got.unparsable.items():
+                into = unparsable.setdefault(col, {"bad": 0, "n": 0, "examples": []})
+                into["bad"] += counts["bad"]
+                into["n"] += counts["n"]
+                into["examples"] += counts["examples"]
+            nets += got.nets
+            orders.add_summary(got.inside, got.hashes)
+            kept += got.kept
+            if got.first is not None:
+                first = got.first if first is None else min(first, got.first)
+                last = got.last if last is None else max(last, got.last)
+            if not failed:  # the file fails: the other parts are only checked
+                writer.write_table(got.table())
+            got.discard()
         writer.close()
         if failed:
             raise _parts_error(failed, n_parts)
-        for col, got in unparsable.items():
-            _check_share(table, path, spec, col, got)
+        for col, counts in unparsable.items():
+            _check_share(table, path, spec, col, counts)
         if nets and spec.clean.cancellations == "net":
             merged = _merge_nets(nets)
             if merged.cancellations:
                 ledger.note(table, "refunds", merged.sentence())
+        per_customer = C.ORDER_ID in spec.columns and spec.clean.order_ids == "per_customer"
         _order_ids(table, spec, path, orders.shared_lines(lines_file, per_customer), ledger)
         ledger.check(table, kept)
         info = L.InputInfo(table=table, path=str(path), sha256=L.file_sha256(path), bytes=path.stat().st_size,
@@ -355,8 +358,97 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _pool_size(executor: Executor | None) -> int:
+    """How many processes ``executor`` runs at once (1 without one)."""
+    return 1 if executor is None else max(1, int(getattr(executor, "_max_workers", 1)))
+
+
+@dataclass
+class PartResult:
+    """What cleaning one part gives (:func:`clean_part`): everything the loader merges, and the lines.
+
+    ``lines``: the cleaned lines with their source line numbers (column :data:`LINE`), as an
+    Arrow table, or the Arrow IPC file holding them when the part was cleaned in another
+    process; None when the part failed (``error``, a :class:`~lclib.io.load.DataError`).
+    """
+
+    ledger: Ledger
+    first_line: int = 0
+    error: Exception | None = None
+    unparsable: dict = field(default_factory=dict)
+    nets: list = field(default_factory=list)
+    inside: pd.DataFrame | None = None
+    hashes: np.ndarray | None = None
+    kept: int = 0
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    lines: pa.Table | Path | None = None
+
+    def table(self) -> pa.Table:
+        if isinstance(self.lines, Path):
+            with pa.memory_map(str(self.lines)) as source:
+                return pa.ipc.open_file(source).read_all()
+        return self.lines
+
+    def discard(self) -> None:
+        if isinstance(self.lines, Path):
+            self.lines.unlink(missing_ok=True)
+        self.lines = None
+
+
+def clean_part(spec: TableInput, path: Path, int_nulls: list[str], whole: dict[str, bool], now: pd.Timestamp,
+               timezone: str | None, raw_file: Path, to: Path | None = None) -> PartResult:
+    """Clean one part written by :func:`split_by_customer` (and remove its file); picklable, for a process pool.
+
+    Every rule of :func:`lclib.io.load.clean_rows`, the column contract, the part's order ids
+    (:meth:`_OrderIdsAcrossParts.summary`) and its dates; the order ids are written
+    ``<customer_id>/<order_id>`` under ``clean.order_ids: per_customer``. ``to``: write the
+    cleaned lines to this Arrow IPC file (another process's result) instead of returning them.
+    """
+    from lclib.io import load as L
+
+    table = "transactions"
+    raw_all = L.read_arrow_exact(raw_file)
+    raw_file.unlink()
+    lines = raw_all.pop(LINE).to_numpy()
+    raw_all.index = pd.Index(lines, name="line")
+    for col in int_nulls:  # as the whole file reads: an integer column with a gap is nullable
+        if col in raw_all and raw_all[col].dtype.kind in "iu":
+            raw_all[col] = raw_all[col].astype("UInt64" if raw_all[col].dtype.kind == "u" else "Int64")
+    got = PartResult(Ledger(), first_line=int(lines.min()) if len(lines) else 0)
+    got.ledger.open(table, str(path), len(raw_all))
+    try:
+        df = L.clean_rows(table, spec, path, raw_all, got.ledger, now, timezone,
+                          unparsable=got.unparsable, nets=got.nets, whole=whole)
+    except L.DataError as e:
+        got.error = e
+        return got
+    finally:
+        del raw_all
+    got.nets = [_slim(r) for r in got.nets]  # the figures only, not the part's lines
+    df = L._contract(table).validate(df, lazy=False)
+    if C.ORDER_ID in spec.columns:
+        got.inside, got.hashes = _OrderIdsAcrossParts.summary(df)
+    got.kept = len(df)
+    if len(df):
+        got.first, got.last = df[C.TIMESTAMP].min(), df[C.TIMESTAMP].max()
+    if C.ORDER_ID in spec.columns and spec.clean.order_ids == "per_customer":  # checked on the whole file later
+        df[C.ORDER_ID] = df[C.CUSTOMER_ID] + "/" + df[C.ORDER_ID]
+    lines_table = pa.Table.from_pandas(df.assign(**{LINE: df.index.to_numpy()}), preserve_index=False)
+    del df
+    if to is None:
+        got.lines = lines_table
+    else:
+        with pa.OSFile(str(to), "wb") as sink, pa.ipc.new_file(sink, lines_table.schema) as w:
+            w.write_table(lines_table)
+        got.lines = to
+        del lines_table
+        release_memory()  # a pool's process keeps running (notebooks after the loading)
+    return got
+
+
 class _LinesWriter:
-    """One Parquet file written a part's cleaned lines at a time, with the first part's column types
+    """One Parquet file written a part's cleaned lines (an Arrow table) at a time, with the first part's column types
     (an empty part is written only when every part is empty)."""
 
     def __init__(self, path: Path) -> None:
@@ -364,8 +456,7 @@ class _LinesWriter:
         self._writer: pq.ParquetWriter | None = None
         self._empty: pa.Table | None = None
 
-    def write(self, df: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+    def write_table(self, table: pa.Table) -> None:
         if not len(table):
             self._empty = table if self._empty is None else self._empty
             return
@@ -441,15 +532,25 @@ class _OrderIdsAcrossParts:
         """64-bit hash of each id's text (the same whatever the Series' string dtype)."""
         return pd.util.hash_array(ids.to_numpy(dtype=object, na_value=None), categorize=False)
 
-    def add(self, df: pd.DataFrame) -> None:
+    @classmethod
+    def summary(cls, df: pd.DataFrame) -> tuple[pd.DataFrame | None, np.ndarray]:
+        """A part's lines whose order id several of its customers use (None: none), and the sorted
+        hashes of its distinct order ids: what :meth:`add_summary` takes (computed where the part is cleaned)."""
         from lclib.io.load import _shared_order_ids
 
         shared = _shared_order_ids(df[C.ORDER_ID], df[C.CUSTOMER_ID])
+        inside = None
         if shared is not None:
             hit = df[C.ORDER_ID].isin(shared.to_pylist())
-            self.inside.append(df.loc[hit, [C.CUSTOMER_ID, C.ORDER_ID]])
+            inside = df.loc[hit, [C.CUSTOMER_ID, C.ORDER_ID]]
         distinct = pd.Series(pd.unique(df[C.ORDER_ID]), dtype=df[C.ORDER_ID].dtype)
-        self.hashes.append(_distinct(self._hash(distinct)))
+        return inside, _distinct(cls._hash(distinct))
+
+    def add_summary(self, inside: pd.DataFrame | None, hashes: np.ndarray | None) -> None:
+        if inside is not None:
+            self.inside.append(inside)
+        if hashes is not None:
+            self.hashes.append(hashes)
 
     def shared_lines(self, lines_file: Path, prefixed: bool = False) -> pd.DataFrame:
         """Lines (index: source line; ``customer_id``, ``order_id``) of every order id used by several customers.

@@ -371,7 +371,8 @@ def run(
             pool = _start_workers(planned, notebook_dir, notebooks)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
-            data = load_dataset(cfg, write_to=scratch / "data")  # a large file cleaned in parts is written there
+            # a large file is cleaned in parts, written there; the workers, idle until then, clean the parts
+            data = load_dataset(cfg, write_to=scratch / "data", executor=pool)
             period = check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
