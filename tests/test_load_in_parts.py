@@ -411,3 +411,30 @@ def test_parts_left_empty_by_cleaning_write_the_same_lines_as_in_memory(tmp_path
     _assert_same(whole, in_parts)
     assert whole.ledger.tables["transactions"].dropped == {"zero_quantity": int(gone.sum())}
     assert 0 < int(gone.sum()) < n
+
+
+def test_lclib_run_has_its_notebook_workers_clean_the_parts_with_the_ledger_of_one_process(tmp_path, monkeypatch):
+    """With report.workers 2 the workers, started while the data loads, are the loader's executor."""
+    import json
+
+    from conftest import make_notebook
+    from lclib.report.runner import run
+
+    data = _shop(typed_dates=True)
+    config = _config(tmp_path, data, 500)
+    (tmp_path / "lclib.yaml").write_text(yaml.safe_dump({
+        "inputs": {"transactions": config.inputs.transactions.model_dump(mode="json", exclude_defaults=True)},
+        "analysis": {"as_of": "2011-12-10"}, "report": {"workers": 2}}), encoding="utf-8")
+    for name in ("00_a", "01_b"):
+        make_notebook(tmp_path / "nbs" / f"{name}.ipynb", "print('ok')")
+    executors = []
+    load = parts.load_transactions_in_parts
+    monkeypatch.setattr(parts, "load_transactions_in_parts",
+                        lambda *a, **k: executors.append(k.get("executor")) or load(*a, **k))
+    result = run(tmp_path / "lclib.yaml", out=tmp_path / "reports", notebook_dir=tmp_path / "nbs")
+    assert result.exit_code == 0, result.error
+    assert len(executors) == 1 and parts._pool_size(executors[0]) == 2
+    record = json.loads((result.folder / "run.json").read_text(encoding="utf-8"))
+    whole = load_dataset(_config(tmp_path, data, None), now=pd.Timestamp.now())
+    assert record["ledger"] == json.loads(json.dumps(whole.ledger.to_dict()))
+    assert record["inputs"][0]["rows_kept"] == len(whole.transactions)
