@@ -130,6 +130,26 @@ def test_rows_failing_a_hard_check_are_the_same_error_when_a_pool_cleans_the_par
     assert two.value.problems == one.value.problems
 
 
+def test_a_pool_process_that_dies_while_cleaning_is_said_with_what_to_lower(tmp_path):
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DeadPool(Executor):
+        _max_workers = 2
+
+        def submit(self, fn, *args, **kwargs):
+            f = Future()
+            f.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            return f
+
+    data = _shop(typed_dates=True)
+    with pytest.raises(RuntimeError, match=r"a process cleaning the parts of the transactions file \(10 parts, 2 at "
+                                           r"a time\) ended unexpectedly, most likely for lack of memory: lower "
+                                           r"inputs.transactions.read.rows_per_part or report.workers"):
+        load_dataset(_config(tmp_path, data, 1000), now=NOW, executor=DeadPool())
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_the_split_keeps_every_line_of_a_customer_in_one_part(tmp_path):
     data = _shop(typed_dates=True)
     data.to_parquet(tmp_path / "shop.parquet", index=False)

@@ -300,6 +300,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
     # the cleaned lines, written part after part in the parts' order with their source line numbers
     lines_file = scratch / "transactions.parquet" if out is None else out.with_name(out.name + ".partial")
     writer = _LinesWriter(lines_file)
+    futures: list = []
     try:
         raw_files, whole, int_nulls = split_by_customer(spec, path, scratch, n_parts, timezone)
         args = (spec, path, int_nulls, whole, now, timezone)
@@ -308,7 +309,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
         else:  # in the parts' order, whichever finishes first: the file written is the same
             futures = [executor.submit(clean_part, *args, raw, raw.with_name(raw.stem + "_clean.arrow"))
                        for raw in raw_files]
-            results = (f.result() for f in futures)
+            results = (_result(f, n_parts, workers) for f in futures)
         unparsable: dict = {}
         nets: list = []
         orders = _OrderIdsAcrossParts()
@@ -354,9 +355,25 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
             return TableFile(out, kept), info
         return TableFile(lines_file, kept).read(), info  # in source order
     finally:
+        for f in futures:  # an error or an interrupt: the parts not started yet are not cleaned for nothing
+            f.cancel()
         writer.close()
         lines_file.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _result(future, n_parts: int, workers: int) -> "PartResult":
+    """A part's :class:`PartResult` from the pool; a process of the pool that died (the system ending it
+    for lack of memory, most likely) is said in words, with what to lower."""
+    from concurrent.futures import BrokenExecutor
+
+    try:
+        return future.result()
+    except BrokenExecutor as e:
+        raise RuntimeError(
+            f"a process cleaning the parts of the transactions file ({n_parts} parts, {workers} at a time) ended "
+            f"unexpectedly, most likely for lack of memory: lower inputs.transactions.read.rows_per_part or "
+            f"report.workers") from e
 
 
 def _pool_size(executor: Executor | None) -> int:
