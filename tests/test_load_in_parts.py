@@ -433,12 +433,19 @@ def test_parts_left_empty_by_cleaning_write_the_same_lines_as_in_memory(tmp_path
     assert 0 < int(gone.sum()) < n
 
 
-def test_lclib_run_has_its_notebook_workers_clean_the_parts_with_the_ledger_of_one_process(tmp_path, monkeypatch):
-    """With report.workers 2 the workers, started while the data loads, are the loader's executor."""
+@pytest.mark.parametrize("memory", ["two notebooks at once", "one at a time"])
+def test_lclib_run_has_its_notebook_workers_clean_the_parts_with_the_ledger_of_one_process(tmp_path, monkeypatch,
+                                                                                          memory):
+    """With report.workers 2 the workers, started while the data loads, are the loader's executor; when
+    the memory holds one notebook at a time (100M lines), two processes are started to clean the parts only."""
     import json
 
     from conftest import make_notebook
+    from lclib.report import runner
     from lclib.report.runner import run
+
+    if memory == "one at a time":
+        monkeypatch.setattr(runner, "memory_workers", lambda workers, orders: (1, "1 notebook at a time"))
 
     data = _shop(typed_dates=True)
     config = _config(tmp_path, data, 500)

@@ -66,7 +66,7 @@ from lclib.io.load import DataError
 from lclib.engine.orders import compact_order_lines_file
 from lclib.io.dataset import load_dataset
 from lclib.io.memory import release_memory
-from lclib.io.parts import parquet_rows
+from lclib.io.parts import can_load_in_parts, parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, kernels, summary
 from lclib.report.worker import (  # storage_message: also the CLI's
@@ -304,6 +304,15 @@ def _source_lines(cfg) -> int:
     return parquet_rows(path) if path.suffix.lower() == ".parquet" and path.is_file() else 0
 
 
+def _in_parts(cfg) -> bool:
+    """True when the transactions file will be cleaned in parts (:func:`lclib.io.parts.can_load_in_parts`)."""
+    spec = cfg.inputs.transactions
+    if spec is None or spec.path is None:
+        return False
+    path = cfg.resolve(spec.path)
+    return path.suffix.lower() == ".parquet" and path.is_file() and can_load_in_parts(spec, path)
+
+
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
     if progress:
         progress(msg)
@@ -367,18 +376,25 @@ def run(
         _record_scratch(building, scratch)
         # the notebook workers start (and each warms a kernel) while the data loads: see _start_workers
         planned = max(1, min(cfg.report.workers, len(notebooks), os.cpu_count() or 1))
+        cleaners = None
         if planned > 1 and memory_workers(planned, _source_lines(cfg))[0] == planned:
             pool = _start_workers(planned, notebook_dir, notebooks)
+        elif planned > 1 and _in_parts(cfg):  # notebooks one at a time (100M lines): processes to clean the parts
+            cleaners = _start_workers(planned)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
             # a large file is cleaned in parts, written there; the workers, idle until then, clean the parts
-            data = load_dataset(cfg, write_to=scratch / "data", executor=pool)
+            data = load_dataset(cfg, write_to=scratch / "data", executor=pool or cleaners)
             period = check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
             _write_failure_record(building, run_id, "invalid", started, t0, str(e), results)
             _move_to_failed(building, out_root, run_id)
             return RunResult(run_id, "invalid", out_root / "failed" / run_id, results, str(e))
+        finally:
+            if cleaners is not None:
+                _stop_workers(cleaners)
+                cleaners = None
         if key is not None:
             # before anything is cached or published: the notebooks only ever see pseudonyms
             pseudonymise_dataset(data, key)
