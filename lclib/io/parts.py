@@ -4,8 +4,9 @@ A Parquet file of more than ``inputs.transactions.read.rows_per_part`` lines is 
 held whole in pandas. It is read in Arrow batches and split by customer into parts of
 about that many lines (every line of a customer in the same part, in source order,
 with its source line number; scratch files in Arrow IPC); each part is cleaned by
-:func:`lclib.io.load.clean_rows`, the same code that cleans a whole file, and its
-cleaned lines are appended to one Parquet file in the parts' order with their source
+:func:`lclib.io.load.clean_rows`, the same code that cleans a whole file (:func:`clean_part`:
+one after the other, or side by side on a process pool, ``lclib run``'s notebook workers),
+and its cleaned lines are appended to one Parquet file in the parts' order with their source
 line numbers (:class:`TableFile`): the run's compaction into orders sorted by customer
 reads them so, without a first sort of every line; a caller without a run cache gets
 them sorted back into source order.
