@@ -42,6 +42,32 @@ def test_the_customer_view_report_runs_after_churn_and_clv():
     assert notebook_after(NOTEBOOK_DIR / "07_customer_scores.ipynb") == ["04_churn", "05_clv"]
 
 
+def test_a_folders_first_run_orders_the_report_notebooks_by_their_typical_times():
+    """Without an earlier run, 04 and 05 (07 waits for both) first, then 03, the longest left; the two
+    workers' shares of the typical times then differ by less than the shortest notebook."""
+    from lclib.report.runner import NOTEBOOK_DIR, _start_order, discover_notebooks, notebook_typical_seconds
+
+    paths = discover_notebooks(NOTEBOOK_DIR)
+    names = [p.stem for p in paths]
+    typical = {p.stem: notebook_typical_seconds(p) for p in paths}
+    assert all(v is not None and v > 0 for v in typical.values())
+    waits = {i: {names.index(d) for d in notebook_after(p)} for i, p in enumerate(paths)}
+    priority = _start_order(names, waits, typical)
+    order = sorted(range(len(names)), key=lambda i: (-priority[i], i))
+    assert [names[i] for i in order[:3]] == ["04_churn", "05_clv", "03_rfm"]
+    free, done, shares = [0.0, 0.0], {}, [0.0, 0.0]  # the run's rule: a free worker takes the first ready one
+    todo = list(order)
+    while todo:
+        w = min(range(2), key=lambda k: free[k])
+        i = next(i for i in todo if all(done.get(d, float("inf")) <= free[w] for d in waits[i]))
+        todo.remove(i)
+        free[w] += typical[names[i]]
+        shares[w] += typical[names[i]]
+        done[i] = free[w]
+    assert abs(shares[0] - shares[1]) < min(typical.values())
+    assert _start_order(["x"], {0: set()}, {"x": None}) == {0: 1.0}  # no time known: 1
+
+
 def test_a_dependency_left_out_of_the_run_does_not_block(tiny_config, tmp_path):
     nbdir = tmp_path / "nbs"
     make_notebook(nbdir / "00_other.ipynb", "x = 1")

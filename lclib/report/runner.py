@@ -432,8 +432,11 @@ def run(
         parameters = notebook_parameters(config, overrides, data_dir, building / "exports")
         jobs = [(path, building, parameters, str(notebook_dir), cfg.report.timeout_seconds) for path in notebooks]
         earlier_run = history.successful_runs(out_root, before=run_id, limit=1)
-        seconds = {nb["name"]: nb.get("seconds") for nb in (earlier_run[-1].record.get("notebooks") or [])
-                   if isinstance(nb, dict)} if earlier_run else None
+        if earlier_run:  # the notebooks' times in the folder's previous run
+            seconds = {nb["name"]: nb.get("seconds") for nb in (earlier_run[-1].record.get("notebooks") or [])
+                       if isinstance(nb, dict)}
+        else:  # the folder's first run: their typical times
+            seconds = {p.stem: notebook_typical_seconds(p) for p in notebooks}
         started_workers, pool = pool, None  # _execute_all ends them
         failed = _execute_all(jobs, results, workers, progress, seconds, started_workers)
         if failed is not None:
@@ -521,10 +524,20 @@ def notebook_after(path: Path) -> list[str]:
     return [str(name) for name in meta.get("lclib", {}).get("after", [])]
 
 
+def notebook_typical_seconds(path: Path) -> float | None:
+    """A notebook's typical time (its metadata ``lclib.typical_seconds``: seconds measured on 10M order
+    lines, two at a time on two cores), or None. Only its size against the other notebooks' counts: it
+    orders the notebooks of a reports folder's first run, which has no earlier run's times."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    value = meta.get("lclib", {}).get("typical_seconds")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
 def _start_order(names: list[str], waits: dict[int, set[int]], seconds: dict[str, float] | None) -> dict[int, float]:
     """Priority of each notebook (higher starts first): its time plus the longest chain of notebooks waiting for it.
 
-    ``seconds``: each notebook's time in the previous successful run (unknown: 1), so the
+    ``seconds``: each notebook's time in the previous successful run, or its typical time
+    (:func:`notebook_typical_seconds`) in a reports folder's first run (unknown: 1), so the
     longest notebooks, and those others wait for, start first and the workers finish together.
     """
     own = {i: float((seconds or {}).get(name) or 1.0) for i, name in enumerate(names)}
