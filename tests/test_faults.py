@@ -104,6 +104,26 @@ def test_a_killed_run_stops_its_kernels_and_the_next_run_removes_its_folder(tiny
     assert not stale.exists() and not scratch.exists() and live.exists()
 
 
+def test_the_next_run_removes_kernel_socket_folders_of_processes_that_no_longer_run(tmp_path):
+    import shutil
+    import tempfile
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    root = Path(tempfile.gettempdir())
+    dead = Path(tempfile.mkdtemp(prefix=f"{kernels.IPC_PREFIX}{dead_pid}-", dir=root))
+    (dead / "kernel-1").write_text("")
+    live = Path(tempfile.mkdtemp(prefix=f"{kernels.IPC_PREFIX}{os.getpid()}-", dir=root))
+    other = root / f"{kernels.IPC_PREFIX}not-a-pid"
+    other.mkdir(exist_ok=True)
+    try:
+        assert runner.remove_stale_builds(tmp_path) == []  # no build left; the socket folders are checked
+        assert not dead.exists() and live.exists() and other.exists()
+    finally:
+        for folder in (dead, live, other):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_read_only_or_file_out_is_exit_3_with_one_line(tiny_config, tmp_path, capsys):
     if os.geteuid() == 0:  # root writes anywhere: /sys refuses even root
         locked = Path("/sys/lclib-reports")

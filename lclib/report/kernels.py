@@ -27,7 +27,9 @@ from typing import Iterable
 #: no IPython history is written (nbclient's default, given here for kernels started ahead).
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
 
-#: Name prefix of the private temporary folder of a kernel's Unix sockets (removed with the kernel)
+#: Name prefix of the private temporary folder of a kernel's Unix sockets, followed by the process id of
+#: the kernel's client and a dash (removed with the kernel; after a client killed outright, by the next run:
+#: :func:`remove_stale_socket_folders`)
 IPC_PREFIX = "lclib-kernel-"
 
 #: Seconds a kernel may take to start and import the notebooks' modules ahead of its notebook.
@@ -73,7 +75,7 @@ def quiet_kernel_manager():
                 if self.transport != "ipc":
                     return super()._ip_default()
                 # an absolute path: the kernel runs in the notebooks' folder, its client does not
-                self._ipc_folder = tempfile.mkdtemp(prefix=IPC_PREFIX)
+                self._ipc_folder = tempfile.mkdtemp(prefix=f"{IPC_PREFIX}{os.getpid()}-")
                 _SOCKET_FOLDERS.add(self._ipc_folder)
                 return os.path.join(self._ipc_folder, "kernel")
 
@@ -210,6 +212,28 @@ def remove_socket_folders() -> None:
     for folder in list(_SOCKET_FOLDERS):
         shutil.rmtree(folder, ignore_errors=True)
         _SOCKET_FOLDERS.discard(folder)
+
+
+def remove_stale_socket_folders() -> list[str]:
+    """Remove the socket folders (in the temporary folder) of clients that no longer run (a run killed
+    outright, ``kill -9``, cleans nothing up); returns them."""
+    import os
+    import shutil
+    import tempfile
+
+    gone = []
+    for entry in Path(tempfile.gettempdir()).glob(f"{IPC_PREFIX}*-*"):
+        pid = entry.name[len(IPC_PREFIX):].split("-", 1)[0]
+        if not (pid.isdigit() and entry.is_dir()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+            gone.append(str(entry))
+        except (PermissionError, OverflowError):  # another user's live process, or not a pid
+            pass
+    return gone
 
 
 def _shutdown(km) -> None:

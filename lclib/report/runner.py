@@ -223,7 +223,9 @@ def _is_stale(building: Path) -> bool:
 
 
 def remove_stale_builds(out_root: Path, progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Remove the ``.building-*`` folders (and their temporary folders) of killed runs."""
+    """Remove the ``.building-*`` folders (and their temporary folders) of killed runs, and the kernel
+    socket folders of processes that no longer run (:func:`lclib.report.kernels.remove_stale_socket_folders`)."""
+    kernels.remove_stale_socket_folders()
     removed = []
     for building in sorted(out_root.glob(".building-*")):
         if building.is_dir() and _is_stale(building):
@@ -507,6 +509,7 @@ def run(
     except BaseException:  # interrupted (Ctrl-C, SIGTERM): the workers are ended; nothing stays
         with _signals_ignored():
             shutil.rmtree(building, ignore_errors=True)
+            kernels.remove_socket_folders()  # of a kernel this process ran (one worker) and ended
         raise
     finally:
         if pool is not None:  # the run ended before its notebooks (invalid data, an error, an interrupt)
@@ -701,7 +704,7 @@ def _start_workers(workers: int, notebook_dir: Path | None = None, notebooks: li
 def _stop_workers(pool) -> None:
     """End the worker processes of ``pool`` and their kernels (after an interrupt)."""
     procs = [p for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
-    kernels = [pid for p in procs for pid in _child_pids(p.pid)]
+    kernel_pids = [pid for p in procs for pid in _child_pids(p.pid)]
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         p.terminate()  # SIGTERM: the worker shuts its kernel down and exits
@@ -711,7 +714,7 @@ def _stop_workers(pool) -> None:
         if p.is_alive():
             p.kill()
             p.join(1)
-    _end_processes(kernels, grace=1.0)
+    _end_processes(kernel_pids, grace=1.0)
 
 
 @contextmanager
