@@ -434,10 +434,10 @@ def test_parts_left_empty_by_cleaning_write_the_same_lines_as_in_memory(tmp_path
 
 
 @pytest.mark.parametrize("memory", ["two notebooks at once", "one at a time"])
-def test_lclib_run_has_its_notebook_workers_clean_the_parts_with_the_ledger_of_one_process(tmp_path, monkeypatch,
-                                                                                          memory):
-    """With report.workers 2 the workers, started while the data loads, are the loader's executor; when
-    the memory holds one notebook at a time (100M lines), two processes are started to clean the parts only."""
+def test_lclib_run_cleans_the_parts_on_processes_of_their_own_with_the_ledger_of_one_process(tmp_path, monkeypatch,
+                                                                                            memory):
+    """With report.workers 2, two processes started with the run clean the parts and end once the data is
+    loaded, whether the notebooks then run two at a time or (the memory holding one: 100M lines) one."""
     import json
 
     from conftest import make_notebook
@@ -461,6 +461,7 @@ def test_lclib_run_has_its_notebook_workers_clean_the_parts_with_the_ledger_of_o
     result = run(tmp_path / "lclib.yaml", out=tmp_path / "reports", notebook_dir=tmp_path / "nbs")
     assert result.exit_code == 0, result.error
     assert len(executors) == 1 and parts._pool_size(executors[0]) == 2
+    assert not any(p.is_alive() for p in (executors[0]._processes or {}).values())  # ended after loading
     record = json.loads((result.folder / "run.json").read_text(encoding="utf-8"))
     whole = load_dataset(_config(tmp_path, data, None), now=pd.Timestamp.now())
     assert record["ledger"] == json.loads(json.dumps(whole.ledger.to_dict()))

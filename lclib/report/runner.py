@@ -381,12 +381,14 @@ def run(
         cleaners = None
         if planned > 1 and memory_workers(planned, _source_lines(cfg))[0] == planned:
             pool = _start_workers(planned, notebook_dir, notebooks)
-        elif planned > 1 and _in_parts(cfg):  # notebooks one at a time (100M lines): processes to clean the parts
+        if planned > 1 and _in_parts(cfg):
+            # processes of their own clean a large file's parts side by side and end once it is loaded: the
+            # notebook workers, which run on, do not keep the loader's imports (130 MiB at once at 10M lines)
             cleaners = _start_workers(planned)
         _log(progress, f"lclib run {run_id}: loading data ({cfg.base_dir})")
         try:
-            # a large file is cleaned in parts, written there; the workers, idle until then, clean the parts
-            data = load_dataset(cfg, write_to=scratch / "data", executor=pool or cleaners)
+            # a large file is cleaned in parts and written there
+            data = load_dataset(cfg, write_to=scratch / "data", executor=cleaners)
             period = check_enough_data(cfg, data)
         except DataError as e:
             (building / "error.txt").write_text(str(e) + "\n", encoding="utf-8")
@@ -687,7 +689,9 @@ def _start_workers(workers: int, notebook_dir: Path | None = None, notebooks: li
     kernel there with the modules ``notebooks`` import already imported
     (:mod:`lclib.report.kernels`): started before the data is loaded, that work (about
     5 s of a worker's and its kernel's time at 10M lines) is done while the loader
-    leaves a core idle, and the first two notebooks start at once.
+    leaves a core idle, and the first two notebooks start at once. Without
+    ``notebook_dir`` the processes load nothing ahead: the runner cleans a large file's
+    parts on such a pool (:func:`lclib.io.parts.clean_part`) and ends it after loading.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
