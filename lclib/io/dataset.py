@@ -161,8 +161,8 @@ def load_dataset(config: Config | str | Path | None = None, cache_dir: str | Pat
         (a :class:`~lclib.io.parts.TableFile`) until a notebook reads it. None: it is
         read into memory like the other tables.
     executor : a process pool that cleans the parts of a transactions file read in parts
-        side by side (:func:`~lclib.io.parts.load_transactions_in_parts`; the runner passes
-        its notebook workers, idle while the data loads). None: one part after the other.
+        side by side (:func:`~lclib.io.parts.load_transactions_in_parts`; ``lclib run``
+        passes ``report.workers`` processes of its own). None: one part after the other.
 
     Raises
     ------

@@ -5,7 +5,7 @@ held whole in pandas. It is read in Arrow batches and split by customer into par
 about that many lines (every line of a customer in the same part, in source order,
 with its source line number; scratch files in Arrow IPC); each part is cleaned by
 :func:`lclib.io.load.clean_rows`, the same code that cleans a whole file (:func:`clean_part`:
-one after the other, or side by side on a process pool, ``lclib run``'s notebook workers),
+one after the other, or side by side on a process pool: ``lclib run`` starts ``report.workers``),
 and its cleaned lines are appended to one Parquet file in the parts' order with their source
 line numbers (:class:`TableFile`): the run's compaction into orders sorted by customer
 reads them so, without a first sort of every line; a caller without a run cache gets
@@ -462,7 +462,7 @@ def clean_part(spec: TableInput, path: Path, int_nulls: list[str], whole: dict[s
             w.write_table(lines_table)
         got.lines = to
         del lines_table
-        release_memory()  # a pool's process keeps running (notebooks after the loading)
+        release_memory()  # before the process's next part
     return got
 
 

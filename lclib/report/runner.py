@@ -312,7 +312,7 @@ def _in_parts(cfg) -> bool:
     if spec is None or spec.path is None:
         return False
     path = cfg.resolve(spec.path)
-    return path.suffix.lower() == ".parquet" and path.is_file() and can_load_in_parts(spec, path)
+    return path.is_file() and can_load_in_parts(spec, path)  # as load_dataset decides
 
 
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -706,7 +706,8 @@ def _start_workers(workers: int, notebook_dir: Path | None = None, notebooks: li
 
 
 def _stop_workers(pool) -> None:
-    """End the worker processes of ``pool`` and their kernels (after an interrupt)."""
+    """End the worker processes of ``pool`` and their kernels (after an interrupt; the cleaning
+    processes once the data is loaded)."""
     procs = [p for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
     kernel_pids = [pid for p in procs for pid in _child_pids(p.pid)]
     pool.shutdown(wait=False, cancel_futures=True)
