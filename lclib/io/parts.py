@@ -305,7 +305,7 @@ def load_transactions_in_parts(spec: TableInput, path: Path, ledger: Ledger, *, 
     try:
         raw_files, whole, int_nulls = split_by_customer(spec, path, scratch, n_parts, timezone)
         args = (spec, path, int_nulls, whole, now, timezone)
-        if executor is None or workers == 1:
+        if workers == 1:  # no executor, or one of one process
             results = (clean_part(*args, raw) for raw in raw_files)
         else:  # in the parts' order, whichever finishes first: the file written is the same
             futures = [executor.submit(clean_part, *args, raw, raw.with_name(raw.stem + "_clean.arrow"))

@@ -295,24 +295,27 @@ def memory_workers(workers: int, orders: int, available: int | None = None) -> t
                   f"{available / 1e9:.0f} GB are free")
 
 
+def _transactions_file(cfg) -> Path | None:
+    """The configured transactions file when it exists, else None."""
+    spec = cfg.inputs.transactions
+    if spec is None or spec.path is None:
+        return None
+    path = cfg.resolve(spec.path)
+    return path if path.is_file() else None
+
+
 def _source_lines(cfg) -> int:
     """Lines of the transactions file when its footer says (Parquet), else 0: an upper bound on the
     orders the run will cache, so that no worker is started ahead of a run :func:`memory_workers`
     will give fewer (100M lines: one notebook at a time)."""
-    spec = cfg.inputs.transactions
-    if spec is None or spec.path is None:
-        return 0
-    path = cfg.resolve(spec.path)
-    return parquet_rows(path) if path.suffix.lower() == ".parquet" and path.is_file() else 0
+    path = _transactions_file(cfg)
+    return parquet_rows(path) if path is not None and path.suffix.lower() == ".parquet" else 0
 
 
 def _in_parts(cfg) -> bool:
     """True when the transactions file will be cleaned in parts (:func:`lclib.io.parts.can_load_in_parts`)."""
-    spec = cfg.inputs.transactions
-    if spec is None or spec.path is None:
-        return False
-    path = cfg.resolve(spec.path)
-    return path.is_file() and can_load_in_parts(spec, path)  # as load_dataset decides
+    path = _transactions_file(cfg)
+    return path is not None and can_load_in_parts(cfg.inputs.transactions, path)  # as load_dataset decides
 
 
 def _log(progress: Callable[[str], None] | None, msg: str) -> None:
