@@ -170,3 +170,44 @@ def test_the_lines_of_a_parquet_source_bound_the_orders_before_loading(tmp_path)
                                              "{customer_id: customer_id, order_id: order_id, timestamp: "
                                              "timestamp, amount: amount}\n", encoding="utf-8")
         assert _source_lines(load_config(tmp_path / "lclib.yaml")) == lines
+
+
+def test_process_environment_adds_only_the_unset_variables_and_removes_them_afterwards(monkeypatch):
+    from lclib.report.environment import PROCESS_ENVIRONMENT, process_environment
+
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the user's choice
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    import os
+
+    with process_environment() as added:
+        assert added == {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == PROCESS_ENVIRONMENT["ARROW_DEFAULT_MEMORY_POOL"]
+        assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "1"
+    assert "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
+    assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "1"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_report_kernels_ask_for_no_huge_pages_unless_the_environment_says_otherwise(tiny_config, tmp_path,
+                                                                                   monkeypatch, workers):
+    import os
+
+    nbdir = tmp_path / "nbs"
+    probe = ("import numpy, pyarrow\n"
+             "print(numpy._core.multiarray._get_madvise_hugepage(), pyarrow.default_memory_pool().backend_name)")
+    make_notebook(nbdir / "01_a.ipynb", probe)
+    make_notebook(nbdir / "02_b.ipynb", "print(1)")
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    result = run(tiny_config, overrides=[f"report.workers={workers}"], notebook_dir=nbdir)
+    assert result.status == "ok", result.message
+    nb = nbformat.read(str(result.folder / "notebooks" / "01_a.ipynb"), as_version=4)
+    assert next(c for c in nb.cells if c.source == probe).outputs[0]["text"] == "False system\n"
+    assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ
+
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    result = run(tiny_config, overrides=[f"report.workers={workers}"], notebook_dir=nbdir)
+    assert result.status == "ok", result.message
+    nb = nbformat.read(str(result.folder / "notebooks" / "01_a.ipynb"), as_version=4)
+    assert next(c for c in nb.cells if c.source == probe).outputs[0]["text"] == "True mimalloc\n"

@@ -158,6 +158,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lclib`` console script."""
+    import os
+
+    from lclib.report.environment import missing_settings
+
+    # before numpy and Arrow are imported: this process loads and splits the data too
+    os.environ.update(missing_settings())
     from lclib.config import ConfigError
     from lclib.io.load import DataError
     from lclib.report.runner import Interrupted, storage_message

@@ -69,6 +69,7 @@ from lclib.io.memory import release_memory
 from lclib.io.parts import can_load_in_parts, parquet_rows
 from lclib.io.privacy import pseudonym_key, pseudonymise_dataset
 from lclib.report import history, kernels, summary
+from lclib.report.environment import process_environment
 from lclib.report.worker import (  # storage_message: also the CLI's
     _child_pids, _end_processes, _run_job, _worker_init, _write_whole, execute_notebook, notebook_title,
     storage_message,
@@ -353,7 +354,19 @@ def run(
     ------
     KeyboardInterrupt, Interrupted
         After ending the workers and removing the unfinished folder.
+
+    Notes
+    -----
+    The kernels and workers the run starts get the allocation settings of
+    :mod:`~lclib.report.environment` (no transparent huge pages for their arrays) unless
+    the environment sets those variables; the caller's environment is restored afterwards.
     """
+    with process_environment():
+        return _run(config, overrides, out, only, notebook_dir, progress)
+
+
+def _run(config, overrides, out, only, notebook_dir, progress) -> RunResult:
+    """:func:`run` within its process environment."""
     started = dt.datetime.now()
     t0 = time.perf_counter()
     try:
