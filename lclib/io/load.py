@@ -1146,7 +1146,7 @@ def load_table(table: str, spec: TableInput, path: Path, ledger: Ledger,
         df = _order_ids_per_customer(table, spec, path, df, ledger)
 
     ledger.check(table, len(df))
-    df = _contract(table).validate(df.reset_index(drop=True), lazy=False)
+    df = _contract(table).validate(df.reset_index(drop=True), lazy=False, inplace=True)  # no coercion: no copy
     info = InputInfo(table=table, path=str(path), sha256=file_sha256(path), bytes=path.stat().st_size,
                      rows_in=ledger.tables[table].rows_in, rows_kept=len(df))
     dcols = _date_columns(table, df)
@@ -1189,7 +1189,7 @@ def clean_rows(table: str, spec: TableInput, path: Path, raw_all: pd.DataFrame, 
     from pandera.errors import SchemaErrors
 
     try:
-        schema.validate(df, lazy=True)
+        schema.validate(df, lazy=True, inplace=True)  # checks only (no coercion): no copy of the lines
     except SchemaErrors as e:
         raise _format_failures(table, path, spec, raw, e, typed) from None
 

@@ -445,7 +445,7 @@ def clean_part(spec: TableInput, path: Path, int_nulls: list[str], whole: dict[s
     finally:
         del raw_all
     got.nets = [_slim(r) for r in got.nets]  # the figures only, not the part's lines
-    df = L._contract(table).validate(df, lazy=False)
+    df = L._contract(table).validate(df, lazy=False, inplace=True)  # no coercion: no copy
     if C.ORDER_ID in spec.columns:
         got.inside, got.hashes = _OrderIdsAcrossParts.summary(df)
     got.kept = len(df)
