@@ -278,6 +278,27 @@ def test_timeout_is_for_the_whole_notebook(tiny_config, tmp_path):
     assert result.exit_code == 1
     assert "report.timeout_seconds is 8 s for the whole notebook" in result.notebooks[0].error
     assert time.monotonic() - t < 25
+    # the executed notebook, written once when it stopped, is kept with the cells that ran
+    import nbformat
+
+    kept = nbformat.read(str(tmp_path / "reports" / "failed" / result.run_id / "notebooks" / "00_slow.ipynb"), 4)
+    ran = [c for c in kept.cells if c.cell_type == "code" and c.get("execution_count")]
+    assert 3 <= len(ran) <= 5  # parameters, injected parameters and the sleeps done within 8 s
+
+
+def test_the_executed_notebook_is_written_when_it_ends_not_at_every_cell(tmp_path, monkeypatch):
+    import papermill.engines
+    from lclib.report.worker import execute_notebook
+
+    writes = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path)))
+    nb = make_notebook(tmp_path / "nbs" / "00_cells.ipynb", *[f"x = {i}" for i in range(10)])
+    (tmp_path / "b" / "notebooks").mkdir(parents=True)
+    status, _, error = execute_notebook(nb, tmp_path / "b", {}, str(tmp_path), 60)
+    assert (status, error) == ("ok", None)
+    assert len(writes) == 2  # when it starts and ends; papermill wrote it 26 times, also at each of 12 cells' start and end
+    assert (tmp_path / "b" / "00_cells.html").exists()
 
 
 def test_the_wilson_interval_holds_its_proportion_and_the_churn_plot_draws_it():

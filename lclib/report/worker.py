@@ -169,6 +169,7 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
     """
     import papermill as pm
 
+    _register_engine()
     executed = building / "notebooks" / path.name
     t = time.perf_counter()
     deadline = time.monotonic() + timeout
@@ -181,6 +182,7 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
             # the kernel this worker started while the data loaded, if any (lclib.report.kernels)
             kernel_manager_class=kernels.kernel_manager_class(cwd),
             extra_arguments=list(kernels.KERNEL_ARGUMENTS),
+            engine_name=ENGINE,
         )
     except TimeoutError as e:  # nbclient's CellTimeoutError (an OSError too: checked first)
         seconds = time.perf_counter() - t
@@ -203,6 +205,33 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
     except OSError as e:
         return "storage", seconds, storage_message(e, building)
     return "ok", seconds, None
+
+
+#: the papermill engine :func:`execute_notebook` runs (:func:`_register_engine`)
+ENGINE = "lclib"
+
+
+def _register_engine() -> None:
+    """Register papermill's nbclient engine, saving the executed notebook once, when it ends.
+
+    papermill writes the whole notebook (its images included) at every cell's start and end:
+    80 writes for the churn report, 1 to 2 s of a worker's CPU time a run at 10M lines, taken
+    from the kernels. The executed notebook is read only after its end (the HTML export) or
+    its failure (``reports/failed/``); papermill's own ``notebook_complete`` still writes it then,
+    after an error or a timeout too, so nothing read is lost.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class SaveAtEnd(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            path, nb_man.output_path = nb_man.output_path, None  # no write at each cell's start and end
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:  # papermill's notebook_complete writes it next, however the cells ended
+                nb_man.output_path = path
+
+    papermill_engines.register(ENGINE, SaveAtEnd)
 
 
 #: errno values of a cell's OSError that mean the disk, not the notebook, failed:
