@@ -240,11 +240,43 @@ def style(request):
     notebook context, 11-12 pt text, 96 dpi)."""
     with mpl.rc_context():
         if request.param == "report":
-            import seaborn as sns
+            from lclib.report.notebook import setup_notebook
 
-            sns.set_theme(style="whitegrid", context="notebook")
-            mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
+            setup_notebook()
         yield request.param
+
+
+def test_the_report_style_is_seaborns_whitegrid_theme_without_importing_seaborn():
+    import subprocess
+    import sys
+
+    import matplotlib.colors as mcolors
+    import seaborn as sns
+
+    from lclib.plots.base import REPORT_STYLE
+
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        before = dict(mpl.rcParams)
+        sns.set_theme(style="whitegrid", context="notebook")
+        seaborns = {k: v for k, v in mpl.rcParams.items() if v != before[k]}
+    assert seaborns.pop("image.cmap") == "rocket"  # seaborn's own colour map: the reports name theirs
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        mpl.rcParams.update(REPORT_STYLE)
+        ours = {k: v for k, v in mpl.rcParams.items() if v != before[k]}
+    assert ours.keys() == seaborns.keys()
+    for key in ours:
+        if key == "axes.prop_cycle":
+            assert [mcolors.to_rgb(c) for c in ours[key].by_key()["color"]] == \
+                [mcolors.to_rgb(c) for c in seaborns[key].by_key()["color"]]
+        else:
+            assert ours[key] == seaborns[key], key
+    # and a report kernel's setup does not import seaborn (nor scipy.stats through it)
+    code = ("import sys; from lclib.report.notebook import setup_notebook; setup_notebook(); "
+            "print('seaborn' in sys.modules, 'scipy.stats' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split() == ["False", "False"]
 
 
 def _drawn(fig):

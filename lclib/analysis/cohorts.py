@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr
 
 from lclib.io.columns import ACQUISITION_CHANNEL, CHANNEL, CUSTOMER_ID, TIMESTAMP
 from lclib.analysis.wording import p_text
@@ -284,7 +284,7 @@ def repeat_curve_verdict(curve: pd.DataFrame, alpha: float = 0.05, min_eligible:
                              f"order, {n2:.0f} after later orders; at least {min_eligible} each are needed).")
     pooled = (k1 + k2) / (n1 + n2)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    p_value = float(2 * stats.norm.sf(abs(p2 - p1) / se)) if se > 0 else np.nan
+    p_value = float(2 * ndtr(-abs(p2 - p1) / se)) if se > 0 else np.nan  # 2 * scipy.stats.norm.sf(|z|)
     if p_value < alpha:
         trend = "increasing" if p2 > p1 else "decreasing"
     else:

@@ -40,15 +40,16 @@ _MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": 
 
 
 def setup_notebook() -> None:
-    """Plot style of the reports (matplotlib and seaborn).
+    """Plot style of the reports: seaborn's whitegrid theme (:data:`lclib.plots.base.REPORT_STYLE`), 96 dpi.
 
     Pandas display options and warning filters are left as they are: the reports format
     their tables with :func:`table` and numbers in their sentences themselves.
     """
     import matplotlib as mpl
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook")
+    from lclib.plots.base import REPORT_STYLE
+
+    mpl.rcParams.update(REPORT_STYLE)
     mpl.rcParams.update({"figure.dpi": 96, "savefig.dpi": 96, "figure.figsize": (9, 3.6)})
 
 
