@@ -120,10 +120,22 @@ def can_load_in_parts(spec: TableInput, path: Path) -> bool:
     return True
 
 
-def _part_of(ids: pd.Series, parts: int) -> np.ndarray:
-    """Part number (0 .. parts - 1) of each parsed customer id; a missing id goes to part 0."""
-    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-    out = (h % np.uint64(parts)).astype(np.int64)
+def _part_of(ids: pd.Series, parts: int, con=None) -> np.ndarray:
+    """Part number (0 .. parts - 1) of each parsed customer id; a missing id goes to part 0.
+
+    DuckDB's ``hash`` of the id's text, a function of the id alone (the same part in every batch),
+    read from the Arrow array as it is: 0.03 s of CPU time for a million ids, against 0.18 s for
+    pandas' hash, which first makes a Python string of every id. ``con``: a DuckDB connection to
+    use (a new one otherwise).
+    """
+    import duckdb
+
+    from lclib.io.load import _arrow
+
+    id_text = pa.table({"id": _arrow(ids)})  # noqa: F841 - read by the query below, by name
+    con = duckdb.connect() if con is None else con
+    out = con.execute(f"SELECT (hash(id) % {int(parts)})::BIGINT AS part FROM id_text").fetchnumpy()["part"]
+    out = np.asarray(out, dtype=np.int64)
     out[ids.isna().to_numpy()] = 0
     return out
 
@@ -146,6 +158,8 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
     numbers (:func:`lclib.io.load._whole_floats` of the whole column); and the integer columns
     with a missing value somewhere in the file (read as nullable integers, in every part).
     """
+    import duckdb
+
     from lclib.io.load import parse_parquet_column
 
     pf = pq.ParquetFile(path)
@@ -164,13 +178,14 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
                 id_whole = w if id_whole is None else (id_whole and w)
     line = 1
     writers: list = []
+    con = duckdb.connect()  # the parts' hashes (_part_of)
     try:
         writers += [pa.ipc.new_file(f, schema, options=_SCRATCH) for f in files]
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
             n = batch.num_rows
             ids = parse_parquet_column(C.CUSTOMER_ID, batch.column(user_id).to_pandas(), spec.read, timezone,
                                        bool(id_whole) if user_id in floats else None)
-            part = _part_of(ids, parts)
+            part = _part_of(ids, parts, con)
             for name in floats:
                 w = _is_whole(batch.column(name))
                 if w is not None:
@@ -186,6 +201,7 @@ def split_by_customer(spec: TableInput, path: Path, folder: Path, parts: int, ti
                 if bounds[i + 1] > bounds[i]:
                     writers[i].write_table(tbl.slice(bounds[i], bounds[i + 1] - bounds[i]))
     finally:
+        con.close()
         for w in writers:
             w.close()
     return files, {k: bool(v) for k, v in whole.items() if v is not None}, [k for k, v in nulls.items() if v]
