@@ -438,7 +438,7 @@ def kaplan_meier(lifetimes: pd.DataFrame, by: str | None = None, min_customers: 
     parts = []
     for name, part in groups:  # a loop over a handful of groups
         with _quiet_lifelines():
-            km = KaplanMeierFitter().fit(part["lifetime_days"], part["churned"], label="survival")
+            km = KaplanMeierFitter().fit(part["lifetime_days"].to_numpy(), part["churned"].to_numpy(), label="survival")
         ci = km.confidence_interval_survival_function_
         at_risk = km.event_table["at_risk"].reindex(km.timeline)
         parts.append(pd.DataFrame({
@@ -469,7 +469,7 @@ def lifetime_summary(lifetimes: pd.DataFrame, by: str | None = None, min_custome
     rows = {}
     for name, part in _groups(lifetimes, by, min_customers):
         with _quiet_lifelines():
-            km = KaplanMeierFitter().fit(part["lifetime_days"], part["churned"])
+            km = KaplanMeierFitter().fit(part["lifetime_days"].to_numpy(), part["churned"].to_numpy())
             at = km.survival_function_at_times(list(at_days)).to_numpy()
         last = float(part["lifetime_days"].max())
         row = {"customers": len(part), "churned": int(part["churned"].sum()),
@@ -492,7 +492,7 @@ def _groups(lifetimes: pd.DataFrame, by: str | None, min_customers: int):
     if isinstance(lifetimes[by].dtype, pd.PeriodDtype):  # cohorts: in time order, not by size
         sizes = sizes.sort_index()
     keep = [k for k in sizes.index if sizes[k] >= min_customers]
-    return [(k, lifetimes.loc[lifetimes[by] == k]) for k in keep]
+    return [(k, lifetimes.loc[(lifetimes[by] == k).to_numpy()]) for k in keep]
 
 
 @dataclass
@@ -525,7 +525,8 @@ def logrank_by(lifetimes: pd.DataFrame, by: str, min_customers: int = 20, alpha:
         from lifelines.statistics import multivariate_logrank_test
 
         data = pd.concat([p for _, p in groups])
-        res = multivariate_logrank_test(data["lifetime_days"], data[by].astype("str"), data["churned"])
+        res = multivariate_logrank_test(data["lifetime_days"].to_numpy(), data[by].astype("str").to_numpy(),
+                                       data["churned"].to_numpy())
     p = float(res.p_value)
     label = by.replace("_", " ")
     if p < alpha:

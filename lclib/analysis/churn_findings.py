@@ -854,7 +854,7 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
            if _ALIVE_ROW in m.index and m.loc[_ALIVE_ROW, "roc_auc"] < 0.6 else ""))
 
     scores = [c for c in (LABEL, "p_model", "recency_days", "bgnbd_p_alive", "bgnbd_p_no_purchase") if c in result.test]
-    active = result.test.loc[result.test["recency_days"] < result.window_days, scores]  # still active at the cutoff
+    active = result.test.loc[(result.test["recency_days"] < result.window_days).to_numpy(), scores]  # active at the cutoff
     ma = scorer_metrics(active)
     judge = len(active) >= min_active and active[LABEL].nunique() == 2  # enough to rank them
     bg_better = judge and _BG_ROW in ma.index and ma.loc[_BG_ROW, "roc_auc"] > ma.loc["model", "roc_auc"]
@@ -967,7 +967,7 @@ def at_risk_sentence(at_risk: pd.DataFrame, scored: pd.DataFrame, *, min_probabi
     trust : :func:`model_trust`, for the sentence on BG/NBD's probability when it is listed.
     """
     w = _days(window_days)
-    top_p = scored.loc[scored["status"] == "active", "p_churn"].max()
+    top_p = scored.loc[(scored["status"] == "active").to_numpy(), "p_churn"].max()
     listed = "bgnbd_p_no_order" in at_risk and trust is not None
     return ((f"**{len(at_risk):,} high-value live customers** (an order in the last {w} days, 12-month revenue of at "
              f"least {money(at_risk.attrs['value_threshold'], currency)}) have a churn probability of "

@@ -192,8 +192,9 @@ def customer_scores(states: pd.DataFrame, scored: pd.DataFrame, as_of, *, churn:
     require_columns(states, ("customer_id", "state", "first_order", "last_order", "orders", "revenue",
                              "days_since_last_order"), "states")
     require_columns(scored, ("r_score", "f_score", "m_score", "segment"), "scored")
-    buyers = states.loc[states["orders"].to_numpy() > 0]
-    buyers = buyers.dropna(subset=[CUSTOMER_ID]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID).sort_index()
+    buyers = states.loc[(states["orders"].to_numpy() > 0) & states[CUSTOMER_ID].notna().to_numpy()]
+    buyers = buyers.loc[~buyers[CUSTOMER_ID].duplicated().to_numpy()]  # a mask of values: no look-ups in the index
+    buyers = buyers.set_index(CUSTOMER_ID).sort_index()
     out = pd.DataFrame(index=pd.Index(buyers.index, name=CUSTOMER_ID))
     out["state"] = buyers["state"].astype(str)
     for col in ("first_order", "last_order", "orders", "revenue", "days_since_last_order"):

@@ -483,7 +483,8 @@ def segment_states(segments: pd.Series, states: pd.DataFrame) -> pd.DataFrame:
     """
     if "state" not in states or CUSTOMER_ID not in states:
         raise ValueError("states needs customer_id and state columns (from lclib.analysis.stages.customer_states)")
-    state_of = states.dropna(subset=[CUSTOMER_ID]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)["state"]
+    ids = states[CUSTOMER_ID]  # masks of values, not of a Series: no look-ups in a text index
+    state_of = states.loc[(ids.notna() & ~ids.duplicated()).to_numpy()].set_index(CUSTOMER_ID)["state"]
     state_of.index = state_of.index.astype("str")
     joined = pd.DataFrame({SEGMENT: segments.to_numpy(),
                            "state": state_of.reindex(segments.index.astype("str")).to_numpy()})

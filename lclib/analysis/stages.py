@@ -299,7 +299,7 @@ def people_table(tables: dict[str, pd.DataFrame | None], as_of=None) -> pd.DataF
         out[name] = col.astype("datetime64[ns]")
     out[CUSTOMER_ID] = reached[CUSTOMER_ID]
     out["channel"] = reached["channel"]
-    return out.loc[out["seen"].notna()]
+    return out.loc[out["seen"].notna().to_numpy()]
 
 
 def measurable_states(tables: dict[str, pd.DataFrame | None]) -> list[str]:

@@ -334,9 +334,10 @@ def plot_roc(test: pd.DataFrame, scores: dict[str, str], label: str = "churned",
     _need(test, [label, *scores.values()], "test")
     ax = _axes(ax, size=(5.5, 5))
     for (name, col), color in zip(scores.items(), _PALETTE):
-        ok = test[col].notna()
-        fpr, tpr, _ = roc_curve(test.loc[ok, label], test.loc[ok, col])
-        auc = roc_auc_score(test.loc[ok, label], test.loc[ok, col])
+        ok = test[col].notna().to_numpy()
+        y, s = test.loc[ok, label].to_numpy(), test.loc[ok, col].to_numpy()
+        fpr, tpr, _ = roc_curve(y, s)
+        auc = roc_auc_score(y, s)
         keep = _thin(len(fpr))
         fpr, tpr = fpr[keep], tpr[keep]
         ax.plot(fpr, tpr, color=color, label=f"{name} (AUC {auc:.2f})")

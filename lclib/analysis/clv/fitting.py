@@ -707,7 +707,7 @@ def spend_frequency_correlation(
         Plain-English warning when ``|corr| > threshold``, else None.
     """
     require_columns(summary, ("frequency", "monetary_value"), "summary", hint=SUMMARY_HINT)
-    repeat = summary.loc[summary["frequency"] > 0, ["frequency", "monetary_value"]].astype(float)
+    repeat = summary.loc[(summary["frequency"] > 0).to_numpy(), ["frequency", "monetary_value"]].astype(float)
     corr = float(repeat["frequency"].corr(repeat["monetary_value"])) if len(repeat) > 2 else np.nan
     if not abs(corr) > threshold:
         return corr, None
@@ -762,8 +762,8 @@ def fit_gamma_gamma(
         spend: status ``"degenerate"``).
     """
     require_columns(summary, ("frequency", "monetary_value"), "summary", hint=SUMMARY_HINT)
-    repeat = summary.loc[summary["frequency"] > 0]
-    usable = repeat.loc[repeat["monetary_value"] > 0]
+    repeat = summary.loc[(summary["frequency"] > 0).to_numpy()]
+    usable = repeat.loc[(repeat["monetary_value"] > 0).to_numpy()]
     _, correlated = spend_frequency_correlation(summary)
     notes = [correlated] if correlated else []
     if len(usable) < len(repeat):

@@ -266,7 +266,7 @@ def simple_clv_by_channel(
     # customers come sorted, as an acquisitions table is: reindex then skips the hash look-ups
     channel_of = channels.reindex(per_customer.index)
     rows = {}
-    labels = ["All customers"] + sorted(channel_of.dropna().unique().tolist())
+    labels = ["All customers"] + sorted(channel_of.array.dropna().unique().tolist())
     for label in labels:  # a handful of channels, on one row per customer
         part = per_customer if label == "All customers" else per_customer.loc[(channel_of == label).to_numpy()]
         cost = float(cac.get(label, 0.0)) if np.isfinite(cac.get(label, 0.0)) else 0.0
