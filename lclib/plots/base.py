@@ -13,6 +13,9 @@ from matplotlib.axes import Axes
 
 #: Colours used across reports: a main colour, a contrast, good and bad.
 MAIN, SECOND, GOOD, BAD, GREY = "#3b75af", "#e1812c", "#5a9e6f", "#d9534f", "#9a9a9a"
+#: Error bars of bar charts: the near-black they had under seaborn's theme, which makes matplotlib's
+#: colour code "k" (the bars' default) this grey (set_theme(color_codes=True))
+ERROR_BARS = "0.1"
 
 #: The reports' look: the matplotlib settings ``seaborn.set_theme(style="whitegrid", context="notebook")``
 #: makes (seaborn 0.13, its "deep" colour cycle), applied without importing seaborn in every report
