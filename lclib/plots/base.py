@@ -22,7 +22,8 @@ ERROR_BARS = "0.1"
 #: kernel: seaborn's import brings scipy.stats and statsmodels, 0.8 s of CPU time in a kernel that needs
 #: neither. ``tests/test_plots_readable.py`` checks these values against seaborn itself. Left out: the
 #: default image colour map (seaborn's "rocket", which only seaborn registers): every image of the
-#: reports names its own.
+#: reports names its own; and seaborn's colour codes (it makes matplotlib's "k" a 0.1 grey): the only
+#: "k" the reports drew, the error bars of bar charts, is :data:`ERROR_BARS`.
 REPORT_STYLE = {
     "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15",
     "axes.labelsize": 12.0, "axes.linewidth": 1.25, "axes.titlesize": 12.0,
