@@ -132,10 +132,9 @@ def _part_of(ids: pd.Series, parts: int, con=None) -> np.ndarray:
 
     from lclib.io.load import _arrow
 
-    id_text = pa.table({"id": _arrow(ids)})  # noqa: F841 - read by the query below, by name
     con = duckdb.connect() if con is None else con
-    out = con.execute(f"SELECT (hash(id) % {int(parts)})::BIGINT AS part FROM id_text").fetchnumpy()["part"]
-    out = np.asarray(out, dtype=np.int64)
+    hashed = con.from_arrow(pa.table({"id": _arrow(ids)})).select(f"(hash(id) % {int(parts)})::BIGINT AS part")
+    out = np.asarray(hashed.fetchnumpy()["part"], dtype=np.int64)
     out[ids.isna().to_numpy()] = 0
     return out
 
