@@ -854,7 +854,8 @@ def model_trust(result: ChurnModelResult, min_active: int = 20) -> ModelTrust:
            if _ALIVE_ROW in m.index and m.loc[_ALIVE_ROW, "roc_auc"] < 0.6 else ""))
 
     scores = [c for c in (LABEL, "p_model", "recency_days", "bgnbd_p_alive", "bgnbd_p_no_purchase") if c in result.test]
-    active = result.test.loc[(result.test["recency_days"] < result.window_days).to_numpy(), scores]  # active at the cutoff
+    still = (result.test["recency_days"] < result.window_days).to_numpy()  # still active at the cutoff
+    active = result.test.loc[still, scores]
     ma = scorer_metrics(active)
     judge = len(active) >= min_active and active[LABEL].nunique() == 2  # enough to rank them
     bg_better = judge and _BG_ROW in ma.index and ma.loc[_BG_ROW, "roc_auc"] > ma.loc["model", "roc_auc"]

@@ -1009,7 +1009,8 @@ def at_risk_list(scored: pd.DataFrame, min_probability: float = 0.5, value_quant
     active = (scored["status"] == "active").to_numpy()
     buyers = scored.loc[active & (scored["value"] > 0).to_numpy(), "value"]
     threshold = float(buyers.quantile(value_quantile)) if len(buyers) else np.inf
-    out = scored.loc[active & (scored["p_churn"] >= min_probability).to_numpy() & (scored["value"] >= threshold).to_numpy()]
+    likely = (scored["p_churn"] >= min_probability).to_numpy()
+    out = scored.loc[active & likely & (scored["value"] >= threshold).to_numpy()]
     out = out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable").copy()
     out.attrs["value_threshold"] = threshold
     return out

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lclib.plots.base import (BAD, ERROR_BARS, GOOD, GREY, MAIN, SECOND, _axes, fit_ylabel, panel_grid, percent, period_axis,
-                              text_points, thousands, tick_points, words)
+from lclib.plots.base import (BAD, ERROR_BARS, GOOD, GREY, MAIN, SECOND, _axes, fit_ylabel, panel_grid, percent,
+                              period_axis, text_points, thousands, tick_points, words)
 from lclib.plots.base import need_columns as _need
 
 _PALETTE = (MAIN, SECOND, GOOD, BAD, "#8c6bb1", "#8c564b", "#e377c2", "#17becf", GREY, "#bcbd22")
@@ -380,7 +380,8 @@ def plot_importance(importance: pd.DataFrame, *, top: int = 15, labels: dict[str
     d = importance.sort_values("mean", ascending=False).head(top)
     ax = _axes(ax, size=(9, 0.8 + 0.3 * len(d)))
     y = np.arange(len(d))
-    ax.barh(y, d["mean"], xerr=d["std"], color=MAIN, ecolor=ERROR_BARS, capsize=2, **kwargs)
+    kwargs.setdefault("ecolor", ERROR_BARS)
+    ax.barh(y, d["mean"], xerr=d["std"], color=MAIN, capsize=2, **kwargs)
     ax.set_yticks(y, [(labels or {}).get(str(i), str(i).replace("_", " ")) for i in d.index])
     ax.invert_yaxis()
     ax.axvline(0, color=GREY, lw=1)

@@ -119,7 +119,8 @@ def plot_variant_rates(summary: pd.DataFrame, metric: str = "converted", currenc
     colour = np.where(d["is_control"], GREY, np.where(np.arange(len(d)) % 2, SECOND, MAIN))
     v = d["value"].to_numpy(dtype=float)
     err = np.vstack([v - d["low"].to_numpy(dtype=float), d["high"].to_numpy(dtype=float) - v])
-    ax.bar(x, v, color=colour, yerr=err, ecolor=ERROR_BARS, capsize=5, **kwargs)
+    kwargs.setdefault("ecolor", ERROR_BARS)
+    ax.bar(x, v, color=colour, yerr=err, capsize=5, **kwargs)
     for xi, (val, n) in enumerate(zip(v, d["n"])):
         text = f"{val:.1%}" if kind == "proportion" else f"{val:,.2f}"
         ax.annotate(f"{text}\nn={n:,}", (xi, 0), xytext=(0, 4), textcoords="offset points", ha="center",
