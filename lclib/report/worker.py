@@ -13,6 +13,7 @@ exporter warm-up).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -211,6 +212,7 @@ def execute_notebook(path: Path, building: Path, parameters: dict, cwd: str,
 ENGINE = "lclib"
 
 
+@functools.cache  # once a process
 def _register_engine() -> None:
     """Register papermill's nbclient engine, saving the executed notebook once, when it ends.
 
