@@ -72,7 +72,7 @@ DEFAULT_THRESHOLD = 3.0
 #: exactly :func:`lclib.engine.orders.orders_table` and :func:`lclib.analysis.cohorts.acquisition_channels`.
 _SQL_FIRST_ORDERS = """
 WITH orders AS (
-    SELECT customer_id, order_id, MIN("timestamp") AS ts, MAX("timestamp") AS last_ts, SUM(CAST(amount AS DOUBLE)) AS amount,
+    SELECT customer_id, order_id, MIN("timestamp") AS ts, MAX("timestamp") AS last_ts, FSUM(CAST(amount AS DOUBLE)) AS amount,
            {order_channel} AS channel
     FROM src
     WHERE customer_id IS NOT NULL AND "timestamp" IS NOT NULL
@@ -81,7 +81,7 @@ WITH orders AS (
 SELECT customer_id, MIN(ts) AS first_ts, MAX(last_ts) AS last_ts,
        arg_min_null(channel, {{'t': ts, 'o': order_id}}) AS channel,
        arg_min_null(amount, {{'t': ts, 'o': order_id}}) AS first_amount,
-       COUNT(*) AS orders, SUM(amount) AS total_amount
+       COUNT(*) AS orders, FSUM(amount) AS total_amount
 FROM orders
 GROUP BY customer_id
 """
@@ -98,8 +98,8 @@ GROUP BY customer_id
 
 #: Orders (customer, order id groups) and their total value.
 _SQL_ORDER_TOTALS = """
-SELECT COUNT(*) AS orders, SUM(amount) AS amount
-FROM (SELECT customer_id, order_id, SUM(CAST(amount AS DOUBLE)) AS amount
+SELECT COUNT(*) AS orders, FSUM(amount) AS amount
+FROM (SELECT customer_id, order_id, FSUM(CAST(amount AS DOUBLE)) AS amount
       FROM src WHERE customer_id IS NOT NULL AND "timestamp" IS NOT NULL GROUP BY customer_id, order_id) AS o
 """
 

@@ -101,16 +101,15 @@ def rfm_table(
 
 #: RFM aggregates per customer at several snapshot times from one scan of the
 #: lines. Snapshot ``{i}`` FILTERs the lines before its time: per customer the
-#: first and last time and the sum of ``amount`` over the lines (summed as
-#: :func:`lclib.engine.sql.rfm_table_sql` does: the same numbers on small data; on
-#: millions of lines DuckDB's parallel sums vary in the last bits from run to run),
+#: first and last time and the sum of ``amount`` over the lines (a compensated ``FSUM``,
+#: as :func:`lclib.engine.sql.rfm_table_sql` sums: the same bits run after run),
 #: and per customer the orders with a line before that time, counted from the
 #: (customer, order) groups: the same as ``COUNT(DISTINCT order_id)``, without a
 #: distinct aggregate per snapshot (which costs twice as much on 10M lines).
 _SQL_SNAPSHOT_LINES = """
        MIN(ts){cond} AS first_{i},
        MAX(ts){cond} AS last_{i},
-       SUM(amount){cond} AS revenue_{i}"""
+       FSUM(amount){cond} AS revenue_{i}"""
 
 
 _SQL_SNAPSHOT_ORDERS = """

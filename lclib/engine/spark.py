@@ -89,21 +89,38 @@ def _quietly(method):
     return wrapper
 
 
+#: DuckDB's compensated sums and means (the engine's money aggregates, see "Exactness" in
+#: :mod:`lclib.engine.sql`) and the Spark aggregate each becomes: Spark has no compensated
+#: sum, and its partial sums are combined in no fixed order anyway.
+_PLAIN_AGGREGATES = {"FSUM": "SUM", "FAVG": "AVG"}
+
+
 @functools.lru_cache(maxsize=256)
 def to_spark_sql(sql: str) -> str:
     """``sql`` (DuckDB's dialect, as written in :mod:`lclib.engine.sql`) in Spark SQL.
+
+    ``FSUM`` and ``FAVG`` (DuckDB's compensated sum and mean) become ``SUM`` and ``AVG``.
 
     Examples
     --------
     >>> to_spark_sql('SELECT CAST("timestamp" AS VARCHAR) AS t FROM src')
     'SELECT CAST(`timestamp` AS STRING) AS t FROM src'
+    >>> to_spark_sql('SELECT customer_id, FSUM(amount) AS revenue FROM src GROUP BY customer_id')
+    'SELECT customer_id, SUM(amount) AS revenue FROM src GROUP BY customer_id'
     """
     ctx = _quiet_imports()
     try:
         import sqlglot
+        from sqlglot import exp
     finally:
         ctx.__exit__(None, None, None)
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+    def plain(node):
+        if isinstance(node, exp.Anonymous) and node.name.upper() in _PLAIN_AGGREGATES:
+            return exp.func(_PLAIN_AGGREGATES[node.name.upper()], *node.expressions, dialect="spark")
+        return node
+
+    return sqlglot.parse_one(sql, read="duckdb").transform(plain).sql(dialect="spark")
 
 
 def session(master: str | None = None, conf: Mapping[str, Any] | None = None, app_name: str = "lclib"):

@@ -182,7 +182,7 @@ _SQL_PERIOD_ACTIVITY = """
 SELECT customer_id, MIN("timestamp") AS first_time,
        COALESCE(BOOL_OR("timestamp" >= {prev_start} AND "timestamp" < {cur_start}), FALSE) AS previous,
        COALESCE(BOOL_OR("timestamp" >= {cur_start} AND "timestamp" < {end}), FALSE) AS current,
-       COALESCE(SUM(CASE WHEN "timestamp" >= {cur_start} AND "timestamp" < {end} THEN CAST(amount AS DOUBLE) END),
+       COALESCE(FSUM(CASE WHEN "timestamp" >= {cur_start} AND "timestamp" < {end} THEN CAST(amount AS DOUBLE) END),
                 0.0) AS revenue
 FROM src
 GROUP BY customer_id
