@@ -238,12 +238,30 @@ class SparkBackend:
             if path.startswith("delta:"):
                 return self.spark.read.format("delta").load(path[len("delta:"):])
             if path.lower().endswith((".parquet", ".pq")) or (Path(path).is_dir()):
-                return self.spark.read.parquet(path)
+                return self._parquet(path)
             if not any(ch in path for ch in "*?[") and not Path(path).is_file():
                 raise ValueError(f"{path}: file not found")
             # ids stay text: no schema inference (types are cast in the SQL)
             return self.spark.read.option("header", True).option("inferSchema", False).csv(path)
         raise ValueError(f"source must be a DataFrame, a path or a Spark DataFrame, got {type(source).__name__}")
+
+    def _parquet(self, path: str):
+        """A Parquet file or folder; timestamps in nanoseconds (pandas' and the run cache's unit,
+        which Spark refuses: ``PARQUET_TYPE_ILLEGAL``) are read as integers and rounded to
+        microseconds as DuckDB's ``CAST(... AS TIMESTAMP)`` rounds them (half away from zero)."""
+        nanos = _nanosecond_columns(path)
+        if not nanos:
+            return self.spark.read.parquet(path)
+        # a read setting: it only changes files Spark would otherwise refuse to read
+        self.spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+        from pyspark.sql import functions as F
+
+        def micros(name: str) -> str:
+            c = "`" + name.replace("`", "``") + "`"
+            return (f"timestampadd(MICROSECOND, CASE WHEN {c} >= 0 THEN ({c} + 500) div 1000 "
+                    f"ELSE ({c} - 500) div 1000 END, TIMESTAMP_NTZ'1970-01-01 00:00:00')")
+
+        return self.spark.read.parquet(path).withColumns({name: F.expr(micros(name)) for name in nanos})
 
     def columns(self, source) -> list[str]:
         """Column names of ``source`` (no rows read)."""
@@ -257,6 +275,19 @@ class SparkBackend:
         self.frame(source).createOrReplaceTempView(SOURCE)
         table = self.spark.sql(to_spark_sql(sql)).toArrow()
         return table.to_pandas(date_as_object=False)
+
+
+def _nanosecond_columns(path: str) -> list[str]:
+    """Columns of a local Parquet file or folder stored as nanosecond timestamps (from the footer;
+    a path the driver cannot open, e.g. on a cluster's storage, is left to Spark)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(path, format="parquet").schema
+    except (OSError, ValueError, pa.ArrowException):
+        return []
+    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
 
 
 _DEFAULT: SparkBackend | None = None
