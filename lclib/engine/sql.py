@@ -53,9 +53,11 @@ Money columns (sums and means of ``amount``) agree to floating-point rounding
 as pandas' group-by sums are, so ten lines of 0.10 make 1.00 as they do in pandas,
 and the same lines give the same bits run after run: a plain ``SUM`` adds the
 partial sums of DuckDB's threads in whatever order the threads finish, and on
-millions of lines a few customers' revenue then moved in the 14th digit from one
-run to the next (and the CLV exports with it).
-DuckDB timestamps have microsecond precision (nanoseconds are truncated).
+millions of lines a few customers' revenue then moved in the last bit from one
+run to the next (and the CLV exports, fitted on those sums, in the 14th digit).
+DuckDB timestamps have microsecond precision: ``CAST(... AS TIMESTAMP)`` rounds nanoseconds to
+the nearest microsecond, half away from zero (the Spark backend reads nanosecond Parquet the
+same way).
 """
 
 from __future__ import annotations
