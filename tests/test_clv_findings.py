@@ -789,3 +789,19 @@ def test_the_textbook_table_names_the_buyers_column_by_the_period_it_counts():
     assert list(year.table.columns)[0] == "Buyers in the previous year" and year.formats[year.table.columns[0]] == "{:,}"
     assert list(short.table.columns)[0] == "Buyers in the previous 180 days"
     assert short.formats["Buyers in the previous 180 days"] == "{:,}"
+
+
+def test_an_interval_too_wide_for_a_float_says_its_factor_in_powers_of_ten_without_a_warning():
+    """A diverged fit's interval (1.3e-170 to 2.46e+182, seen on a hostile shop export) overflowed
+    upper / lower: a RuntimeWarning in the analyst report and "a factor of inf" in the table."""
+    import warnings
+
+    from lclib.analysis.clv.tables import _interval_text
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _interval_text(1.3e-170, 2.46e182, 10.0) == "1.3e-170 to 2.46e+182 (a factor of about 1e+352)"
+        assert _interval_text(0.5, 40.0, 10.0) == "0.5 to 40 (a factor of 80)"
+        assert _interval_text(1e-3, 1e3, 10.0) == "0.001 to 1e+03 (a factor of 1.0e+06)"
+        assert _interval_text(2.0, 3.0, 10.0) == "2 to 3"
+        assert _interval_text(0.0, 3.0, 10.0) == "not measurable"

@@ -102,8 +102,12 @@ def _interval_text(lower: float, upper: float, weak_ratio: float) -> str:
     if not (np.isfinite(lower) and np.isfinite(upper)) or lower <= 0:
         return "not measurable"
     text = f"{lower:.3g} to {upper:.3g}"
-    ratio = upper / lower
-    factor = f"{ratio:,.0f}" if ratio < 1e4 else f"{ratio:.1e}"
+    with np.errstate(over="ignore"):  # 1e-170 to 1e+182: the factor is past any float
+        ratio = upper / lower
+    if not np.isfinite(ratio):
+        factor = f"about 1e+{np.log10(upper) - np.log10(lower):.0f}"
+    else:
+        factor = f"{ratio:,.0f}" if ratio < 1e4 else f"{ratio:.1e}"
     return f"{text} (a factor of {factor})" if ratio > weak_ratio else text
 
 
