@@ -64,3 +64,30 @@ def both_engines(request):
     engine.set_default_engine(request.param)
     yield request.param
     engine.set_default_engine(None)
+
+
+@pytest.fixture(scope="session")
+def run_cache(tmp_path_factory) -> Path:
+    """The sample's cleaned tables cached as ``lclib run`` caches them (transactions compacted, on disk)."""
+    from lclib.config import load_config
+    from lclib.engine.orders import compact_order_lines_file
+    from lclib.io.dataset import load_dataset
+
+    folder = tmp_path_factory.mktemp("cache")
+    load_dataset(load_config()).save(folder)
+    compact_order_lines_file(folder / "transactions.parquet")
+    return folder
+
+
+def run_cells(notebook: Path, namespace: dict) -> None:
+    """Execute a notebook's code cells in this process (so a patch of lclib applies to them); the
+    ``parameters`` cell is skipped: ``namespace`` holds the parameters."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    cells = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    for i, cell in enumerate(cells):
+        if "parameters" not in (cell.get("metadata", {}).get("tags") or []):
+            exec(compile("".join(cell["source"]), f"{notebook.name}, cell {i}", "exec"), namespace)  # noqa: S102
+        plt.close("all")

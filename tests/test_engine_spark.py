@@ -158,18 +158,6 @@ def test_spark_reads_parquet_with_nanosecond_timestamps_as_the_run_cache_writes_
         pd.Timestamp("1969-12-31 23:59:59.999999"), pd.Timestamp("1970-01-01")]
 
 
-@pytest.fixture(scope="module")
-def run_cache(tmp_path_factory):
-    """The sample's cleaned tables cached as ``lclib run`` caches them (transactions compacted, on disk)."""
-    from lclib.engine.orders import compact_order_lines_file
-    from lclib.io.dataset import load_dataset
-
-    folder = tmp_path_factory.mktemp("cache")
-    load_dataset(load_config()).save(folder)
-    compact_order_lines_file(folder / "transactions.parquet")
-    return folder
-
-
 def test_the_overview_of_the_run_cache_on_spark_equals_duckdb(spark, run_cache, monkeypatch):
     """Report 00 profiles the cached transactions file by one engine query: on Spark it failed."""
     from lclib.analysis.overview import table_overview
@@ -188,12 +176,10 @@ def test_the_overview_of_the_run_cache_on_spark_equals_duckdb(spark, run_cache, 
 def test_every_report_runs_on_spark_from_the_run_cache(name, spark, run_cache, tmp_path, monkeypatch):
     """``analysis.engine: spark`` on the cache ``lclib run`` writes: each report's cells run (report 00
     failed here while the engine tests above passed on frames)."""
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from conftest import run_cells
 
     monkeypatch.setattr(spark_backend, "_DEFAULT", spark)
     monkeypatch.setattr(spark_backend, "configure", lambda *a, **k: None)  # keep the module's session
@@ -202,13 +188,7 @@ def test_every_report_runs_on_spark_from_the_run_cache(name, spark, run_cache, t
     monkeypatch.setattr(spark, "query", lambda source, sql: queries.append(sql) or real_query(source, sql))
     namespace = {"__name__": "__main__", "CONFIG": None, "DATA_DIR": str(run_cache), "OUTPUT_DIR": str(tmp_path),
                  "OVERRIDES": {"analysis.engine": "spark"}, "display": lambda *a, **k: None}
-    notebook = ROOT / "notebooks" / f"{name}.ipynb"
-    cells = [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
-    with matplotlib.rc_context():
-        for i, cell in enumerate(cells):
-            if "parameters" not in (cell.get("metadata", {}).get("tags") or []):
-                exec(compile("".join(cell["source"]), f"{notebook.name}, cell {i}", "exec"), namespace)  # noqa: S102
-            plt.close("all")
+    run_cells(ROOT / "notebooks" / f"{name}.ipynb", namespace)
     assert namespace["cfg"].analysis.engine == "spark"
     # 01 and 02 work on the cached orders table alone; the others query the engine (00: 8 queries)
     assert (len(queries) > 0) == (name not in ("01_journey", "02_stages"))
