@@ -158,6 +158,30 @@ def test_spark_reads_parquet_with_nanosecond_timestamps_as_the_run_cache_writes_
         pd.Timestamp("1969-12-31 23:59:59.999999"), pd.Timestamp("1970-01-01")]
 
 
+def test_on_a_cluster_a_file_on_the_drivers_disk_is_read_by_the_driver(spark, duck, messy_tx, tmp_path,
+                                                                          monkeypatch):
+    """A cluster's executors cannot open the driver's files (the run's cache): such a path is read
+    with pyarrow on the driver and sent to Spark; shared storage is left to Spark."""
+    tx = messy_tx.astype({"customer_id": "str", "order_id": "str"})
+    path = tmp_path / "cache.parquet"
+    tx.to_parquet(path, index=False)
+    want = E.customer_summary_sql(path, con=duck)
+    monkeypatch.setattr(spark, "_master", lambda: "spark://cluster:7077")
+
+    def spark_reads(path):
+        raise AssertionError("Spark was asked to read a file on the driver's disk")
+
+    monkeypatch.setattr(spark_backend, "_nanosecond_columns", spark_reads)
+    got = E.customer_summary_sql(path, con=spark)
+    assert_same(got.astype({"first_purchase": want["first_purchase"].dtype,
+                            "last_purchase": want["last_purchase"].dtype}), want)
+    with pytest.raises(AssertionError, match="asked to read"):  # not on this disk: Spark's own storage
+        spark.frame("s3a://bucket/orders.parquet")
+    monkeypatch.setattr(spark, "_master", lambda: "local[2]")
+    with pytest.raises(AssertionError, match="asked to read"):  # local mode: Spark reads it
+        spark.frame(str(path))
+
+
 def test_the_overview_of_the_run_cache_on_spark_equals_duckdb(spark, run_cache, monkeypatch):
     """Report 00 profiles the cached transactions file by one engine query: on Spark it failed."""
     from lclib.analysis.overview import table_overview

@@ -21,7 +21,9 @@ A pandas DataFrame (sent to Spark through Arrow, kept for the next query on the
 same frame), a Spark DataFrame (used as it is: a table of a cluster or a
 lakehouse), or a path: ``.parquet``/``.pq`` or a folder of Parquet files,
 ``delta:/path/to/table`` for a Delta table (needs the delta-spark package on the
-session), any other path CSV with a header row.
+session), any other path CSV with a header row. On a cluster, a Parquet file on the
+driver's own disk (the run's cache) is read by the driver and sent to Spark: the executors
+cannot open it (:meth:`SparkBackend._parquet`).
 
 Session
 -------
@@ -37,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 import warnings
 import weakref
@@ -245,10 +248,26 @@ class SparkBackend:
             return self.spark.read.option("header", True).option("inferSchema", False).csv(path)
         raise ValueError(f"source must be a DataFrame, a path or a Spark DataFrame, got {type(source).__name__}")
 
+    def _master(self) -> str:
+        """The session's master URL ("" for a Spark Connect session: its server is elsewhere)."""
+        try:
+            return str(self.spark.sparkContext.master)
+        except Exception:  # noqa: BLE001 - Spark Connect sessions have no SparkContext
+            return ""
+
     def _parquet(self, path: str):
         """A Parquet file or folder; timestamps in nanoseconds (pandas' and the run cache's unit,
         which Spark refuses: ``PARQUET_TYPE_ILLEGAL``) are read as integers and rounded to
-        microseconds as DuckDB's ``CAST(... AS TIMESTAMP)`` rounds them (half away from zero)."""
+        microseconds as DuckDB's ``CAST(... AS TIMESTAMP)`` rounds them (half away from zero).
+
+        On a cluster (a master that is not ``local``), a path without a URI scheme that exists on
+        this machine (the run's cache) is on the driver's disk, which the executors cannot open:
+        it is read here with pyarrow and handed to Spark as a DataFrame is. Shared storage
+        (``s3://``, ``dbfs:/``, ``hdfs://``...) is read by Spark itself."""
+        if not self._master().startswith("local") and not _URI.match(path) and Path(path).exists():
+            import pyarrow.parquet as pq
+
+            return self.spark.createDataFrame(pq.read_table(path))
         nanos = _nanosecond_columns(path)
         if not nanos:
             return self.spark.read.parquet(path)
@@ -275,6 +294,10 @@ class SparkBackend:
         self.frame(source).createOrReplaceTempView(SOURCE)
         table = self.spark.sql(to_spark_sql(sql)).toArrow()
         return table.to_pandas(date_as_object=False)
+
+
+#: A path that names its storage (``s3://bucket/...``, ``dbfs:/...``, ``file:/...``).
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 
 
 def _nanosecond_columns(path: str) -> list[str]:
