@@ -163,7 +163,7 @@ def test_repeat_means_survive_cancellation(monkeypatch):
         assert from_relation.loc["REFUND", "monetary_value"] == 0.0
 
 
-def test_money_sums_are_compensated_ten_lines_of_ten_cents_make_one_euro(sample_tx):
+def test_money_sums_are_compensated_ten_lines_of_ten_cents_make_one_euro():
     """A plain SUM adds ten 0.10 to 0.9999999999999999; FSUM, like pandas' group-by sums, to 1.0."""
     assert sum([0.1] * 10) != 1.0  # what naive left-to-right adding gives
     lines = pd.DataFrame({
